@@ -1,0 +1,496 @@
+/* prism.h — the Prism user C ABI: runtime, plugins, devices, tensors, ops and errors. */
+#ifndef PRISM_API_PRISM_PRISM_H_
+#define PRISM_API_PRISM_PRISM_H_
+
+/*
+ * Note [User ABI conventions]
+ * ---------------------------
+ * - Every function returns a prism_status (PRISM_OK = 0) unless it is a plain
+ *   query documented otherwise. On error, prism_last_error() returns a
+ *   message naming the op, shapes, dtypes, devices and plugin involved; the
+ *   message is thread-local and valid until the next failing call on the same
+ *   thread. A failing call leaves every existing tensor unchanged and writes
+ *   nothing to its out-parameters.
+ * - prism_tensor_t is a reference-counted handle. Every function that writes
+ *   a tensor to an out-parameter gives the caller one new reference, which
+ *   the caller releases with prism_tensor_release(). Input tensors are
+ *   borrowed for the call. A NULL handle is an INVALID_ARGUMENT error.
+ * - Devices are named by strings "type:index" ("cpu", "cpu:0", "opencl:1").
+ *   "type" alone means index 0. A NULL device string means "cpu".
+ * - Sizes and strides are in elements; byte counts are named bytes.
+ * - dims arrays: a NULL dims pointer with n_dims == 0 means "all dims".
+ *   Negative dims count from the end, as in PyTorch.
+ * - Strings returned as `const char*` are owned by the runtime and live until
+ *   the process exits unless stated otherwise.
+ * - Plugins are discovered on first use (see prism_plugins_load_default).
+ */
+
+#include "prism/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A tensor handle (opaque, reference counted). */
+typedef struct prism_tensor_s* prism_tensor_t;
+
+/* DLPack's managed tensor (dlpack/dlpack.h); declared here so this header
+ * needs no DLPack include. */
+struct DLManagedTensor;
+
+/* ===========================================================================
+ * Errors and versions
+ * ======================================================================== */
+
+/* Message of the last failing call on this thread ("" when none). Never NULL. */
+PRISM_API const char* prism_last_error(void);
+/* Status of the last failing call on this thread (PRISM_OK when none). */
+PRISM_API prism_status prism_last_status(void);
+/* Clears this thread's last error. */
+PRISM_API void prism_clear_error(void);
+/* Static name of a status code ("INVALID_ARGUMENT"); "UNKNOWN" for others. */
+PRISM_API const char* prism_status_name(prism_status status);
+/* Library version string, e.g. "0.1.0". Static. */
+PRISM_API const char* prism_version(void);
+/* Plugin ABI version the core implements. Either pointer may be NULL. */
+PRISM_API void prism_plugin_abi_version(uint32_t* major, uint32_t* minor);
+
+/* ===========================================================================
+ * Dtypes
+ * ======================================================================== */
+
+/* Static name ("float32", "int64", "bool", ...); "invalid" for bad values. */
+PRISM_API const char* prism_dtype_name(prism_dtype dtype);
+/* Bytes per element; 0 for an invalid dtype. */
+PRISM_API size_t prism_dtype_size(prism_dtype dtype);
+/* torch.promote_types: *out (out) = the common dtype of a and b. */
+PRISM_API prism_status prism_promote_types(prism_dtype a, prism_dtype b, prism_dtype* out);
+
+/* ===========================================================================
+ * Plugins and the load report
+ * ======================================================================== */
+
+/* Loads one plugin file now (explicit path: first in the discovery order).
+ * Returns UNAVAILABLE with the reason when it cannot be loaded; the report
+ * gets a row either way. Loading the same file twice is a no-op. */
+PRISM_API prism_status prism_plugin_load(const char* path);
+
+/* Runs discovery once (later calls are no-ops): every file named
+ * libprism-*.so in, in order, the directories of PRISM_PLUGIN_PATH
+ * (colon-separated), the install's plugin directory, and the directory of
+ * libprism itself. A plugin that fails is reported and skipped; the others
+ * still load. Returns PRISM_OK even when some plugins failed. Called
+ * implicitly by every function that needs a device. */
+PRISM_API prism_status prism_plugins_load_default(void);
+
+/* One row of the load report. All strings are owned by the runtime. */
+typedef struct prism_load_report_row {
+  size_t struct_size;      /* set by the caller to sizeof(prism_load_report_row) */
+  const char* path;        /* the candidate file */
+  const char* plugin_name; /* "" when the plugin did not load */
+  int32_t loaded;          /* 1 when the plugin is active */
+  uint32_t abi_major;      /* the plugin's ABI version, 0 when unknown */
+  uint32_t abi_minor;
+  int32_t device_count;    /* devices it exposes (0 when not loaded) */
+  const char* reason;      /* loader error, refusal reason or zero-device
+                              reason; "" when loaded with devices */
+} prism_load_report_row;
+
+/* *n (out) = number of rows in the load report. */
+PRISM_API prism_status prism_load_report_count(size_t* n);
+/* Fills *row (out) for row `index`; the caller sets row->struct_size. */
+PRISM_API prism_status prism_load_report_get(size_t index, prism_load_report_row* row);
+
+/* ===========================================================================
+ * Devices
+ * ======================================================================== */
+
+typedef struct prism_device_info {
+  size_t struct_size;      /* set by the caller */
+  const char* device;      /* "cpu:0" */
+  const char* plugin;      /* plugin name */
+  const char* name;
+  const char* vendor;
+  const char* stable_id;
+  uint64_t total_memory;   /* bytes, 0 when unknown */
+  uint32_t dtype_mask;     /* PRISM_DTYPE_BIT(...) of supported dtypes */
+  uint32_t capabilities;   /* PRISM_DEVICE_CAP_* from plugin.h */
+} prism_device_info;
+
+/* *n (out) = number of devices across all loaded plugins. */
+PRISM_API prism_status prism_device_count(int32_t* n);
+/* Fills *info (out) for device number `index` (0 .. count-1). */
+PRISM_API prism_status prism_device_info_get(int32_t index, prism_device_info* info);
+/* Blocks until all queued work on `device` is complete. */
+PRISM_API prism_status prism_synchronize(const char* device);
+
+/* ===========================================================================
+ * Fallback policy and counters
+ * ======================================================================== */
+
+typedef enum prism_fallback_policy {
+  PRISM_FALLBACK_ALLOW = 0, /* run missing kernels through the CPU plugin silently */
+  PRISM_FALLBACK_WARN = 1,  /* the same, warning once per op (default) */
+  PRISM_FALLBACK_ERROR = 2  /* a missing kernel is an UNIMPLEMENTED error */
+} prism_fallback_policy;
+
+/* Sets the policy (overrides the PRISM_FALLBACK environment variable). */
+PRISM_API prism_status prism_fallback_set_policy(prism_fallback_policy policy);
+/* *policy (out) = the current policy. */
+PRISM_API prism_status prism_fallback_get_policy(prism_fallback_policy* policy);
+/* *count (out) = fallbacks taken by kernel op `op` (NULL = all ops). */
+PRISM_API prism_status prism_fallback_count(const char* op, uint64_t* count);
+/* Resets every fallback counter to zero. */
+PRISM_API prism_status prism_fallback_reset(void);
+
+/* ===========================================================================
+ * Memory (the caching allocator over plugin allocations)
+ * ======================================================================== */
+
+typedef struct prism_memory_stats {
+  size_t struct_size;       /* set by the caller */
+  uint64_t allocated;       /* bytes held by live tensors */
+  uint64_t reserved;        /* bytes obtained from the plugin (allocated + cached) */
+  uint64_t peak_allocated;  /* high-water mark of `allocated` since the last reset */
+  uint64_t num_device_allocs; /* calls into the plugin's alloc */
+  uint64_t num_cache_hits;  /* allocations served from the cache */
+} prism_memory_stats;
+
+/* Fills *stats (out) for `device`. */
+PRISM_API prism_status prism_memory_stats_get(const char* device, prism_memory_stats* stats);
+/* Sets peak_allocated to the current allocated. */
+PRISM_API prism_status prism_memory_reset_peak(const char* device);
+/* Returns every cached (unused) block of `device` to its plugin. */
+PRISM_API prism_status prism_memory_empty_cache(const char* device);
+
+/* ===========================================================================
+ * Random numbers (Note [Philox streams] in docs/ops.md)
+ * ======================================================================== */
+
+/* Seeds the global generator: the same seed gives bit-identical random
+ * tensors on every device. */
+PRISM_API prism_status prism_manual_seed(uint64_t seed);
+
+/* ===========================================================================
+ * Tensor handles and metadata
+ * ======================================================================== */
+
+/* Adds a reference. */
+PRISM_API prism_status prism_tensor_retain(prism_tensor_t t);
+/* Drops a reference; the tensor is freed at zero. NULL is a no-op (returns OK). */
+PRISM_API prism_status prism_tensor_release(prism_tensor_t t);
+
+/* Plain queries: return 0 / PRISM_DTYPE_BOOL / "" for a NULL handle and set
+ * the last error. */
+PRISM_API int32_t prism_tensor_ndim(prism_tensor_t t);
+PRISM_API int64_t prism_tensor_numel(prism_tensor_t t);
+PRISM_API prism_dtype prism_tensor_dtype(prism_tensor_t t);
+/* Device string, e.g. "cpu:0", owned by the runtime. */
+PRISM_API const char* prism_tensor_device(prism_tensor_t t);
+/* Storage offset in elements. */
+PRISM_API int64_t prism_tensor_storage_offset(prism_tensor_t t);
+/* 1 when the strides are row-major contiguous. */
+PRISM_API int32_t prism_tensor_is_contiguous(prism_tensor_t t);
+
+/* *size (out) = size of `dim` (negative counts from the end). */
+PRISM_API prism_status prism_tensor_size(prism_tensor_t t, int32_t dim, int64_t* size);
+/* Copies ndim sizes into sizes[0 .. capacity); capacity must be >= ndim. */
+PRISM_API prism_status prism_tensor_sizes(prism_tensor_t t, int64_t* sizes, int32_t capacity);
+/* Copies ndim strides (elements) into strides[0 .. capacity). */
+PRISM_API prism_status prism_tensor_strides(prism_tensor_t t, int64_t* strides, int32_t capacity);
+
+/* Copies the tensor's elements in row-major order into host memory `dst`
+ * (`bytes` must equal numel * dtype size). Synchronises the device. */
+PRISM_API prism_status prism_tensor_copy_to_host(prism_tensor_t t, void* dst, size_t bytes);
+/* The value of a one-element tensor, converted to double / int64. */
+PRISM_API prism_status prism_tensor_item_double(prism_tensor_t t, double* value);
+PRISM_API prism_status prism_tensor_item_int64(prism_tensor_t t, int64_t* value);
+
+/* ===========================================================================
+ * Creation
+ * ======================================================================== */
+
+/* Uninitialised tensor of `sizes` (ndim entries, each >= 0). */
+PRISM_API prism_status prism_empty(const int64_t* sizes, int32_t ndim, prism_dtype dtype,
+                                   const char* device, prism_tensor_t* out);
+PRISM_API prism_status prism_zeros(const int64_t* sizes, int32_t ndim, prism_dtype dtype,
+                                   const char* device, prism_tensor_t* out);
+PRISM_API prism_status prism_ones(const int64_t* sizes, int32_t ndim, prism_dtype dtype,
+                                  const char* device, prism_tensor_t* out);
+PRISM_API prism_status prism_full(const int64_t* sizes, int32_t ndim, double value,
+                                  prism_dtype dtype, const char* device, prism_tensor_t* out);
+/* A 0-d tensor holding `value`. */
+PRISM_API prism_status prism_scalar(double value, prism_dtype dtype, const char* device,
+                                    prism_tensor_t* out);
+/* n × m identity (m < 0 means m = n). */
+PRISM_API prism_status prism_eye(int64_t n, int64_t m, prism_dtype dtype, const char* device,
+                                 prism_tensor_t* out);
+/* Values start, start+step, ... < end (step != 0; sign must reach end). */
+PRISM_API prism_status prism_arange(double start, double end, double step, prism_dtype dtype,
+                                    const char* device, prism_tensor_t* out);
+/* `steps` (>= 0) evenly spaced values from start to end inclusive. */
+PRISM_API prism_status prism_linspace(double start, double end, int64_t steps, prism_dtype dtype,
+                                      const char* device, prism_tensor_t* out);
+/* Same sizes, dtype and device as `like`. */
+PRISM_API prism_status prism_empty_like(prism_tensor_t like, prism_tensor_t* out);
+PRISM_API prism_status prism_zeros_like(prism_tensor_t like, prism_tensor_t* out);
+PRISM_API prism_status prism_ones_like(prism_tensor_t like, prism_tensor_t* out);
+PRISM_API prism_status prism_full_like(prism_tensor_t like, double value, prism_tensor_t* out);
+
+/* Copies numel * dtype_size bytes of row-major host data into a new tensor on
+ * `device`. `data` is borrowed for the call (may be NULL only when numel = 0). */
+PRISM_API prism_status prism_from_data(const void* data, const int64_t* sizes, int32_t ndim,
+                                       prism_dtype dtype, const char* device, prism_tensor_t* out);
+
+/* Deleter for caller-owned memory: called once with (data, ctx) when the last
+ * tensor viewing the memory is released. */
+typedef void (*prism_deleter_fn)(void* data, void* ctx);
+
+/* Wraps caller-owned host memory without copying (a tensor on "cpu"). `strides`
+ * may be NULL (row-major). The memory must stay valid until `deleter` is
+ * called; `deleter` may be NULL (the caller then keeps it alive for as long
+ * as any tensor uses it). On error the deleter is NOT called. */
+PRISM_API prism_status prism_from_blob(void* data, const int64_t* sizes, const int64_t* strides,
+                                       int32_t ndim, prism_dtype dtype, prism_deleter_fn deleter,
+                                       void* deleter_ctx, prism_tensor_t* out);
+
+/* ===========================================================================
+ * Copies, devices, dtypes, DLPack
+ * ======================================================================== */
+
+/* Copy to another device (same dtype); returns a new reference to `t` itself
+ * when it is already there. */
+PRISM_API prism_status prism_to_device(prism_tensor_t t, const char* device, prism_tensor_t* out);
+/* Cast to another dtype on the same device (a new tensor unless equal). */
+PRISM_API prism_status prism_to_dtype(prism_tensor_t t, prism_dtype dtype, prism_tensor_t* out);
+/* Row-major copy, or a new reference to `t` when already contiguous. */
+PRISM_API prism_status prism_contiguous(prism_tensor_t t, prism_tensor_t* out);
+/* Always a new row-major copy. */
+PRISM_API prism_status prism_clone(prism_tensor_t t, prism_tensor_t* out);
+/* Copies src into dst (src broadcast to dst's shape, cast, any devices). */
+PRISM_API prism_status prism_copy_(prism_tensor_t dst, prism_tensor_t src);
+/* Sets every element of t to value. */
+PRISM_API prism_status prism_fill_(prism_tensor_t t, double value);
+
+/* Exports t (zero copy) as a DLPack managed tensor. *out (out) is owned by
+ * the caller, who calls (*out)->deleter(*out) exactly once; it keeps t's
+ * storage alive. Only devices with host-addressable memory can be exported. */
+PRISM_API prism_status prism_to_dlpack(prism_tensor_t t, struct DLManagedTensor** out);
+/* Imports a DLPack tensor (zero copy, kDLCPU only). On success Prism owns
+ * `src` and calls its deleter when the last view is released; on error the
+ * caller still owns it. */
+PRISM_API prism_status prism_from_dlpack(struct DLManagedTensor* src, prism_tensor_t* out);
+
+/* ===========================================================================
+ * Views (share storage with the input; see docs/ops.md)
+ * ======================================================================== */
+
+/* One size may be -1 (inferred). Fails on non-viewable strides, suggesting reshape. */
+PRISM_API prism_status prism_view(prism_tensor_t t, const int64_t* sizes, int32_t ndim, prism_tensor_t* out);
+/* A view when the strides allow it, else a copy. */
+PRISM_API prism_status prism_reshape(prism_tensor_t t, const int64_t* sizes, int32_t ndim, prism_tensor_t* out);
+/* dims: a permutation of 0..ndim-1. */
+PRISM_API prism_status prism_permute(prism_tensor_t t, const int64_t* dims, int32_t ndim, prism_tensor_t* out);
+PRISM_API prism_status prism_transpose(prism_tensor_t t, int64_t dim0, int64_t dim1, prism_tensor_t* out);
+/* Transpose of a tensor with ndim <= 2. */
+PRISM_API prism_status prism_t(prism_tensor_t t, prism_tensor_t* out);
+/* Size -1 keeps a dim; new leading dims are allowed; only size-1 dims grow. */
+PRISM_API prism_status prism_expand(prism_tensor_t t, const int64_t* sizes, int32_t ndim, prism_tensor_t* out);
+/* Removes every size-1 dim. */
+PRISM_API prism_status prism_squeeze(prism_tensor_t t, prism_tensor_t* out);
+/* Removes `dim` when its size is 1 (else returns a view of t unchanged). */
+PRISM_API prism_status prism_squeeze_dim(prism_tensor_t t, int64_t dim, prism_tensor_t* out);
+PRISM_API prism_status prism_unsqueeze(prism_tensor_t t, int64_t dim, prism_tensor_t* out);
+PRISM_API prism_status prism_narrow(prism_tensor_t t, int64_t dim, int64_t start, int64_t length, prism_tensor_t* out);
+/* Removes `dim`, taking element `index` (negative counts from the end). */
+PRISM_API prism_status prism_select(prism_tensor_t t, int64_t dim, int64_t index, prism_tensor_t* out);
+/* Python slice start:end:step on `dim` (clamped as Python does; step > 0). */
+PRISM_API prism_status prism_slice(prism_tensor_t t, int64_t dim, int64_t start, int64_t end, int64_t step,
+                                   prism_tensor_t* out);
+PRISM_API prism_status prism_flatten(prism_tensor_t t, int64_t start_dim, int64_t end_dim, prism_tensor_t* out);
+/* Windows of `size` every `step` along dim, as a new last dim. */
+PRISM_API prism_status prism_unfold(prism_tensor_t t, int64_t dim, int64_t size, int64_t step, prism_tensor_t* out);
+/* Arbitrary view of t's storage; must stay inside the storage. */
+PRISM_API prism_status prism_as_strided(prism_tensor_t t, const int64_t* sizes, const int64_t* strides,
+                                        int32_t ndim, int64_t storage_offset, prism_tensor_t* out);
+PRISM_API prism_status prism_diagonal(prism_tensor_t t, int64_t offset, int64_t dim1, int64_t dim2,
+                                      prism_tensor_t* out);
+
+/* ===========================================================================
+ * Elementwise ops. Each has an out-of-place form writing a new tensor to
+ * *out and, where listed in docs/ops.md, an in-place form ending in `_`
+ * that writes into its first argument (whose dtype must hold the result).
+ * ======================================================================== */
+
+#define PRISM_DECLARE_UNARY(name)                                                  \
+  PRISM_API prism_status prism_##name(prism_tensor_t x, prism_tensor_t* out);      \
+  PRISM_API prism_status prism_##name##_(prism_tensor_t x);
+
+/* Unary ops (docs/ops.md). Integer inputs of float-only ops give float32. */
+PRISM_DECLARE_UNARY(neg)
+PRISM_DECLARE_UNARY(abs)
+PRISM_DECLARE_UNARY(sign)
+PRISM_DECLARE_UNARY(exp)
+PRISM_DECLARE_UNARY(log)
+PRISM_DECLARE_UNARY(log1p)
+PRISM_DECLARE_UNARY(expm1)
+PRISM_DECLARE_UNARY(sqrt)
+PRISM_DECLARE_UNARY(rsqrt)
+PRISM_DECLARE_UNARY(reciprocal)
+PRISM_DECLARE_UNARY(square)
+PRISM_DECLARE_UNARY(sin)
+PRISM_DECLARE_UNARY(cos)
+PRISM_DECLARE_UNARY(tanh)
+PRISM_DECLARE_UNARY(sigmoid)
+PRISM_DECLARE_UNARY(relu)
+PRISM_DECLARE_UNARY(gelu)
+PRISM_DECLARE_UNARY(silu)
+PRISM_DECLARE_UNARY(floor)
+PRISM_DECLARE_UNARY(ceil)
+PRISM_DECLARE_UNARY(round)
+
+/* out = a + alpha * b / a - alpha * b, broadcasting, promoted dtype. */
+PRISM_API prism_status prism_add(prism_tensor_t a, prism_tensor_t b, double alpha, prism_tensor_t* out);
+PRISM_API prism_status prism_add_(prism_tensor_t a, prism_tensor_t b, double alpha);
+PRISM_API prism_status prism_sub(prism_tensor_t a, prism_tensor_t b, double alpha, prism_tensor_t* out);
+PRISM_API prism_status prism_sub_(prism_tensor_t a, prism_tensor_t b, double alpha);
+
+#define PRISM_DECLARE_BINARY(name)                                                         \
+  PRISM_API prism_status prism_##name(prism_tensor_t a, prism_tensor_t b, prism_tensor_t* out); \
+  PRISM_API prism_status prism_##name##_(prism_tensor_t a, prism_tensor_t b);
+
+/* Binary ops with broadcasting and type promotion. div is true division. */
+PRISM_DECLARE_BINARY(mul)
+PRISM_DECLARE_BINARY(div)
+PRISM_DECLARE_BINARY(remainder)
+PRISM_DECLARE_BINARY(pow)
+PRISM_DECLARE_BINARY(maximum)
+PRISM_DECLARE_BINARY(minimum)
+
+typedef enum prism_rounding_mode {
+  PRISM_ROUNDING_NONE = 0,  /* true division */
+  PRISM_ROUNDING_FLOOR = 1,
+  PRISM_ROUNDING_TRUNC = 2
+} prism_rounding_mode;
+
+/* torch.div(a, b, rounding_mode=...). */
+PRISM_API prism_status prism_div_mode(prism_tensor_t a, prism_tensor_t b, prism_rounding_mode mode,
+                                      prism_tensor_t* out);
+
+#define PRISM_DECLARE_PREDICATE(name)                                                       \
+  PRISM_API prism_status prism_##name(prism_tensor_t a, prism_tensor_t b, prism_tensor_t* out);
+
+/* Comparisons and logical ops: broadcasting, result dtype bool. */
+PRISM_DECLARE_PREDICATE(eq)
+PRISM_DECLARE_PREDICATE(ne)
+PRISM_DECLARE_PREDICATE(lt)
+PRISM_DECLARE_PREDICATE(le)
+PRISM_DECLARE_PREDICATE(gt)
+PRISM_DECLARE_PREDICATE(ge)
+PRISM_DECLARE_PREDICATE(logical_and)
+PRISM_DECLARE_PREDICATE(logical_or)
+PRISM_DECLARE_PREDICATE(logical_xor)
+PRISM_API prism_status prism_logical_not(prism_tensor_t x, prism_tensor_t* out);
+
+/* out = cond ? a : b (three-way broadcasting; cond must be bool). */
+PRISM_API prism_status prism_where(prism_tensor_t cond, prism_tensor_t a, prism_tensor_t b, prism_tensor_t* out);
+/* Clamp into [*min, *max]; either pointer may be NULL (unbounded), not both. */
+PRISM_API prism_status prism_clamp(prism_tensor_t x, const double* min, const double* max, prism_tensor_t* out);
+PRISM_API prism_status prism_clamp_(prism_tensor_t x, const double* min, const double* max);
+
+/* ===========================================================================
+ * Reductions. dims/n_dims per Note [User ABI conventions]; keepdim 0 or 1.
+ * ======================================================================== */
+
+#define PRISM_DECLARE_REDUCTION(name)                                                   \
+  PRISM_API prism_status prism_##name(prism_tensor_t x, const int64_t* dims, int32_t n_dims, \
+                                      int32_t keepdim, prism_tensor_t* out);
+
+PRISM_DECLARE_REDUCTION(sum)        /* bool/int -> int64 */
+PRISM_DECLARE_REDUCTION(prod)       /* bool/int -> int64 */
+PRISM_DECLARE_REDUCTION(mean)       /* floats only */
+PRISM_DECLARE_REDUCTION(amax)
+PRISM_DECLARE_REDUCTION(amin)
+PRISM_DECLARE_REDUCTION(all)        /* -> bool */
+PRISM_DECLARE_REDUCTION(any)        /* -> bool */
+PRISM_DECLARE_REDUCTION(logsumexp)  /* floats */
+
+/* Variance / standard deviation with Bessel-style `correction` (1 = unbiased). */
+PRISM_API prism_status prism_var(prism_tensor_t x, const int64_t* dims, int32_t n_dims, int64_t correction,
+                                 int32_t keepdim, prism_tensor_t* out);
+PRISM_API prism_status prism_std(prism_tensor_t x, const int64_t* dims, int32_t n_dims, int64_t correction,
+                                 int32_t keepdim, prism_tensor_t* out);
+/* p-norm (p may be INFINITY, -INFINITY, 0 or any real). */
+PRISM_API prism_status prism_norm(prism_tensor_t x, double p, const int64_t* dims, int32_t n_dims,
+                                  int32_t keepdim, prism_tensor_t* out);
+/* Max / min of all elements (0-d). Empty input is an error. */
+PRISM_API prism_status prism_max(prism_tensor_t x, prism_tensor_t* out);
+PRISM_API prism_status prism_min(prism_tensor_t x, prism_tensor_t* out);
+/* (values, indices) along one dim. */
+PRISM_API prism_status prism_max_dim(prism_tensor_t x, int64_t dim, int32_t keepdim, prism_tensor_t* values,
+                                     prism_tensor_t* indices);
+PRISM_API prism_status prism_min_dim(prism_tensor_t x, int64_t dim, int32_t keepdim, prism_tensor_t* values,
+                                     prism_tensor_t* indices);
+
+/* Pass as `dim` to arg-reductions to reduce over the flattened tensor. */
+#define PRISM_DIM_NONE INT64_MIN
+PRISM_API prism_status prism_argmax(prism_tensor_t x, int64_t dim, int32_t keepdim, prism_tensor_t* out);
+PRISM_API prism_status prism_argmin(prism_tensor_t x, int64_t dim, int32_t keepdim, prism_tensor_t* out);
+
+/* ===========================================================================
+ * Linear algebra, joining and splitting, comparison of whole tensors
+ * ======================================================================== */
+
+/* torch.matmul rules (1-D/2-D/N-D with batch broadcasting). */
+PRISM_API prism_status prism_matmul(prism_tensor_t a, prism_tensor_t b, prism_tensor_t* out);
+/* (B,M,K) x (B,K,N) -> (B,M,N), no broadcasting. */
+PRISM_API prism_status prism_bmm(prism_tensor_t a, prism_tensor_t b, prism_tensor_t* out);
+
+/* Concatenates n >= 1 tensors (borrowed array) along dim; dtypes promote. */
+PRISM_API prism_status prism_cat(const prism_tensor_t* tensors, size_t n, int64_t dim, prism_tensor_t* out);
+/* Stacks n >= 1 same-shaped tensors along a new dim. */
+PRISM_API prism_status prism_stack(const prism_tensor_t* tensors, size_t n, int64_t dim, prism_tensor_t* out);
+/* Views of pieces of `split_size` (last may be smaller). Writes at most
+ * `capacity` handles to outs and the piece count to *n_out (out); when
+ * capacity is too small it fails, writing only *n_out. */
+PRISM_API prism_status prism_split(prism_tensor_t t, int64_t split_size, int64_t dim, prism_tensor_t* outs,
+                                   size_t capacity, size_t* n_out);
+/* Views of the given sizes (must sum to the dim's size). */
+PRISM_API prism_status prism_split_sizes(prism_tensor_t t, const int64_t* sizes, size_t n_sizes, int64_t dim,
+                                         prism_tensor_t* outs, size_t capacity, size_t* n_out);
+/* torch.chunk: ceil(size / chunks) per piece; may return fewer pieces. */
+PRISM_API prism_status prism_chunk(prism_tensor_t t, int64_t chunks, int64_t dim, prism_tensor_t* outs,
+                                   size_t capacity, size_t* n_out);
+
+/* *result (out) = 1 when same sizes and equal elements (dtypes promote). */
+PRISM_API prism_status prism_equal(prism_tensor_t a, prism_tensor_t b, int32_t* result);
+/* *result (out) = 1 when |a - b| <= atol + rtol * |b| everywhere (broadcasting). */
+PRISM_API prism_status prism_allclose(prism_tensor_t a, prism_tensor_t b, double rtol, double atol,
+                                      int32_t equal_nan, int32_t* result);
+
+/* ===========================================================================
+ * Random creation (global generator, see prism_manual_seed)
+ * ======================================================================== */
+
+/* Uniform [0, 1) (floats). */
+PRISM_API prism_status prism_rand(const int64_t* sizes, int32_t ndim, prism_dtype dtype, const char* device,
+                                  prism_tensor_t* out);
+/* Standard normal (floats). */
+PRISM_API prism_status prism_randn(const int64_t* sizes, int32_t ndim, prism_dtype dtype, const char* device,
+                                   prism_tensor_t* out);
+/* Integers uniform in [low, high). */
+PRISM_API prism_status prism_randint(int64_t low, int64_t high, const int64_t* sizes, int32_t ndim,
+                                     prism_dtype dtype, const char* device, prism_tensor_t* out);
+/* A random permutation of 0 .. n-1. */
+PRISM_API prism_status prism_randperm(int64_t n, prism_dtype dtype, const char* device, prism_tensor_t* out);
+/* 1 with probability p[i] (float tensor in [0, 1]), same shape/dtype as p. */
+PRISM_API prism_status prism_bernoulli(prism_tensor_t p, prism_tensor_t* out);
+/* 1 with probability p everywhere. */
+PRISM_API prism_status prism_bernoulli_scalar(const int64_t* sizes, int32_t ndim, double p, prism_dtype dtype,
+                                              const char* device, prism_tensor_t* out);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* PRISM_API_PRISM_PRISM_H_ */

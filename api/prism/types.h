@@ -1,0 +1,73 @@
+/* types.h — dtypes, status codes and limits shared by the user ABI (prism.h) and the plugin ABI (plugin.h). */
+#ifndef PRISM_API_PRISM_TYPES_H_
+#define PRISM_API_PRISM_TYPES_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------
+ * Export macro. libprism exports only symbols marked PRISM_API; plugins export
+ * only prism_plugin_entry (PRISM_PLUGIN_EXPORT, see plugin.h).
+ * ------------------------------------------------------------------------- */
+#if defined(_WIN32)
+#define PRISM_API __declspec(dllexport)
+#else
+#define PRISM_API __attribute__((visibility("default")))
+#endif
+
+/* ---------------------------------------------------------------------------
+ * Element types. The numeric values are part of the ABI and never change.
+ * ------------------------------------------------------------------------- */
+typedef enum prism_dtype {
+  PRISM_DTYPE_BOOL = 0, /* 1 byte, 0 or 1 */
+  PRISM_DTYPE_U8 = 1,
+  PRISM_DTYPE_I8 = 2,
+  PRISM_DTYPE_I16 = 3,
+  PRISM_DTYPE_I32 = 4,
+  PRISM_DTYPE_I64 = 5,
+  PRISM_DTYPE_F16 = 6,  /* IEEE 754 binary16 */
+  PRISM_DTYPE_BF16 = 7, /* bfloat16: upper 16 bits of a binary32 */
+  PRISM_DTYPE_F32 = 8,
+  PRISM_DTYPE_F64 = 9
+} prism_dtype;
+
+#define PRISM_NUM_DTYPES 10
+
+/* Bit mask of dtypes: bit (1u << dtype). */
+#define PRISM_DTYPE_BIT(dt) (1u << (unsigned)(dt))
+#define PRISM_DTYPE_MASK_ALL 0x3FFu
+#define PRISM_DTYPE_MASK_FLOAT                                                 \
+  (PRISM_DTYPE_BIT(PRISM_DTYPE_F16) | PRISM_DTYPE_BIT(PRISM_DTYPE_BF16) |      \
+   PRISM_DTYPE_BIT(PRISM_DTYPE_F32) | PRISM_DTYPE_BIT(PRISM_DTYPE_F64))
+#define PRISM_DTYPE_MASK_INT                                                   \
+  (PRISM_DTYPE_BIT(PRISM_DTYPE_U8) | PRISM_DTYPE_BIT(PRISM_DTYPE_I8) |         \
+   PRISM_DTYPE_BIT(PRISM_DTYPE_I16) | PRISM_DTYPE_BIT(PRISM_DTYPE_I32) |       \
+   PRISM_DTYPE_BIT(PRISM_DTYPE_I64))
+
+/* ---------------------------------------------------------------------------
+ * Status codes, shared by both ABIs. PRISM_OK is 0; every other value is an
+ * error whose message is available through prism_last_error() (user ABI) or
+ * the error object (plugin ABI). Values never change.
+ * ------------------------------------------------------------------------- */
+typedef enum prism_status {
+  PRISM_OK = 0,
+  PRISM_ERROR_INVALID_ARGUMENT = 1, /* bad shape, dtype, device, index, NULL handle, file */
+  PRISM_ERROR_UNIMPLEMENTED = 2,    /* no kernel and fallback not allowed */
+  PRISM_ERROR_OUT_OF_MEMORY = 3,
+  PRISM_ERROR_UNAVAILABLE = 4,      /* device or plugin not present / not loadable */
+  PRISM_ERROR_DEVICE_LOST = 5,
+  PRISM_ERROR_INTERNAL = 6
+} prism_status;
+
+/* Largest number of dimensions a tensor may have. */
+#define PRISM_MAX_DIMS 16
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* PRISM_API_PRISM_TYPES_H_ */

@@ -1,0 +1,119 @@
+// runtime.hpp — the loaded plugins, their devices and the load report (internal, no compatibility promise).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/common.hpp"
+#include "prism/plugin.h"
+
+// The core's definition of the opaque plugin error (Note [Plugin ABI rules]).
+struct prism_plugin_error {
+  prism_status code;
+  std::string message;
+};
+
+namespace prism {
+
+class CachingAllocator;  // core/memory/caching_allocator.hpp
+
+// One kernel definition copied out of a plugin's table (the plugin's
+// prism_kernel_def may be shorter or longer than the core's; see
+// Note [Plugin ABI rules]).
+struct KernelEntry {
+  std::string op;
+  uint32_t dtype_mask = 0;
+  prism_kernel_supports_fn supports = nullptr;  // may be null
+  prism_kernel_fn run = nullptr;
+};
+
+struct Plugin {
+  std::string path;         // file it was loaded from ("" for built-in test plugins)
+  std::string name;         // table->name
+  std::string device_type;  // table->device_type
+  std::string version;
+  uint32_t abi_major = 0, abi_minor = 0;
+  const prism_plugin_table* table = nullptr;  // plugin-owned, static
+  void* ctx = nullptr;                        // from table->init
+  std::vector<KernelEntry> kernels;
+  int32_t device_count = 0;
+  std::string zero_device_reason;
+  bool has_events = false;  // all five event slots present and non-NULL
+  std::shared_ptr<void> library;  // keeps the shared library loaded (type-erased)
+
+  // Finds the kernel for `op` whose dtype_mask contains `key_dtype`; nullptr if none.
+  const KernelEntry* find_kernel(const std::string& op, prism_dtype key_dtype) const;
+};
+
+struct Device {
+  std::string name;  // "cpu:0"
+  Plugin* plugin = nullptr;
+  int32_t index = 0;  // device index inside its plugin
+  // Copies of the plugin's props strings (the plugin's pointers stay valid too).
+  std::string device_name, vendor, stable_id;
+  uint64_t total_memory = 0;
+  uint32_t dtype_mask = 0;
+  uint32_t capabilities = 0;
+  std::unique_ptr<CachingAllocator> allocator;
+
+  bool host_memory() const { return (capabilities & PRISM_DEVICE_CAP_HOST_MEMORY) != 0; }
+};
+
+struct LoadReportRow {
+  std::string path;
+  std::string plugin_name;
+  bool loaded = false;
+  uint32_t abi_major = 0, abi_minor = 0;
+  int32_t device_count = 0;
+  std::string reason;
+};
+
+// Converts a plugin error to a prism::Error (frees the error object) and
+// throws it; `context` names the op/call and the plugin. No-op for nullptr.
+void throw_if_plugin_error(prism_plugin_error* err, const std::string& context);
+
+// The host table handed to every plugin (static; lives for the process).
+const prism_host_table* host_table();
+
+// Note [Runtime singleton]
+// The runtime is a process-wide singleton created on first use. It owns the
+// plugins (never unloaded before exit while tensors may be alive) and devices.
+class Runtime {
+ public:
+  static Runtime& get();
+
+  // Discovery (DESIGN.md §6): PRISM_PLUGIN_PATH dirs, the install plugin dir,
+  // the directory of libprism. Runs once; later calls are no-ops.
+  void load_default();
+  // Loads one file; throws prism::Error(UNAVAILABLE) with the reason on
+  // failure (a report row is added either way). Idempotent per path.
+  void load_path(const std::string& path);
+  // Registers a plugin from an entry function already in this process
+  // (tests, statically linked plugins). `label` is used as its path.
+  void load_entry(prism_plugin_entry_fn entry, const std::string& label);
+
+  // Resolves "cpu", "cpu:0", "opencl:1"; nullptr/"" means cpu:0. Runs
+  // load_default first. Throws INVALID_ARGUMENT/UNAVAILABLE naming the
+  // device and the loaded device types.
+  Device* device(const char* name);
+  // The first device of the plugin named "cpu" (fallback target); throws
+  // UNAVAILABLE when the CPU plugin is not loaded.
+  Device* cpu();
+
+  std::vector<Device*> devices();
+  std::vector<LoadReportRow> load_report();
+
+ private:
+  Runtime() = default;
+  void register_plugin(std::unique_ptr<Plugin> plugin, LoadReportRow& row);
+  std::recursive_mutex mutex_;
+  bool defaults_loaded_ = false;
+  std::vector<std::unique_ptr<Plugin>> plugins_;
+  std::vector<std::unique_ptr<Device>> devices_;
+  std::vector<LoadReportRow> report_;
+};
+
+}  // namespace prism
