@@ -1,0 +1,223 @@
+// dispatch.cpp — kernel lookup, descriptor building and the CPU fallback (Note [Dispatch]).
+#include "core/dispatch/dispatch.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "core/plugin/runtime.hpp"
+
+namespace prism {
+
+// ---- Attrs -----------------------------------------------------------------------
+
+prism_attr& Attrs::next(const char* name, int32_t kind) {
+  PRISM_ASSERT(n_ < sizeof(attrs_) / sizeof(attrs_[0]));
+  prism_attr& a = attrs_[n_++];
+  a.struct_size = sizeof(prism_attr);
+  a.name = name;
+  a.kind = kind;
+  return a;
+}
+Attrs& Attrs::add_int(const char* name, int64_t v) {
+  prism_attr& a = next(name, PRISM_ATTR_INT);
+  a.i = v;
+  a.f = static_cast<double>(v);
+  return *this;
+}
+Attrs& Attrs::add_float(const char* name, double v) {
+  next(name, PRISM_ATTR_FLOAT).f = v;
+  return *this;
+}
+Attrs& Attrs::add_scalar(const char* name, double v) {
+  prism_attr& a = next(name, PRISM_ATTR_SCALAR);
+  a.f = v;
+  // Saturating truncation so a huge double never invokes UB.
+  a.i = v != v ? 0 : v >= 9.2233720368547758e18 ? INT64_MAX : v <= -9.2233720368547758e18 ? INT64_MIN
+                                                                                        : static_cast<int64_t>(v);
+  return *this;
+}
+Attrs& Attrs::add_ints(const char* name, const int64_t* v, int64_t n) {
+  prism_attr& a = next(name, PRISM_ATTR_INTS);
+  a.ints = v;
+  a.n_ints = n;
+  return *this;
+}
+
+// ---- fallback policy and counters -----------------------------------------------------
+
+namespace {
+
+struct FallbackState {
+  std::mutex mutex;
+  prism_fallback_policy policy;
+  std::map<std::string, uint64_t> counts;
+  std::set<std::string> warned;
+  FallbackState() {
+    const char* env = std::getenv("PRISM_FALLBACK");
+    policy = PRISM_FALLBACK_WARN;
+    if (env != nullptr) {
+      if (std::strcmp(env, "allow") == 0) policy = PRISM_FALLBACK_ALLOW;
+      if (std::strcmp(env, "error") == 0) policy = PRISM_FALLBACK_ERROR;
+    }
+  }
+};
+FallbackState& fallback_state() {
+  static FallbackState s;
+  return s;
+}
+
+struct Descs {
+  prism_tensor_desc d[8];
+  size_t n = 0;
+};
+
+void fill_descs(Descs& out, std::initializer_list<TensorImpl*> ts) {
+  PRISM_ASSERT(ts.size() <= 8);
+  for (TensorImpl* t : ts) {
+    prism_tensor_desc& d = out.d[out.n++];
+    d.struct_size = sizeof(prism_tensor_desc);
+    d.buffer = t->storage->buffer;
+    d.byte_offset = static_cast<uint64_t>(t->offset) * t->element_size();
+    d.dtype = t->dtype;
+    d.ndim = t->sizes.n;
+    d.sizes = t->sizes.d;
+    d.strides = t->strides.d;
+  }
+}
+
+const KernelEntry* select_kernel(Device* dev, const char* op, prism_dtype key, const prism_kernel_call& call) {
+  const KernelEntry* k = dev->plugin->find_kernel(op, key);
+  if (k != nullptr && k->supports != nullptr && k->supports(dev->plugin->ctx, &call) == 0) return nullptr;
+  return k;
+}
+
+void run_on(Device* dev, const KernelEntry* k, prism_kernel_call& call) {
+  call.device = dev->index;
+  throw_if_plugin_error(k->run(dev->plugin->ctx, &call),
+                        detail::str_cat("op '", call.op, "' on ", dev->name));
+}
+
+std::string shapes_of(std::initializer_list<TensorImpl*> ts) {
+  std::string s;
+  for (TensorImpl* t : ts) {
+    if (!s.empty()) s += ", ";
+    s += detail::str_cat(dtype_name(t->dtype), t->sizes.str());
+  }
+  return s;
+}
+
+}  // namespace
+
+prism_fallback_policy fallback_policy() {
+  std::lock_guard<std::mutex> lock(fallback_state().mutex);
+  return fallback_state().policy;
+}
+void set_fallback_policy(prism_fallback_policy p) {
+  std::lock_guard<std::mutex> lock(fallback_state().mutex);
+  fallback_state().policy = p;
+}
+uint64_t fallback_count(const char* op) {
+  auto& s = fallback_state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (op == nullptr) {
+    uint64_t total = 0;
+    for (auto& kv : s.counts) total += kv.second;
+    return total;
+  }
+  auto it = s.counts.find(op);
+  return it == s.counts.end() ? 0 : it->second;
+}
+void fallback_reset() {
+  auto& s = fallback_state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.counts.clear();
+}
+
+Device* common_device(const char* op, std::initializer_list<const TensorImpl*> tensors) {
+  Device* dev = nullptr;
+  for (const TensorImpl* t : tensors) {
+    if (dev == nullptr) {
+      dev = t->device();
+    } else if (t->device() != dev) {
+      PRISM_FAIL(INVALID_ARGUMENT, op, ": expected all tensors on the same device, but found tensors on ",
+                 dev->name, " and ", t->device()->name, " (move one with to())");
+    }
+  }
+  return dev;
+}
+
+void run_kernel(const char* op, prism_dtype key, std::initializer_list<TensorImpl*> inputs,
+                std::initializer_list<TensorImpl*> outputs, const Attrs& attrs) {
+  PRISM_ASSERT(outputs.size() > 0);
+  Device* dev = (*outputs.begin())->device();
+  for (TensorImpl* t : inputs) {
+    if (t->device() != dev)
+      PRISM_FAIL(INVALID_ARGUMENT, op, ": expected all tensors on the same device, but found tensors on ",
+                 dev->name, " and ", t->device()->name, " (move one with to())");
+  }
+  Descs in, out;
+  fill_descs(in, inputs);
+  fill_descs(out, outputs);
+  prism_kernel_call call{};
+  call.struct_size = sizeof(call);
+  call.op = op;
+  call.stream = nullptr;
+  call.inputs = in.d;
+  call.n_inputs = in.n;
+  call.outputs = out.d;
+  call.n_outputs = out.n;
+  call.attrs = attrs.data();
+  call.n_attrs = attrs.size();
+
+  if (const KernelEntry* k = select_kernel(dev, op, key, call)) {
+    run_on(dev, k, call);
+    return;
+  }
+
+  // ---- no kernel: fallback policy -------------------------------------------------
+  Device* cpu = Runtime::get().cpu();
+  const KernelEntry* ck = cpu == dev ? nullptr : select_kernel(cpu, op, key, call);
+  auto& st = fallback_state();
+  {
+    std::lock_guard<std::mutex> lock(st.mutex);
+    if (ck == nullptr || st.policy == PRISM_FALLBACK_ERROR) {
+      PRISM_FAIL(UNIMPLEMENTED, "op '", op, "' has no kernel for ", dtype_name(key), " on ", dev->name,
+                 " (plugin '", dev->plugin->name, "') for ", shapes_of(inputs), " -> ", shapes_of(outputs),
+                 ck == nullptr ? "" : "; fallback through the CPU plugin is disabled (PRISM_FALLBACK=error)");
+    }
+    ++st.counts[op];
+    if (st.policy == PRISM_FALLBACK_WARN && st.warned.insert(op).second) {
+      std::cerr << "[prism] warning: op '" << op << "' (" << dtype_name(key) << ") has no kernel on " << dev->name
+                << " (plugin '" << dev->plugin->name
+                << "'); running it through the CPU plugin (set PRISM_FALLBACK=allow to silence)\n";
+    }
+  }
+  // Copy inputs to the CPU (keeping their layout via contiguous copies), run,
+  // and copy each output back into the original (possibly strided) output.
+  std::vector<Tensor> cin, cout;
+  for (TensorImpl* t : inputs) {
+    Tensor alias(std::shared_ptr<TensorImpl>{}, t);  // non-owning
+    cin.push_back(to_device(alias, cpu));
+  }
+  for (TensorImpl* t : outputs) {
+    Tensor alias(std::shared_ptr<TensorImpl>{}, t);
+    cout.push_back(to_device(alias, cpu));  // carries in-place inputs' values too
+  }
+  Descs cin_d, cout_d;
+  for (auto& t : cin) fill_descs(cin_d, {t.get()});
+  for (auto& t : cout) fill_descs(cout_d, {t.get()});
+  call.inputs = cin_d.d;
+  call.outputs = cout_d.d;
+  run_on(cpu, ck, call);
+  size_t i = 0;
+  for (TensorImpl* t : outputs) {
+    Tensor alias(std::shared_ptr<TensorImpl>{}, t);
+    copy_(alias, cout[i++]);
+  }
+}
+
+}  // namespace prism

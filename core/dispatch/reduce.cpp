@@ -1,0 +1,190 @@
+// reduce.cpp — reductions over any set of dims with keepdim, and their composites (mean, var, std, norm, logsumexp).
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "core/dispatch/ops.hpp"
+#include "core/plugin/runtime.hpp"
+
+namespace prism {
+
+namespace {
+
+// Reduced-dim mask; empty `dims` means every dim.
+std::vector<bool> reduce_mask(const char* op, const Tensor& x, const std::vector<int64_t>& dims) {
+  std::vector<bool> mask(static_cast<size_t>(x->dim()), dims.empty());
+  for (int64_t d : dims) {
+    int64_t w = wrap_dim(d, x->dim(), op);
+    if (x->dim() == 0) continue;
+    PRISM_CHECK(!mask[w], INVALID_ARGUMENT, op, ": dim ", w, " appears multiple times in the list of dims");
+    mask[w] = true;
+  }
+  return mask;
+}
+
+Dims keepdim_shape(const Tensor& x, const std::vector<bool>& mask) {
+  Dims s = x->sizes;
+  for (int i = 0; i < s.n; ++i)
+    if (mask[i]) s[i] = 1;
+  return s;
+}
+
+Tensor drop_dims(const Tensor& r, const std::vector<bool>& mask) {
+  Dims s, st;
+  for (int i = 0; i < r->dim(); ++i) {
+    if (mask[i]) continue;
+    s.push_back(r->sizes[i]);
+    st.push_back(r->strides[i]);
+  }
+  return make_view(r, s, st, r->offset);
+}
+
+int64_t reduced_count(const Tensor& x, const std::vector<bool>& mask) {
+  int64_t n = 1;
+  for (int i = 0; i < x->dim(); ++i)
+    if (mask[i]) n *= x->sizes[i];
+  return n;
+}
+
+bool is_op(const char* a, const char* b) { return std::strcmp(a, b) == 0; }
+
+Tensor scalar_like(double v, const Tensor& like) { return scalar_tensor(v, like->dtype, like->device()); }
+
+// Halves compute composites in float32 (PyTorch accumulates them in float).
+Tensor upcast(const Tensor& x) {
+  return (x->dtype == PRISM_DTYPE_F16 || x->dtype == PRISM_DTYPE_BF16) ? to_dtype(x, PRISM_DTYPE_F32) : x;
+}
+
+void require_float(const char* op, const Tensor& x) {
+  PRISM_CHECK(is_float(x->dtype), INVALID_ARGUMENT, op,
+              "(): could not infer output dtype. Input dtype must be a floating point dtype, got ", describe(x));
+}
+
+}  // namespace
+
+Tensor reduce(const char* op, const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+  std::vector<bool> mask = reduce_mask(op, x, dims);
+  bool identity_free = is_op(op, "amax") || is_op(op, "amin");
+  if (identity_free) {
+    for (int i = 0; i < x->dim(); ++i)
+      PRISM_CHECK(!(mask[i] && x->sizes[i] == 0), INVALID_ARGUMENT, op, "(): expected reduction dim ", i,
+                  " to have non-zero size (", describe(x), ")");
+    PRISM_CHECK(x->numel() > 0 || x->dim() > 0, INVALID_ARGUMENT, op, "(): cannot reduce an empty tensor");
+  }
+  Tensor in = x;
+  prism_dtype out_dt = x->dtype;
+  if (is_op(op, "sum") || is_op(op, "prod")) {
+    if (!is_float(x->dtype)) out_dt = PRISM_DTYPE_I64;
+    in = to_dtype(x, out_dt);
+  } else if (is_op(op, "all") || is_op(op, "any")) {
+    out_dt = PRISM_DTYPE_BOOL;
+  }
+  Tensor out = empty(keepdim_shape(x, mask), out_dt, x->device());
+  if (out->numel() > 0) run_kernel(op, in->dtype, {in.get()}, {out.get()});
+  return keepdim ? out : drop_dims(out, mask);
+}
+
+Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+  require_float("mean", x);
+  Tensor xx = upcast(x);
+  std::vector<bool> mask = reduce_mask("mean", x, dims);
+  Tensor s = reduce("sum", xx, dims, keepdim);
+  double n = static_cast<double>(reduced_count(x, mask));
+  Tensor r = binary("div", s, scalar_like(n, s));
+  return to_dtype(r, x->dtype);
+}
+
+Tensor var(const Tensor& x, const std::vector<int64_t>& dims, int64_t correction, bool keepdim) {
+  require_float("var", x);
+  Tensor xx = upcast(x);
+  std::vector<bool> mask = reduce_mask("var", x, dims);
+  double n = static_cast<double>(reduced_count(x, mask));
+  Tensor m = mean(xx, dims, true);
+  Tensor d = binary("sub", xx, m);
+  Tensor sq = unary("square", d);
+  Tensor s = reduce("sum", sq, dims, keepdim);
+  double denom = std::max(0.0, n - static_cast<double>(correction));
+  return to_dtype(binary("div", s, scalar_like(denom, s)), x->dtype);
+}
+
+Tensor std_(const Tensor& x, const std::vector<int64_t>& dims, int64_t correction, bool keepdim) {
+  return unary("sqrt", var(x, dims, correction, keepdim));
+}
+
+Tensor norm(const Tensor& x, double p, const std::vector<int64_t>& dims, bool keepdim) {
+  require_float("norm", x);
+  Tensor xx = upcast(x);
+  Tensor a = unary("abs", xx);
+  Tensor r;
+  if (std::isinf(p)) {
+    r = reduce(p > 0 ? "amax" : "amin", a, dims, keepdim);
+  } else if (p == 0) {
+    Tensor nz = to_dtype(compare("ne", a, scalar_like(0.0, a)), a->dtype);
+    r = reduce("sum", nz, dims, keepdim);
+  } else if (p == 1) {
+    r = reduce("sum", a, dims, keepdim);
+  } else if (p == 2) {
+    r = unary("sqrt", reduce("sum", unary("square", a), dims, keepdim));
+  } else {
+    Tensor pw = binary("pow", a, scalar_like(p, a));
+    r = binary("pow", reduce("sum", pw, dims, keepdim), scalar_like(1.0 / p, a));
+  }
+  return to_dtype(r, x->dtype);
+}
+
+Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+  Tensor xx = is_float(x->dtype) ? upcast(x) : to_dtype(x, kDefaultFloat);
+  if (xx->numel() == 0) {
+    Tensor s = reduce("sum", unary("exp", xx), dims, keepdim);
+    return unary("log", s);
+  }
+  Tensor m = reduce("amax", xx, dims, true);
+  // Infinite maxima (all -inf, or +inf) would give inf - inf = nan: shift by 0 there.
+  Tensor inf_max = compare("eq", unary("abs", m), scalar_like(std::numeric_limits<double>::infinity(), m));
+  Tensor shift = where(inf_max, scalar_like(0.0, m), m);
+  Tensor e = unary("exp", binary("sub", xx, shift));
+  Tensor s = unary("log", reduce("sum", e, dims, true));
+  Tensor r = binary("add", s, shift);
+  if (!keepdim) r = drop_dims(r, reduce_mask("logsumexp", x, dims));
+  prism_dtype out_dt = is_float(x->dtype) ? x->dtype : kDefaultFloat;
+  return to_dtype(r, out_dt);
+}
+
+Tensor arg_reduce(const char* op, const Tensor& x, int64_t dim, bool keepdim) {
+  PRISM_CHECK(x->dtype != PRISM_DTYPE_BOOL, INVALID_ARGUMENT, op, ": not implemented for bool tensors");
+  if (dim == PRISM_DIM_NONE) {
+    PRISM_CHECK(x->numel() > 0, INVALID_ARGUMENT, op,
+                "(): expected reduction dim to be specified for an empty input (", describe(x), ")");
+    Tensor flat = reshape(x, Dims{-1});
+    Tensor r = arg_reduce(op, flat, 0, false);
+    if (!keepdim) return r;
+    Dims ones;
+    for (int i = 0; i < x->dim(); ++i) ones.push_back(1);
+    return reshape(r, ones);
+  }
+  int64_t d = wrap_dim(dim, x->dim(), op);
+  Tensor in = x->dim() == 0 ? reshape(x, Dims{1}) : x;
+  PRISM_CHECK(in->sizes[d] > 0, INVALID_ARGUMENT, op, "(): expected reduction dim ", d,
+              " to have non-zero size (", describe(x), ")");
+  std::vector<bool> mask(static_cast<size_t>(in->dim()), false);
+  mask[d] = true;
+  Tensor out = empty(keepdim_shape(in, mask), PRISM_DTYPE_I64, x->device());
+  Attrs at;
+  at.add_int("dim", d);
+  if (out->numel() > 0) run_kernel(op, in->dtype, {in.get()}, {out.get()}, at);
+  if (x->dim() == 0) return reshape(out, Dims{});
+  return keepdim ? out : drop_dims(out, mask);
+}
+
+std::pair<Tensor, Tensor> max_min_dim(bool is_max, const Tensor& x, int64_t dim, bool keepdim) {
+  const char* name = is_max ? "max" : "min";
+  int64_t d = wrap_dim(dim, x->dim(), name);
+  PRISM_CHECK(x->dim() == 0 || x->sizes[d] > 0, INVALID_ARGUMENT, name, "(): expected reduction dim ", d,
+              " to have non-zero size (", describe(x), ")");
+  Tensor values = reduce(is_max ? "amax" : "amin", x, {dim}, keepdim);
+  Tensor src = x->dtype == PRISM_DTYPE_BOOL ? to_dtype(x, PRISM_DTYPE_U8) : x;
+  Tensor idx = arg_reduce(is_max ? "argmax" : "argmin", src, dim, keepdim);
+  return {values, idx};
+}
+
+}  // namespace prism

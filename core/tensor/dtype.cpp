@@ -1,0 +1,169 @@
+// dtype.cpp — dtype tables and the PyTorch promotion lattice.
+#include "core/tensor/dtype.hpp"
+
+#include <algorithm>
+
+#include "core/common.hpp"
+
+namespace prism {
+
+size_t dtype_size(prism_dtype dt) {
+  static const size_t kSizes[PRISM_NUM_DTYPES] = {1, 1, 1, 2, 4, 8, 2, 2, 4, 8};
+  return dtype_valid(dt) ? kSizes[dt] : 0;
+}
+
+const char* dtype_name(prism_dtype dt) {
+  static const char* const kNames[PRISM_NUM_DTYPES] = {"bool",    "uint8",    "int8",    "int16",   "int32",
+                                                       "int64",   "float16",  "bfloat16", "float32", "float64"};
+  return dtype_valid(dt) ? kNames[dt] : "invalid";
+}
+
+prism_dtype promote_types(prism_dtype a, prism_dtype b) {
+  PRISM_CHECK(dtype_valid(a) && dtype_valid(b), INVALID_ARGUMENT, "promote_types: invalid dtype ", int(a), ", ",
+              int(b));
+  if (a == b) return a;
+  if (a == PRISM_DTYPE_BOOL) return b;
+  if (b == PRISM_DTYPE_BOOL) return a;
+  bool fa = is_float(a), fb = is_float(b);
+  if (fa && fb) {
+    // f16 with bf16 has no common 16-bit type: float32.
+    if ((a == PRISM_DTYPE_F16 && b == PRISM_DTYPE_BF16) || (a == PRISM_DTYPE_BF16 && b == PRISM_DTYPE_F16))
+      return PRISM_DTYPE_F32;
+    return std::max(a, b);  // enum order f16 < bf16 < f32 < f64 matches width
+  }
+  if (fa) return a;
+  if (fb) return b;
+  // Both integers. u8 with a signed type needs the next wider signed type.
+  if (a == PRISM_DTYPE_U8 || b == PRISM_DTYPE_U8) {
+    prism_dtype other = a == PRISM_DTYPE_U8 ? b : a;
+    return other == PRISM_DTYPE_I8 ? PRISM_DTYPE_I16 : other;
+  }
+  return std::max(a, b);
+}
+
+}  // namespace prism
+
+#include <cmath>
+#include <cstring>
+
+namespace prism {
+
+float f16_bits_to_f32(uint16_t h) {
+  uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1Fu;
+  uint32_t mant = h & 0x3FFu;
+  uint32_t bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal: normalise
+      int e = -1;
+      do {
+        ++e;
+        mant <<= 1;
+      } while ((mant & 0x400u) == 0);
+      bits = sign | (static_cast<uint32_t>(127 - 15 - e) << 23) | ((mant & 0x3FFu) << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7F800000u | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint16_t f32_to_f16_bits(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  uint32_t sign = (x >> 16) & 0x8000u;
+  uint32_t absx = x & 0x7FFFFFFFu;
+  if (absx > 0x7F800000u) return static_cast<uint16_t>(sign | 0x7E00u);  // NaN
+  if (absx >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00u); // overflow -> inf
+  if (absx < 0x38800000u) {  // subnormal or zero in f16
+    if (absx < 0x33000000u) return static_cast<uint16_t>(sign);
+    uint32_t mant = (absx & 0x7FFFFFu) | 0x800000u;
+    int shift = 126 - static_cast<int>(absx >> 23);  // 14 .. 24
+    // Round to nearest even on the bits shifted out.
+    uint32_t rem = mant & ((1u << shift) - 1);
+    uint32_t half = 1u << (shift - 1);
+    uint32_t res = mant >> shift;
+    if (rem > half || (rem == half && (res & 1u))) ++res;
+    return static_cast<uint16_t>(sign | res);
+  }
+  uint32_t res = ((absx - 0x38000000u) >> 13);
+  uint32_t rem = absx & 0x1FFFu;
+  if (rem > 0x1000u || (rem == 0x1000u && (res & 1u))) ++res;
+  return static_cast<uint16_t>(sign | res);
+}
+
+uint16_t f32_to_bf16_bits(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  if ((x & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((x >> 16) | 0x40u);
+  uint32_t lsb = (x >> 16) & 1u;
+  x += 0x7FFFu + lsb;
+  return static_cast<uint16_t>(x >> 16);
+}
+
+float bf16_bits_to_f32(uint16_t h) {
+  uint32_t x = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &x, 4);
+  return f;
+}
+
+double load_as_double(const void* p, prism_dtype dt) {
+  switch (dt) {
+    case PRISM_DTYPE_BOOL: return *static_cast<const uint8_t*>(p) != 0 ? 1.0 : 0.0;
+    case PRISM_DTYPE_U8: return *static_cast<const uint8_t*>(p);
+    case PRISM_DTYPE_I8: return *static_cast<const int8_t*>(p);
+    case PRISM_DTYPE_I16: return *static_cast<const int16_t*>(p);
+    case PRISM_DTYPE_I32: return *static_cast<const int32_t*>(p);
+    case PRISM_DTYPE_I64: return static_cast<double>(*static_cast<const int64_t*>(p));
+    case PRISM_DTYPE_F16: return f16_bits_to_f32(*static_cast<const uint16_t*>(p));
+    case PRISM_DTYPE_BF16: return bf16_bits_to_f32(*static_cast<const uint16_t*>(p));
+    case PRISM_DTYPE_F32: return *static_cast<const float*>(p);
+    case PRISM_DTYPE_F64: return *static_cast<const double*>(p);
+  }
+  return 0.0;
+}
+
+int64_t load_as_int64(const void* p, prism_dtype dt) {
+  if (dt == PRISM_DTYPE_I64) return *static_cast<const int64_t*>(p);
+  double v = load_as_double(p, dt);
+  if (!(v == v)) return 0;
+  if (v >= 9.2233720368547758e18) return INT64_MAX;
+  if (v <= -9.2233720368547758e18) return INT64_MIN;
+  return static_cast<int64_t>(v);
+}
+
+namespace {
+template <typename T>
+T saturate_int(double v) {
+  // Float -> int conversion of an out-of-range value is UB in C++; wrap like
+  // PyTorch does on x86 for in-range int64 and saturate beyond.
+  if (!(v == v)) return 0;
+  if (v >= 9.2233720368547758e18) return static_cast<T>(INT64_MAX);
+  if (v <= -9.2233720368547758e18) return static_cast<T>(INT64_MIN);
+  return static_cast<T>(static_cast<int64_t>(v));
+}
+}  // namespace
+
+void store_from_double(void* p, prism_dtype dt, double v) {
+  switch (dt) {
+    case PRISM_DTYPE_BOOL: *static_cast<uint8_t*>(p) = v != 0.0 ? 1 : 0; break;
+    case PRISM_DTYPE_U8: *static_cast<uint8_t*>(p) = saturate_int<uint8_t>(v); break;
+    case PRISM_DTYPE_I8: *static_cast<int8_t*>(p) = saturate_int<int8_t>(v); break;
+    case PRISM_DTYPE_I16: *static_cast<int16_t*>(p) = saturate_int<int16_t>(v); break;
+    case PRISM_DTYPE_I32: *static_cast<int32_t*>(p) = saturate_int<int32_t>(v); break;
+    case PRISM_DTYPE_I64: *static_cast<int64_t*>(p) = saturate_int<int64_t>(v); break;
+    case PRISM_DTYPE_F16: *static_cast<uint16_t*>(p) = f32_to_f16_bits(static_cast<float>(v)); break;
+    case PRISM_DTYPE_BF16: *static_cast<uint16_t*>(p) = f32_to_bf16_bits(static_cast<float>(v)); break;
+    case PRISM_DTYPE_F32: *static_cast<float*>(p) = static_cast<float>(v); break;
+    case PRISM_DTYPE_F64: *static_cast<double*>(p) = v; break;
+  }
+}
+
+}  // namespace prism

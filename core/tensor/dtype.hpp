@@ -1,0 +1,38 @@
+// dtype.hpp — dtype sizes, names, categories and PyTorch type promotion (internal).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "prism/types.h"
+
+namespace prism {
+
+inline bool dtype_valid(int dt) { return dt >= 0 && dt < PRISM_NUM_DTYPES; }
+size_t dtype_size(prism_dtype dt);
+const char* dtype_name(prism_dtype dt);
+inline bool is_float(prism_dtype dt) {
+  return dt == PRISM_DTYPE_F16 || dt == PRISM_DTYPE_BF16 || dt == PRISM_DTYPE_F32 || dt == PRISM_DTYPE_F64;
+}
+inline bool is_integral(prism_dtype dt, bool include_bool) {
+  return (dt >= PRISM_DTYPE_U8 && dt <= PRISM_DTYPE_I64) || (include_bool && dt == PRISM_DTYPE_BOOL);
+}
+// torch.promote_types.
+prism_dtype promote_types(prism_dtype a, prism_dtype b);
+// 0 bool, 1 integer, 2 floating.
+inline int dtype_category(prism_dtype dt) { return dt == PRISM_DTYPE_BOOL ? 0 : (is_float(dt) ? 2 : 1); }
+// The default float dtype (torch.get_default_dtype()).
+constexpr prism_dtype kDefaultFloat = PRISM_DTYPE_F32;
+
+}  // namespace prism
+
+namespace prism {
+// Host-side element conversions (used for item(), creation and tests).
+double load_as_double(const void* p, prism_dtype dt);
+int64_t load_as_int64(const void* p, prism_dtype dt);
+void store_from_double(void* p, prism_dtype dt, double v);
+uint16_t f32_to_f16_bits(float f);
+float f16_bits_to_f32(uint16_t h);
+uint16_t f32_to_bf16_bits(float f);
+float bf16_bits_to_f32(uint16_t h);
+}  // namespace prism

@@ -1,0 +1,618 @@
+// tensor.cpp — storage, creation functions, views and copies of the tensor core.
+#include "core/tensor/tensor.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <sstream>
+#include <vector>
+
+#include "core/dispatch/dispatch.hpp"
+#include "core/memory/caching_allocator.hpp"
+#include "core/plugin/runtime.hpp"
+
+namespace prism {
+
+// ---- Dims ----------------------------------------------------------------------------
+
+Dims Dims::from(const int64_t* p, int32_t n) {
+  PRISM_CHECK(n >= 0 && n <= PRISM_MAX_DIMS, INVALID_ARGUMENT, "ndim ", n, " is out of range [0, ", PRISM_MAX_DIMS,
+              "]");
+  PRISM_CHECK(n == 0 || p != nullptr, INVALID_ARGUMENT, "sizes pointer is NULL with ndim ", n);
+  Dims d;
+  for (int32_t i = 0; i < n; ++i) d.d[i] = p[i];
+  d.n = n;
+  return d;
+}
+void Dims::insert(int pos, int64_t v) {
+  PRISM_CHECK(n < PRISM_MAX_DIMS, INVALID_ARGUMENT, "a tensor may have at most ", PRISM_MAX_DIMS, " dims");
+  for (int i = n; i > pos; --i) d[i] = d[i - 1];
+  d[pos] = v;
+  ++n;
+}
+void Dims::erase(int pos) {
+  for (int i = pos; i + 1 < n; ++i) d[i] = d[i + 1];
+  --n;
+}
+bool Dims::operator==(const Dims& o) const {
+  if (n != o.n) return false;
+  for (int i = 0; i < n; ++i)
+    if (d[i] != o.d[i]) return false;
+  return true;
+}
+std::string Dims::str() const {
+  std::ostringstream os;
+  os << "[";
+  for (int i = 0; i < n; ++i) os << (i ? ", " : "") << d[i];
+  os << "]";
+  return os.str();
+}
+
+int64_t numel_of(const Dims& sizes) {
+  int64_t n = 1;
+  for (int i = 0; i < sizes.n; ++i) n *= sizes[i];
+  return n;
+}
+Dims contiguous_strides(const Dims& sizes) {
+  Dims s;
+  s.n = sizes.n;
+  int64_t acc = 1;
+  for (int i = sizes.n - 1; i >= 0; --i) {
+    s[i] = acc;
+    acc *= std::max<int64_t>(sizes[i], 1);
+  }
+  return s;
+}
+
+bool TensorImpl::is_contiguous() const {
+  int64_t expected = 1;
+  for (int i = sizes.n - 1; i >= 0; --i) {
+    if (sizes[i] == 1) continue;
+    if (sizes[i] == 0) return true;
+    if (strides[i] != expected) return false;
+    expected *= sizes[i];
+  }
+  return true;
+}
+
+int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
+  int64_t lo = ndim == 0 ? -1 : -ndim, hi = ndim == 0 ? 0 : ndim - 1;
+  PRISM_CHECK(dim >= lo && dim <= hi, INVALID_ARGUMENT, op, ": dimension out of range (expected to be in range of [",
+              lo, ", ", hi, "], but got ", dim, ")");
+  return dim < 0 ? dim + std::max<int64_t>(ndim, 1) : dim;
+}
+
+std::string describe(const Tensor& t) {
+  return detail::str_cat(dtype_name(t->dtype), t->sizes.str(), " on ", t->device()->name);
+}
+
+// ---- storage -----------------------------------------------------------------------------
+
+Storage::~Storage() {
+  if (block_bytes != 0) {
+    device->allocator->release(buffer, block_bytes);
+  } else if (deleter != nullptr) {
+    deleter(deleter_data, deleter_ctx);
+  }
+}
+
+StoragePtr allocate_storage(Device* device, size_t nbytes) {
+  auto s = std::make_shared<Storage>();
+  s->device = device;
+  s->nbytes = nbytes;
+  s->buffer = device->allocator->allocate(nbytes, &s->block_bytes);
+  return s;
+}
+
+// ---- creation ------------------------------------------------------------------------------
+
+namespace {
+void check_sizes(const Dims& sizes, prism_dtype dtype, const char* op) {
+  PRISM_CHECK(dtype_valid(dtype), INVALID_ARGUMENT, op, ": invalid dtype ", int(dtype));
+  for (int i = 0; i < sizes.n; ++i)
+    PRISM_CHECK(sizes[i] >= 0, INVALID_ARGUMENT, op, ": negative dimension ", sizes[i], " in size ", sizes.str());
+  // Guard against byte-count overflow.
+  long double bytes = static_cast<long double>(dtype_size(dtype));
+  for (int i = 0; i < sizes.n; ++i) bytes *= static_cast<long double>(sizes[i]);
+  PRISM_CHECK(bytes < 9.0e18L, OUT_OF_MEMORY, op, ": size ", sizes.str(), " of ", dtype_name(dtype),
+              " does not fit in memory");
+}
+Tensor make_tensor(StoragePtr storage, prism_dtype dtype, const Dims& sizes) {
+  auto t = std::make_shared<TensorImpl>();
+  t->storage = std::move(storage);
+  t->dtype = dtype;
+  t->sizes = sizes;
+  t->strides = contiguous_strides(sizes);
+  t->version = std::make_shared<std::atomic<uint64_t>>(0);
+  return t;
+}
+}  // namespace
+
+Tensor empty(const Dims& sizes, prism_dtype dtype, Device* device) {
+  check_sizes(sizes, dtype, "empty");
+  PRISM_CHECK(device->dtype_mask & PRISM_DTYPE_BIT(dtype), INVALID_ARGUMENT, "empty: device ", device->name,
+              " (plugin '", device->plugin->name, "') does not support dtype ", dtype_name(dtype));
+  size_t nbytes = static_cast<size_t>(numel_of(sizes)) * dtype_size(dtype);
+  return make_tensor(allocate_storage(device, nbytes), dtype, sizes);
+}
+
+Tensor empty_like(const Tensor& t) { return empty(t->sizes, t->dtype, t->device()); }
+
+Tensor full(const Dims& sizes, double value, prism_dtype dtype, Device* device) {
+  Tensor t = empty(sizes, dtype, device);
+  fill_(t, value);
+  return t;
+}
+
+Tensor scalar_tensor(double value, prism_dtype dtype, Device* device) { return full(Dims{}, value, dtype, device); }
+
+Tensor from_host(const void* data, const Dims& sizes, prism_dtype dtype, Device* device) {
+  Tensor t = empty(sizes, dtype, device);
+  size_t bytes = static_cast<size_t>(t->numel()) * dtype_size(dtype);
+  if (bytes == 0) return t;
+  PRISM_CHECK(data != nullptr, INVALID_ARGUMENT, "from_data: data is NULL for ", bytes, " bytes");
+  const prism_plugin_table* tab = device->plugin->table;
+  throw_if_plugin_error(
+      tab->copy_from_host(device->plugin->ctx, device->index, nullptr, data, t->storage->buffer, 0, bytes),
+      detail::str_cat("copy of ", bytes, " bytes to ", device->name));
+  // The staging memory belongs to the caller: make sure the copy has completed.
+  if (device->capabilities & PRISM_DEVICE_CAP_ASYNC)
+    throw_if_plugin_error(tab->synchronize(device->plugin->ctx, device->index, nullptr), "synchronize");
+  return t;
+}
+
+namespace {
+Tensor from_doubles(const std::vector<double>& v, const Dims& sizes, prism_dtype dtype, Device* device) {
+  std::vector<unsigned char> host(v.size() * dtype_size(dtype));
+  for (size_t i = 0; i < v.size(); ++i) store_from_double(host.data() + i * dtype_size(dtype), dtype, v[i]);
+  return from_host(host.data(), sizes, dtype, device);
+}
+}  // namespace
+
+Tensor arange(double start, double end, double step, prism_dtype dtype, Device* device) {
+  PRISM_CHECK(step != 0 && std::isfinite(step) && std::isfinite(start) && std::isfinite(end), INVALID_ARGUMENT,
+              "arange: step must be nonzero and bounds finite (got start=", start, ", end=", end, ", step=", step,
+              ")");
+  PRISM_CHECK((step > 0 && end >= start) || (step < 0 && end <= start), INVALID_ARGUMENT,
+              "arange: upper bound and larger bound inconsistent with step sign (start=", start, ", end=", end,
+              ", step=", step, ")");
+  double n = std::ceil((end - start) / step);
+  PRISM_CHECK(n < 1e12, OUT_OF_MEMORY, "arange: ", n, " elements is too many");
+  std::vector<double> v(static_cast<size_t>(n));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = start + static_cast<double>(i) * step;
+  return from_doubles(v, Dims{static_cast<int64_t>(v.size())}, dtype, device);
+}
+
+Tensor linspace(double start, double end, int64_t steps, prism_dtype dtype, Device* device) {
+  PRISM_CHECK(steps >= 0, INVALID_ARGUMENT, "linspace: number of steps must be non-negative, got ", steps);
+  std::vector<double> v(static_cast<size_t>(steps));
+  double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
+  // Like PyTorch: the first half counts up from start, the second down from end.
+  int64_t half = steps / 2;
+  for (int64_t i = 0; i < steps; ++i)
+    v[i] = i < half ? start + step * static_cast<double>(i) : end - step * static_cast<double>(steps - 1 - i);
+  return from_doubles(v, Dims{steps}, dtype, device);
+}
+
+Tensor eye(int64_t n, int64_t m, prism_dtype dtype, Device* device) {
+  if (m < 0) m = n;
+  PRISM_CHECK(n >= 0, INVALID_ARGUMENT, "eye: n must be non-negative, got ", n);
+  Tensor t = full(Dims{n, m}, 0.0, dtype, device);
+  if (n > 0 && m > 0) fill_(diagonal(t, 0, 0, 1), 1.0);
+  return t;
+}
+
+// ---- views ---------------------------------------------------------------------------------
+
+Tensor make_view(const Tensor& t, const Dims& sizes, const Dims& strides, int64_t offset) {
+  auto v = std::make_shared<TensorImpl>();
+  v->storage = t->storage;
+  v->dtype = t->dtype;
+  v->sizes = sizes;
+  v->strides = strides;
+  v->offset = offset;
+  v->version = t->version;
+  return v;
+}
+
+namespace {
+Dims infer_size(Dims sizes, int64_t numel, const char* op, const Tensor& t) {
+  int infer = -1;
+  int64_t known = 1;
+  for (int i = 0; i < sizes.n; ++i) {
+    if (sizes[i] == -1) {
+      PRISM_CHECK(infer < 0, INVALID_ARGUMENT, op, ": only one dimension can be inferred (-1) in shape ", sizes.str());
+      infer = i;
+    } else {
+      PRISM_CHECK(sizes[i] >= 0, INVALID_ARGUMENT, op, ": invalid shape dimension ", sizes[i], " in ", sizes.str());
+      known *= sizes[i];
+    }
+  }
+  if (infer >= 0) {
+    PRISM_CHECK(known != 0 && numel % known == 0, INVALID_ARGUMENT, op, ": shape ", sizes.str(),
+                " is invalid for input of size ", numel, " (", describe(t), ")");
+    sizes[infer] = numel / known;
+  } else {
+    PRISM_CHECK(known == numel, INVALID_ARGUMENT, op, ": shape ", sizes.str(), " is invalid for input of size ",
+                numel, " (", describe(t), ")");
+  }
+  return sizes;
+}
+
+// PyTorch's computeStride: strides for viewing (old sizes/strides) as new sizes
+// without a copy, or false when some new dim spans two non-contiguous chunks.
+bool compute_view_strides(const Dims& oldsize, const Dims& oldstride, const Dims& newsize, Dims* newstride) {
+  newstride->n = newsize.n;
+  if (numel_of(oldsize) == 0) {
+    *newstride = contiguous_strides(newsize);
+    return true;
+  }
+  int64_t view_d = newsize.n - 1;
+  int64_t chunk_base_stride = oldsize.n > 0 ? oldstride[oldsize.n - 1] : 1;
+  int64_t tensor_numel = 1, view_numel = 1;
+  for (int64_t tensor_d = oldsize.n - 1; tensor_d >= 0; --tensor_d) {
+    tensor_numel *= oldsize[tensor_d];
+    if (tensor_d == 0 || (oldsize[tensor_d - 1] != 1 && oldstride[tensor_d - 1] != tensor_numel * chunk_base_stride)) {
+      while (view_d >= 0 && (view_numel < tensor_numel || newsize[view_d] == 1)) {
+        (*newstride)[view_d] = view_numel * chunk_base_stride;
+        view_numel *= newsize[view_d];
+        --view_d;
+      }
+      if (view_numel != tensor_numel) return false;
+      if (tensor_d > 0) {
+        chunk_base_stride = oldstride[tensor_d - 1];
+        tensor_numel = 1;
+        view_numel = 1;
+      }
+    }
+  }
+  return view_d == -1;
+}
+}  // namespace
+
+Tensor view(const Tensor& t, Dims sizes) {
+  sizes = infer_size(sizes, t->numel(), "view", t);
+  Dims strides;
+  PRISM_CHECK(compute_view_strides(t->sizes, t->strides, sizes, &strides), INVALID_ARGUMENT,
+              "view: size ", sizes.str(), " is not compatible with the input's size ", t->sizes.str(),
+              " and stride ", t->strides.str(),
+              " (at least one dimension spans across two contiguous subspaces: the tensor is not contiguous)."
+              " Use reshape(...) instead, which copies when needed.");
+  return make_view(t, sizes, strides, t->offset);
+}
+
+Tensor reshape(const Tensor& t, Dims sizes) {
+  sizes = infer_size(sizes, t->numel(), "reshape", t);
+  Dims strides;
+  if (compute_view_strides(t->sizes, t->strides, sizes, &strides)) return make_view(t, sizes, strides, t->offset);
+  Tensor c = contiguous(t);
+  return make_view(c, sizes, contiguous_strides(sizes), c->offset);
+}
+
+Tensor permute(const Tensor& t, const Dims& dims) {
+  PRISM_CHECK(dims.n == t->dim(), INVALID_ARGUMENT, "permute: number of dims ", dims.n,
+              " doesn't match the tensor's ", t->dim(), " dims (", describe(t), ")");
+  Dims s, st;
+  s.n = st.n = dims.n;
+  bool seen[PRISM_MAX_DIMS] = {};
+  for (int i = 0; i < dims.n; ++i) {
+    int64_t d = wrap_dim(dims[i], t->dim(), "permute");
+    PRISM_CHECK(!seen[d], INVALID_ARGUMENT, "permute: dim ", d, " repeats in ", dims.str());
+    seen[d] = true;
+    s[i] = t->sizes[d];
+    st[i] = t->strides[d];
+  }
+  return make_view(t, s, st, t->offset);
+}
+
+Tensor transpose(const Tensor& t, int64_t d0, int64_t d1) {
+  if (t->dim() == 0) {
+    wrap_dim(d0, 0, "transpose");
+    wrap_dim(d1, 0, "transpose");
+    return make_view(t, t->sizes, t->strides, t->offset);
+  }
+  d0 = wrap_dim(d0, t->dim(), "transpose");
+  d1 = wrap_dim(d1, t->dim(), "transpose");
+  Dims s = t->sizes, st = t->strides;
+  std::swap(s[d0], s[d1]);
+  std::swap(st[d0], st[d1]);
+  return make_view(t, s, st, t->offset);
+}
+
+Tensor t2(const Tensor& t) {
+  PRISM_CHECK(t->dim() <= 2, INVALID_ARGUMENT, "t: expects a tensor with <= 2 dimensions, but got ", describe(t),
+              " (use transpose or permute)");
+  return t->dim() < 2 ? make_view(t, t->sizes, t->strides, t->offset) : transpose(t, 0, 1);
+}
+
+Tensor expand(const Tensor& t, const Dims& sizes) {
+  PRISM_CHECK(sizes.n >= t->dim(), INVALID_ARGUMENT, "expand: the number of sizes provided (", sizes.n,
+              ") must be greater or equal to the number of dimensions in the tensor (", t->dim(), ")");
+  Dims s, st;
+  s.n = st.n = sizes.n;
+  int lead = sizes.n - t->dim();
+  for (int i = sizes.n - 1; i >= 0; --i) {
+    int j = i - lead;
+    int64_t want = sizes[i];
+    if (j >= 0) {
+      int64_t have = t->sizes[j];
+      if (want == -1) want = have;
+      PRISM_CHECK(have == want || have == 1, INVALID_ARGUMENT, "expand: the expanded size of the tensor (", want,
+                  ") must match the existing size (", have, ") at non-singleton dimension ", i, ".  Target sizes: ",
+                  sizes.str(), ".  Tensor sizes: ", t->sizes.str());
+      s[i] = want;
+      st[i] = have == want ? t->strides[j] : 0;
+    } else {
+      PRISM_CHECK(want >= 0, INVALID_ARGUMENT, "expand: the expanded size ", want,
+                  " is not allowed in a leading, non-existing dimension ", i);
+      s[i] = want;
+      st[i] = 0;
+    }
+  }
+  return make_view(t, s, st, t->offset);
+}
+
+Tensor squeeze(const Tensor& t) {
+  Dims s, st;
+  for (int i = 0; i < t->dim(); ++i) {
+    if (t->sizes[i] != 1) {
+      s.push_back(t->sizes[i]);
+      st.push_back(t->strides[i]);
+    }
+  }
+  return make_view(t, s, st, t->offset);
+}
+
+Tensor squeeze_dim(const Tensor& t, int64_t dim) {
+  dim = wrap_dim(dim, t->dim(), "squeeze");
+  Dims s = t->sizes, st = t->strides;
+  if (t->dim() > 0 && s[dim] == 1) {
+    s.erase(static_cast<int>(dim));
+    st.erase(static_cast<int>(dim));
+  }
+  return make_view(t, s, st, t->offset);
+}
+
+Tensor unsqueeze(const Tensor& t, int64_t dim) {
+  dim = wrap_dim(dim, t->dim() + 1, "unsqueeze");
+  Dims s = t->sizes, st = t->strides;
+  int64_t new_stride = dim < t->dim() ? s[dim] * st[dim] : 1;
+  s.insert(static_cast<int>(dim), 1);
+  st.insert(static_cast<int>(dim), new_stride);
+  return make_view(t, s, st, t->offset);
+}
+
+Tensor narrow(const Tensor& t, int64_t dim, int64_t start, int64_t length) {
+  PRISM_CHECK(t->dim() > 0, INVALID_ARGUMENT, "narrow: cannot be applied to a 0-dim tensor");
+  dim = wrap_dim(dim, t->dim(), "narrow");
+  int64_t size = t->sizes[dim];
+  PRISM_CHECK(start >= -size && start <= size, INVALID_ARGUMENT, "narrow: start (", start,
+              ") is out of range for dimension ", dim, " of size ", size);
+  if (start < 0) start += size;
+  PRISM_CHECK(length >= 0 && start <= size - length, INVALID_ARGUMENT, "narrow: start (", start, ") + length (",
+              length, ") exceeds dimension size (", size, ") of dim ", dim);
+  Dims s = t->sizes;
+  s[dim] = length;
+  return make_view(t, s, t->strides, t->offset + start * t->strides[dim]);
+}
+
+Tensor select(const Tensor& t, int64_t dim, int64_t index) {
+  PRISM_CHECK(t->dim() > 0, INVALID_ARGUMENT, "select: cannot be applied to a 0-dim tensor");
+  dim = wrap_dim(dim, t->dim(), "select");
+  int64_t size = t->sizes[dim];
+  PRISM_CHECK(index >= -size && index < size, INVALID_ARGUMENT, "select: index ", index,
+              " is out of bounds for dimension ", dim, " with size ", size);
+  if (index < 0) index += size;
+  Dims s = t->sizes, st = t->strides;
+  int64_t off = t->offset + index * st[dim];
+  s.erase(static_cast<int>(dim));
+  st.erase(static_cast<int>(dim));
+  return make_view(t, s, st, off);
+}
+
+Tensor slice(const Tensor& t, int64_t dim, int64_t start, int64_t end, int64_t step) {
+  PRISM_CHECK(t->dim() > 0, INVALID_ARGUMENT, "slice: cannot be applied to a 0-dim tensor");
+  dim = wrap_dim(dim, t->dim(), "slice");
+  PRISM_CHECK(step > 0, INVALID_ARGUMENT, "slice: step must be greater than zero (got ", step,
+              "); negative steps are not supported, use flip");
+  int64_t size = t->sizes[dim];
+  if (start < 0) start += size;
+  if (end < 0) end += size;
+  start = std::clamp<int64_t>(start, 0, size);
+  end = std::clamp<int64_t>(end, start, size);
+  Dims s = t->sizes, st = t->strides;
+  s[dim] = (end - start + step - 1) / step;
+  int64_t off = t->offset + start * st[dim];
+  st[dim] *= step;
+  return make_view(t, s, st, off);
+}
+
+Tensor flatten(const Tensor& t, int64_t start_dim, int64_t end_dim) {
+  if (t->dim() == 0) return reshape(t, Dims{1});
+  start_dim = wrap_dim(start_dim, t->dim(), "flatten");
+  end_dim = wrap_dim(end_dim, t->dim(), "flatten");
+  PRISM_CHECK(start_dim <= end_dim, INVALID_ARGUMENT, "flatten: start_dim (", start_dim,
+              ") cannot come after end_dim (", end_dim, ")");
+  Dims s;
+  for (int i = 0; i < start_dim; ++i) s.push_back(t->sizes[i]);
+  int64_t m = 1;
+  for (int64_t i = start_dim; i <= end_dim; ++i) m *= t->sizes[i];
+  s.push_back(m);
+  for (int i = static_cast<int>(end_dim) + 1; i < t->dim(); ++i) s.push_back(t->sizes[i]);
+  return reshape(t, s);
+}
+
+Tensor unfold(const Tensor& t, int64_t dim, int64_t size, int64_t step) {
+  int64_t d = wrap_dim(dim, t->dim(), "unfold");
+  int64_t len = t->dim() == 0 ? 1 : t->sizes[d];
+  PRISM_CHECK(size >= 0 && size <= len, INVALID_ARGUMENT, "unfold: maximum size for tensor at dimension ", d,
+              " is ", len, " but size is ", size);
+  PRISM_CHECK(step > 0, INVALID_ARGUMENT, "unfold: step is ", step, " but must be > 0");
+  Dims s = t->sizes, st = t->strides;
+  if (t->dim() == 0) {
+    s.push_back(size);
+    st.push_back(1);
+    return make_view(t, s, st, t->offset);
+  }
+  s[d] = (len - size) / step + 1;
+  int64_t stride = st[d];
+  st[d] = stride * step;
+  s.push_back(size);
+  st.push_back(stride);
+  return make_view(t, s, st, t->offset);
+}
+
+Tensor as_strided(const Tensor& t, const Dims& sizes, const Dims& strides, int64_t offset) {
+  PRISM_CHECK(sizes.n == strides.n, INVALID_ARGUMENT, "as_strided: mismatch in length of strides (", strides.n,
+              ") and shape (", sizes.n, ")");
+  PRISM_CHECK(offset >= 0, INVALID_ARGUMENT, "as_strided: negative storage offset ", offset);
+  int64_t max_index = offset;
+  bool empty_view = false;
+  for (int i = 0; i < sizes.n; ++i) {
+    PRISM_CHECK(sizes[i] >= 0, INVALID_ARGUMENT, "as_strided: negative size ", sizes[i]);
+    PRISM_CHECK(strides[i] >= 0, INVALID_ARGUMENT, "as_strided: negative strides are not supported, got ",
+                strides.str());
+    if (sizes[i] == 0) empty_view = true;
+    max_index += (sizes[i] - 1) * strides[i];
+  }
+  int64_t storage_elems = static_cast<int64_t>(t->storage->nbytes / t->element_size());
+  PRISM_CHECK(empty_view || max_index < storage_elems, INVALID_ARGUMENT, "as_strided: size ", sizes.str(),
+              ", stride ", strides.str(), ", offset ", offset, " reaches element ", max_index,
+              " outside the storage of ", storage_elems, " elements");
+  return make_view(t, sizes, strides, offset);
+}
+
+Tensor diagonal(const Tensor& t, int64_t offset, int64_t d1, int64_t d2) {
+  PRISM_CHECK(t->dim() >= 2, INVALID_ARGUMENT, "diagonal: expects a tensor with >= 2 dims, got ", describe(t));
+  d1 = wrap_dim(d1, t->dim(), "diagonal");
+  d2 = wrap_dim(d2, t->dim(), "diagonal");
+  PRISM_CHECK(d1 != d2, INVALID_ARGUMENT, "diagonal: dimensions cannot be identical ", d1, ", ", d2);
+  int64_t diag_size, off = t->offset;
+  if (offset >= 0) {
+    diag_size = std::max<int64_t>(std::min(t->sizes[d1], t->sizes[d2] - offset), 0);
+    if (diag_size > 0) off += offset * t->strides[d2];
+  } else {
+    diag_size = std::max<int64_t>(std::min(t->sizes[d1] + offset, t->sizes[d2]), 0);
+    if (diag_size > 0) off -= offset * t->strides[d1];
+  }
+  Dims s, st;
+  for (int i = 0; i < t->dim(); ++i) {
+    if (i == d1 || i == d2) continue;
+    s.push_back(t->sizes[i]);
+    st.push_back(t->strides[i]);
+  }
+  s.push_back(diag_size);
+  st.push_back(t->strides[d1] + t->strides[d2]);
+  return make_view(t, s, st, off);
+}
+
+// ---- copies --------------------------------------------------------------------------------
+
+namespace {
+void* host_address(const Tensor& t) {
+  return static_cast<char*>(t->storage->buffer) + t->offset * static_cast<int64_t>(t->element_size());
+}
+}  // namespace
+
+void fill_(const Tensor& t, double value) {
+  bump_version(t);
+  if (t->numel() == 0) return;
+  Attrs a;
+  a.add_scalar("value", value);
+  run_kernel("fill", t->dtype, {}, {t.get()}, a);
+}
+
+void copy_(const Tensor& dst, const Tensor& src) {
+  Tensor s = src->sizes == dst->sizes ? src : expand(src, dst->sizes);
+  bump_version(dst);
+  if (dst->numel() == 0) return;
+  Device* dd = dst->device();
+  Device* sd = s->device();
+  if (dd == sd) {
+    run_kernel("copy", dst->dtype, {s.get()}, {dst.get()});
+    return;
+  }
+  // Cross-device: stage through host memory. Note [Cross-device copies]: a
+  // contiguous same-dtype destination receives the bytes directly; otherwise
+  // the bytes land in a contiguous temporary on the destination device and a
+  // device-side copy kernel scatters/casts them.
+  Tensor sc = contiguous(s);
+  size_t bytes = static_cast<size_t>(sc->numel()) * sc->element_size();
+  std::vector<unsigned char> staging;
+  const void* host_src;
+  if (sd->host_memory()) {
+    throw_if_plugin_error(sd->plugin->table->synchronize(sd->plugin->ctx, sd->index, nullptr), "synchronize");
+    host_src = host_address(sc);
+  } else {
+    staging.resize(bytes);
+    copy_to_host(sc, staging.data(), bytes);
+    host_src = staging.data();
+  }
+  Tensor target = dst;
+  if (!(dst->is_contiguous() && dst->dtype == sc->dtype)) target = empty(sc->sizes, sc->dtype, dd);
+  const prism_plugin_table* tab = dd->plugin->table;
+  throw_if_plugin_error(tab->copy_from_host(dd->plugin->ctx, dd->index, nullptr, host_src, target->storage->buffer,
+                                            static_cast<uint64_t>(target->offset) * target->element_size(), bytes),
+                        detail::str_cat("copy from ", sd->name, " to ", dd->name));
+  throw_if_plugin_error(tab->synchronize(dd->plugin->ctx, dd->index, nullptr), "synchronize");
+  if (target != dst) run_kernel("copy", dst->dtype, {target.get()}, {dst.get()});
+}
+
+Tensor contiguous(const Tensor& t) { return t->is_contiguous() ? t : clone(t); }
+
+Tensor clone(const Tensor& t) {
+  Tensor out = empty(t->sizes, t->dtype, t->device());
+  copy_(out, t);
+  return out;
+}
+
+Tensor to_device(const Tensor& t, Device* device) {
+  if (t->device() == device) return t;
+  Tensor out = empty(t->sizes, t->dtype, device);
+  copy_(out, t);
+  return out;
+}
+
+Tensor to_dtype(const Tensor& t, prism_dtype dtype) {
+  PRISM_CHECK(dtype_valid(dtype), INVALID_ARGUMENT, "to: invalid dtype ", int(dtype));
+  if (t->dtype == dtype) return t;
+  Tensor out = empty(t->sizes, dtype, t->device());
+  copy_(out, t);
+  return out;
+}
+
+void copy_to_host(const Tensor& t, void* dst, size_t bytes) {
+  size_t want = static_cast<size_t>(t->numel()) * t->element_size();
+  PRISM_CHECK(bytes == want, INVALID_ARGUMENT, "copy_to_host: destination has ", bytes, " bytes but ", describe(t),
+              " needs ", want);
+  if (want == 0) return;
+  PRISM_CHECK(dst != nullptr, INVALID_ARGUMENT, "copy_to_host: destination is NULL");
+  Tensor c = contiguous(t);
+  Device* d = c->device();
+  throw_if_plugin_error(d->plugin->table->copy_to_host(d->plugin->ctx, d->index, nullptr, c->storage->buffer,
+                                                       static_cast<uint64_t>(c->offset) * c->element_size(), dst,
+                                                       bytes),
+                        detail::str_cat("copy from ", d->name, " to the host"));
+}
+
+namespace {
+void read_one(const Tensor& t, unsigned char* buf, const char* op) {
+  PRISM_CHECK(t->numel() == 1, INVALID_ARGUMENT, op, ": a tensor with ", t->numel(),
+              " elements cannot be converted to a scalar (", describe(t), ")");
+  copy_to_host(t, buf, t->element_size());
+}
+}  // namespace
+
+double item_double(const Tensor& t) {
+  unsigned char buf[8];
+  read_one(t, buf, "item");
+  return load_as_double(buf, t->dtype);
+}
+
+int64_t item_int64(const Tensor& t) {
+  unsigned char buf[8];
+  read_one(t, buf, "item");
+  return load_as_int64(buf, t->dtype);
+}
+
+}  // namespace prism
