@@ -46,7 +46,7 @@ void* CachingAllocator::allocate(size_t bytes, size_t* block_bytes) {
   void* buf = nullptr;
   prism_plugin_error* err = t->alloc(device_->plugin->ctx, device_->index, want, &buf);
   if (err != nullptr && err->code == PRISM_ERROR_OUT_OF_MEMORY) {
-    delete err;
+    free_plugin_error(err);
     empty_cache();
     buf = nullptr;
     err = t->alloc(device_->plugin->ctx, device_->index, want, &buf);
