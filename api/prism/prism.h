@@ -258,12 +258,14 @@ PRISM_API prism_status prism_from_blob(void* data, const int64_t* sizes, const i
  * Copies, devices, dtypes, DLPack
  * ======================================================================== */
 
-/* Copy to another device (same dtype); returns a new reference to `t` itself
- * when it is already there. */
+/* Copy to another device (same dtype). When `t` is already there, *out is a
+ * new handle to the same tensor (same storage, no copy). */
 PRISM_API prism_status prism_to_device(prism_tensor_t t, const char* device, prism_tensor_t* out);
-/* Cast to another dtype on the same device (a new tensor unless equal). */
+/* Cast to another dtype on the same device (a new tensor unless the dtype is
+ * already `dtype`, then a new handle to the same tensor). */
 PRISM_API prism_status prism_to_dtype(prism_tensor_t t, prism_dtype dtype, prism_tensor_t* out);
-/* Row-major copy, or a new reference to `t` when already contiguous. */
+/* Row-major copy, or a new handle to the same tensor (no copy) when `t` is
+ * already contiguous. */
 PRISM_API prism_status prism_contiguous(prism_tensor_t t, prism_tensor_t* out);
 /* Always a new row-major copy. */
 PRISM_API prism_status prism_clone(prism_tensor_t t, prism_tensor_t* out);
@@ -488,6 +490,77 @@ PRISM_API prism_status prism_bernoulli(prism_tensor_t p, prism_tensor_t* out);
 /* 1 with probability p everywhere. */
 PRISM_API prism_status prism_bernoulli_scalar(const int64_t* sizes, int32_t ndim, double p, prism_dtype dtype,
                                               const char* device, prism_tensor_t* out);
+
+
+/* ===========================================================================
+ * Autograd (define-by-run; see DESIGN.md §5). Gradients are computed in the
+ * core from dispatcher ops, so they work on every device.
+ * ======================================================================== */
+
+/* Sets requires_grad on a leaf (floating point dtypes only). Turning it off
+ * on a non-leaf is an error (use prism_detach). */
+PRISM_API prism_status prism_tensor_set_requires_grad(prism_tensor_t t, int32_t requires_grad);
+/* 1 when t requires grad (a leaf with requires_grad, or a result with a grad_fn). */
+PRISM_API int32_t prism_tensor_requires_grad(prism_tensor_t t);
+/* 1 when t has no grad_fn (created by the user, or not requiring grad). */
+PRISM_API int32_t prism_tensor_is_leaf(prism_tensor_t t);
+/* *grad (out) = a new reference to t's accumulated gradient, or NULL when it
+ * has none (status is still PRISM_OK). */
+PRISM_API prism_status prism_tensor_grad(prism_tensor_t t, prism_tensor_t* grad);
+/* Replaces t's gradient (`grad` borrowed; NULL clears it). Same shape, dtype, device. */
+PRISM_API prism_status prism_tensor_set_grad(prism_tensor_t t, prism_tensor_t grad);
+/* Zeroes t's gradient in place, or drops it when set_to_none is 1. */
+PRISM_API prism_status prism_tensor_zero_grad(prism_tensor_t t, int32_t set_to_none);
+/* Asks a non-leaf tensor to keep its .grad during backward. */
+PRISM_API prism_status prism_tensor_retain_grad(prism_tensor_t t);
+/* Name of t's grad_fn ("MulBackward", "AccumulateGrad" never: leaves return
+ * ""). The string lives as long as the runtime. */
+PRISM_API const char* prism_tensor_grad_fn_name(prism_tensor_t t);
+/* Names of the next functions of t's grad_fn (one per differentiable input;
+ * "" for an input that needs no gradient, "AccumulateGrad" for a leaf).
+ * Writes at most `capacity` pointers and the count to *n (out). */
+PRISM_API prism_status prism_tensor_grad_fn_next(prism_tensor_t t, const char** names, size_t capacity,
+                                                 size_t* n);
+
+/* Backpropagates from t. `grad` may be NULL for a one-element t (ones).
+ * Gradients accumulate into the .grad of every leaf that requires grad.
+ * With retain_graph = 0 the graph's saved tensors are freed. */
+PRISM_API prism_status prism_backward(prism_tensor_t t, prism_tensor_t grad, int32_t retain_graph);
+/* Gradients of outputs[0..n_outputs) w.r.t. inputs[0..n_inputs), written to
+ * results[0..n_inputs) (new references) without touching any .grad.
+ * grad_outputs may be NULL (every output must then have one element). An
+ * input the outputs do not depend on gives NULL when allow_unused is 1 and
+ * an error otherwise. */
+PRISM_API prism_status prism_autograd_grad(const prism_tensor_t* outputs, size_t n_outputs,
+                                           const prism_tensor_t* grad_outputs, const prism_tensor_t* inputs,
+                                           size_t n_inputs, int32_t retain_graph, int32_t allow_unused,
+                                           prism_tensor_t* results);
+
+/* no_grad for the calling thread: enter/exit pairs nest. While disabled, no
+ * graph is recorded (and no graph memory is kept). */
+PRISM_API prism_status prism_no_grad_enter(void);
+PRISM_API prism_status prism_no_grad_exit(void);
+/* 1 when gradient recording is enabled on this thread. */
+PRISM_API int32_t prism_is_grad_enabled(void);
+/* Anomaly mode (process-wide): backward checks every gradient for NaN/Inf
+ * and fails naming the backward function and the forward op. */
+PRISM_API prism_status prism_set_anomaly_enabled(int32_t enabled);
+
+/* A tensor sharing t's storage that never requires grad. */
+PRISM_API prism_status prism_detach(prism_tensor_t t, prism_tensor_t* out);
+/* Detaches t itself from the graph (it becomes a leaf without requires_grad). */
+PRISM_API prism_status prism_detach_(prism_tensor_t t);
+
+/* A gradient hook: called with the gradient (borrowed) before it is used. It
+ * may write a replacement gradient (a new reference, same shape, given to the
+ * core) to *replacement, or leave it NULL. A non-OK status aborts backward
+ * with that status. */
+typedef prism_status (*prism_grad_hook_fn)(prism_tensor_t grad, void* ctx, prism_tensor_t* replacement);
+/* Registers a hook on t (which must require grad); *handle (out) identifies it.
+ * `ctx` is borrowed until the hook is removed or t is freed. */
+PRISM_API prism_status prism_tensor_register_hook(prism_tensor_t t, prism_grad_hook_fn hook, void* ctx,
+                                                  int32_t* handle);
+PRISM_API prism_status prism_tensor_remove_hook(prism_tensor_t t, int32_t handle);
 
 #ifdef __cplusplus
 } /* extern "C" */

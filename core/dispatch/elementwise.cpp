@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/autograd/autograd.hpp"
 #include "core/dispatch/ops.hpp"
 #include "core/plugin/runtime.hpp"
 
@@ -110,13 +111,18 @@ Tensor binary_impl(const char* op, const Tensor& a, const Tensor& b, prism_dtype
   return out;
 }
 
-void binary_inplace_impl(const char* op, const Tensor& a, const Tensor& b, prism_dtype dt, const Attrs& at) {
+void binary_inplace_impl(const char* op, const Tensor& a, const Tensor& b, prism_dtype dt, const Attrs& at,
+                         double alpha) {
   common_device(op, {a.get(), b.get()});
   Dims shape = broadcast_shapes(op, a->sizes, b->sizes);
   PRISM_CHECK(shape == a->sizes, INVALID_ARGUMENT, op, "_: output with shape ", a->sizes.str(),
               " doesn't match the broadcast shape ", shape.str());
   check_result_castable(op, dt, a->dtype);
   check_writable(op, a);
+  if (autograd::should_record({&a, &b})) {
+    autograd::recorded_inplace(op, a, [&](const Tensor& old) { return binary(op, old, b, alpha); });
+    return;
+  }
   if (dt != a->dtype) {
     Tensor r = binary_impl(op, a, b, dt, at);
     copy_(a, r);
@@ -131,6 +137,7 @@ void binary_inplace_impl(const char* op, const Tensor& a, const Tensor& b, prism
 }  // namespace
 
 Tensor unary(const char* op, const Tensor& x) {
+  if (autograd::should_record({&x})) return autograd::recorded(op, {x}, {}, [&] { return unary(op, x); });
   prism_dtype dt = unary_dtype(op, x);
   Tensor cx = to_dtype(x, dt);
   Tensor out = empty(x->sizes, dt, x->device());
@@ -142,6 +149,10 @@ void unary_(const char* op, const Tensor& x) {
   prism_dtype dt = unary_dtype(op, x);
   check_result_castable(op, dt, x->dtype);
   check_writable(op, x);
+  if (autograd::should_record({&x})) {
+    autograd::recorded_inplace(op, x, [&](const Tensor& old) { return unary(op, old); });
+    return;
+  }
   if (dt != x->dtype) {
     copy_(x, unary(op, x));
     return;
@@ -151,14 +162,24 @@ void unary_(const char* op, const Tensor& x) {
 }
 
 Tensor binary(const char* op, const Tensor& a, const Tensor& b, double alpha) {
+  if (autograd::should_record({&a, &b})) {
+    autograd::OpAttrs at;
+    at.alpha = alpha;
+    return autograd::recorded(op, {a, b}, at, [&] { return binary(op, a, b, alpha); });
+  }
   return binary_impl(op, a, b, binary_dtype(op, a, b), binary_attrs(op, alpha));
 }
 
 void binary_(const char* op, const Tensor& a, const Tensor& b, double alpha) {
-  binary_inplace_impl(op, a, b, binary_dtype(op, a, b), binary_attrs(op, alpha));
+  binary_inplace_impl(op, a, b, binary_dtype(op, a, b), binary_attrs(op, alpha), alpha);
 }
 
 Tensor div_mode(const Tensor& a, const Tensor& b, prism_rounding_mode mode) {
+  if (autograd::should_record({&a, &b})) {
+    autograd::OpAttrs at;
+    at.mode = mode;
+    return autograd::recorded("div", {a, b}, at, [&] { return div_mode(a, b, mode); });
+  }
   PRISM_CHECK(mode >= PRISM_ROUNDING_NONE && mode <= PRISM_ROUNDING_TRUNC, INVALID_ARGUMENT,
               "div: rounding_mode must be none (0), floor (1) or trunc (2), got ", int(mode));
   prism_dtype dt = mode == PRISM_ROUNDING_NONE ? binary_dtype("div", a, b) : result_type({a.get(), b.get()});
@@ -185,6 +206,8 @@ Tensor logical_not(const Tensor& x) {
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  if (autograd::should_record({&a, &b}))
+    return autograd::recorded("where", {cond, a, b}, {}, [&] { return where(cond, a, b); });
   common_device("where", {cond.get(), a.get(), b.get()});
   PRISM_CHECK(cond->dtype == PRISM_DTYPE_BOOL, INVALID_ARGUMENT, "where: expected condition to be a bool tensor, got ",
               describe(cond));
@@ -205,6 +228,14 @@ prism_dtype clamp_dtype(const Tensor& x, const double* mn, const double* mx) {
   if (!is_float(x->dtype) && !(integral_value(mn) && integral_value(mx))) return kDefaultFloat;
   return x->dtype;
 }
+autograd::OpAttrs clamp_grad_attrs(const double* mn, const double* mx) {
+  autograd::OpAttrs at;
+  at.has_min = mn != nullptr;
+  at.has_max = mx != nullptr;
+  at.min = mn != nullptr ? *mn : 0;
+  at.max = mx != nullptr ? *mx : 0;
+  return at;
+}
 Attrs clamp_attrs(const double* mn, const double* mx) {
   Attrs at;
   if (mn != nullptr) at.add_scalar("min", *mn);
@@ -214,6 +245,8 @@ Attrs clamp_attrs(const double* mn, const double* mx) {
 }  // namespace
 
 Tensor clamp(const Tensor& x, const double* mn, const double* mx) {
+  if (autograd::should_record({&x}))
+    return autograd::recorded("clamp", {x}, clamp_grad_attrs(mn, mx), [&] { return clamp(x, mn, mx); });
   prism_dtype dt = clamp_dtype(x, mn, mx);
   Tensor cx = to_dtype(x, dt);
   Tensor out = empty(x->sizes, dt, x->device());
@@ -225,6 +258,10 @@ void clamp_(const Tensor& x, const double* mn, const double* mx) {
   prism_dtype dt = clamp_dtype(x, mn, mx);
   check_result_castable("clamp", dt, x->dtype);
   check_writable("clamp", x);
+  if (autograd::should_record({&x})) {
+    autograd::recorded_inplace("clamp_", x, [&](const Tensor& old) { return clamp(old, mn, mx); });
+    return;
+  }
   bump_version(x);
   if (x->numel() > 0) run_kernel("clamp", dt, {x.get()}, {x.get()}, clamp_attrs(mn, mx));
 }

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/autograd/autograd.hpp"
 #include "core/dispatch/ops.hpp"
 #include "core/plugin/runtime.hpp"
 
@@ -18,6 +19,7 @@ void check_matmul_dtypes(const char* op, const Tensor& a, const Tensor& b) {
 }  // namespace
 
 Tensor bmm(const Tensor& a, const Tensor& b) {
+  if (autograd::should_record({&a, &b})) return autograd::recorded("bmm", {a, b}, {}, [&] { return bmm(a, b); });
   check_matmul_dtypes("bmm", a, b);
   PRISM_CHECK(a->dim() == 3 && b->dim() == 3, INVALID_ARGUMENT, "bmm: expected 3-D tensors, but got ", describe(a),
               " and ", describe(b));
@@ -81,6 +83,14 @@ Tensor cat(const std::vector<Tensor>& ts, int64_t dim) {
   if (parts.empty()) return empty(Dims{0}, dt, ts[0]->device());
   const Tensor& ref = parts[0];
   int64_t d = wrap_dim(dim, ref->dim(), "cat");
+  bool any_grad = false;
+  for (const Tensor& t : parts) any_grad = any_grad || autograd::should_record({&t});
+  if (any_grad) {
+    autograd::OpAttrs at;
+    at.dim = d;
+    for (const Tensor& t : parts) at.split_sizes.push_back(t->sizes[d]);
+    return autograd::recorded("cat", parts, at, [&] { return cat(parts, d); });
+  }
   Dims shape = ref->sizes;
   int64_t total = 0;
   for (size_t i = 0; i < parts.size(); ++i) {

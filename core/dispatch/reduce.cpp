@@ -3,6 +3,7 @@
 #include <cstring>
 #include <limits>
 
+#include "core/autograd/autograd.hpp"
 #include "core/dispatch/ops.hpp"
 #include "core/plugin/runtime.hpp"
 
@@ -63,6 +64,12 @@ void require_float(const char* op, const Tensor& x) {
 }  // namespace
 
 Tensor reduce(const char* op, const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+  if (autograd::should_record({&x})) {
+    autograd::OpAttrs at;
+    at.dims = dims;
+    at.keepdim = keepdim;
+    return autograd::recorded(op, {x}, at, [&] { return reduce(op, x, dims, keepdim); });
+  }
   std::vector<bool> mask = reduce_mask(op, x, dims);
   bool identity_free = is_op(op, "amax") || is_op(op, "amin");
   if (identity_free) {
@@ -145,7 +152,7 @@ Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim
   Tensor e = unary("exp", binary("sub", xx, shift));
   Tensor s = unary("log", reduce("sum", e, dims, true));
   Tensor r = binary("add", s, shift);
-  if (!keepdim) r = drop_dims(r, reduce_mask("logsumexp", x, dims));
+  if (!keepdim) r = reshape(r, drop_dims(r, reduce_mask("logsumexp", x, dims))->sizes);
   prism_dtype out_dt = is_float(x->dtype) ? x->dtype : kDefaultFloat;
   return to_dtype(r, out_dt);
 }

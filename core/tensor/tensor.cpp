@@ -7,6 +7,7 @@
 #include <sstream>
 #include <vector>
 
+#include "core/autograd/autograd.hpp"
 #include "core/dispatch/dispatch.hpp"
 #include "core/memory/caching_allocator.hpp"
 #include "core/plugin/runtime.hpp"
@@ -190,7 +191,7 @@ Tensor linspace(double start, double end, int64_t steps, prism_dtype dtype, Devi
   // Like PyTorch: the first half counts up from start, the second down from end.
   int64_t half = steps / 2;
   for (int64_t i = 0; i < steps; ++i)
-    v[i] = i < half ? start + step * static_cast<double>(i) : end - step * static_cast<double>(steps - 1 - i);
+    v[i] = (i < half || steps == 1) ? start + step * static_cast<double>(i) : end - step * static_cast<double>(steps - 1 - i);
   return from_doubles(v, Dims{steps}, dtype, device);
 }
 
@@ -271,6 +272,9 @@ bool compute_view_strides(const Dims& oldsize, const Dims& oldstride, const Dims
 }  // namespace
 
 Tensor view(const Tensor& t, Dims sizes) {
+  if (autograd::should_record({&t})) {
+    return autograd::recorded("view", {t}, {}, [&] { return view(t, sizes); });
+  }
   sizes = infer_size(sizes, t->numel(), "view", t);
   Dims strides;
   PRISM_CHECK(compute_view_strides(t->sizes, t->strides, sizes, &strides), INVALID_ARGUMENT,
@@ -282,6 +286,9 @@ Tensor view(const Tensor& t, Dims sizes) {
 }
 
 Tensor reshape(const Tensor& t, Dims sizes) {
+  if (autograd::should_record({&t})) {
+    return autograd::recorded("reshape", {t}, {}, [&] { return reshape(t, sizes); });
+  }
   sizes = infer_size(sizes, t->numel(), "reshape", t);
   Dims strides;
   if (compute_view_strides(t->sizes, t->strides, sizes, &strides)) return make_view(t, sizes, strides, t->offset);
@@ -290,6 +297,11 @@ Tensor reshape(const Tensor& t, Dims sizes) {
 }
 
 Tensor permute(const Tensor& t, const Dims& dims) {
+  if (autograd::should_record({&t})) {
+    autograd::OpAttrs at;
+    for (int i = 0; i < dims.n; ++i) at.sizes.push_back(wrap_dim(dims[i], t->dim(), "permute"));
+    return autograd::recorded("permute", {t}, at, [&] { return permute(t, dims); });
+  }
   PRISM_CHECK(dims.n == t->dim(), INVALID_ARGUMENT, "permute: number of dims ", dims.n,
               " doesn't match the tensor's ", t->dim(), " dims (", describe(t), ")");
   Dims s, st;
@@ -306,6 +318,12 @@ Tensor permute(const Tensor& t, const Dims& dims) {
 }
 
 Tensor transpose(const Tensor& t, int64_t d0, int64_t d1) {
+  if (autograd::should_record({&t})) {
+    autograd::OpAttrs at;
+    at.i0 = d0;
+    at.i1 = d1;
+    return autograd::recorded("transpose", {t}, at, [&] { return transpose(t, d0, d1); });
+  }
   if (t->dim() == 0) {
     wrap_dim(d0, 0, "transpose");
     wrap_dim(d1, 0, "transpose");
@@ -326,6 +344,9 @@ Tensor t2(const Tensor& t) {
 }
 
 Tensor expand(const Tensor& t, const Dims& sizes) {
+  if (autograd::should_record({&t})) {
+    return autograd::recorded("expand", {t}, {}, [&] { return expand(t, sizes); });
+  }
   PRISM_CHECK(sizes.n >= t->dim(), INVALID_ARGUMENT, "expand: the number of sizes provided (", sizes.n,
               ") must be greater or equal to the number of dimensions in the tensor (", t->dim(), ")");
   Dims s, st;
@@ -353,6 +374,9 @@ Tensor expand(const Tensor& t, const Dims& sizes) {
 }
 
 Tensor squeeze(const Tensor& t) {
+  if (autograd::should_record({&t})) {
+    return autograd::recorded("squeeze", {t}, {}, [&] { return squeeze(t); });
+  }
   Dims s, st;
   for (int i = 0; i < t->dim(); ++i) {
     if (t->sizes[i] != 1) {
@@ -364,6 +388,9 @@ Tensor squeeze(const Tensor& t) {
 }
 
 Tensor squeeze_dim(const Tensor& t, int64_t dim) {
+  if (autograd::should_record({&t})) {
+    return autograd::recorded("squeeze", {t}, {}, [&] { return squeeze_dim(t, dim); });
+  }
   dim = wrap_dim(dim, t->dim(), "squeeze");
   Dims s = t->sizes, st = t->strides;
   if (t->dim() > 0 && s[dim] == 1) {
@@ -374,6 +401,9 @@ Tensor squeeze_dim(const Tensor& t, int64_t dim) {
 }
 
 Tensor unsqueeze(const Tensor& t, int64_t dim) {
+  if (autograd::should_record({&t})) {
+    return autograd::recorded("unsqueeze", {t}, {}, [&] { return unsqueeze(t, dim); });
+  }
   dim = wrap_dim(dim, t->dim() + 1, "unsqueeze");
   Dims s = t->sizes, st = t->strides;
   int64_t new_stride = dim < t->dim() ? s[dim] * st[dim] : 1;
@@ -383,6 +413,13 @@ Tensor unsqueeze(const Tensor& t, int64_t dim) {
 }
 
 Tensor narrow(const Tensor& t, int64_t dim, int64_t start, int64_t length) {
+  if (autograd::should_record({&t})) {
+    autograd::OpAttrs at;
+    at.dim = dim;
+    at.i0 = start;
+    at.i1 = length;
+    return autograd::recorded("narrow", {t}, at, [&] { return narrow(t, dim, start, length); });
+  }
   PRISM_CHECK(t->dim() > 0, INVALID_ARGUMENT, "narrow: cannot be applied to a 0-dim tensor");
   dim = wrap_dim(dim, t->dim(), "narrow");
   int64_t size = t->sizes[dim];
@@ -397,6 +434,12 @@ Tensor narrow(const Tensor& t, int64_t dim, int64_t start, int64_t length) {
 }
 
 Tensor select(const Tensor& t, int64_t dim, int64_t index) {
+  if (autograd::should_record({&t})) {
+    autograd::OpAttrs at;
+    at.dim = dim;
+    at.i0 = index;
+    return autograd::recorded("select", {t}, at, [&] { return select(t, dim, index); });
+  }
   PRISM_CHECK(t->dim() > 0, INVALID_ARGUMENT, "select: cannot be applied to a 0-dim tensor");
   dim = wrap_dim(dim, t->dim(), "select");
   int64_t size = t->sizes[dim];
@@ -411,6 +454,14 @@ Tensor select(const Tensor& t, int64_t dim, int64_t index) {
 }
 
 Tensor slice(const Tensor& t, int64_t dim, int64_t start, int64_t end, int64_t step) {
+  if (autograd::should_record({&t})) {
+    autograd::OpAttrs at;
+    at.dim = dim;
+    at.i0 = start;
+    at.i1 = end;
+    at.i2 = step;
+    return autograd::recorded("slice", {t}, at, [&] { return slice(t, dim, start, end, step); });
+  }
   PRISM_CHECK(t->dim() > 0, INVALID_ARGUMENT, "slice: cannot be applied to a 0-dim tensor");
   dim = wrap_dim(dim, t->dim(), "slice");
   PRISM_CHECK(step > 0, INVALID_ARGUMENT, "slice: step must be greater than zero (got ", step,
@@ -443,6 +494,13 @@ Tensor flatten(const Tensor& t, int64_t start_dim, int64_t end_dim) {
 }
 
 Tensor unfold(const Tensor& t, int64_t dim, int64_t size, int64_t step) {
+  if (autograd::should_record({&t})) {
+    autograd::OpAttrs at;
+    at.dim = t->dim() == 0 ? 0 : wrap_dim(dim, t->dim(), "unfold");
+    at.i0 = size;
+    at.i1 = step;
+    return autograd::recorded("unfold", {t}, at, [&] { return unfold(t, dim, size, step); });
+  }
   int64_t d = wrap_dim(dim, t->dim(), "unfold");
   int64_t len = t->dim() == 0 ? 1 : t->sizes[d];
   PRISM_CHECK(size >= 0 && size <= len, INVALID_ARGUMENT, "unfold: maximum size for tensor at dimension ", d,
@@ -463,6 +521,14 @@ Tensor unfold(const Tensor& t, int64_t dim, int64_t size, int64_t step) {
 }
 
 Tensor as_strided(const Tensor& t, const Dims& sizes, const Dims& strides, int64_t offset) {
+  if (autograd::should_record({&t})) {
+    autograd::OpAttrs at;
+    at.sizes = sizes;
+    at.strides = strides;
+    at.offset = offset;
+    PRISM_CHECK(t->is_contiguous() && t->offset == 0, INVALID_ARGUMENT, "as_strided: differentiating through as_strided needs a contiguous input with offset 0, got ", describe(t));
+    return autograd::recorded("as_strided", {t}, at, [&] { return as_strided(t, sizes, strides, offset); });
+  }
   PRISM_CHECK(sizes.n == strides.n, INVALID_ARGUMENT, "as_strided: mismatch in length of strides (", strides.n,
               ") and shape (", sizes.n, ")");
   PRISM_CHECK(offset >= 0, INVALID_ARGUMENT, "as_strided: negative storage offset ", offset);
@@ -483,6 +549,13 @@ Tensor as_strided(const Tensor& t, const Dims& sizes, const Dims& strides, int64
 }
 
 Tensor diagonal(const Tensor& t, int64_t offset, int64_t d1, int64_t d2) {
+  if (autograd::should_record({&t})) {
+    autograd::OpAttrs at;
+    at.i0 = offset;
+    at.i1 = d1;
+    at.i2 = d2;
+    return autograd::recorded("diagonal", {t}, at, [&] { return diagonal(t, offset, d1, d2); });
+  }
   PRISM_CHECK(t->dim() >= 2, INVALID_ARGUMENT, "diagonal: expects a tensor with >= 2 dims, got ", describe(t));
   d1 = wrap_dim(d1, t->dim(), "diagonal");
   d2 = wrap_dim(d2, t->dim(), "diagonal");
@@ -561,12 +634,18 @@ void copy_(const Tensor& dst, const Tensor& src) {
 Tensor contiguous(const Tensor& t) { return t->is_contiguous() ? t : clone(t); }
 
 Tensor clone(const Tensor& t) {
+  if (autograd::should_record({&t})) {
+    return autograd::recorded("clone", {t}, {}, [&] { return clone(t); });
+  }
   Tensor out = empty(t->sizes, t->dtype, t->device());
   copy_(out, t);
   return out;
 }
 
 Tensor to_device(const Tensor& t, Device* device) {
+  if (autograd::should_record({&t})) {
+    return autograd::recorded("to_device", {t}, {}, [&] { return to_device(t, device); });
+  }
   if (t->device() == device) return t;
   Tensor out = empty(t->sizes, t->dtype, device);
   copy_(out, t);
@@ -574,6 +653,9 @@ Tensor to_device(const Tensor& t, Device* device) {
 }
 
 Tensor to_dtype(const Tensor& t, prism_dtype dtype) {
+  if (autograd::should_record({&t})) {
+    return autograd::recorded("to", {t}, {}, [&] { return to_dtype(t, dtype); });
+  }
   PRISM_CHECK(dtype_valid(dtype), INVALID_ARGUMENT, "to: invalid dtype ", int(dtype));
   if (t->dtype == dtype) return t;
   Tensor out = empty(t->sizes, dtype, t->device());

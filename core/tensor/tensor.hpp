@@ -57,7 +57,9 @@ using StoragePtr = std::shared_ptr<Storage>;
 // Allocates `nbytes` on `device` through its caching allocator.
 StoragePtr allocate_storage(Device* device, size_t nbytes);
 
-struct AutogradMeta;  // core/autograd (reserved)
+namespace autograd {
+struct AutogradMeta;  // core/autograd/autograd.hpp
+}
 
 // A tensor: storage + dtype + sizes + strides + offset + version counter.
 struct TensorImpl {
@@ -67,7 +69,7 @@ struct TensorImpl {
   int64_t offset = 0;  // elements
   // Shared by every view of the same storage (bumped by in-place ops).
   std::shared_ptr<std::atomic<uint64_t>> version;
-  std::shared_ptr<AutogradMeta> autograd;
+  std::shared_ptr<autograd::AutogradMeta> autograd;  // null until autograd needs it
 
   Device* device() const { return storage->device; }
   int32_t dim() const { return sizes.n; }

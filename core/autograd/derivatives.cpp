@@ -1,0 +1,389 @@
+// derivatives.cpp — the derivatives table (one entry per differentiable op, written with dispatcher ops) and record().
+#include <atomic>
+#include <cmath>
+#include <cstring>
+
+#include "core/autograd/autograd.hpp"
+#include "core/dispatch/ops.hpp"
+
+namespace prism::autograd {
+
+namespace {
+
+// What a backward formula sees.
+struct Ctx {
+  std::vector<Tensor> in;  // saved inputs (detached aliases), may be null when not saved
+  Tensor out;              // saved output, may be null
+  const OpAttrs& a;
+  const std::vector<Dims>& in_sizes;
+  const std::vector<prism_dtype>& in_dtypes;
+};
+using Grads = std::vector<Tensor>;
+using BackwardFn = Grads (*)(const Ctx&, const Tensor& g);
+
+struct Derivative {
+  const char* op;
+  const char* name;
+  bool save_inputs;
+  bool save_output;
+  BackwardFn fn;
+};
+
+// ---- helpers written with dispatcher ops ---------------------------------------------------------
+
+Tensor S(double v, const Tensor& like) { return scalar_tensor(v, like->dtype, like->device()); }
+Tensor mul(const Tensor& a, const Tensor& b) { return binary("mul", a, b); }
+Tensor div(const Tensor& a, const Tensor& b) { return binary("div", a, b); }
+Tensor add(const Tensor& a, const Tensor& b) { return binary("add", a, b); }
+Tensor sub(const Tensor& a, const Tensor& b) { return binary("sub", a, b); }
+Tensor muls(const Tensor& a, double s) { return mul(a, S(s, a)); }
+Tensor mask(const Tensor& b, const Tensor& like) { return to_dtype(b, like->dtype); }
+Tensor zeros_of(const Dims& sizes, const Tensor& like) { return full(sizes, 0.0, like->dtype, like->device()); }
+
+// Expands a reduction's gradient back over the reduced dims.
+Tensor unreduce(const Tensor& g, const Ctx& c) {
+  const Dims& in = c.in_sizes[0];
+  Tensor r = g;
+  if (!c.a.keepdim && in.n > 0) {
+    std::vector<bool> m(static_cast<size_t>(in.n), c.a.dims.empty());
+    for (int64_t d : c.a.dims) m[static_cast<size_t>(wrap_dim(d, in.n, "backward"))] = true;
+    for (int i = 0; i < in.n; ++i)
+      if (m[i]) r = unsqueeze(r, i);
+  }
+  return expand(r, in);
+}
+
+// ---- formulas --------------------------------------------------------------------------------------
+
+Grads d_neg(const Ctx&, const Tensor& g) { return {unary("neg", g)}; }
+Grads d_abs(const Ctx& c, const Tensor& g) { return {mul(g, unary("sign", c.in[0]))}; }
+Grads d_zero(const Ctx& c, const Tensor& g) { return {zeros_of(c.in_sizes[0], g)}; }
+Grads d_exp(const Ctx& c, const Tensor& g) { return {mul(g, c.out)}; }
+Grads d_log(const Ctx& c, const Tensor& g) { return {div(g, c.in[0])}; }
+Grads d_log1p(const Ctx& c, const Tensor& g) { return {div(g, add(c.in[0], S(1, c.in[0])))}; }
+Grads d_expm1(const Ctx& c, const Tensor& g) { return {mul(g, add(c.out, S(1, c.out)))}; }
+Grads d_sqrt(const Ctx& c, const Tensor& g) { return {div(g, muls(c.out, 2))}; }
+Grads d_rsqrt(const Ctx& c, const Tensor& g) {
+  return {mul(muls(g, -0.5), mul(c.out, unary("square", c.out)))};
+}
+Grads d_reciprocal(const Ctx& c, const Tensor& g) { return {mul(unary("neg", g), unary("square", c.out))}; }
+Grads d_square(const Ctx& c, const Tensor& g) { return {mul(muls(g, 2), c.in[0])}; }
+Grads d_sin(const Ctx& c, const Tensor& g) { return {mul(g, unary("cos", c.in[0]))}; }
+Grads d_cos(const Ctx& c, const Tensor& g) { return {mul(unary("neg", g), unary("sin", c.in[0]))}; }
+Grads d_tanh(const Ctx& c, const Tensor& g) { return {mul(g, sub(S(1, c.out), unary("square", c.out)))}; }
+Grads d_sigmoid(const Ctx& c, const Tensor& g) { return {mul(g, mul(c.out, sub(S(1, c.out), c.out)))}; }
+Grads d_relu(const Ctx& c, const Tensor& g) { return {mul(g, mask(compare("gt", c.out, S(0, c.out)), g))}; }
+Grads d_gelu(const Ctx& c, const Tensor& g) {
+  // gelu(x) = x * Phi(x): d/dx = Phi(x) + x * phi(x), with Phi(x) = gelu(x) / x (1/2 at 0).
+  const Tensor& x = c.in[0];
+  Tensor is0 = compare("eq", x, S(0, x));
+  Tensor safe_x = where(is0, S(1, x), x);
+  Tensor cdf = where(is0, S(0.5, x), div(c.out, safe_x));
+  Tensor pdf = muls(unary("exp", muls(unary("square", x), -0.5)), 0.3989422804014327);
+  return {mul(g, add(cdf, mul(x, pdf)))};
+}
+Grads d_silu(const Ctx& c, const Tensor& g) {
+  const Tensor& x = c.in[0];
+  Tensor s = unary("sigmoid", x);
+  return {mul(g, mul(s, add(S(1, x), mul(x, sub(S(1, s), s)))))};
+}
+Grads d_identity(const Ctx&, const Tensor& g) { return {g}; }
+Grads d_to_device(const Ctx& c, const Tensor& g) { return {to_device(g, c.in[0]->device())}; }
+
+Grads d_add(const Ctx& c, const Tensor& g) { return {g, c.a.alpha == 1 ? g : muls(g, c.a.alpha)}; }
+Grads d_sub(const Ctx& c, const Tensor& g) { return {g, muls(g, -c.a.alpha)}; }
+Grads d_mul(const Ctx& c, const Tensor& g) { return {mul(g, c.in[1]), mul(g, c.in[0])}; }
+Grads d_div(const Ctx& c, const Tensor& g) {
+  if (c.a.mode != PRISM_ROUNDING_NONE) return {zeros_of(c.in_sizes[0], g), zeros_of(c.in_sizes[1], g)};
+  const Tensor& a = c.in[0];
+  const Tensor& b = c.in[1];
+  return {div(g, b), div(mul(unary("neg", g), a), unary("square", b))};
+}
+Grads d_remainder(const Ctx& c, const Tensor& g) {
+  Tensor q = div_mode(c.in[0], c.in[1], PRISM_ROUNDING_FLOOR);
+  return {g, mul(unary("neg", g), q)};
+}
+Grads d_pow(const Ctx& c, const Tensor& g) {
+  const Tensor& a = c.in[0];
+  const Tensor& b = c.in[1];
+  Tensor ga = mul(g, mul(b, binary("pow", a, sub(b, S(1, b)))));
+  // d/db a^b = a^b log a; where a == 0 and b >= 0 the limit is 0.
+  Tensor zero_base = compare("logical_and", compare("eq", a, S(0, a)), compare("ge", b, S(0, b)));
+  Tensor gb = where(zero_base, S(0, g), mul(g, mul(c.out, unary("log", a))));
+  return {ga, gb};
+}
+Grads d_maxmin(const Ctx& c, const Tensor& g, const char* win) {
+  const Tensor& a = c.in[0];
+  const Tensor& b = c.in[1];
+  Tensor tie = compare("eq", a, b);
+  Tensor half = where(tie, muls(g, 0.5), g);
+  return {mul(half, mask(compare(win, a, b), g)) , mul(half, mask(compare(win, b, a), g))};
+}
+Grads d_maximum(const Ctx& c, const Tensor& g) { return d_maxmin(c, g, "ge"); }
+Grads d_minimum(const Ctx& c, const Tensor& g) { return d_maxmin(c, g, "le"); }
+Grads d_where(const Ctx& c, const Tensor& g) {
+  const Tensor& cond = c.in[0];
+  return {nullptr, where(cond, g, S(0, g)), where(cond, S(0, g), g)};
+}
+Grads d_clamp(const Ctx& c, const Tensor& g) {
+  const Tensor& x = c.in[0];
+  Tensor keep = full(x->sizes, 1.0, PRISM_DTYPE_BOOL, x->device());
+  if (c.a.has_min) keep = compare("logical_and", keep, compare("ge", x, S(c.a.min, x)));
+  if (c.a.has_max) keep = compare("logical_and", keep, compare("le", x, S(c.a.max, x)));
+  return {mul(g, mask(keep, g))};
+}
+Grads d_sum(const Ctx& c, const Tensor& g) { return {unreduce(g, c)}; }
+Grads d_prod(const Ctx& c, const Tensor& g) {
+  // prod / x; inputs with zeros get the product of the other elements only
+  // through this formula when there is no zero (documented limitation).
+  return {div(mul(unreduce(g, c), unreduce(c.out, c)), c.in[0])};
+}
+Grads d_amaxmin(const Ctx& c, const Tensor& g) {
+  // The gradient is shared evenly between tied extrema.
+  Tensor hit = mask(compare("eq", c.in[0], unreduce(c.out, c)), g);
+  Tensor count = reduce("sum", hit, c.a.dims, true);
+  return {div(mul(unreduce(g, c), hit), expand(count, c.in_sizes[0]))};
+}
+Grads d_bmm(const Ctx& c, const Tensor& g) {
+  return {bmm(g, transpose(c.in[1], 1, 2)), bmm(transpose(c.in[0], 1, 2), g)};
+}
+Grads d_cat(const Ctx& c, const Tensor& g) {
+  Grads r;
+  int64_t off = 0;
+  for (int64_t s : c.a.split_sizes) {
+    r.push_back(narrow(g, c.a.dim, off, s));
+    off += s;
+  }
+  return r;
+}
+Grads d_reshape(const Ctx& c, const Tensor& g) { return {reshape(g, c.in_sizes[0])}; }
+Grads d_permute(const Ctx& c, const Tensor& g) {
+  Dims inv;
+  inv.n = c.a.sizes.n;
+  for (int i = 0; i < c.a.sizes.n; ++i) inv[static_cast<int>(c.a.sizes[i])] = i;
+  return {permute(g, inv)};
+}
+Grads d_transpose(const Ctx& c, const Tensor& g) { return {transpose(g, c.a.i0, c.a.i1)}; }
+// Views that pick part of their input: scatter the gradient into zeros.
+Grads d_select_like(const Ctx& c, const Tensor& g, Tensor (*view_of)(const Tensor&, const OpAttrs&)) {
+  Tensor z = zeros_of(c.in_sizes[0], g);
+  copy_(view_of(z, c.a), g);
+  return {z};
+}
+Tensor v_narrow(const Tensor& z, const OpAttrs& a) { return narrow(z, a.dim, a.i0, a.i1); }
+Tensor v_select(const Tensor& z, const OpAttrs& a) { return select(z, a.dim, a.i0); }
+Tensor v_slice(const Tensor& z, const OpAttrs& a) { return slice(z, a.dim, a.i0, a.i1, a.i2); }
+Tensor v_diagonal(const Tensor& z, const OpAttrs& a) { return diagonal(z, a.i0, a.i1, a.i2); }
+Tensor v_as_strided(const Tensor& z, const OpAttrs& a) { return as_strided(z, a.sizes, a.strides, a.offset); }
+Grads d_narrow(const Ctx& c, const Tensor& g) { return d_select_like(c, g, v_narrow); }
+Grads d_select(const Ctx& c, const Tensor& g) { return d_select_like(c, g, v_select); }
+Grads d_slice(const Ctx& c, const Tensor& g) { return d_select_like(c, g, v_slice); }
+Grads d_diagonal(const Ctx& c, const Tensor& g) { return d_select_like(c, g, v_diagonal); }
+Grads d_as_strided(const Ctx& c, const Tensor& g) {
+  // Overlapping windows accumulate: add window by window through a flat view.
+  Tensor z = zeros_of(c.in_sizes[0], g);
+  Tensor flat = reshape(z, Dims{-1});
+  Tensor idx_src = as_strided(arange(0, double(numel_of(c.in_sizes[0])), 1, PRISM_DTYPE_I64, g->device()), c.a.sizes,
+                              c.a.strides, c.a.offset);
+  std::vector<double> idx(static_cast<size_t>(idx_src->numel()));
+  {
+    std::vector<int64_t> raw(idx.size());
+    copy_to_host(idx_src, raw.data(), raw.size() * sizeof(int64_t));
+    Tensor gf = reshape(contiguous(g), Dims{-1});
+    for (size_t i = 0; i < raw.size(); ++i) {
+      Tensor dst = narrow(flat, 0, raw[i], 1);
+      binary_("add", dst, narrow(gf, 0, static_cast<int64_t>(i), 1));
+    }
+  }
+  return {z};
+}
+Grads d_unfold(const Ctx& c, const Tensor& g) {
+  // out[..., w, ..., k] = in[..., w*step + k, ...]: add each window back.
+  Tensor z = zeros_of(c.in_sizes[0], g);
+  if (c.in_sizes[0].n == 0) return {reshape(reduce("sum", g, {}, false), Dims{})};
+  int64_t d = c.a.dim, size = c.a.i0, step = c.a.i1;
+  int64_t windows = g->sizes[d];
+  for (int64_t w = 0; w < windows; ++w) {
+    Tensor win = select(g, d, w);                          // (..., size) with dim d removed
+    Tensor moved = unsqueeze(win, d);                      // (..., 1, ..., size)
+    Tensor back = transpose(moved, d, moved->dim() - 1);   // size moves to dim d
+    back = squeeze_dim(back, -1);
+    binary_("add", narrow(z, d, w * step, size), back);
+  }
+  return {z};
+}
+
+const Derivative kTable[] = {
+    // op            grad_fn name          inputs outputs formula
+    {"neg", "NegBackward", false, false, d_neg},
+    {"abs", "AbsBackward", true, false, d_abs},
+    {"sign", "SignBackward", false, false, d_zero},
+    {"floor", "FloorBackward", false, false, d_zero},
+    {"ceil", "CeilBackward", false, false, d_zero},
+    {"round", "RoundBackward", false, false, d_zero},
+    {"exp", "ExpBackward", false, true, d_exp},
+    {"log", "LogBackward", true, false, d_log},
+    {"log1p", "Log1pBackward", true, false, d_log1p},
+    {"expm1", "Expm1Backward", false, true, d_expm1},
+    {"sqrt", "SqrtBackward", false, true, d_sqrt},
+    {"rsqrt", "RsqrtBackward", false, true, d_rsqrt},
+    {"reciprocal", "ReciprocalBackward", false, true, d_reciprocal},
+    {"square", "SquareBackward", true, false, d_square},
+    {"sin", "SinBackward", true, false, d_sin},
+    {"cos", "CosBackward", true, false, d_cos},
+    {"tanh", "TanhBackward", false, true, d_tanh},
+    {"sigmoid", "SigmoidBackward", false, true, d_sigmoid},
+    {"relu", "ReluBackward", false, true, d_relu},
+    {"gelu", "GeluBackward", true, true, d_gelu},
+    {"silu", "SiluBackward", true, false, d_silu},
+    {"add", "AddBackward", false, false, d_add},
+    {"sub", "SubBackward", false, false, d_sub},
+    {"mul", "MulBackward", true, false, d_mul},
+    {"div", "DivBackward", true, false, d_div},
+    {"remainder", "RemainderBackward", true, false, d_remainder},
+    {"pow", "PowBackward", true, true, d_pow},
+    {"maximum", "MaximumBackward", true, false, d_maximum},
+    {"minimum", "MinimumBackward", true, false, d_minimum},
+    {"where", "WhereBackward", true, false, d_where},
+    {"clamp", "ClampBackward", true, false, d_clamp},
+    {"sum", "SumBackward", false, false, d_sum},
+    {"prod", "ProdBackward", true, true, d_prod},
+    {"amax", "AmaxBackward", true, true, d_amaxmin},
+    {"amin", "AminBackward", true, true, d_amaxmin},
+    {"bmm", "BmmBackward", true, false, d_bmm},
+    {"cat", "CatBackward", false, false, d_cat},
+    {"to", "ToCopyBackward", false, false, d_identity},
+    {"clone", "CloneBackward", false, false, d_identity},
+    {"to_device", "ToDeviceBackward", true, false, d_to_device},
+    {"expand", "ExpandBackward", false, false, d_identity},
+    {"view", "ViewBackward", false, false, d_reshape},
+    {"reshape", "ReshapeBackward", false, false, d_reshape},
+    {"squeeze", "SqueezeBackward", false, false, d_reshape},
+    {"unsqueeze", "UnsqueezeBackward", false, false, d_reshape},
+    {"permute", "PermuteBackward", false, false, d_permute},
+    {"transpose", "TransposeBackward", false, false, d_transpose},
+    {"narrow", "NarrowBackward", false, false, d_narrow},
+    {"select", "SelectBackward", false, false, d_select},
+    {"slice", "SliceBackward", false, false, d_slice},
+    {"diagonal", "DiagonalBackward", false, false, d_diagonal},
+    {"as_strided", "AsStridedBackward", false, false, d_as_strided},
+    {"unfold", "UnfoldBackward", false, false, d_unfold},
+};
+
+const Derivative* find_derivative(const char* op) {
+  for (const Derivative& d : kTable)
+    if (std::strcmp(d.op, op) == 0) return &d;
+  return nullptr;
+}
+
+std::atomic<uint64_t> g_seq{0};
+
+SavedTensor save(const Tensor& t) {
+  if (!t) return {};
+  return {detach(t), t->version->load(std::memory_order_relaxed)};
+}
+
+// Sums a gradient down to `sizes` (undoing broadcasting).
+Tensor sum_to(const Tensor& g, const Dims& sizes) {
+  if (g->sizes == sizes) return g;
+  int lead = g->dim() - sizes.n;
+  std::vector<int64_t> dims;
+  for (int i = 0; i < lead; ++i) dims.push_back(i);
+  for (int i = 0; i < sizes.n; ++i)
+    if (sizes[i] == 1 && g->sizes[i + lead] != 1) dims.push_back(i + lead);
+  Tensor r = dims.empty() ? g : reduce("sum", g, dims, true);
+  return reshape(r, sizes);
+}
+
+struct OpNode : Node {
+  const Derivative* d = nullptr;
+  std::vector<SavedTensor> saved_in;
+  SavedTensor saved_out;
+  OpAttrs attrs;
+  std::vector<Dims> in_sizes;
+  std::vector<prism_dtype> in_dtypes;
+  bool released = false;
+
+  std::string name() const override { return d->name; }
+  void release_saved() override {
+    saved_in.clear();
+    saved_out = {};
+    released = true;
+  }
+  Tensor unpack(const SavedTensor& s, size_t i) const {
+    if (!s.defined()) return nullptr;
+    uint64_t now = s.alias->version->load();
+    PRISM_CHECK(now == s.version, INVALID_ARGUMENT,
+                "one of the variables needed for gradient computation has been modified by an inplace operation: [",
+                dtype_name(s.alias->dtype), " ", s.alias->sizes.str(), "], which is ",
+                i == SIZE_MAX ? std::string("the output") : detail::str_cat("input ", i), " of ", d->name,
+                ", is at version ", now, "; expected version ", s.version, " instead");
+    return s.alias;
+  }
+  std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
+    PRISM_CHECK(!released, INVALID_ARGUMENT, "Trying to backward through the graph a second time (or directly access"
+                " saved tensors after they have already been freed) at ", d->name,
+                ". Saved intermediate values of the graph are freed when you call backward(); pass retain_graph=1 "
+                "if you need to backward through the graph a second time");
+    if (grads.empty() || !grads[0]) return std::vector<Tensor>(next.size());
+    std::vector<Tensor> in;
+    for (size_t i = 0; i < saved_in.size(); ++i) in.push_back(unpack(saved_in[i], i));
+    Ctx c{in, unpack(saved_out, SIZE_MAX), attrs, in_sizes, in_dtypes};
+    Grads r = d->fn(c, grads[0]);
+    r.resize(next.size());
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (!r[i] || !next[i].node) {
+        r[i] = nullptr;
+        continue;
+      }
+      r[i] = sum_to(r[i], in_sizes[i]);
+      if (r[i]->dtype != in_dtypes[i]) r[i] = to_dtype(r[i], in_dtypes[i]);
+    }
+    return r;
+  }
+};
+
+}  // namespace
+
+bool should_record(std::initializer_list<const Tensor*> inputs) {
+  if (!grad_enabled()) return false;
+  for (const Tensor* t : inputs)
+    if (*t && requires_grad(t->get())) return true;
+  return false;
+}
+
+void record(const char* op, const Tensor& out, std::vector<Tensor> inputs, OpAttrs attrs) {
+  if (!is_float(out->dtype)) return;  // integer/bool results carry no gradient
+  for (const Tensor& t : inputs)
+    if (t.get() == out.get()) return;  // the op returned its input unchanged
+  const Derivative* d = find_derivative(op);
+  PRISM_ASSERT(d != nullptr);
+  auto node = std::make_shared<OpNode>();
+  node->d = d;
+  node->forward_op = op;
+  node->seq = g_seq++;
+  node->attrs = std::move(attrs);
+  for (const Tensor& t : inputs) {
+    node->in_sizes.push_back(t->sizes);
+    node->in_dtypes.push_back(t->dtype);
+    if (!requires_grad(t.get())) {
+      node->next.push_back({});
+    } else if (t->autograd->grad_fn) {
+      node->next.push_back({t->autograd->grad_fn, t->autograd->output_nr});
+    } else {
+      if (!t->autograd->accumulator) {
+        t->autograd->accumulator = std::make_shared<AccumulateGrad>();
+        t->autograd->accumulator->leaf = t;
+      }
+      node->next.push_back({t->autograd->accumulator, 0});
+    }
+    if (d->save_inputs) node->saved_in.push_back(save(t));
+  }
+  if (d->save_output) node->saved_out = save(out);
+  if (!out->autograd) out->autograd = std::make_shared<AutogradMeta>();
+  out->autograd->grad_fn = std::move(node);
+  out->autograd->output_nr = 0;
+  out->autograd->requires_grad = false;
+}
+
+}  // namespace prism::autograd
