@@ -1,0 +1,1569 @@
+// prism.hpp — header-only C++17 wrapper over the Prism user C ABI (prism.h): RAII tensors, operators,
+// exceptions.
+#ifndef PRISM_API_PRISM_PRISM_HPP_
+#define PRISM_API_PRISM_PRISM_HPP_
+
+// Note [C++ wrapper]
+// ------------------
+// This header sees only prism.h: everything it does goes through the C ABI,
+// so it works against any build of libprism with a matching major version.
+// - Every failing C call becomes a prism::Error carrying the status and the
+//   message of prism_last_error().
+// - prism::Tensor owns one reference to a prism_tensor_t. Copying a Tensor
+//   retains (both copies name the same tensor, as in PyTorch); destruction
+//   releases. In-place methods (`add_`, `+=`, `fill_`) change that shared tensor.
+// - Dimension lists are prism::IntList, built implicitly from `{1, 2}`, a
+//   std::vector<int64_t> or a single integer. An empty list in a reduction
+//   means "all dims".
+// - Scalars (`t + 2`, `2.0 * t`) become 0-d tensors whose dtype follows
+//   Note [Scalar operands] below, so results match PyTorch's Python scalars.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <initializer_list>
+#include <limits>
+#include <optional>
+#include <ostream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "prism/prism.h"
+
+namespace prism {
+
+// ===========================================================================
+// Errors
+// ===========================================================================
+
+// A failed Prism call: the status code and the runtime's message.
+class Error : public std::runtime_error {
+ public:
+  Error(prism_status status, const std::string& message) : std::runtime_error(message), status_(status) {}
+
+  prism_status status() const noexcept { return status_; }
+  // Static name of the status ("INVALID_ARGUMENT").
+  const char* status_name() const noexcept { return prism_status_name(status_); }
+
+ private:
+  prism_status status_;
+};
+
+// Throws prism::Error when `status` is not PRISM_OK.
+inline void check(prism_status status) {
+  if (status == PRISM_OK) return;
+  std::string message = prism_last_error();
+  if (message.empty()) message = prism_status_name(status);
+  throw Error(status, message);
+}
+
+namespace detail {
+// Raises an INVALID_ARGUMENT Error that originates in the wrapper itself.
+[[noreturn]] inline void fail(const std::string& message) {
+  throw Error(PRISM_ERROR_INVALID_ARGUMENT, message);
+}
+}  // namespace detail
+
+// ===========================================================================
+// Versions
+// ===========================================================================
+
+inline std::string version() {
+  return prism_version();
+}
+
+// (major, minor) of the plugin ABI the core implements.
+inline std::pair<uint32_t, uint32_t> plugin_abi_version() {
+  uint32_t major = 0, minor = 0;
+  prism_plugin_abi_version(&major, &minor);
+  return {major, minor};
+}
+
+// ===========================================================================
+// Dtypes
+// ===========================================================================
+
+enum class Dtype : int {
+  Bool = PRISM_DTYPE_BOOL,
+  UInt8 = PRISM_DTYPE_U8,
+  Int8 = PRISM_DTYPE_I8,
+  Int16 = PRISM_DTYPE_I16,
+  Int32 = PRISM_DTYPE_I32,
+  Int64 = PRISM_DTYPE_I64,
+  Float16 = PRISM_DTYPE_F16,
+  BFloat16 = PRISM_DTYPE_BF16,
+  Float32 = PRISM_DTYPE_F32,
+  Float64 = PRISM_DTYPE_F64,
+};
+
+constexpr Dtype kBool = Dtype::Bool;
+constexpr Dtype kUInt8 = Dtype::UInt8;
+constexpr Dtype kInt8 = Dtype::Int8;
+constexpr Dtype kInt16 = Dtype::Int16;
+constexpr Dtype kInt32 = Dtype::Int32;
+constexpr Dtype kInt64 = Dtype::Int64;
+constexpr Dtype kFloat16 = Dtype::Float16;
+constexpr Dtype kBFloat16 = Dtype::BFloat16;
+constexpr Dtype kFloat32 = Dtype::Float32;
+constexpr Dtype kFloat64 = Dtype::Float64;
+// PyTorch-style aliases.
+constexpr Dtype kByte = kUInt8;
+constexpr Dtype kChar = kInt8;
+constexpr Dtype kShort = kInt16;
+constexpr Dtype kInt = kInt32;
+constexpr Dtype kLong = kInt64;
+constexpr Dtype kHalf = kFloat16;
+constexpr Dtype kFloat = kFloat32;
+constexpr Dtype kDouble = kFloat64;
+
+constexpr prism_dtype to_c(Dtype d) noexcept {
+  return static_cast<prism_dtype>(d);
+}
+constexpr Dtype from_c(prism_dtype d) noexcept {
+  return static_cast<Dtype>(d);
+}
+
+// "float32", "int64", ...
+inline const char* dtype_name(Dtype d) {
+  return prism_dtype_name(to_c(d));
+}
+// Bytes per element.
+inline size_t element_size(Dtype d) {
+  return prism_dtype_size(to_c(d));
+}
+constexpr bool is_floating_point(Dtype d) noexcept {
+  return d == kFloat16 || d == kBFloat16 || d == kFloat32 || d == kFloat64;
+}
+// Integer dtypes; bool counts only when include_bool is true (as torch.is_integral).
+constexpr bool is_integral(Dtype d, bool include_bool = false) noexcept {
+  return (d == kBool && include_bool) || d == kUInt8 || d == kInt8 || d == kInt16 || d == kInt32 ||
+         d == kInt64;
+}
+// torch.promote_types.
+inline Dtype promote_types(Dtype a, Dtype b) {
+  prism_dtype out = PRISM_DTYPE_BOOL;
+  check(prism_promote_types(to_c(a), to_c(b), &out));
+  return from_c(out);
+}
+
+inline std::ostream& operator<<(std::ostream& os, Dtype d) {
+  return os << dtype_name(d);
+}
+
+// The dtype matching a C++ element type (bool, fixed-width ints, float, double).
+template <typename T>
+struct dtype_of;
+template <>
+struct dtype_of<bool> {
+  static constexpr Dtype value = kBool;
+};
+template <>
+struct dtype_of<uint8_t> {
+  static constexpr Dtype value = kUInt8;
+};
+template <>
+struct dtype_of<int8_t> {
+  static constexpr Dtype value = kInt8;
+};
+template <>
+struct dtype_of<int16_t> {
+  static constexpr Dtype value = kInt16;
+};
+template <>
+struct dtype_of<int32_t> {
+  static constexpr Dtype value = kInt32;
+};
+template <>
+struct dtype_of<int64_t> {
+  static constexpr Dtype value = kInt64;
+};
+template <>
+struct dtype_of<float> {
+  static constexpr Dtype value = kFloat32;
+};
+template <>
+struct dtype_of<double> {
+  static constexpr Dtype value = kFloat64;
+};
+template <typename T>
+constexpr Dtype dtype_of_v = dtype_of<T>::value;
+
+// ===========================================================================
+// Devices
+// ===========================================================================
+
+// A device name "type:index" ("cpu", "cpu:0", "opencl:1"); "type" alone is index 0.
+class Device {
+ public:
+  Device() : name_("cpu") {}
+  Device(const char* name) : name_(name ? name : "cpu") {}  // NOLINT: implicit by design
+  Device(std::string name) : name_(std::move(name)) {}      // NOLINT: implicit by design
+
+  const std::string& str() const noexcept { return name_; }
+  const char* c_str() const noexcept { return name_.c_str(); }
+  // The part before ':' ("cpu").
+  std::string type() const { return name_.substr(0, name_.find(':')); }
+  // The number after ':' (0 when absent).
+  int index() const {
+    size_t colon = name_.find(':');
+    return colon == std::string::npos ? 0 : std::stoi(name_.substr(colon + 1));
+  }
+  // "cpu" and "cpu:0" name the same device.
+  bool operator==(const Device& o) const { return type() == o.type() && index() == o.index(); }
+  bool operator!=(const Device& o) const { return !(*this == o); }
+
+ private:
+  std::string name_;
+};
+
+inline std::ostream& operator<<(std::ostream& os, const Device& d) {
+  return os << d.str();
+}
+
+// ===========================================================================
+// Plugins, devices, memory, fallback, random seed
+// ===========================================================================
+
+struct DeviceInfo {
+  std::string device;  // "cpu:0"
+  std::string plugin;
+  std::string name;
+  std::string vendor;
+  std::string stable_id;
+  uint64_t total_memory = 0;  // bytes, 0 when unknown
+  uint32_t dtype_mask = 0;    // PRISM_DTYPE_BIT(...) of supported dtypes
+  uint32_t capabilities = 0;  // PRISM_DEVICE_CAP_* (plugin.h)
+
+  bool supports(Dtype d) const { return (dtype_mask & PRISM_DTYPE_BIT(to_c(d))) != 0; }
+};
+
+struct LoadReportRow {
+  std::string path;
+  std::string plugin_name;  // "" when the plugin did not load
+  bool loaded = false;
+  uint32_t abi_major = 0;
+  uint32_t abi_minor = 0;
+  int32_t device_count = 0;
+  std::string reason;  // "" when loaded with devices
+};
+
+struct MemoryStats {
+  uint64_t allocated = 0;  // bytes held by live tensors
+  uint64_t reserved = 0;   // allocated + cached
+  uint64_t peak_allocated = 0;
+  uint64_t num_device_allocs = 0;
+  uint64_t num_cache_hits = 0;
+};
+
+enum class FallbackPolicy : int {
+  Allow = PRISM_FALLBACK_ALLOW,
+  Warn = PRISM_FALLBACK_WARN,
+  Error = PRISM_FALLBACK_ERROR,
+};
+
+namespace detail {
+inline std::string str(const char* s) {
+  return s ? std::string(s) : std::string();
+}
+}  // namespace detail
+
+// Loads one plugin file now; throws (UNAVAILABLE) with the reason when it cannot.
+inline void load_plugin(const std::string& path) {
+  check(prism_plugin_load(path.c_str()));
+}
+// Runs plugin discovery (a no-op after the first call).
+inline void load_default_plugins() {
+  check(prism_plugins_load_default());
+}
+
+// Every candidate plugin file seen so far, loaded or not.
+inline std::vector<LoadReportRow> load_report() {
+  size_t n = 0;
+  check(prism_load_report_count(&n));
+  std::vector<LoadReportRow> rows;
+  rows.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    prism_load_report_row c{};
+    c.struct_size = sizeof(c);
+    check(prism_load_report_get(i, &c));
+    LoadReportRow r;
+    r.path = detail::str(c.path);
+    r.plugin_name = detail::str(c.plugin_name);
+    r.loaded = c.loaded != 0;
+    r.abi_major = c.abi_major;
+    r.abi_minor = c.abi_minor;
+    r.device_count = c.device_count;
+    r.reason = detail::str(c.reason);
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+inline int32_t device_count() {
+  int32_t n = 0;
+  check(prism_device_count(&n));
+  return n;
+}
+
+// Every device of every loaded plugin.
+inline std::vector<DeviceInfo> devices() {
+  int32_t n = device_count();
+  std::vector<DeviceInfo> out;
+  out.reserve(static_cast<size_t>(n));
+  for (int32_t i = 0; i < n; ++i) {
+    prism_device_info c{};
+    c.struct_size = sizeof(c);
+    check(prism_device_info_get(i, &c));
+    DeviceInfo d;
+    d.device = detail::str(c.device);
+    d.plugin = detail::str(c.plugin);
+    d.name = detail::str(c.name);
+    d.vendor = detail::str(c.vendor);
+    d.stable_id = detail::str(c.stable_id);
+    d.total_memory = c.total_memory;
+    d.dtype_mask = c.dtype_mask;
+    d.capabilities = c.capabilities;
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+// Blocks until all queued work on `device` is complete.
+inline void synchronize(const Device& device = Device()) {
+  check(prism_synchronize(device.c_str()));
+}
+
+inline MemoryStats memory_stats(const Device& device = Device()) {
+  prism_memory_stats c{};
+  c.struct_size = sizeof(c);
+  check(prism_memory_stats_get(device.c_str(), &c));
+  MemoryStats s;
+  s.allocated = c.allocated;
+  s.reserved = c.reserved;
+  s.peak_allocated = c.peak_allocated;
+  s.num_device_allocs = c.num_device_allocs;
+  s.num_cache_hits = c.num_cache_hits;
+  return s;
+}
+inline void reset_peak_memory_stats(const Device& device = Device()) {
+  check(prism_memory_reset_peak(device.c_str()));
+}
+// Returns cached, unused blocks of `device` to its plugin.
+inline void empty_cache(const Device& device = Device()) {
+  check(prism_memory_empty_cache(device.c_str()));
+}
+
+inline void set_fallback_policy(FallbackPolicy p) {
+  check(prism_fallback_set_policy(static_cast<prism_fallback_policy>(p)));
+}
+inline FallbackPolicy fallback_policy() {
+  prism_fallback_policy p = PRISM_FALLBACK_WARN;
+  check(prism_fallback_get_policy(&p));
+  return static_cast<FallbackPolicy>(p);
+}
+// Fallbacks taken by kernel op `op`; an empty name counts all ops.
+inline uint64_t fallback_count(const std::string& op = std::string()) {
+  uint64_t n = 0;
+  check(prism_fallback_count(op.empty() ? nullptr : op.c_str(), &n));
+  return n;
+}
+inline void reset_fallback_counters() {
+  check(prism_fallback_reset());
+}
+
+// Seeds the global generator (bit-identical random tensors on every device).
+inline void manual_seed(uint64_t seed) {
+  check(prism_manual_seed(seed));
+}
+
+// ===========================================================================
+// IntList and Scalar: argument helpers
+// ===========================================================================
+
+// A list of sizes or dims: `{2, 3}`, a std::vector<int64_t>, or one integer.
+class IntList {
+ public:
+  IntList() = default;
+  IntList(std::initializer_list<int64_t> v) : v_(v) {}   // NOLINT: implicit by design
+  IntList(std::vector<int64_t> v) : v_(std::move(v)) {}  // NOLINT: implicit by design
+  template <typename I,
+            typename = std::enable_if_t<std::is_integral<I>::value && !std::is_same<I, bool>::value>>
+  IntList(I one) : v_{static_cast<int64_t>(one)} {}  // NOLINT: implicit by design
+
+  const int64_t* data() const noexcept { return v_.empty() ? nullptr : v_.data(); }
+  int32_t size() const noexcept { return static_cast<int32_t>(v_.size()); }
+  bool empty() const noexcept { return v_.empty(); }
+  const std::vector<int64_t>& vec() const noexcept { return v_; }
+
+ private:
+  std::vector<int64_t> v_;
+};
+
+// "(2, 3)" for printing sizes.
+inline std::string shape_string(const std::vector<int64_t>& sizes) {
+  std::string s = "(";
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(sizes[i]);
+  }
+  if (sizes.size() == 1) s += ",";
+  return s + ")";
+}
+
+// Note [Scalar operands]
+// ----------------------
+// A C++ number used as an operand (t + 2, 2.5 * t, t < 0) becomes a 0-d tensor.
+// The core's promotion lets a 0-d tensor change the result's category (bool <
+// integer < float) but never its width, so the scalar's dtype only has to
+// name the right category:
+//   - floating scalar, floating tensor -> float64 0-d (value kept exactly;
+//     the result keeps the tensor's dtype);
+//   - floating scalar, integer/bool tensor -> float32 0-d (the default float
+//     dtype, as torch.tensor([1]) + 2.5 is float32);
+//   - integer scalar -> int64 0-d (keeps an integer or float tensor's dtype;
+//     bool + 2 is int64, as in PyTorch);
+//   - bool scalar -> bool 0-d.
+class Scalar {
+ public:
+  enum class Kind { Bool, Integer, Floating };
+
+  template <typename T, typename = std::enable_if_t<std::is_arithmetic<T>::value>>
+  Scalar(T v)  // NOLINT: implicit by design
+      : kind_(std::is_same<T, bool>::value       ? Kind::Bool
+              : std::is_floating_point<T>::value ? Kind::Floating
+                                                 : Kind::Integer),
+        value_(static_cast<double>(v)) {}
+
+  Kind kind() const noexcept { return kind_; }
+  double to_double() const noexcept { return value_; }
+
+  // The 0-d tensor dtype that gives PyTorch's result next to a tensor of `other`.
+  Dtype dtype_next_to(Dtype other) const noexcept {
+    switch (kind_) {
+      case Kind::Bool:
+        return kBool;
+      case Kind::Integer:
+        return kInt64;
+      case Kind::Floating:
+        return is_floating_point(other) ? kFloat64 : kFloat32;
+    }
+    return kFloat64;
+  }
+
+ private:
+  Kind kind_;
+  double value_;
+};
+
+// torch.div rounding modes.
+enum class RoundingMode : int {
+  None = PRISM_ROUNDING_NONE,
+  Floor = PRISM_ROUNDING_FLOOR,
+  Trunc = PRISM_ROUNDING_TRUNC,
+};
+
+// ===========================================================================
+// Tensor
+// ===========================================================================
+
+class Tensor {
+ public:
+  // An undefined tensor (no handle); most calls on it throw INVALID_ARGUMENT.
+  Tensor() noexcept = default;
+  ~Tensor() { reset(); }
+
+  Tensor(const Tensor& o) : h_(o.h_) {
+    if (h_) check(prism_tensor_retain(h_));
+  }
+  Tensor(Tensor&& o) noexcept : h_(o.h_) { o.h_ = nullptr; }
+  Tensor& operator=(const Tensor& o) {
+    if (this != &o) {
+      if (o.h_) check(prism_tensor_retain(o.h_));
+      reset();
+      h_ = o.h_;
+    }
+    return *this;
+  }
+  Tensor& operator=(Tensor&& o) noexcept {
+    if (this != &o) {
+      reset();
+      h_ = o.h_;
+      o.h_ = nullptr;
+    }
+    return *this;
+  }
+
+  // Takes over one reference the caller owns (e.g. from a C out-parameter).
+  static Tensor adopt(prism_tensor_t h) noexcept {
+    Tensor t;
+    t.h_ = h;
+    return t;
+  }
+  // Wraps a borrowed handle, adding a reference.
+  static Tensor borrow(prism_tensor_t h) {
+    if (h) check(prism_tensor_retain(h));
+    return adopt(h);
+  }
+
+  // The C handle (still owned by this Tensor).
+  prism_tensor_t get() const noexcept { return h_; }
+  // Gives up ownership: the caller must prism_tensor_release() the handle.
+  prism_tensor_t release() noexcept {
+    prism_tensor_t h = h_;
+    h_ = nullptr;
+    return h;
+  }
+  bool defined() const noexcept { return h_ != nullptr; }
+  explicit operator bool() const = delete;  // ambiguous for tensors: use defined() or item<bool>()
+
+  // ------------------------------------------------------------------ metadata
+  int64_t dim() const { return prism_tensor_ndim(handle()); }
+  int64_t ndimension() const { return dim(); }
+  int64_t numel() const { return prism_tensor_numel(handle()); }
+  Dtype dtype() const { return from_c(prism_tensor_dtype(handle())); }
+  Dtype scalar_type() const { return dtype(); }
+  Device device() const { return Device(prism_tensor_device(handle())); }
+  int64_t storage_offset() const { return prism_tensor_storage_offset(handle()); }
+  bool is_contiguous() const { return prism_tensor_is_contiguous(handle()) != 0; }
+  bool is_floating_point() const { return prism::is_floating_point(dtype()); }
+  size_t element_size() const { return prism::element_size(dtype()); }
+  size_t nbytes() const { return static_cast<size_t>(numel()) * element_size(); }
+
+  // Size of `d` (negative counts from the end).
+  int64_t size(int64_t d) const {
+    int64_t s = 0;
+    check(prism_tensor_size(h_, static_cast<int32_t>(d), &s));
+    return s;
+  }
+  std::vector<int64_t> sizes() const {
+    std::vector<int64_t> v(static_cast<size_t>(dim()));
+    check(prism_tensor_sizes(h_, v.data(), static_cast<int32_t>(v.size())));
+    return v;
+  }
+  std::vector<int64_t> shape() const { return sizes(); }
+  // Strides in elements.
+  std::vector<int64_t> strides() const {
+    std::vector<int64_t> v(static_cast<size_t>(dim()));
+    check(prism_tensor_strides(h_, v.data(), static_cast<int32_t>(v.size())));
+    return v;
+  }
+  int64_t stride(int64_t d) const {
+    std::vector<int64_t> s = strides();
+    int64_t n = static_cast<int64_t>(s.size());
+    int64_t w = d < 0 ? d + n : d;
+    if (w < 0 || w >= n) {
+      detail::fail("stride(): dim " + std::to_string(d) + " is out of range for a tensor with " +
+                   std::to_string(n) + " dims");
+    }
+    return s[static_cast<size_t>(w)];
+  }
+
+  // ----------------------------------------------------------- reading values
+  // The value of a one-element tensor as T (arithmetic types).
+  template <typename T>
+  T item() const {
+    static_assert(std::is_arithmetic<T>::value, "item<T>() needs an arithmetic T");
+    if constexpr (std::is_floating_point<T>::value) {
+      double v = 0;
+      check(prism_tensor_item_double(h_, &v));
+      return static_cast<T>(v);
+    } else {
+      int64_t v = 0;
+      check(prism_tensor_item_int64(h_, &v));
+      return static_cast<T>(v);
+    }
+  }
+
+  // All elements in row-major order, converted to T's dtype first if needed.
+  template <typename T>
+  std::vector<T> to_vector() const {
+    constexpr Dtype want = dtype_of_v<T>;
+    Tensor src = dtype() == want ? *this : to(want);
+    const size_t n = static_cast<size_t>(src.numel());
+    if constexpr (std::is_same<T, bool>::value) {
+      std::vector<uint8_t> raw(n);
+      check(prism_tensor_copy_to_host(src.h_, raw.data(), n));
+      return std::vector<bool>(raw.begin(), raw.end());
+    } else {
+      std::vector<T> out(n);
+      check(prism_tensor_copy_to_host(src.h_, out.data(), n * sizeof(T)));
+      return out;
+    }
+  }
+
+  // Row-major bytes into caller memory (`bytes` must equal nbytes()).
+  void copy_to_host(void* dst, size_t bytes) const { check(prism_tensor_copy_to_host(h_, dst, bytes)); }
+
+  // "tensor([[1, 2], [3, 4]], dtype=int64, device=cpu:0)".
+  std::string to_string() const;
+
+  // ------------------------------------------------------------------ creation
+  static Tensor empty(const IntList& sizes, Dtype dtype = kFloat32, const Device& device = Device()) {
+    return make([&](prism_tensor_t* o) {
+      return prism_empty(sizes.data(), sizes.size(), to_c(dtype), device.c_str(), o);
+    });
+  }
+  static Tensor zeros(const IntList& sizes, Dtype dtype = kFloat32, const Device& device = Device()) {
+    return make([&](prism_tensor_t* o) {
+      return prism_zeros(sizes.data(), sizes.size(), to_c(dtype), device.c_str(), o);
+    });
+  }
+  static Tensor ones(const IntList& sizes, Dtype dtype = kFloat32, const Device& device = Device()) {
+    return make([&](prism_tensor_t* o) {
+      return prism_ones(sizes.data(), sizes.size(), to_c(dtype), device.c_str(), o);
+    });
+  }
+  static Tensor full(const IntList& sizes, double value, Dtype dtype = kFloat32,
+                     const Device& device = Device()) {
+    return make([&](prism_tensor_t* o) {
+      return prism_full(sizes.data(), sizes.size(), value, to_c(dtype), device.c_str(), o);
+    });
+  }
+  // A 0-d tensor.
+  static Tensor scalar(double value, Dtype dtype = kFloat32, const Device& device = Device()) {
+    return make([&](prism_tensor_t* o) { return prism_scalar(value, to_c(dtype), device.c_str(), o); });
+  }
+  // n x m identity (m < 0: square).
+  static Tensor eye(int64_t n, int64_t m = -1, Dtype dtype = kFloat32, const Device& device = Device()) {
+    return make([&](prism_tensor_t* o) { return prism_eye(n, m, to_c(dtype), device.c_str(), o); });
+  }
+  // start, start+step, ... < end.
+  static Tensor arange(double start, double end, double step = 1, Dtype dtype = kFloat32,
+                       const Device& device = Device()) {
+    return make(
+        [&](prism_tensor_t* o) { return prism_arange(start, end, step, to_c(dtype), device.c_str(), o); });
+  }
+  // 0, 1, ..., end-1.
+  static Tensor arange(double end, Dtype dtype = kFloat32, const Device& device = Device()) {
+    return arange(0, end, 1, dtype, device);
+  }
+  // `steps` evenly spaced values from start to end inclusive.
+  static Tensor linspace(double start, double end, int64_t steps, Dtype dtype = kFloat32,
+                         const Device& device = Device()) {
+    return make(
+        [&](prism_tensor_t* o) { return prism_linspace(start, end, steps, to_c(dtype), device.c_str(), o); });
+  }
+
+  // Copies host values into a new tensor of T's dtype; sizes default to {values.size()}.
+  template <typename T>
+  static Tensor from_vector(const std::vector<T>& values, const IntList& sizes = IntList(),
+                            const Device& device = Device()) {
+    constexpr Dtype dt = dtype_of_v<T>;
+    IntList shape = sizes.empty() ? IntList(static_cast<int64_t>(values.size())) : sizes;
+    int64_t numel = 1;
+    for (int64_t s : shape.vec()) numel *= s;
+    if (numel != static_cast<int64_t>(values.size())) {  // prism_from_data would read past the vector
+      detail::fail("from_vector(): " + std::to_string(values.size()) + " values cannot fill sizes " +
+                   shape_string(shape.vec()) + " (" + std::to_string(numel) + " elements)");
+    }
+    if constexpr (std::is_same<T, bool>::value) {
+      std::vector<uint8_t> raw(values.begin(), values.end());
+      return from_data(raw.empty() ? nullptr : raw.data(), shape, dt, device);
+    } else {
+      return from_data(values.empty() ? nullptr : values.data(), shape, dt, device);
+    }
+  }
+  // Copies numel * element_size bytes of row-major host data.
+  static Tensor from_data(const void* data, const IntList& sizes, Dtype dtype,
+                          const Device& device = Device()) {
+    return make([&](prism_tensor_t* o) {
+      return prism_from_data(data, sizes.data(), sizes.size(), to_c(dtype), device.c_str(), o);
+    });
+  }
+
+  // Wraps caller-owned host memory without copying. `deleter` (optional) runs
+  // once when the last tensor using the memory is released; it never runs
+  // when this call throws. Empty `strides` means row-major.
+  static Tensor from_blob(void* data, const IntList& sizes, Dtype dtype,
+                          std::function<void(void*)> deleter = nullptr, const IntList& strides = IntList()) {
+    if (!strides.empty() && strides.size() != sizes.size()) {
+      detail::fail("from_blob(): got " + std::to_string(strides.size()) + " strides for " +
+                   std::to_string(sizes.size()) + " sizes");
+    }
+    prism_deleter_fn fn = nullptr;
+    std::function<void(void*)>* ctx = nullptr;
+    if (deleter) {
+      ctx = new std::function<void(void*)>(std::move(deleter));
+      fn = &blob_trampoline;
+    }
+    prism_tensor_t out = nullptr;
+    prism_status s = prism_from_blob(data, sizes.data(), strides.empty() ? nullptr : strides.data(),
+                                     sizes.size(), to_c(dtype), fn, ctx, &out);
+    if (s != PRISM_OK) delete ctx;  // the runtime does not call the deleter on error
+    check(s);
+    return adopt(out);
+  }
+
+  // ------------------------------------------------------------------ random
+  // Uniform in [0, 1).
+  static Tensor rand(const IntList& sizes, Dtype dtype = kFloat32, const Device& device = Device()) {
+    return make([&](prism_tensor_t* o) {
+      return prism_rand(sizes.data(), sizes.size(), to_c(dtype), device.c_str(), o);
+    });
+  }
+  // Standard normal.
+  static Tensor randn(const IntList& sizes, Dtype dtype = kFloat32, const Device& device = Device()) {
+    return make([&](prism_tensor_t* o) {
+      return prism_randn(sizes.data(), sizes.size(), to_c(dtype), device.c_str(), o);
+    });
+  }
+  // Integers uniform in [low, high).
+  static Tensor randint(int64_t low, int64_t high, const IntList& sizes, Dtype dtype = kInt64,
+                        const Device& device = Device()) {
+    return make([&](prism_tensor_t* o) {
+      return prism_randint(low, high, sizes.data(), sizes.size(), to_c(dtype), device.c_str(), o);
+    });
+  }
+  // A random permutation of 0 .. n-1.
+  static Tensor randperm(int64_t n, Dtype dtype = kInt64, const Device& device = Device()) {
+    return make([&](prism_tensor_t* o) { return prism_randperm(n, to_c(dtype), device.c_str(), o); });
+  }
+  // 1 with probability p everywhere.
+  static Tensor bernoulli(const IntList& sizes, double p, Dtype dtype = kFloat32,
+                          const Device& device = Device()) {
+    return make([&](prism_tensor_t* o) {
+      return prism_bernoulli_scalar(sizes.data(), sizes.size(), p, to_c(dtype), device.c_str(), o);
+    });
+  }
+  // 1 with probability (*this)[i]; same shape and dtype.
+  Tensor bernoulli() const { return call1(prism_bernoulli); }
+
+  // ------------------------------------------------------------------ DLPack
+  // Zero-copy export; the caller calls result->deleter(result) exactly once.
+  DLManagedTensor* to_dlpack() const {
+    DLManagedTensor* out = nullptr;
+    check(prism_to_dlpack(h_, &out));
+    return out;
+  }
+  // Zero-copy import (kDLCPU). On success Prism owns `src`; on error the caller still does.
+  static Tensor from_dlpack(DLManagedTensor* src) {
+    return make([&](prism_tensor_t* o) { return prism_from_dlpack(src, o); });
+  }
+
+  // ------------------------------------------------ copies, devices, dtypes
+  Tensor to(const Device& device) const {
+    return make([&](prism_tensor_t* o) { return prism_to_device(h_, device.c_str(), o); });
+  }
+  Tensor to(Dtype dtype) const {
+    return make([&](prism_tensor_t* o) { return prism_to_dtype(h_, to_c(dtype), o); });
+  }
+  Tensor to(const Device& device, Dtype dtype) const { return to(device).to(dtype); }
+  Tensor cpu() const { return to(Device("cpu")); }
+  // Row-major copy, or *this when already contiguous.
+  Tensor contiguous() const { return call1(prism_contiguous); }
+  // Always a new row-major copy.
+  Tensor clone() const { return call1(prism_clone); }
+  // Copies src into *this (broadcast, cast, any devices).
+  Tensor& copy_(const Tensor& src) {
+    check(prism_copy_(h_, src.h_));
+    return *this;
+  }
+  Tensor& fill_(const Scalar& value) {
+    check(prism_fill_(h_, value.to_double()));
+    return *this;
+  }
+  Tensor& zero_() { return fill_(0); }
+
+  // ------------------------------------------------------------------ views
+  // Same storage, new sizes; one size may be -1. Throws on non-viewable strides.
+  Tensor view(const IntList& sizes) const {
+    return make([&](prism_tensor_t* o) { return prism_view(h_, sizes.data(), sizes.size(), o); });
+  }
+  // A view when possible, else a copy.
+  Tensor reshape(const IntList& sizes) const {
+    return make([&](prism_tensor_t* o) { return prism_reshape(h_, sizes.data(), sizes.size(), o); });
+  }
+  Tensor view_as(const Tensor& other) const { return view(other.sizes()); }
+  Tensor reshape_as(const Tensor& other) const { return reshape(other.sizes()); }
+  Tensor permute(const IntList& dims) const {
+    return make([&](prism_tensor_t* o) { return prism_permute(h_, dims.data(), dims.size(), o); });
+  }
+  Tensor transpose(int64_t dim0, int64_t dim1) const {
+    return make([&](prism_tensor_t* o) { return prism_transpose(h_, dim0, dim1, o); });
+  }
+  // Transpose of a tensor with at most 2 dims.
+  Tensor t() const { return call1(prism_t); }
+  // -1 keeps a dim; only size-1 dims grow (stride 0).
+  Tensor expand(const IntList& sizes) const {
+    return make([&](prism_tensor_t* o) { return prism_expand(h_, sizes.data(), sizes.size(), o); });
+  }
+  Tensor expand_as(const Tensor& other) const { return expand(other.sizes()); }
+  // Removes every size-1 dim.
+  Tensor squeeze() const { return call1(prism_squeeze); }
+  // Removes `d` when its size is 1.
+  Tensor squeeze(int64_t d) const {
+    return make([&](prism_tensor_t* o) { return prism_squeeze_dim(h_, d, o); });
+  }
+  Tensor unsqueeze(int64_t d) const {
+    return make([&](prism_tensor_t* o) { return prism_unsqueeze(h_, d, o); });
+  }
+  Tensor narrow(int64_t d, int64_t start, int64_t length) const {
+    return make([&](prism_tensor_t* o) { return prism_narrow(h_, d, start, length, o); });
+  }
+  // Removes `d`, taking element `index`.
+  Tensor select(int64_t d, int64_t index) const {
+    return make([&](prism_tensor_t* o) { return prism_select(h_, d, index, o); });
+  }
+  // t[i] = select(0, i).
+  Tensor operator[](int64_t index) const { return select(0, index); }
+  // Python slice start:end:step on `d` (clamped like Python; step > 0).
+  Tensor slice(int64_t d, int64_t start = 0, int64_t end = std::numeric_limits<int64_t>::max(),
+               int64_t step = 1) const {
+    return make([&](prism_tensor_t* o) { return prism_slice(h_, d, start, end, step, o); });
+  }
+  Tensor flatten(int64_t start_dim = 0, int64_t end_dim = -1) const {
+    return make([&](prism_tensor_t* o) { return prism_flatten(h_, start_dim, end_dim, o); });
+  }
+  // Windows of `size` every `step` along `d`, as a new last dim.
+  Tensor unfold(int64_t d, int64_t size, int64_t step) const {
+    return make([&](prism_tensor_t* o) { return prism_unfold(h_, d, size, step, o); });
+  }
+  // Any view of the storage; the offset defaults to this tensor's own.
+  Tensor as_strided(const IntList& sizes, const IntList& strides,
+                    std::optional<int64_t> storage_offset = std::nullopt) const {
+    if (sizes.size() != strides.size()) {
+      detail::fail("as_strided(): got " + std::to_string(sizes.size()) + " sizes and " +
+                   std::to_string(strides.size()) + " strides");
+    }
+    int64_t off = storage_offset ? *storage_offset : this->storage_offset();
+    return make([&](prism_tensor_t* o) {
+      return prism_as_strided(h_, sizes.data(), strides.data(), sizes.size(), off, o);
+    });
+  }
+  Tensor diagonal(int64_t offset = 0, int64_t dim1 = 0, int64_t dim2 = 1) const {
+    return make([&](prism_tensor_t* o) { return prism_diagonal(h_, offset, dim1, dim2, o); });
+  }
+
+  // ----------------------------------------------------------- unary ops
+  // Each op `f` has f() (new tensor) and f_() (in place, returns *this).
+#define PRISM_HPP_UNARY_METHOD(name) \
+  Tensor name() const {              \
+    return call1(prism_##name);      \
+  }                                  \
+  Tensor& name##_() {                \
+    check(prism_##name##_(h_));      \
+    return *this;                    \
+  }
+  PRISM_HPP_UNARY_METHOD(neg)
+  PRISM_HPP_UNARY_METHOD(abs)
+  PRISM_HPP_UNARY_METHOD(sign)
+  PRISM_HPP_UNARY_METHOD(exp)
+  PRISM_HPP_UNARY_METHOD(log)
+  PRISM_HPP_UNARY_METHOD(log1p)
+  PRISM_HPP_UNARY_METHOD(expm1)
+  PRISM_HPP_UNARY_METHOD(sqrt)
+  PRISM_HPP_UNARY_METHOD(rsqrt)
+  PRISM_HPP_UNARY_METHOD(reciprocal)
+  PRISM_HPP_UNARY_METHOD(square)
+  PRISM_HPP_UNARY_METHOD(sin)
+  PRISM_HPP_UNARY_METHOD(cos)
+  PRISM_HPP_UNARY_METHOD(tanh)
+  PRISM_HPP_UNARY_METHOD(sigmoid)
+  PRISM_HPP_UNARY_METHOD(relu)
+  PRISM_HPP_UNARY_METHOD(gelu)
+  PRISM_HPP_UNARY_METHOD(silu)
+  PRISM_HPP_UNARY_METHOD(floor)
+  PRISM_HPP_UNARY_METHOD(ceil)
+  PRISM_HPP_UNARY_METHOD(round)
+#undef PRISM_HPP_UNARY_METHOD
+  Tensor logical_not() const {
+    return call1(prism_logical_not);
+  }
+
+  // ----------------------------------------------------------- binary ops
+  // this + alpha * other.
+  Tensor add(const Tensor& other, double alpha = 1) const {
+    return make([&](prism_tensor_t* o) { return prism_add(h_, other.h_, alpha, o); });
+  }
+  Tensor add(const Scalar& other, double alpha = 1) const {
+    return add(scalar_operand(other), alpha);
+  }
+  Tensor& add_(const Tensor& other, double alpha = 1) {
+    check(prism_add_(h_, other.h_, alpha));
+    return *this;
+  }
+  Tensor& add_(const Scalar& other, double alpha = 1) {
+    return add_(scalar_operand(other), alpha);
+  }
+  // this - alpha * other.
+  Tensor sub(const Tensor& other, double alpha = 1) const {
+    return make([&](prism_tensor_t* o) { return prism_sub(h_, other.h_, alpha, o); });
+  }
+  Tensor sub(const Scalar& other, double alpha = 1) const {
+    return sub(scalar_operand(other), alpha);
+  }
+  Tensor& sub_(const Tensor& other, double alpha = 1) {
+    check(prism_sub_(h_, other.h_, alpha));
+    return *this;
+  }
+  Tensor& sub_(const Scalar& other, double alpha = 1) {
+    return sub_(scalar_operand(other), alpha);
+  }
+
+#define PRISM_HPP_BINARY_METHOD(name)                  \
+  Tensor name(const Tensor& other) const {             \
+    return call2(prism_##name, other);                 \
+  }                                                    \
+  Tensor name(const Scalar& other) const {             \
+    return call2(prism_##name, scalar_operand(other)); \
+  }                                                    \
+  Tensor& name##_(const Tensor& other) {               \
+    check(prism_##name##_(h_, other.h_));              \
+    return *this;                                      \
+  }                                                    \
+  Tensor& name##_(const Scalar& other) {               \
+    return name##_(scalar_operand(other));             \
+  }
+  PRISM_HPP_BINARY_METHOD(mul)
+  PRISM_HPP_BINARY_METHOD(div)
+  PRISM_HPP_BINARY_METHOD(remainder)
+  PRISM_HPP_BINARY_METHOD(pow)
+  PRISM_HPP_BINARY_METHOD(maximum)
+  PRISM_HPP_BINARY_METHOD(minimum)
+#undef PRISM_HPP_BINARY_METHOD
+
+  // torch.div(a, b, rounding_mode=...).
+  Tensor div(const Tensor& other, RoundingMode mode) const {
+    return make([&](prism_tensor_t* o) {
+      return prism_div_mode(h_, other.h_, static_cast<prism_rounding_mode>(mode), o);
+    });
+  }
+  Tensor div(const Scalar& other, RoundingMode mode) const {
+    return div(scalar_operand(other), mode);
+  }
+
+#define PRISM_HPP_PREDICATE_METHOD(name)               \
+  Tensor name(const Tensor& other) const {             \
+    return call2(prism_##name, other);                 \
+  }                                                    \
+  Tensor name(const Scalar& other) const {             \
+    return call2(prism_##name, scalar_operand(other)); \
+  }
+  PRISM_HPP_PREDICATE_METHOD(eq)
+  PRISM_HPP_PREDICATE_METHOD(ne)
+  PRISM_HPP_PREDICATE_METHOD(lt)
+  PRISM_HPP_PREDICATE_METHOD(le)
+  PRISM_HPP_PREDICATE_METHOD(gt)
+  PRISM_HPP_PREDICATE_METHOD(ge)
+  PRISM_HPP_PREDICATE_METHOD(logical_and)
+  PRISM_HPP_PREDICATE_METHOD(logical_or)
+  PRISM_HPP_PREDICATE_METHOD(logical_xor)
+#undef PRISM_HPP_PREDICATE_METHOD
+
+  // Clamp into [min, max]; either bound may be absent, not both.
+  Tensor clamp(std::optional<double> min, std::optional<double> max = std::nullopt) const {
+    return make(
+        [&](prism_tensor_t* o) { return prism_clamp(h_, min ? &*min : nullptr, max ? &*max : nullptr, o); });
+  }
+  Tensor& clamp_(std::optional<double> min, std::optional<double> max = std::nullopt) {
+    check(prism_clamp_(h_, min ? &*min : nullptr, max ? &*max : nullptr));
+    return *this;
+  }
+  Tensor clamp_min(double min) const {
+    return clamp(min, std::nullopt);
+  }
+  Tensor clamp_max(double max) const {
+    return clamp(std::nullopt, max);
+  }
+
+  // ----------------------------------------------------------- reductions
+  // dims: {} = all dims.
+#define PRISM_HPP_REDUCTION_METHOD(name)                                                                    \
+  Tensor name(const IntList& dims = IntList(), bool keepdim = false) const {                                \
+    return make([&](prism_tensor_t* o) { return prism_##name(h_, dims.data(), dims.size(), keepdim, o); }); \
+  }
+  PRISM_HPP_REDUCTION_METHOD(sum)
+  PRISM_HPP_REDUCTION_METHOD(prod)
+  PRISM_HPP_REDUCTION_METHOD(mean)
+  PRISM_HPP_REDUCTION_METHOD(amax)
+  PRISM_HPP_REDUCTION_METHOD(amin)
+  PRISM_HPP_REDUCTION_METHOD(all)
+  PRISM_HPP_REDUCTION_METHOD(any)
+  PRISM_HPP_REDUCTION_METHOD(logsumexp)
+#undef PRISM_HPP_REDUCTION_METHOD
+
+  // Variance with Bessel correction (1 = unbiased, 0 = population).
+  Tensor var(const IntList& dims = IntList(), int64_t correction = 1, bool keepdim = false) const {
+    return make(
+        [&](prism_tensor_t* o) { return prism_var(h_, dims.data(), dims.size(), correction, keepdim, o); });
+  }
+  Tensor std(const IntList& dims = IntList(), int64_t correction = 1, bool keepdim = false) const {
+    return make(
+        [&](prism_tensor_t* o) { return prism_std(h_, dims.data(), dims.size(), correction, keepdim, o); });
+  }
+  // p-norm; p may be +-infinity or 0.
+  Tensor norm(double p = 2, const IntList& dims = IntList(), bool keepdim = false) const {
+    return make([&](prism_tensor_t* o) { return prism_norm(h_, p, dims.data(), dims.size(), keepdim, o); });
+  }
+  // Largest element (0-d).
+  Tensor max() const {
+    return call1(prism_max);
+  }
+  Tensor min() const {
+    return call1(prism_min);
+  }
+  // (values, indices) along `d`.
+  std::pair<Tensor, Tensor> max(int64_t d, bool keepdim = false) const {
+    return value_index(prism_max_dim, d, keepdim);
+  }
+  std::pair<Tensor, Tensor> min(int64_t d, bool keepdim = false) const {
+    return value_index(prism_min_dim, d, keepdim);
+  }
+  // Index of the largest element (first on ties); no dim = over the flattened tensor.
+  Tensor argmax(std::optional<int64_t> d = std::nullopt, bool keepdim = false) const {
+    return make([&](prism_tensor_t* o) { return prism_argmax(h_, d ? *d : PRISM_DIM_NONE, keepdim, o); });
+  }
+  Tensor argmin(std::optional<int64_t> d = std::nullopt, bool keepdim = false) const {
+    return make([&](prism_tensor_t* o) { return prism_argmin(h_, d ? *d : PRISM_DIM_NONE, keepdim, o); });
+  }
+
+  // ----------------------------------------------------------- linear algebra
+  Tensor matmul(const Tensor& other) const {
+    return call2(prism_matmul, other);
+  }
+  Tensor bmm(const Tensor& other) const {
+    return call2(prism_bmm, other);
+  }
+
+  // ----------------------------------------------------------- splitting
+  // Views of `split_size` along `d` (the last may be smaller).
+  std::vector<Tensor> split(int64_t split_size, int64_t d = 0) const {
+    return pieces([&](prism_tensor_t* outs, size_t cap, size_t* n) {
+      return prism_split(h_, split_size, d, outs, cap, n);
+    });
+  }
+  // Views of the given sizes (must sum to the dim's size).
+  std::vector<Tensor> split(const IntList& sizes, int64_t d = 0) const {
+    return pieces([&](prism_tensor_t* outs, size_t cap, size_t* n) {
+      return prism_split_sizes(h_, sizes.data(), static_cast<size_t>(sizes.size()), d, outs, cap, n);
+    });
+  }
+  std::vector<Tensor> split_with_sizes(const IntList& sizes, int64_t d = 0) const {
+    return split(sizes, d);
+  }
+  // torch.chunk: ceil(size / chunks) per piece; may give fewer pieces.
+  std::vector<Tensor> chunk(int64_t chunks, int64_t d = 0) const {
+    return pieces([&](prism_tensor_t* outs, size_t cap, size_t* n) {
+      return prism_chunk(h_, chunks, d, outs, cap, n);
+    });
+  }
+
+  // ----------------------------------------------------------- whole-tensor comparison
+  // Same sizes and equal values.
+  bool equal(const Tensor& other) const {
+    int32_t r = 0;
+    check(prism_equal(h_, other.h_, &r));
+    return r != 0;
+  }
+  // |this - other| <= atol + rtol * |other| everywhere.
+  bool allclose(const Tensor& other, double rtol = 1e-5, double atol = 1e-8, bool equal_nan = false) const {
+    int32_t r = 0;
+    check(prism_allclose(h_, other.h_, rtol, atol, equal_nan, &r));
+    return r != 0;
+  }
+
+ private:
+  void reset() noexcept {
+    if (h_) prism_tensor_release(h_);
+    h_ = nullptr;
+  }
+  // The handle for plain queries, which cannot report a status.
+  prism_tensor_t handle() const {
+    if (!h_) detail::fail("prism::Tensor: the tensor is undefined (default-constructed or moved-from)");
+    return h_;
+  }
+  // Runs a C call writing one tensor and adopts the result.
+  template <typename F>
+  static Tensor make(F&& f) {
+    prism_tensor_t out = nullptr;
+    check(f(&out));
+    return adopt(out);
+  }
+  Tensor call1(prism_status (*fn)(prism_tensor_t, prism_tensor_t*)) const {
+    prism_tensor_t out = nullptr;
+    check(fn(h_, &out));
+    return adopt(out);
+  }
+  Tensor call2(prism_status (*fn)(prism_tensor_t, prism_tensor_t, prism_tensor_t*),
+               const Tensor& other) const {
+    prism_tensor_t out = nullptr;
+    check(fn(h_, other.h_, &out));
+    return adopt(out);
+  }
+  std::pair<Tensor, Tensor> value_index(prism_status (*fn)(prism_tensor_t, int64_t, int32_t, prism_tensor_t*,
+                                                           prism_tensor_t*),
+                                        int64_t d, bool keepdim) const {
+    prism_tensor_t v = nullptr, i = nullptr;
+    check(fn(h_, d, keepdim, &v, &i));
+    return {adopt(v), adopt(i)};
+  }
+  // Calls a splitting function, growing the handle array when it is too small.
+  template <typename F>
+  static std::vector<Tensor> pieces(F&& f) {
+    std::vector<prism_tensor_t> handles(16, nullptr);
+    size_t n = SIZE_MAX;
+    prism_status s = f(handles.data(), handles.size(), &n);
+    if (s != PRISM_OK && n != SIZE_MAX && n > handles.size()) {
+      prism_clear_error();
+      handles.assign(n, nullptr);
+      n = SIZE_MAX;
+      s = f(handles.data(), handles.size(), &n);
+    }
+    check(s);
+    std::vector<Tensor> out;
+    out.reserve(n);
+    for (size_t i = 0; i < n; ++i) out.push_back(adopt(handles[i]));
+    return out;
+  }
+  static void blob_trampoline(void* data, void* ctx) {
+    auto* fn = static_cast<std::function<void(void*)>*>(ctx);
+    (*fn)(data);
+    delete fn;
+  }
+  // A 0-d tensor for `s` per Note [Scalar operands], on this tensor's device.
+  Tensor scalar_operand(const Scalar& s) const {
+    return scalar(s.to_double(), s.dtype_next_to(dtype()), device());
+  }
+
+  friend Tensor scalar_tensor_for(const Scalar& s, const Tensor& like);
+
+  prism_tensor_t h_ = nullptr;
+};
+
+// The 0-d tensor that stands for `s` next to `like` (Note [Scalar operands]).
+inline Tensor scalar_tensor_for(const Scalar& s, const Tensor& like) {
+  return like.scalar_operand(s);
+}
+
+// ===========================================================================
+// Free functions: creation
+// ===========================================================================
+
+inline Tensor empty(const IntList& sizes, Dtype dtype = kFloat32, const Device& device = Device()) {
+  return Tensor::empty(sizes, dtype, device);
+}
+inline Tensor zeros(const IntList& sizes, Dtype dtype = kFloat32, const Device& device = Device()) {
+  return Tensor::zeros(sizes, dtype, device);
+}
+inline Tensor ones(const IntList& sizes, Dtype dtype = kFloat32, const Device& device = Device()) {
+  return Tensor::ones(sizes, dtype, device);
+}
+inline Tensor full(const IntList& sizes, double value, Dtype dtype = kFloat32,
+                   const Device& device = Device()) {
+  return Tensor::full(sizes, value, dtype, device);
+}
+inline Tensor eye(int64_t n, int64_t m = -1, Dtype dtype = kFloat32, const Device& device = Device()) {
+  return Tensor::eye(n, m, dtype, device);
+}
+inline Tensor arange(double start, double end, double step = 1, Dtype dtype = kFloat32,
+                     const Device& device = Device()) {
+  return Tensor::arange(start, end, step, dtype, device);
+}
+inline Tensor linspace(double start, double end, int64_t steps, Dtype dtype = kFloat32,
+                       const Device& device = Device()) {
+  return Tensor::linspace(start, end, steps, dtype, device);
+}
+template <typename T>
+Tensor from_vector(const std::vector<T>& values, const IntList& sizes = IntList(),
+                   const Device& device = Device()) {
+  return Tensor::from_vector(values, sizes, device);
+}
+inline Tensor rand(const IntList& sizes, Dtype dtype = kFloat32, const Device& device = Device()) {
+  return Tensor::rand(sizes, dtype, device);
+}
+inline Tensor randn(const IntList& sizes, Dtype dtype = kFloat32, const Device& device = Device()) {
+  return Tensor::randn(sizes, dtype, device);
+}
+inline Tensor randint(int64_t low, int64_t high, const IntList& sizes, Dtype dtype = kInt64,
+                      const Device& device = Device()) {
+  return Tensor::randint(low, high, sizes, dtype, device);
+}
+inline Tensor randperm(int64_t n, Dtype dtype = kInt64, const Device& device = Device()) {
+  return Tensor::randperm(n, dtype, device);
+}
+inline Tensor bernoulli(const Tensor& p) {
+  return p.bernoulli();
+}
+
+namespace detail {
+inline Tensor like(prism_status (*fn)(prism_tensor_t, prism_tensor_t*), const Tensor& t) {
+  prism_tensor_t out = nullptr;
+  check(fn(t.get(), &out));
+  return Tensor::adopt(out);
+}
+}  // namespace detail
+
+// Same sizes, dtype and device as `t`.
+inline Tensor empty_like(const Tensor& t) {
+  return detail::like(prism_empty_like, t);
+}
+inline Tensor zeros_like(const Tensor& t) {
+  return detail::like(prism_zeros_like, t);
+}
+inline Tensor ones_like(const Tensor& t) {
+  return detail::like(prism_ones_like, t);
+}
+inline Tensor full_like(const Tensor& t, double value) {
+  prism_tensor_t out = nullptr;
+  check(prism_full_like(t.get(), value, &out));
+  return Tensor::adopt(out);
+}
+
+inline DLManagedTensor* to_dlpack(const Tensor& t) {
+  return t.to_dlpack();
+}
+inline Tensor from_dlpack(DLManagedTensor* src) {
+  return Tensor::from_dlpack(src);
+}
+
+// ===========================================================================
+// Free functions: elementwise
+// ===========================================================================
+
+#define PRISM_HPP_UNARY_FREE(name)      \
+  inline Tensor name(const Tensor& x) { \
+    return x.name();                    \
+  }
+PRISM_HPP_UNARY_FREE(neg)
+PRISM_HPP_UNARY_FREE(abs)
+PRISM_HPP_UNARY_FREE(sign)
+PRISM_HPP_UNARY_FREE(exp)
+PRISM_HPP_UNARY_FREE(log)
+PRISM_HPP_UNARY_FREE(log1p)
+PRISM_HPP_UNARY_FREE(expm1)
+PRISM_HPP_UNARY_FREE(sqrt)
+PRISM_HPP_UNARY_FREE(rsqrt)
+PRISM_HPP_UNARY_FREE(reciprocal)
+PRISM_HPP_UNARY_FREE(square)
+PRISM_HPP_UNARY_FREE(sin)
+PRISM_HPP_UNARY_FREE(cos)
+PRISM_HPP_UNARY_FREE(tanh)
+PRISM_HPP_UNARY_FREE(sigmoid)
+PRISM_HPP_UNARY_FREE(relu)
+PRISM_HPP_UNARY_FREE(gelu)
+PRISM_HPP_UNARY_FREE(silu)
+PRISM_HPP_UNARY_FREE(floor)
+PRISM_HPP_UNARY_FREE(ceil)
+PRISM_HPP_UNARY_FREE(round)
+PRISM_HPP_UNARY_FREE(logical_not)
+#undef PRISM_HPP_UNARY_FREE
+
+inline Tensor add(const Tensor& a, const Tensor& b, double alpha = 1) {
+  return a.add(b, alpha);
+}
+inline Tensor sub(const Tensor& a, const Tensor& b, double alpha = 1) {
+  return a.sub(b, alpha);
+}
+
+// Binary and predicate ops as free functions, with a scalar on either side.
+#define PRISM_HPP_BINARY_FREE(name)                      \
+  inline Tensor name(const Tensor& a, const Tensor& b) { \
+    return a.name(b);                                    \
+  }                                                      \
+  inline Tensor name(const Tensor& a, const Scalar& b) { \
+    return a.name(b);                                    \
+  }                                                      \
+  inline Tensor name(const Scalar& a, const Tensor& b) { \
+    return scalar_tensor_for(a, b).name(b);              \
+  }
+PRISM_HPP_BINARY_FREE(mul)
+PRISM_HPP_BINARY_FREE(div)
+PRISM_HPP_BINARY_FREE(remainder)
+PRISM_HPP_BINARY_FREE(pow)
+PRISM_HPP_BINARY_FREE(maximum)
+PRISM_HPP_BINARY_FREE(minimum)
+PRISM_HPP_BINARY_FREE(eq)
+PRISM_HPP_BINARY_FREE(ne)
+PRISM_HPP_BINARY_FREE(lt)
+PRISM_HPP_BINARY_FREE(le)
+PRISM_HPP_BINARY_FREE(gt)
+PRISM_HPP_BINARY_FREE(ge)
+PRISM_HPP_BINARY_FREE(logical_and)
+PRISM_HPP_BINARY_FREE(logical_or)
+PRISM_HPP_BINARY_FREE(logical_xor)
+#undef PRISM_HPP_BINARY_FREE
+
+inline Tensor div(const Tensor& a, const Tensor& b, RoundingMode mode) {
+  return a.div(b, mode);
+}
+
+// cond ? a : b with three-way broadcasting; cond must be bool.
+inline Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  prism_tensor_t out = nullptr;
+  check(prism_where(cond.get(), a.get(), b.get(), &out));
+  return Tensor::adopt(out);
+}
+inline Tensor where(const Tensor& cond, const Tensor& a, const Scalar& b) {
+  return where(cond, a, scalar_tensor_for(b, a));
+}
+inline Tensor where(const Tensor& cond, const Scalar& a, const Tensor& b) {
+  return where(cond, scalar_tensor_for(a, b), b);
+}
+inline Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max = std::nullopt) {
+  return x.clamp(min, max);
+}
+
+// ===========================================================================
+// Operators. Comparisons return bool tensors: use equal() for one bool.
+// ===========================================================================
+
+inline Tensor operator-(const Tensor& x) {
+  return x.neg();
+}
+inline Tensor operator!(const Tensor& x) {
+  return x.logical_not();
+}
+
+inline Tensor operator+(const Tensor& a, const Tensor& b) {
+  return a.add(b);
+}
+inline Tensor operator+(const Tensor& a, const Scalar& b) {
+  return a.add(b);
+}
+inline Tensor operator+(const Scalar& a, const Tensor& b) {
+  return scalar_tensor_for(a, b).add(b);
+}
+inline Tensor operator-(const Tensor& a, const Tensor& b) {
+  return a.sub(b);
+}
+inline Tensor operator-(const Tensor& a, const Scalar& b) {
+  return a.sub(b);
+}
+inline Tensor operator-(const Scalar& a, const Tensor& b) {
+  return scalar_tensor_for(a, b).sub(b);
+}
+inline Tensor operator*(const Tensor& a, const Tensor& b) {
+  return a.mul(b);
+}
+inline Tensor operator*(const Tensor& a, const Scalar& b) {
+  return a.mul(b);
+}
+inline Tensor operator*(const Scalar& a, const Tensor& b) {
+  return scalar_tensor_for(a, b).mul(b);
+}
+inline Tensor operator/(const Tensor& a, const Tensor& b) {
+  return a.div(b);
+}
+inline Tensor operator/(const Tensor& a, const Scalar& b) {
+  return a.div(b);
+}
+inline Tensor operator/(const Scalar& a, const Tensor& b) {
+  return scalar_tensor_for(a, b).div(b);
+}
+inline Tensor operator%(const Tensor& a, const Tensor& b) {
+  return a.remainder(b);
+}
+inline Tensor operator%(const Tensor& a, const Scalar& b) {
+  return a.remainder(b);
+}
+inline Tensor operator%(const Scalar& a, const Tensor& b) {
+  return scalar_tensor_for(a, b).remainder(b);
+}
+
+// In place: the left tensor's dtype must hold the result.
+inline Tensor& operator+=(Tensor& a, const Tensor& b) {
+  return a.add_(b);
+}
+inline Tensor& operator+=(Tensor& a, const Scalar& b) {
+  return a.add_(b);
+}
+inline Tensor& operator-=(Tensor& a, const Tensor& b) {
+  return a.sub_(b);
+}
+inline Tensor& operator-=(Tensor& a, const Scalar& b) {
+  return a.sub_(b);
+}
+inline Tensor& operator*=(Tensor& a, const Tensor& b) {
+  return a.mul_(b);
+}
+inline Tensor& operator*=(Tensor& a, const Scalar& b) {
+  return a.mul_(b);
+}
+inline Tensor& operator/=(Tensor& a, const Tensor& b) {
+  return a.div_(b);
+}
+inline Tensor& operator/=(Tensor& a, const Scalar& b) {
+  return a.div_(b);
+}
+inline Tensor& operator%=(Tensor& a, const Tensor& b) {
+  return a.remainder_(b);
+}
+inline Tensor& operator%=(Tensor& a, const Scalar& b) {
+  return a.remainder_(b);
+}
+
+#define PRISM_HPP_COMPARE_OP(op, name)                          \
+  inline Tensor operator op(const Tensor& a, const Tensor& b) { \
+    return a.name(b);                                           \
+  }                                                             \
+  inline Tensor operator op(const Tensor& a, const Scalar& b) { \
+    return a.name(b);                                           \
+  }                                                             \
+  inline Tensor operator op(const Scalar& a, const Tensor& b) { \
+    return scalar_tensor_for(a, b).name(b);                     \
+  }
+PRISM_HPP_COMPARE_OP(==, eq)
+PRISM_HPP_COMPARE_OP(!=, ne)
+PRISM_HPP_COMPARE_OP(<, lt)
+PRISM_HPP_COMPARE_OP(<=, le)
+PRISM_HPP_COMPARE_OP(>, gt)
+PRISM_HPP_COMPARE_OP(>=, ge)
+#undef PRISM_HPP_COMPARE_OP
+
+// ===========================================================================
+// Free functions: reductions, linear algebra, joining and splitting
+// ===========================================================================
+
+inline Tensor sum(const Tensor& x, const IntList& dims = IntList(), bool keepdim = false) {
+  return x.sum(dims, keepdim);
+}
+inline Tensor prod(const Tensor& x, const IntList& dims = IntList(), bool keepdim = false) {
+  return x.prod(dims, keepdim);
+}
+inline Tensor mean(const Tensor& x, const IntList& dims = IntList(), bool keepdim = false) {
+  return x.mean(dims, keepdim);
+}
+inline Tensor amax(const Tensor& x, const IntList& dims = IntList(), bool keepdim = false) {
+  return x.amax(dims, keepdim);
+}
+inline Tensor amin(const Tensor& x, const IntList& dims = IntList(), bool keepdim = false) {
+  return x.amin(dims, keepdim);
+}
+inline Tensor all(const Tensor& x, const IntList& dims = IntList(), bool keepdim = false) {
+  return x.all(dims, keepdim);
+}
+inline Tensor any(const Tensor& x, const IntList& dims = IntList(), bool keepdim = false) {
+  return x.any(dims, keepdim);
+}
+inline Tensor logsumexp(const Tensor& x, const IntList& dims = IntList(), bool keepdim = false) {
+  return x.logsumexp(dims, keepdim);
+}
+inline Tensor var(const Tensor& x, const IntList& dims = IntList(), int64_t correction = 1,
+                  bool keepdim = false) {
+  return x.var(dims, correction, keepdim);
+}
+inline Tensor std(const Tensor& x, const IntList& dims = IntList(), int64_t correction = 1,
+                  bool keepdim = false) {
+  return x.std(dims, correction, keepdim);
+}
+inline Tensor norm(const Tensor& x, double p = 2, const IntList& dims = IntList(), bool keepdim = false) {
+  return x.norm(p, dims, keepdim);
+}
+inline Tensor max(const Tensor& x) {
+  return x.max();
+}
+inline Tensor min(const Tensor& x) {
+  return x.min();
+}
+inline std::pair<Tensor, Tensor> max(const Tensor& x, int64_t d, bool keepdim = false) {
+  return x.max(d, keepdim);
+}
+inline std::pair<Tensor, Tensor> min(const Tensor& x, int64_t d, bool keepdim = false) {
+  return x.min(d, keepdim);
+}
+inline Tensor argmax(const Tensor& x, std::optional<int64_t> d = std::nullopt, bool keepdim = false) {
+  return x.argmax(d, keepdim);
+}
+inline Tensor argmin(const Tensor& x, std::optional<int64_t> d = std::nullopt, bool keepdim = false) {
+  return x.argmin(d, keepdim);
+}
+
+inline Tensor matmul(const Tensor& a, const Tensor& b) {
+  return a.matmul(b);
+}
+inline Tensor bmm(const Tensor& a, const Tensor& b) {
+  return a.bmm(b);
+}
+
+namespace detail {
+inline std::vector<prism_tensor_t> handles(const std::vector<Tensor>& ts) {
+  std::vector<prism_tensor_t> hs;
+  hs.reserve(ts.size());
+  for (const Tensor& x : ts) hs.push_back(x.get());
+  return hs;
+}
+}  // namespace detail
+
+// Concatenates along `d`; dtypes promote.
+inline Tensor cat(const std::vector<Tensor>& tensors, int64_t d = 0) {
+  std::vector<prism_tensor_t> hs = detail::handles(tensors);
+  prism_tensor_t out = nullptr;
+  check(prism_cat(hs.data(), hs.size(), d, &out));
+  return Tensor::adopt(out);
+}
+// Stacks same-shaped tensors along a new dim `d`.
+inline Tensor stack(const std::vector<Tensor>& tensors, int64_t d = 0) {
+  std::vector<prism_tensor_t> hs = detail::handles(tensors);
+  prism_tensor_t out = nullptr;
+  check(prism_stack(hs.data(), hs.size(), d, &out));
+  return Tensor::adopt(out);
+}
+inline std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t d = 0) {
+  return x.split(split_size, d);
+}
+inline std::vector<Tensor> split(const Tensor& x, const IntList& sizes, int64_t d = 0) {
+  return x.split(sizes, d);
+}
+inline std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t d = 0) {
+  return x.chunk(chunks, d);
+}
+
+inline bool equal(const Tensor& a, const Tensor& b) {
+  return a.equal(b);
+}
+inline bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8,
+                     bool equal_nan = false) {
+  return a.allclose(b, rtol, atol, equal_nan);
+}
+
+// ===========================================================================
+// Printing
+// ===========================================================================
+
+namespace detail {
+// Writes values[pos ...] as nested brackets for sizes[d ...].
+inline void print_nested(std::ostream& os, const std::vector<double>& values,
+                         const std::vector<int64_t>& sizes, size_t d, size_t& pos, bool integral) {
+  if (d == sizes.size()) {
+    double v = values[pos++];
+    if (integral) {
+      os << static_cast<long long>(v);
+    } else {
+      os << v;
+    }
+    return;
+  }
+  os << '[';
+  for (int64_t i = 0; i < sizes[d]; ++i) {
+    if (i) os << ", ";
+    print_nested(os, values, sizes, d + 1, pos, integral);
+  }
+  os << ']';
+}
+}  // namespace detail
+
+inline std::string Tensor::to_string() const {
+  if (!defined()) return "tensor(undefined)";
+  std::ostringstream os;
+  const bool integral = is_integral(dtype(), /*include_bool=*/true);
+  std::vector<double> values = to_vector<double>();
+  std::vector<int64_t> dims = sizes();
+  size_t pos = 0;
+  os << "tensor(";
+  detail::print_nested(os, values, dims, 0, pos, integral);
+  os << ", dtype=" << dtype() << ", device=" << device() << ')';
+  return os.str();
+}
+
+inline std::ostream& operator<<(std::ostream& os, const Tensor& t) {
+  return os << t.to_string();
+}
+
+}  // namespace prism
+
+#endif  // PRISM_API_PRISM_PRISM_HPP_

@@ -1,0 +1,1836 @@
+/* capi_test.c — the pure-C99 test of the Prism user ABI: calls every function in prism.h and checks values.
+ */
+
+/*
+ * Note [C ABI test]
+ * -----------------
+ * This file is compiled as C99 with -pedantic -Werror and links only the
+ * shared libprism, exactly as a C user would. Every function declared in
+ * prism.h is called at least once (tests/capi/check_coverage.cmake checks
+ * that), and results are checked by value, not only by status. A failed
+ * expectation prints file:line and carries on, so one run lists every
+ * problem; the exit code is the number of failures (capped at 255).
+ */
+
+#include <dlpack/dlpack.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prism/plugin.h"
+#include "prism/prism.h"
+
+#ifndef PRISM_TEST_PLUGIN_DIR
+#define PRISM_TEST_PLUGIN_DIR "."
+#endif
+
+/* ===========================================================================
+ * A tiny assertion kit
+ * ======================================================================== */
+
+static int g_failures = 0;
+static const char* g_section = "";
+
+#define EXPECT(cond)                                                                            \
+  do {                                                                                          \
+    if (!(cond)) {                                                                              \
+      fprintf(stderr, "%s:%d: [%s] EXPECT(%s) failed\n", __FILE__, __LINE__, g_section, #cond); \
+      ++g_failures;                                                                             \
+    }                                                                                           \
+  } while (0)
+
+#define EXPECT_OK(call)                                                                   \
+  do {                                                                                    \
+    prism_status s_ = (call);                                                             \
+    if (s_ != PRISM_OK) {                                                                 \
+      fprintf(stderr, "%s:%d: [%s] %s -> %s: %s\n", __FILE__, __LINE__, g_section, #call, \
+              prism_status_name(s_), prism_last_error());                                 \
+      ++g_failures;                                                                       \
+    }                                                                                     \
+  } while (0)
+
+#define EXPECT_STATUS(call, want)                                                                         \
+  do {                                                                                                    \
+    prism_status s_ = (call);                                                                             \
+    if (s_ != (want)) {                                                                                   \
+      fprintf(stderr, "%s:%d: [%s] %s -> %s, expected %s (message: %s)\n", __FILE__, __LINE__, g_section, \
+              #call, prism_status_name(s_), prism_status_name(want), prism_last_error());                 \
+      ++g_failures;                                                                                       \
+    }                                                                                                     \
+  } while (0)
+
+/* The last error message contains `needle`. */
+#define EXPECT_MSG_HAS(needle)                                                                               \
+  do {                                                                                                       \
+    if (strstr(prism_last_error(), (needle)) == NULL) {                                                      \
+      fprintf(stderr, "%s:%d: [%s] message lacks \"%s\": \"%s\"\n", __FILE__, __LINE__, g_section, (needle), \
+              prism_last_error());                                                                           \
+      ++g_failures;                                                                                          \
+    }                                                                                                        \
+  } while (0)
+
+#define I64S(...) ((const int64_t[]){__VA_ARGS__})
+#define F64S(...) ((const double[]){__VA_ARGS__})
+#define F32S(...) ((const float[]){__VA_ARGS__})
+#define I32S(...) ((const int32_t[]){__VA_ARGS__})
+
+#define EXPECT_VALUES(t, want, n, tol) check_values((t), (want), (n), (tol), __LINE__)
+#define EXPECT_SIZES(t, ndim, want) check_sizes((t), (ndim), (want), __LINE__)
+#define EXPECT_STRIDES(t, ndim, want) check_strides((t), (ndim), (want), __LINE__)
+
+/* Copies any tensor to host as float64 (through prism_to_dtype). Returns 0 on failure. */
+static int read_f64(prism_tensor_t t, double* dst, int64_t n) {
+  prism_tensor_t d = NULL;
+  int ok = 0;
+  if (prism_tensor_numel(t) != n) return 0;
+  if (prism_to_dtype(t, PRISM_DTYPE_F64, &d) != PRISM_OK) return 0;
+  ok = prism_tensor_copy_to_host(d, dst, (size_t)n * sizeof(double)) == PRISM_OK;
+  prism_tensor_release(d);
+  return ok;
+}
+
+static void check_values(prism_tensor_t t, const double* want, int64_t n, double tol, int line) {
+  double got[256];
+  int64_t i;
+  if (n > 256 || !read_f64(t, got, n)) {
+    fprintf(stderr, "%s:%d: [%s] could not read %lld values (numel %lld): %s\n", __FILE__, line, g_section,
+            (long long)n, (long long)prism_tensor_numel(t), prism_last_error());
+    ++g_failures;
+    return;
+  }
+  for (i = 0; i < n; ++i) {
+    int same = (isnan(want[i]) && isnan(got[i])) || got[i] == want[i] || fabs(got[i] - want[i]) <= tol;
+    if (!same) {
+      fprintf(stderr, "%s:%d: [%s] value %lld: got %.9g, expected %.9g\n", __FILE__, line, g_section,
+              (long long)i, got[i], want[i]);
+      ++g_failures;
+      return;
+    }
+  }
+}
+
+static void check_sizes(prism_tensor_t t, int32_t ndim, const int64_t* want, int line) {
+  int64_t got[PRISM_MAX_DIMS];
+  int32_t i;
+  if (prism_tensor_ndim(t) != ndim || prism_tensor_sizes(t, got, PRISM_MAX_DIMS) != PRISM_OK) {
+    fprintf(stderr, "%s:%d: [%s] ndim %d, expected %d\n", __FILE__, line, g_section, prism_tensor_ndim(t),
+            ndim);
+    ++g_failures;
+    return;
+  }
+  for (i = 0; i < ndim; ++i) {
+    if (got[i] != want[i]) {
+      fprintf(stderr, "%s:%d: [%s] size[%d] = %lld, expected %lld\n", __FILE__, line, g_section, i,
+              (long long)got[i], (long long)want[i]);
+      ++g_failures;
+      return;
+    }
+  }
+}
+
+static void check_strides(prism_tensor_t t, int32_t ndim, const int64_t* want, int line) {
+  int64_t got[PRISM_MAX_DIMS];
+  int32_t i;
+  if (prism_tensor_ndim(t) != ndim || prism_tensor_strides(t, got, PRISM_MAX_DIMS) != PRISM_OK) {
+    fprintf(stderr, "%s:%d: [%s] strides: ndim %d, expected %d\n", __FILE__, line, g_section,
+            prism_tensor_ndim(t), ndim);
+    ++g_failures;
+    return;
+  }
+  for (i = 0; i < ndim; ++i) {
+    if (got[i] != want[i]) {
+      fprintf(stderr, "%s:%d: [%s] stride[%d] = %lld, expected %lld\n", __FILE__, line, g_section, i,
+              (long long)got[i], (long long)want[i]);
+      ++g_failures;
+      return;
+    }
+  }
+}
+
+/* A new tensor from host data (NULL on failure, which is counted). */
+static prism_tensor_t make(const void* data, prism_dtype dtype, const int64_t* sizes, int32_t ndim) {
+  prism_tensor_t t = NULL;
+  prism_status s = prism_from_data(data, sizes, ndim, dtype, "cpu", &t);
+  if (s != PRISM_OK) {
+    fprintf(stderr, "[%s] prism_from_data failed: %s\n", g_section, prism_last_error());
+    ++g_failures;
+  }
+  return t;
+}
+
+/* 0, 1, ..., n-1 as float32 viewed with `sizes`. */
+static prism_tensor_t iota(const int64_t* sizes, int32_t ndim) {
+  prism_tensor_t flat = NULL, out = NULL;
+  int64_t n = 1;
+  int32_t i;
+  for (i = 0; i < ndim; ++i) n *= sizes[i];
+  EXPECT_OK(prism_arange(0, (double)n, 1, PRISM_DTYPE_F32, "cpu", &flat));
+  EXPECT_OK(prism_view(flat, sizes, ndim, &out));
+  prism_tensor_release(flat);
+  return out;
+}
+
+/* Releases a handle and forgets it, so a second release is a no-op. */
+#define rel(t)               \
+  do {                       \
+    prism_tensor_release(t); \
+    (t) = NULL;              \
+  } while (0)
+
+/* 1 when a and b view the same memory (compared through their DLPack exports). */
+static int shares_storage(prism_tensor_t a, prism_tensor_t b) {
+  DLManagedTensor *da = NULL, *db = NULL;
+  int same = 0;
+  if (prism_to_dlpack(a, &da) == PRISM_OK && prism_to_dlpack(b, &db) == PRISM_OK) {
+    same = (char*)da->dl_tensor.data + da->dl_tensor.byte_offset ==
+           (char*)db->dl_tensor.data + db->dl_tensor.byte_offset;
+  }
+  if (da) da->deleter(da);
+  if (db) db->deleter(db);
+  return same;
+}
+
+/* Accepts "2, 3", "2,3" or "2x3" for a shape in a message. */
+static int has_shape(const char* msg, const char* comma_form) {
+  char compact[64], times[64];
+  size_t i, j = 0, k = 0;
+  for (i = 0; comma_form[i] && j < sizeof(compact) - 1; ++i) {
+    if (comma_form[i] == ' ') continue;
+    compact[j++] = comma_form[i];
+    times[k++] = comma_form[i] == ',' ? 'x' : comma_form[i];
+  }
+  compact[j] = '\0';
+  times[k] = '\0';
+  return strstr(msg, comma_form) != NULL || strstr(msg, compact) != NULL || strstr(msg, times) != NULL;
+}
+
+/* ===========================================================================
+ * Errors, versions, dtypes
+ * ======================================================================== */
+
+static void test_errors_and_versions(void) {
+  uint32_t major = 0, minor = 99;
+  g_section = "versions";
+  EXPECT(prism_version() != NULL && prism_version()[0] >= '0' && prism_version()[0] <= '9');
+  prism_plugin_abi_version(&major, &minor);
+  EXPECT(major == PRISM_PLUGIN_ABI_MAJOR);
+  EXPECT(minor == PRISM_PLUGIN_ABI_MINOR);
+  prism_plugin_abi_version(NULL, NULL); /* both pointers may be NULL */
+
+  EXPECT(strcmp(prism_status_name(PRISM_OK), "OK") == 0);
+  EXPECT(strcmp(prism_status_name(PRISM_ERROR_INVALID_ARGUMENT), "INVALID_ARGUMENT") == 0);
+  EXPECT(strcmp(prism_status_name(PRISM_ERROR_UNIMPLEMENTED), "UNIMPLEMENTED") == 0);
+  EXPECT(strcmp(prism_status_name(PRISM_ERROR_OUT_OF_MEMORY), "OUT_OF_MEMORY") == 0);
+  EXPECT(strcmp(prism_status_name(PRISM_ERROR_UNAVAILABLE), "UNAVAILABLE") == 0);
+  EXPECT(strcmp(prism_status_name(PRISM_ERROR_DEVICE_LOST), "DEVICE_LOST") == 0);
+  EXPECT(strcmp(prism_status_name(PRISM_ERROR_INTERNAL), "INTERNAL") == 0);
+  EXPECT(strcmp(prism_status_name((prism_status)77), "UNKNOWN") == 0);
+
+  /* A failing call sets the thread's last error; clear resets it. */
+  EXPECT_STATUS(prism_tensor_retain(NULL), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(prism_last_status() == PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(strlen(prism_last_error()) > 0);
+  prism_clear_error();
+  EXPECT(prism_last_status() == PRISM_OK);
+  EXPECT(prism_last_error() != NULL && prism_last_error()[0] == '\0');
+}
+
+static void test_dtypes(void) {
+  prism_dtype out = PRISM_DTYPE_BOOL;
+  g_section = "dtypes";
+  EXPECT(strcmp(prism_dtype_name(PRISM_DTYPE_BOOL), "bool") == 0);
+  EXPECT(strcmp(prism_dtype_name(PRISM_DTYPE_U8), "uint8") == 0);
+  EXPECT(strcmp(prism_dtype_name(PRISM_DTYPE_I8), "int8") == 0);
+  EXPECT(strcmp(prism_dtype_name(PRISM_DTYPE_I16), "int16") == 0);
+  EXPECT(strcmp(prism_dtype_name(PRISM_DTYPE_I32), "int32") == 0);
+  EXPECT(strcmp(prism_dtype_name(PRISM_DTYPE_I64), "int64") == 0);
+  EXPECT(strcmp(prism_dtype_name(PRISM_DTYPE_F16), "float16") == 0);
+  EXPECT(strcmp(prism_dtype_name(PRISM_DTYPE_BF16), "bfloat16") == 0);
+  EXPECT(strcmp(prism_dtype_name(PRISM_DTYPE_F32), "float32") == 0);
+  EXPECT(strcmp(prism_dtype_name(PRISM_DTYPE_F64), "float64") == 0);
+  EXPECT(strcmp(prism_dtype_name((prism_dtype)42), "invalid") == 0);
+
+  EXPECT(prism_dtype_size(PRISM_DTYPE_BOOL) == 1);
+  EXPECT(prism_dtype_size(PRISM_DTYPE_U8) == 1);
+  EXPECT(prism_dtype_size(PRISM_DTYPE_I16) == 2);
+  EXPECT(prism_dtype_size(PRISM_DTYPE_I32) == 4);
+  EXPECT(prism_dtype_size(PRISM_DTYPE_I64) == 8);
+  EXPECT(prism_dtype_size(PRISM_DTYPE_F16) == 2);
+  EXPECT(prism_dtype_size(PRISM_DTYPE_BF16) == 2);
+  EXPECT(prism_dtype_size(PRISM_DTYPE_F32) == 4);
+  EXPECT(prism_dtype_size(PRISM_DTYPE_F64) == 8);
+  EXPECT(prism_dtype_size((prism_dtype)42) == 0);
+
+  /* torch.promote_types spot checks. */
+  EXPECT_OK(prism_promote_types(PRISM_DTYPE_I32, PRISM_DTYPE_F32, &out));
+  EXPECT(out == PRISM_DTYPE_F32);
+  EXPECT_OK(prism_promote_types(PRISM_DTYPE_U8, PRISM_DTYPE_I8, &out));
+  EXPECT(out == PRISM_DTYPE_I16);
+  EXPECT_OK(prism_promote_types(PRISM_DTYPE_F16, PRISM_DTYPE_BF16, &out));
+  EXPECT(out == PRISM_DTYPE_F32);
+  EXPECT_OK(prism_promote_types(PRISM_DTYPE_BOOL, PRISM_DTYPE_U8, &out));
+  EXPECT(out == PRISM_DTYPE_U8);
+  EXPECT_OK(prism_promote_types(PRISM_DTYPE_I64, PRISM_DTYPE_F16, &out));
+  EXPECT(out == PRISM_DTYPE_F16);
+  EXPECT_OK(prism_promote_types(PRISM_DTYPE_I8, PRISM_DTYPE_I64, &out));
+  EXPECT(out == PRISM_DTYPE_I64);
+  EXPECT_OK(prism_promote_types(PRISM_DTYPE_F32, PRISM_DTYPE_F64, &out));
+  EXPECT(out == PRISM_DTYPE_F64);
+  EXPECT_OK(prism_promote_types(PRISM_DTYPE_BOOL, PRISM_DTYPE_BOOL, &out));
+  EXPECT(out == PRISM_DTYPE_BOOL);
+  out = PRISM_DTYPE_I64;
+  EXPECT_STATUS(prism_promote_types((prism_dtype)42, PRISM_DTYPE_F32, &out), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(out == PRISM_DTYPE_I64); /* untouched on error */
+}
+
+/* ===========================================================================
+ * Plugins, load report, devices
+ * ======================================================================== */
+
+static void test_plugins_and_devices(void) {
+  size_t n = 0, i;
+  int found_loaded = 0, found_missing = 0, found_cpu = 0;
+  int32_t count = 0, d;
+  const char* missing = "/nonexistent/dir/libprism-missing.so";
+  prism_load_report_row row;
+  prism_device_info info;
+  g_section = "plugins";
+
+  EXPECT_OK(prism_plugins_load_default());
+  EXPECT_OK(prism_plugins_load_default());                                /* later calls are no-ops */
+  EXPECT_OK(prism_plugin_load(PRISM_TEST_PLUGIN_DIR "/libprism-cpu.so")); /* already loaded: no-op */
+  EXPECT_STATUS(prism_plugin_load(missing), PRISM_ERROR_UNAVAILABLE);
+  EXPECT(strlen(prism_last_error()) > 0);
+  EXPECT_STATUS(prism_plugin_load(NULL), PRISM_ERROR_INVALID_ARGUMENT);
+
+  EXPECT_OK(prism_load_report_count(&n));
+  EXPECT(n >= 2);
+  for (i = 0; i < n; ++i) {
+    memset(&row, 0, sizeof(row));
+    row.struct_size = sizeof(row);
+    EXPECT_OK(prism_load_report_get(i, &row));
+    EXPECT(row.path != NULL && row.plugin_name != NULL && row.reason != NULL);
+    if (row.path == NULL || row.plugin_name == NULL || row.reason == NULL) continue;
+    if (row.loaded && row.device_count > 0) {
+      found_loaded = 1;
+      EXPECT(row.abi_major == PRISM_PLUGIN_ABI_MAJOR);
+      EXPECT(strlen(row.plugin_name) > 0);
+    }
+    if (strcmp(row.path, missing) == 0) {
+      found_missing = 1;
+      EXPECT(row.loaded == 0);
+      EXPECT(row.device_count == 0);
+      EXPECT(strlen(row.reason) > 0);
+    }
+  }
+  EXPECT(found_loaded);
+  EXPECT(found_missing);
+  row.struct_size = sizeof(row);
+  EXPECT_STATUS(prism_load_report_get(n, &row), PRISM_ERROR_INVALID_ARGUMENT);
+
+  g_section = "devices";
+  EXPECT_OK(prism_device_count(&count));
+  EXPECT(count >= 1);
+  for (d = 0; d < count; ++d) {
+    memset(&info, 0, sizeof(info));
+    info.struct_size = sizeof(info);
+    EXPECT_OK(prism_device_info_get(d, &info));
+    EXPECT(info.device && info.plugin && info.name && info.vendor && info.stable_id);
+    if (info.device && strcmp(info.device, "cpu:0") == 0) {
+      found_cpu = 1;
+      EXPECT((info.dtype_mask & PRISM_DTYPE_BIT(PRISM_DTYPE_F32)) != 0);
+      EXPECT((info.dtype_mask & PRISM_DTYPE_BIT(PRISM_DTYPE_F64)) != 0);
+      EXPECT((info.capabilities & PRISM_DEVICE_CAP_HOST_MEMORY) != 0);
+      EXPECT(strlen(info.stable_id) > 0);
+    }
+  }
+  EXPECT(found_cpu);
+  info.struct_size = sizeof(info);
+  EXPECT_STATUS(prism_device_info_get(count, &info), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_device_info_get(-1, &info), PRISM_ERROR_INVALID_ARGUMENT);
+
+  EXPECT_OK(prism_synchronize("cpu"));
+  EXPECT_OK(prism_synchronize(NULL)); /* NULL means "cpu" */
+  EXPECT(prism_synchronize("nosuchdevice:3") != PRISM_OK);
+  EXPECT_MSG_HAS("nosuchdevice");
+}
+
+/* ===========================================================================
+ * Fallback policy, memory statistics
+ * ======================================================================== */
+
+static void test_fallback_and_memory(void) {
+  prism_fallback_policy policy = PRISM_FALLBACK_ERROR;
+  uint64_t count = 99;
+  prism_memory_stats before, during, after;
+  prism_tensor_t big = NULL;
+  g_section = "fallback";
+
+  EXPECT_OK(prism_fallback_get_policy(&policy));
+  EXPECT(policy == PRISM_FALLBACK_WARN); /* the default when PRISM_FALLBACK is unset */
+  EXPECT_OK(prism_fallback_set_policy(PRISM_FALLBACK_ERROR));
+  EXPECT_OK(prism_fallback_get_policy(&policy));
+  EXPECT(policy == PRISM_FALLBACK_ERROR);
+  EXPECT_STATUS(prism_fallback_set_policy((prism_fallback_policy)9), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_OK(prism_fallback_set_policy(PRISM_FALLBACK_WARN));
+  EXPECT_OK(prism_fallback_reset());
+  EXPECT_OK(prism_fallback_count(NULL, &count));
+  EXPECT(count == 0);
+  count = 99;
+  EXPECT_OK(prism_fallback_count("add", &count));
+  EXPECT(count == 0); /* the CPU plugin runs add itself */
+
+  g_section = "memory";
+  memset(&before, 0, sizeof(before));
+  before.struct_size = sizeof(before);
+  during = before;
+  after = before;
+  EXPECT_OK(prism_memory_stats_get("cpu", &before));
+  EXPECT(before.reserved >= before.allocated);
+  EXPECT_OK(prism_zeros(I64S(256, 1024), 2, PRISM_DTYPE_F32, "cpu", &big)); /* 1 MiB */
+  EXPECT_OK(prism_memory_stats_get("cpu", &during));
+  EXPECT(during.allocated >= before.allocated + (1u << 20));
+  EXPECT(during.peak_allocated >= during.allocated);
+  EXPECT(during.reserved >= during.allocated);
+  EXPECT(during.num_device_allocs + during.num_cache_hits > before.num_device_allocs + before.num_cache_hits);
+  rel(big);
+  EXPECT_OK(prism_memory_stats_get("cpu", &after));
+  EXPECT(after.allocated == before.allocated);
+  EXPECT(after.peak_allocated >= during.allocated);
+  EXPECT_OK(prism_memory_reset_peak("cpu"));
+  EXPECT_OK(prism_memory_stats_get("cpu", &after));
+  EXPECT(after.peak_allocated == after.allocated);
+  EXPECT_OK(prism_memory_empty_cache("cpu"));
+  EXPECT_OK(prism_memory_stats_get("cpu", &after));
+  EXPECT(after.reserved == after.allocated); /* nothing cached any more */
+  EXPECT(prism_memory_stats_get("nosuchdevice", &after) != PRISM_OK);
+}
+
+/* ===========================================================================
+ * Handles, metadata, creation
+ * ======================================================================== */
+
+static void test_metadata_and_creation(void) {
+  prism_tensor_t z = NULL, o = NULL, f = NULL, s = NULL, e = NULL, a = NULL, l = NULL, like = NULL, em = NULL;
+  prism_tensor_t keep = NULL;
+  int64_t size = 0, sizes[PRISM_MAX_DIMS], iv = 0;
+  double dv = 0;
+  int16_t i16[4] = {-300, 7, 0, 32000}, back16[4] = {0, 0, 0, 0};
+  g_section = "metadata";
+
+  EXPECT_OK(prism_zeros(I64S(2, 3), 2, PRISM_DTYPE_F32, "cpu", &z));
+  EXPECT(prism_tensor_ndim(z) == 2);
+  EXPECT(prism_tensor_numel(z) == 6);
+  EXPECT(prism_tensor_dtype(z) == PRISM_DTYPE_F32);
+  EXPECT(strcmp(prism_tensor_device(z), "cpu:0") == 0);
+  EXPECT(prism_tensor_storage_offset(z) == 0);
+  EXPECT(prism_tensor_is_contiguous(z) == 1);
+  EXPECT_OK(prism_tensor_size(z, -1, &size));
+  EXPECT(size == 3);
+  EXPECT_OK(prism_tensor_size(z, 0, &size));
+  EXPECT(size == 2);
+  size = 77;
+  EXPECT_STATUS(prism_tensor_size(z, 2, &size), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(size == 77);
+  EXPECT_SIZES(z, 2, I64S(2, 3));
+  EXPECT_STRIDES(z, 2, I64S(3, 1));
+  EXPECT_STATUS(prism_tensor_sizes(z, sizes, 1), PRISM_ERROR_INVALID_ARGUMENT); /* capacity < ndim */
+  EXPECT_VALUES(z, F64S(0, 0, 0, 0, 0, 0), 6, 0);
+
+  /* Plain queries on NULL return 0 / bool / "" and set the last error. */
+  prism_clear_error();
+  EXPECT(prism_tensor_ndim(NULL) == 0);
+  EXPECT(prism_last_status() == PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(prism_tensor_numel(NULL) == 0);
+  EXPECT(prism_tensor_dtype(NULL) == PRISM_DTYPE_BOOL);
+  EXPECT(prism_tensor_device(NULL) != NULL && prism_tensor_device(NULL)[0] == '\0');
+  EXPECT(prism_tensor_storage_offset(NULL) == 0);
+  EXPECT(prism_tensor_is_contiguous(NULL) == 0);
+
+  /* retain / release: the tensor lives until the last reference goes. */
+  EXPECT_OK(prism_tensor_retain(z));
+  EXPECT_OK(prism_tensor_release(z));
+  EXPECT(prism_tensor_numel(z) == 6);
+  EXPECT_OK(prism_tensor_release(NULL)); /* a no-op */
+
+  g_section = "creation";
+  EXPECT_OK(prism_ones(I64S(3), 1, PRISM_DTYPE_I32, "cpu", &o));
+  EXPECT(prism_tensor_dtype(o) == PRISM_DTYPE_I32);
+  EXPECT_VALUES(o, F64S(1, 1, 1), 3, 0);
+  EXPECT_OK(prism_full(I64S(2, 2), 2, 2.5, PRISM_DTYPE_F64, NULL, &f));
+  EXPECT_VALUES(f, F64S(2.5, 2.5, 2.5, 2.5), 4, 0);
+  EXPECT(strcmp(prism_tensor_device(f), "cpu:0") == 0); /* NULL device = cpu */
+  EXPECT_OK(prism_scalar(7, PRISM_DTYPE_I64, "cpu", &s));
+  EXPECT(prism_tensor_ndim(s) == 0);
+  EXPECT(prism_tensor_numel(s) == 1);
+  EXPECT_OK(prism_tensor_item_int64(s, &iv));
+  EXPECT(iv == 7);
+  EXPECT_OK(prism_tensor_item_double(s, &dv));
+  EXPECT(dv == 7.0);
+  dv = -1;
+  EXPECT_STATUS(prism_tensor_item_double(f, &dv), PRISM_ERROR_INVALID_ARGUMENT); /* 4 elements */
+  EXPECT(dv == -1);
+  EXPECT_OK(prism_empty(I64S(4, 0), 2, PRISM_DTYPE_F32, "cpu", &em));
+  EXPECT(prism_tensor_numel(em) == 0);
+  rel(em);
+  em = NULL;
+  EXPECT_OK(prism_empty(I64S(5), 1, PRISM_DTYPE_U8, "cpu", &em));
+  EXPECT(prism_tensor_numel(em) == 5 && prism_tensor_dtype(em) == PRISM_DTYPE_U8);
+  keep = em;
+  EXPECT_STATUS(prism_empty(I64S(-2), 1, PRISM_DTYPE_F32, "cpu", &em), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(em == keep); /* out untouched on error */
+  EXPECT_STATUS(prism_zeros(I64S(2), 1, (prism_dtype)42, "cpu", &em), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(prism_zeros(I64S(2), 1, PRISM_DTYPE_F32, "nosuchdevice:0", &em) != PRISM_OK);
+  EXPECT(em == keep);
+
+  EXPECT_OK(prism_eye(2, 3, PRISM_DTYPE_F32, "cpu", &e));
+  EXPECT_SIZES(e, 2, I64S(2, 3));
+  EXPECT_VALUES(e, F64S(1, 0, 0, 0, 1, 0), 6, 0);
+  rel(e);
+  EXPECT_OK(prism_eye(3, -1, PRISM_DTYPE_I64, "cpu", &e));
+  EXPECT_SIZES(e, 2, I64S(3, 3));
+  EXPECT_VALUES(e, F64S(1, 0, 0, 0, 1, 0, 0, 0, 1), 9, 0);
+
+  EXPECT_OK(prism_arange(0, 5, 1, PRISM_DTYPE_I64, "cpu", &a));
+  EXPECT_SIZES(a, 1, I64S(5));
+  EXPECT_VALUES(a, F64S(0, 1, 2, 3, 4), 5, 0);
+  rel(a);
+  EXPECT_OK(prism_arange(1, 2, 0.25, PRISM_DTYPE_F32, "cpu", &a));
+  EXPECT_VALUES(a, F64S(1, 1.25, 1.5, 1.75), 4, 0);
+  rel(a);
+  EXPECT_OK(prism_arange(5, 0, -2, PRISM_DTYPE_F64, "cpu", &a));
+  EXPECT_VALUES(a, F64S(5, 3, 1), 3, 0);
+  keep = a;
+  EXPECT_STATUS(prism_arange(0, 5, 0, PRISM_DTYPE_F32, "cpu", &a), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_arange(0, 5, -1, PRISM_DTYPE_F32, "cpu", &a), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(a == keep);
+
+  EXPECT_OK(prism_linspace(0, 1, 5, PRISM_DTYPE_F32, "cpu", &l));
+  EXPECT_VALUES(l, F64S(0, 0.25, 0.5, 0.75, 1), 5, 0);
+  rel(l);
+  EXPECT_OK(prism_linspace(-1, 1, 1, PRISM_DTYPE_F64, "cpu", &l));
+  EXPECT_VALUES(l, F64S(-1), 1, 0);
+  rel(l);
+  EXPECT_OK(prism_linspace(3, 4, 0, PRISM_DTYPE_F64, "cpu", &l));
+  EXPECT(prism_tensor_numel(l) == 0);
+  rel(l);
+  EXPECT_OK(prism_linspace(10, 0, 3, PRISM_DTYPE_F64, "cpu", &l));
+  EXPECT_VALUES(l, F64S(10, 5, 0), 3, 0);
+
+  EXPECT_OK(prism_empty_like(f, &like));
+  EXPECT_SIZES(like, 2, I64S(2, 2));
+  EXPECT(prism_tensor_dtype(like) == PRISM_DTYPE_F64);
+  rel(like);
+  EXPECT_OK(prism_zeros_like(o, &like));
+  EXPECT(prism_tensor_dtype(like) == PRISM_DTYPE_I32);
+  EXPECT_VALUES(like, F64S(0, 0, 0), 3, 0);
+  rel(like);
+  EXPECT_OK(prism_ones_like(f, &like));
+  EXPECT_VALUES(like, F64S(1, 1, 1, 1), 4, 0);
+  rel(like);
+  EXPECT_OK(prism_full_like(o, -4, &like));
+  EXPECT(prism_tensor_dtype(like) == PRISM_DTYPE_I32);
+  EXPECT_VALUES(like, F64S(-4, -4, -4), 3, 0);
+  rel(like);
+
+  /* from_data copies; copy_to_host gives the same bytes back. */
+  like = NULL;
+  EXPECT_OK(prism_from_data(i16, I64S(2, 2), 2, PRISM_DTYPE_I16, "cpu", &like));
+  i16[0] = 1; /* a copy: the tensor does not change */
+  EXPECT_OK(prism_tensor_copy_to_host(like, back16, sizeof(back16)));
+  EXPECT(back16[0] == -300 && back16[1] == 7 && back16[2] == 0 && back16[3] == 32000);
+  EXPECT_STATUS(prism_tensor_copy_to_host(like, back16, 3), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_from_data(NULL, I64S(2), 1, PRISM_DTYPE_F32, "cpu", &a), PRISM_ERROR_INVALID_ARGUMENT);
+  rel(like);
+
+  rel(z);
+  rel(o);
+  rel(f);
+  rel(s);
+  rel(e);
+  rel(a);
+  rel(l);
+  rel(em);
+}
+
+/* ===========================================================================
+ * from_blob and DLPack: zero copy, deleters run exactly once
+ * ======================================================================== */
+
+static int g_blob_deleted = 0;
+static void* g_blob_deleted_ptr = NULL;
+static void count_blob_delete(void* data, void* ctx) {
+  ++g_blob_deleted;
+  g_blob_deleted_ptr = data;
+  EXPECT(ctx == (void*)&g_blob_deleted);
+}
+
+static void test_from_blob(void) {
+  float buf[6] = {0, 1, 2, 3, 4, 5};
+  prism_tensor_t t = NULL, tr = NULL, cm = NULL, bad = NULL;
+  g_section = "from_blob";
+  g_blob_deleted = 0;
+  EXPECT_OK(
+      prism_from_blob(buf, I64S(2, 3), NULL, 2, PRISM_DTYPE_F32, count_blob_delete, &g_blob_deleted, &t));
+  EXPECT(strncmp(prism_tensor_device(t), "cpu", 3) == 0);
+  EXPECT_VALUES(t, F64S(0, 1, 2, 3, 4, 5), 6, 0);
+  buf[0] = 42; /* zero copy: the tensor sees the caller's memory */
+  EXPECT_VALUES(t, F64S(42, 1, 2, 3, 4, 5), 6, 0);
+  EXPECT_OK(prism_fill_(t, -1));
+  EXPECT(buf[0] == -1 && buf[5] == -1);
+
+  EXPECT_OK(prism_transpose(t, 0, 1, &tr));
+  rel(t); /* the view keeps the memory alive */
+  EXPECT(g_blob_deleted == 0);
+  EXPECT_VALUES(tr, F64S(-1, -1, -1, -1, -1, -1), 6, 0);
+  rel(tr);
+  EXPECT(g_blob_deleted == 1);
+  EXPECT(g_blob_deleted_ptr == (void*)buf);
+
+  /* Explicit strides: column-major 2x3 over the same memory. */
+  buf[0] = 0;
+  buf[1] = 1;
+  buf[2] = 2;
+  buf[3] = 3;
+  buf[4] = 4;
+  buf[5] = 5;
+  EXPECT_OK(prism_from_blob(buf, I64S(2, 3), I64S(1, 2), 2, PRISM_DTYPE_F32, NULL, NULL, &cm));
+  EXPECT(prism_tensor_is_contiguous(cm) == 0);
+  EXPECT_VALUES(cm, F64S(0, 2, 4, 1, 3, 5), 6, 0);
+  rel(cm);
+  EXPECT(g_blob_deleted == 1); /* NULL deleter: nothing called */
+
+  /* On error the deleter is not called. */
+  g_blob_deleted = 0;
+  EXPECT_STATUS(
+      prism_from_blob(NULL, I64S(2), NULL, 1, PRISM_DTYPE_F32, count_blob_delete, &g_blob_deleted, &bad),
+      PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(
+      prism_from_blob(buf, I64S(2), NULL, 1, (prism_dtype)42, count_blob_delete, &g_blob_deleted, &bad),
+      PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(bad == NULL);
+  EXPECT(g_blob_deleted == 0);
+}
+
+static int g_dl_deleted = 0;
+static void count_dl_delete(DLManagedTensor* self) {
+  ++g_dl_deleted;
+  EXPECT(self->manager_ctx == (void*)&g_dl_deleted);
+}
+
+static void test_dlpack(void) {
+  static double data[4] = {1.5, 2.5, 3.5, 4.5};
+  int64_t shape[2] = {2, 2};
+  DLManagedTensor mine;
+  DLManagedTensor* exported = NULL;
+  prism_tensor_t t = NULL, view = NULL, src = NULL, back = NULL;
+  float* p;
+  g_section = "dlpack";
+
+  /* Import caller memory: Prism calls the deleter once, after the last view. */
+  memset(&mine, 0, sizeof(mine));
+  mine.dl_tensor.data = data;
+  mine.dl_tensor.device.device_type = kDLCPU;
+  mine.dl_tensor.device.device_id = 0;
+  mine.dl_tensor.ndim = 2;
+  mine.dl_tensor.dtype.code = kDLFloat;
+  mine.dl_tensor.dtype.bits = 64;
+  mine.dl_tensor.dtype.lanes = 1;
+  mine.dl_tensor.shape = shape;
+  mine.dl_tensor.strides = NULL;
+  mine.dl_tensor.byte_offset = 0;
+  mine.manager_ctx = &g_dl_deleted;
+  mine.deleter = count_dl_delete;
+  g_dl_deleted = 0;
+  EXPECT_OK(prism_from_dlpack(&mine, &t));
+  EXPECT(prism_tensor_dtype(t) == PRISM_DTYPE_F64);
+  EXPECT_SIZES(t, 2, I64S(2, 2));
+  EXPECT_VALUES(t, F64S(1.5, 2.5, 3.5, 4.5), 4, 0);
+  data[3] = 9; /* zero copy */
+  EXPECT_VALUES(t, F64S(1.5, 2.5, 3.5, 9), 4, 0);
+  EXPECT_OK(prism_select(t, 0, 1, &view));
+  rel(t);
+  EXPECT(g_dl_deleted == 0);
+  EXPECT_VALUES(view, F64S(3.5, 9), 2, 0);
+  rel(view);
+  EXPECT(g_dl_deleted == 1);
+
+  /* A device Prism cannot import: error, and the caller still owns it. */
+  g_dl_deleted = 0;
+  mine.dl_tensor.device.device_type = kDLCUDA;
+  t = NULL;
+  EXPECT(prism_from_dlpack(&mine, &t) != PRISM_OK);
+  EXPECT(t == NULL);
+  EXPECT(g_dl_deleted == 0);
+  EXPECT_STATUS(prism_from_dlpack(NULL, &t), PRISM_ERROR_INVALID_ARGUMENT);
+
+  /* Export: zero copy, storage lives until the DLPack deleter runs. */
+  src = iota(I64S(2, 3), 2);
+  EXPECT_OK(prism_to_dlpack(src, &exported));
+  EXPECT(exported != NULL);
+  if (exported != NULL) {
+    EXPECT(exported->dl_tensor.ndim == 2);
+    EXPECT(exported->dl_tensor.shape[0] == 2 && exported->dl_tensor.shape[1] == 3);
+    EXPECT(exported->dl_tensor.dtype.code == kDLFloat && exported->dl_tensor.dtype.bits == 32 &&
+           exported->dl_tensor.dtype.lanes == 1);
+    EXPECT(exported->dl_tensor.device.device_type == kDLCPU);
+    EXPECT(exported->dl_tensor.strides == NULL ||
+           (exported->dl_tensor.strides[0] == 3 && exported->dl_tensor.strides[1] == 1));
+    p = (float*)((char*)exported->dl_tensor.data + exported->dl_tensor.byte_offset);
+    EXPECT(p[0] == 0 && p[5] == 5);
+    p[1] = 100; /* writes are visible to Prism */
+    EXPECT_VALUES(src, F64S(0, 100, 2, 3, 4, 5), 6, 0);
+
+    /* Round trip: import what was exported, both share one storage. */
+    EXPECT_OK(prism_from_dlpack(exported, &back));
+    EXPECT_SIZES(back, 2, I64S(2, 3));
+    EXPECT_OK(prism_fill_(back, 8));
+    EXPECT_VALUES(src, F64S(8, 8, 8, 8, 8, 8), 6, 0);
+    rel(src);
+    EXPECT_VALUES(back, F64S(8, 8, 8, 8, 8, 8), 6, 0); /* still alive through DLPack */
+    rel(back);                                         /* runs exported->deleter */
+  }
+  EXPECT_STATUS(prism_to_dlpack(NULL, &exported), PRISM_ERROR_INVALID_ARGUMENT);
+}
+
+/* ===========================================================================
+ * Copies, casts, devices
+ * ======================================================================== */
+
+static void test_copies(void) {
+  prism_tensor_t a = NULL, same = NULL, cast = NULL, tr = NULL, c = NULL, cl = NULL, dst = NULL, src = NULL,
+                 bad = NULL;
+  g_section = "copies";
+  a = make(F64S(1.7, -1.7, 2.5, 0), PRISM_DTYPE_F64, I64S(2, 2), 2);
+  /* Already there: a new reference to the same tensor (same storage). */
+  EXPECT_OK(prism_to_device(a, "cpu", &same));
+  EXPECT(shares_storage(a, same));
+  rel(same);
+  EXPECT_OK(prism_to_device(a, "cpu:0", &same));
+  EXPECT(shares_storage(a, same));
+  rel(same);
+  same = NULL;
+  EXPECT(prism_to_device(a, "nosuchdevice:0", &same) != PRISM_OK);
+  EXPECT_MSG_HAS("nosuchdevice");
+  EXPECT(same == NULL);
+
+  EXPECT_OK(prism_to_dtype(a, PRISM_DTYPE_I32, &cast));
+  EXPECT(prism_tensor_dtype(cast) == PRISM_DTYPE_I32);
+  EXPECT_VALUES(cast, F64S(1, -1, 2, 0), 4, 0); /* truncation toward zero */
+  rel(cast);
+  EXPECT_OK(prism_to_dtype(a, PRISM_DTYPE_BOOL, &cast));
+  EXPECT_VALUES(cast, F64S(1, 1, 1, 0), 4, 0);
+  rel(cast);
+  EXPECT_OK(prism_to_dtype(a, PRISM_DTYPE_F16, &cast));
+  EXPECT_VALUES(cast, F64S(1.7001953125, -1.7001953125, 2.5, 0), 4, 0);
+  rel(cast);
+  EXPECT_OK(prism_to_dtype(a, PRISM_DTYPE_BF16, &cast));
+  EXPECT_VALUES(cast, F64S(1.703125, -1.703125, 2.5, 0), 4, 0);
+  rel(cast);
+
+  EXPECT_OK(prism_contiguous(a, &c));
+  EXPECT(shares_storage(a, c)); /* already contiguous: no copy */
+  rel(c);
+  EXPECT_OK(prism_transpose(a, 0, 1, &tr));
+  EXPECT_OK(prism_contiguous(tr, &c));
+  EXPECT(!shares_storage(tr, c));
+  EXPECT(prism_tensor_is_contiguous(c) == 1);
+  EXPECT_STRIDES(c, 2, I64S(2, 1));
+  EXPECT_VALUES(c, F64S(1.7, 2.5, -1.7, 0), 4, 0);
+  rel(c);
+
+  EXPECT_OK(prism_clone(a, &cl));
+  EXPECT(!shares_storage(a, cl));
+  EXPECT_OK(prism_fill_(cl, 3));
+  EXPECT_VALUES(a, F64S(1.7, -1.7, 2.5, 0), 4, 0); /* the clone owns new memory */
+  rel(cl);
+
+  /* copy_ broadcasts and casts. */
+  EXPECT_OK(prism_zeros(I64S(2, 3), 2, PRISM_DTYPE_F32, "cpu", &dst));
+  src = make(I32S(1, 2, 3), PRISM_DTYPE_I32, I64S(3), 1);
+  EXPECT_OK(prism_copy_(dst, src));
+  EXPECT_VALUES(dst, F64S(1, 2, 3, 1, 2, 3), 6, 0);
+  bad = make(F32S(1, 2), PRISM_DTYPE_F32, I64S(2), 1);
+  EXPECT_STATUS(prism_copy_(dst, bad), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_VALUES(dst, F64S(1, 2, 3, 1, 2, 3), 6, 0); /* unchanged */
+  EXPECT_STATUS(prism_copy_(NULL, src), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_OK(prism_fill_(dst, 0.5));
+  EXPECT_VALUES(dst, F64S(0.5, 0.5, 0.5, 0.5, 0.5, 0.5), 6, 0);
+  EXPECT_STATUS(prism_fill_(NULL, 1), PRISM_ERROR_INVALID_ARGUMENT);
+
+  rel(a);
+  rel(tr);
+  rel(dst);
+  rel(src);
+  rel(bad);
+}
+
+/* ===========================================================================
+ * Views
+ * ======================================================================== */
+
+static void test_views(void) {
+  prism_tensor_t base = NULL, v = NULL, row = NULL, tr = NULL, r = NULL, keep = NULL, p = NULL, x = NULL,
+                 e = NULL;
+  prism_tensor_t sq = NULL, n = NULL, s = NULL, fl = NULL, u = NULL, as = NULL, d = NULL;
+  g_section = "views";
+
+  EXPECT_OK(prism_arange(0, 12, 1, PRISM_DTYPE_F32, "cpu", &base));
+  EXPECT_OK(prism_view(base, I64S(3, -1), 2, &v)); /* one -1 is inferred */
+  EXPECT_SIZES(v, 2, I64S(3, 4));
+  EXPECT_STRIDES(v, 2, I64S(4, 1));
+  /* Views share storage: fill a row of the view, read the base. */
+  EXPECT_OK(prism_select(v, 0, 1, &row));
+  EXPECT_OK(prism_fill_(row, 9));
+  EXPECT_VALUES(base, F64S(0, 1, 2, 3, 9, 9, 9, 9, 8, 9, 10, 11), 12, 0);
+  rel(row);
+  keep = r = v;
+  EXPECT_STATUS(prism_view(base, I64S(-1, -1), 2, &r), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_view(base, I64S(5, -1), 2, &r), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_view(base, I64S(5, 3), 2, &r), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(r == keep);
+
+  /* reshape: a view when possible, else a copy. */
+  EXPECT_OK(prism_transpose(v, 0, 1, &tr));
+  EXPECT_SIZES(tr, 2, I64S(4, 3));
+  EXPECT_STRIDES(tr, 2, I64S(1, 4));
+  EXPECT(prism_tensor_is_contiguous(tr) == 0);
+  EXPECT_OK(prism_reshape(tr, I64S(12), 1, &r));
+  EXPECT_VALUES(r, F64S(0, 9, 8, 1, 9, 9, 2, 9, 10, 3, 9, 11), 12, 0);
+  EXPECT_OK(prism_fill_(r, -5)); /* a copy: base untouched */
+  EXPECT_VALUES(base, F64S(0, 1, 2, 3, 9, 9, 9, 9, 8, 9, 10, 11), 12, 0);
+  rel(r);
+  EXPECT_OK(prism_reshape(base, I64S(2, 2, 3), 3, &r));
+  EXPECT_OK(prism_fill_(r, 1)); /* a view: base changes */
+  EXPECT_VALUES(base, F64S(1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1), 12, 0);
+  rel(r);
+  rel(base);
+  rel(v);
+  rel(tr);
+
+  x = iota(I64S(2, 3, 4), 3);
+  EXPECT_OK(prism_permute(x, I64S(2, 0, 1), 3, &p));
+  EXPECT_SIZES(p, 3, I64S(4, 2, 3));
+  EXPECT_STRIDES(p, 3, I64S(1, 12, 4));
+  keep = r = p;
+  EXPECT_STATUS(prism_permute(x, I64S(0, 0, 1), 3, &r), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_permute(x, I64S(0, 1), 2, &r), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(r == keep);
+  rel(p);
+  EXPECT_STATUS(prism_t(x, &r), PRISM_ERROR_INVALID_ARGUMENT); /* 3-D */
+  EXPECT_STATUS(prism_transpose(x, 0, 3, &r), PRISM_ERROR_INVALID_ARGUMENT);
+
+  /* flatten (1, 2): (2, 3, 4) -> (2, 12), a view of a contiguous tensor */
+  EXPECT_OK(prism_flatten(x, 1, 2, &fl));
+  EXPECT_SIZES(fl, 2, I64S(2, 12));
+  rel(fl);
+  EXPECT_OK(prism_flatten(x, 0, -1, &fl));
+  EXPECT_SIZES(fl, 1, I64S(24));
+  rel(fl);
+  rel(x);
+
+  /* t of a 2-D tensor; t of a 1-D tensor is itself. */
+  x = iota(I64S(2, 3), 2);
+  EXPECT_OK(prism_t(x, &tr));
+  EXPECT_SIZES(tr, 2, I64S(3, 2));
+  EXPECT_VALUES(tr, F64S(0, 3, 1, 4, 2, 5), 6, 0);
+  rel(tr);
+
+  /* expand: size-1 dims grow with stride 0, new leading dims allowed, -1 keeps. */
+  e = make(F32S(1, 2, 3), PRISM_DTYPE_F32, I64S(3, 1), 2);
+  EXPECT_OK(prism_expand(e, I64S(2, -1, 4), 3, &r));
+  EXPECT_SIZES(r, 3, I64S(2, 3, 4));
+  EXPECT_STRIDES(r, 3, I64S(0, 1, 0));
+  EXPECT_VALUES(r, F64S(1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3), 24, 0);
+  rel(r);
+  keep = r = e;
+  EXPECT_STATUS(prism_expand(e, I64S(4, 4), 2, &r), PRISM_ERROR_INVALID_ARGUMENT); /* 3 cannot grow */
+  EXPECT(r == keep);
+
+  /* squeeze / unsqueeze */
+  EXPECT_OK(prism_unsqueeze(e, 0, &u));
+  EXPECT_SIZES(u, 3, I64S(1, 3, 1));
+  EXPECT_OK(prism_squeeze(u, &sq));
+  EXPECT_SIZES(sq, 1, I64S(3));
+  rel(sq);
+  EXPECT_OK(prism_squeeze_dim(u, 0, &sq));
+  EXPECT_SIZES(sq, 2, I64S(3, 1));
+  rel(sq);
+  EXPECT_OK(prism_squeeze_dim(u, 1, &sq)); /* size 3: unchanged */
+  EXPECT_SIZES(sq, 3, I64S(1, 3, 1));
+  rel(sq);
+  EXPECT_OK(prism_squeeze_dim(u, -1, &sq));
+  EXPECT_SIZES(sq, 2, I64S(1, 3));
+  rel(sq);
+  rel(u);
+  EXPECT_OK(prism_unsqueeze(e, -1, &u));
+  EXPECT_SIZES(u, 3, I64S(3, 1, 1));
+  rel(u);
+  EXPECT_STATUS(prism_unsqueeze(e, 3, &u), PRISM_ERROR_INVALID_ARGUMENT);
+  rel(e);
+  rel(x);
+
+  /* narrow / select / slice / unfold / as_strided / diagonal */
+  EXPECT_OK(prism_arange(0, 10, 1, PRISM_DTYPE_F32, "cpu", &x));
+  EXPECT_OK(prism_narrow(x, 0, 2, 3, &n));
+  EXPECT_VALUES(n, F64S(2, 3, 4), 3, 0);
+  EXPECT(prism_tensor_storage_offset(n) == 2);
+  rel(n);
+  EXPECT_STATUS(prism_narrow(x, 0, 8, 3, &n), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_OK(prism_select(x, 0, -1, &s));
+  EXPECT(prism_tensor_ndim(s) == 0);
+  EXPECT_VALUES(s, F64S(9), 1, 0);
+  rel(s);
+  EXPECT_OK(prism_slice(x, 0, 1, 8, 3, &s));
+  EXPECT_VALUES(s, F64S(1, 4, 7), 3, 0);
+  EXPECT_STRIDES(s, 1, I64S(3));
+  rel(s);
+  EXPECT_OK(prism_slice(x, 0, -3, 100, 1, &s)); /* clamped as Python does */
+  EXPECT_VALUES(s, F64S(7, 8, 9), 3, 0);
+  rel(s);
+  EXPECT_OK(prism_slice(x, 0, 6, 2, 1, &s)); /* empty */
+  EXPECT(prism_tensor_numel(s) == 0);
+  rel(s);
+  s = NULL;
+  EXPECT_STATUS(prism_slice(x, 0, 0, 5, 0, &s), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(s == NULL);
+  rel(x);
+
+  EXPECT_OK(prism_arange(0, 7, 1, PRISM_DTYPE_F32, "cpu", &x));
+  EXPECT_OK(prism_unfold(x, 0, 3, 2, &u));
+  EXPECT_SIZES(u, 2, I64S(3, 3));
+  EXPECT_STRIDES(u, 2, I64S(2, 1));
+  EXPECT_VALUES(u, F64S(0, 1, 2, 2, 3, 4, 4, 5, 6), 9, 0);
+  rel(u);
+  EXPECT_OK(prism_as_strided(x, I64S(2, 2), I64S(3, 1), 2, 1, &as));
+  EXPECT_VALUES(as, F64S(1, 2, 4, 5), 4, 0);
+  EXPECT(prism_tensor_storage_offset(as) == 1);
+  rel(as);
+  as = NULL;
+  EXPECT_STATUS(prism_as_strided(x, I64S(2, 2), I64S(3, 1), 2, 4, &as), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(as == NULL);
+  rel(x);
+
+  x = iota(I64S(3, 3), 2);
+  EXPECT_OK(prism_diagonal(x, 0, 0, 1, &d));
+  EXPECT_VALUES(d, F64S(0, 4, 8), 3, 0);
+  EXPECT_STRIDES(d, 1, I64S(4));
+  rel(d);
+  EXPECT_OK(prism_diagonal(x, 1, 0, 1, &d));
+  EXPECT_VALUES(d, F64S(1, 5), 2, 0);
+  rel(d);
+  EXPECT_OK(prism_diagonal(x, -1, 0, 1, &d));
+  EXPECT_VALUES(d, F64S(3, 7), 2, 0);
+  EXPECT_OK(prism_fill_(d, -1)); /* shares storage */
+  EXPECT_VALUES(x, F64S(0, 1, 2, -1, 4, 5, 6, -1, 8), 9, 0);
+  rel(d);
+  rel(x);
+}
+
+/* ===========================================================================
+ * Elementwise ops
+ * ======================================================================== */
+
+typedef prism_status (*unary_fn)(prism_tensor_t, prism_tensor_t*);
+typedef prism_status (*unary_inplace_fn)(prism_tensor_t);
+typedef double (*ref_fn)(double);
+
+static double ref_neg(double x) {
+  return -x;
+}
+static double ref_sign(double x) {
+  return (double)((x > 0) - (x < 0));
+}
+static double ref_rsqrt(double x) {
+  return 1.0 / sqrt(x);
+}
+static double ref_reciprocal(double x) {
+  return 1.0 / x;
+}
+static double ref_square(double x) {
+  return x * x;
+}
+static double ref_sigmoid(double x) {
+  return 1.0 / (1.0 + exp(-x));
+}
+static double ref_relu(double x) {
+  return x > 0 ? x : 0;
+}
+static double ref_gelu(double x) {
+  return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+}
+static double ref_silu(double x) {
+  return x / (1.0 + exp(-x));
+}
+static double ref_round(double x) {
+  return nearbyint(x);
+} /* half to even */
+
+struct unary_case {
+  const char* name;
+  unary_fn fn;
+  unary_inplace_fn fn_;
+  ref_fn ref;
+  int positive_only;
+};
+
+static void test_unary(void) {
+  static const struct unary_case cases[] = {
+      {"neg", prism_neg, prism_neg_, ref_neg, 0},
+      {"abs", prism_abs, prism_abs_, fabs, 0},
+      {"sign", prism_sign, prism_sign_, ref_sign, 0},
+      {"exp", prism_exp, prism_exp_, exp, 0},
+      {"log", prism_log, prism_log_, log, 1},
+      {"log1p", prism_log1p, prism_log1p_, log1p, 1},
+      {"expm1", prism_expm1, prism_expm1_, expm1, 0},
+      {"sqrt", prism_sqrt, prism_sqrt_, sqrt, 1},
+      {"rsqrt", prism_rsqrt, prism_rsqrt_, ref_rsqrt, 1},
+      {"reciprocal", prism_reciprocal, prism_reciprocal_, ref_reciprocal, 1},
+      {"square", prism_square, prism_square_, ref_square, 0},
+      {"sin", prism_sin, prism_sin_, sin, 0},
+      {"cos", prism_cos, prism_cos_, cos, 0},
+      {"tanh", prism_tanh, prism_tanh_, tanh, 0},
+      {"sigmoid", prism_sigmoid, prism_sigmoid_, ref_sigmoid, 0},
+      {"relu", prism_relu, prism_relu_, ref_relu, 0},
+      {"gelu", prism_gelu, prism_gelu_, ref_gelu, 0},
+      {"silu", prism_silu, prism_silu_, ref_silu, 0},
+      {"floor", prism_floor, prism_floor_, floor, 0},
+      {"ceil", prism_ceil, prism_ceil_, ceil, 0},
+      {"round", prism_round, prism_round_, ref_round, 0},
+  };
+  const double mixed[5] = {-1.5, -0.25, 0.0, 0.5, 2.5};
+  const double positive[5] = {0.25, 0.5, 1.0, 2.5, 4.0};
+  size_t i;
+  int k;
+  char section[64];
+  prism_tensor_t x = NULL, y = NULL, ints = NULL, ye = NULL, b = NULL;
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
+    const double* in = cases[i].positive_only ? positive : mixed;
+    double want[5];
+    sprintf(section, "unary %s", cases[i].name);
+    g_section = section;
+    for (k = 0; k < 5; ++k) want[k] = cases[i].ref(in[k]);
+    x = make(in, PRISM_DTYPE_F64, I64S(5), 1);
+    y = NULL;
+    EXPECT_OK(cases[i].fn(x, &y));
+    EXPECT(prism_tensor_dtype(y) == PRISM_DTYPE_F64);
+    EXPECT_VALUES(y, want, 5, 1e-10);
+    EXPECT_OK(cases[i].fn_(x)); /* in place */
+    EXPECT_VALUES(x, want, 5, 1e-10);
+    rel(x);
+    rel(y);
+  }
+
+  g_section = "unary dtypes";
+  ints = make(I32S(-2, 0, 3), PRISM_DTYPE_I32, I64S(3), 1);
+  EXPECT_OK(prism_exp(ints, &ye)); /* integer input of a float op -> float32 */
+  EXPECT(prism_tensor_dtype(ye) == PRISM_DTYPE_F32);
+  EXPECT_VALUES(ye, F64S(exp(-2.0), 1, exp(3.0)), 3, 1e-4);
+  rel(ye);
+  EXPECT_OK(prism_abs(ints, &ye)); /* integer op keeps the dtype */
+  EXPECT(prism_tensor_dtype(ye) == PRISM_DTYPE_I32);
+  EXPECT_VALUES(ye, F64S(2, 0, 3), 3, 0);
+  rel(ye);
+  EXPECT_STATUS(prism_sqrt_(ints), PRISM_ERROR_INVALID_ARGUMENT); /* i32 cannot hold the result */
+  EXPECT_VALUES(ints, F64S(-2, 0, 3), 3, 0);
+  EXPECT_OK(prism_neg_(ints));
+  EXPECT_VALUES(ints, F64S(2, 0, -3), 3, 0);
+  EXPECT_STATUS(prism_neg(NULL, &ye), PRISM_ERROR_INVALID_ARGUMENT);
+  rel(ints);
+
+  b = make((const uint8_t[]){1, 0, 1}, PRISM_DTYPE_BOOL, I64S(3), 1);
+  EXPECT_OK(prism_logical_not(b, &ye));
+  EXPECT(prism_tensor_dtype(ye) == PRISM_DTYPE_BOOL);
+  EXPECT_VALUES(ye, F64S(0, 1, 0), 3, 0);
+  rel(ye);
+  rel(b);
+
+  /* f16 computes in f32 and rounds once. */
+  x = make(F32S(0.1f, 1.0f, 2.0f), PRISM_DTYPE_F32, I64S(3), 1);
+  EXPECT_OK(prism_to_dtype(x, PRISM_DTYPE_F16, &ints));
+  EXPECT_OK(prism_sqrt(ints, &ye));
+  EXPECT(prism_tensor_dtype(ye) == PRISM_DTYPE_F16);
+  EXPECT_VALUES(ye, F64S(0.31616210937500, 1, 1.4140625), 3, 1e-9);
+  rel(ye);
+  rel(ints);
+  rel(x);
+}
+
+static void test_binary(void) {
+  prism_tensor_t a = NULL, b = NULL, c = NULL, i32 = NULL, f32 = NULL, u8 = NULL, i8 = NULL, s = NULL,
+                 keep = NULL;
+  prism_tensor_t x = NULL, y = NULL, cond = NULL, w = NULL, nan = NULL, bo = NULL;
+  double lo = 0.5, hi = 2.0;
+  g_section = "add/sub";
+  a = make(F32S(1, 2, 3, 4, 5, 6), PRISM_DTYPE_F32, I64S(2, 3), 2);
+  b = make(F32S(10, 20, 30), PRISM_DTYPE_F32, I64S(3), 1);
+  EXPECT_OK(prism_add(a, b, 1, &c));
+  EXPECT_SIZES(c, 2, I64S(2, 3));
+  EXPECT_VALUES(c, F64S(11, 22, 33, 14, 25, 36), 6, 0);
+  rel(c);
+  EXPECT_OK(prism_add(a, b, 2, &c)); /* a + alpha * b */
+  EXPECT_VALUES(c, F64S(21, 42, 63, 24, 45, 66), 6, 0);
+  rel(c);
+  EXPECT_OK(prism_sub(a, b, 0.5, &c));
+  EXPECT_VALUES(c, F64S(-4, -8, -12, -1, -5, -9), 6, 0);
+  rel(c);
+  EXPECT_OK(prism_add_(a, b, 1));
+  EXPECT_VALUES(a, F64S(11, 22, 33, 14, 25, 36), 6, 0);
+  EXPECT_OK(prism_sub_(a, b, 1));
+  EXPECT_VALUES(a, F64S(1, 2, 3, 4, 5, 6), 6, 0);
+
+  g_section = "broadcasting";
+  x = iota(I64S(2, 1, 3), 3);
+  y = make(F32S(100, 200, 300, 400), PRISM_DTYPE_F32, I64S(4, 1), 2);
+  EXPECT_OK(prism_add(x, y, 1, &c));
+  EXPECT_SIZES(c, 3, I64S(2, 4, 3));
+  EXPECT_VALUES(c,
+                F64S(100, 101, 102, 200, 201, 202, 300, 301, 302, 400, 401, 402, 103, 104, 105, 203, 204, 205,
+                     303, 304, 305, 403, 404, 405),
+                24, 0);
+  rel(c);
+  /* In place: the first argument's shape must be the result shape. */
+  EXPECT_STATUS(prism_add_(y, x, 1), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_SIZES(y, 2, I64S(4, 1));
+  EXPECT_VALUES(y, F64S(100, 200, 300, 400), 4, 0);
+  rel(x);
+  rel(y);
+
+  g_section = "promotion";
+  i32 = make(I32S(1, 2, 3), PRISM_DTYPE_I32, I64S(3), 1);
+  f32 = make(F32S(0.5f, 0.5f, 0.5f), PRISM_DTYPE_F32, I64S(3), 1);
+  EXPECT_OK(prism_add(i32, f32, 1, &c));
+  EXPECT(prism_tensor_dtype(c) == PRISM_DTYPE_F32);
+  EXPECT_VALUES(c, F64S(1.5, 2.5, 3.5), 3, 0);
+  rel(c);
+  u8 = make((const uint8_t[]){200, 10, 255}, PRISM_DTYPE_U8, I64S(3), 1);
+  i8 = make((const int8_t[]){-100, -20, 100}, PRISM_DTYPE_I8, I64S(3), 1);
+  EXPECT_OK(prism_add(u8, i8, 1, &c));
+  EXPECT(prism_tensor_dtype(c) == PRISM_DTYPE_I16);
+  EXPECT_VALUES(c, F64S(100, -10, 355), 3, 0);
+  rel(c);
+  /* A 0-d tensor changes the category, never the width. */
+  EXPECT_OK(prism_scalar(2.5, PRISM_DTYPE_F64, "cpu", &s));
+  EXPECT_OK(prism_mul(f32, s, &c));
+  EXPECT(prism_tensor_dtype(c) == PRISM_DTYPE_F32);
+  rel(c);
+  EXPECT_OK(prism_mul(i32, s, &c));
+  EXPECT(prism_tensor_dtype(c) == PRISM_DTYPE_F64);
+  EXPECT_VALUES(c, F64S(2.5, 5, 7.5), 3, 0);
+  rel(c);
+  rel(s);
+  EXPECT_OK(prism_scalar(3, PRISM_DTYPE_I64, "cpu", &s));
+  EXPECT_OK(prism_add(i8, s, 1, &c));
+  EXPECT(prism_tensor_dtype(c) == PRISM_DTYPE_I8);
+  rel(c);
+  rel(s);
+  /* In place: the first argument's dtype must hold the result. */
+  EXPECT_STATUS(prism_add_(i32, f32, 1), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(prism_tensor_dtype(i32) == PRISM_DTYPE_I32);
+  EXPECT_VALUES(i32, F64S(1, 2, 3), 3, 0);
+  EXPECT_OK(prism_add_(f32, i32, 1)); /* f32 holds f32 + i32 */
+  EXPECT_VALUES(f32, F64S(1.5, 2.5, 3.5), 3, 0);
+
+  g_section = "mul/div/remainder/pow";
+  x = make(F64S(-7, 7, -7, 7), PRISM_DTYPE_F64, I64S(4), 1);
+  y = make(F64S(2, 2, -2, -2), PRISM_DTYPE_F64, I64S(4), 1);
+  EXPECT_OK(prism_mul(x, y, &c));
+  EXPECT_VALUES(c, F64S(-14, 14, 14, -14), 4, 0);
+  rel(c);
+  EXPECT_OK(prism_div(x, y, &c));
+  EXPECT_VALUES(c, F64S(-3.5, 3.5, 3.5, -3.5), 4, 0);
+  rel(c);
+  EXPECT_OK(prism_remainder(x, y, &c)); /* sign of the divisor, as Python % */
+  EXPECT_VALUES(c, F64S(1, 1, -1, -1), 4, 0);
+  rel(c);
+  EXPECT_OK(prism_div_mode(x, y, PRISM_ROUNDING_FLOOR, &c));
+  EXPECT_VALUES(c, F64S(-4, 3, 3, -4), 4, 0);
+  rel(c);
+  EXPECT_OK(prism_div_mode(x, y, PRISM_ROUNDING_TRUNC, &c));
+  EXPECT_VALUES(c, F64S(-3, 3, 3, -3), 4, 0);
+  rel(c);
+  EXPECT_OK(prism_div_mode(x, y, PRISM_ROUNDING_NONE, &c));
+  EXPECT_VALUES(c, F64S(-3.5, 3.5, 3.5, -3.5), 4, 0);
+  rel(c);
+  EXPECT_OK(prism_pow(y, y, &c));
+  EXPECT_VALUES(c, F64S(4, 4, 0.25, 0.25), 4, 0);
+  rel(c);
+  EXPECT_OK(prism_mul_(x, y));
+  EXPECT_VALUES(x, F64S(-14, 14, 14, -14), 4, 0);
+  EXPECT_OK(prism_div_(x, y));
+  EXPECT_VALUES(x, F64S(-7, 7, -7, 7), 4, 0);
+  EXPECT_OK(prism_remainder_(x, y));
+  EXPECT_VALUES(x, F64S(1, 1, -1, -1), 4, 0);
+  EXPECT_OK(prism_pow_(y, y));
+  EXPECT_VALUES(y, F64S(4, 4, 0.25, 0.25), 4, 0);
+  rel(x);
+  rel(y);
+
+  /* Integer true division gives float32; floor division keeps integers. */
+  x = make(I32S(-7, 7, 1), PRISM_DTYPE_I32, I64S(3), 1);
+  y = make(I32S(2, 2, 2), PRISM_DTYPE_I32, I64S(3), 1);
+  EXPECT_OK(prism_div(x, y, &c));
+  EXPECT(prism_tensor_dtype(c) == PRISM_DTYPE_F32);
+  EXPECT_VALUES(c, F64S(-3.5, 3.5, 0.5), 3, 0);
+  rel(c);
+  EXPECT_OK(prism_div_mode(x, y, PRISM_ROUNDING_FLOOR, &c));
+  EXPECT(prism_tensor_dtype(c) == PRISM_DTYPE_I32);
+  EXPECT_VALUES(c, F64S(-4, 3, 0), 3, 0);
+  rel(c);
+  EXPECT_OK(prism_remainder(x, y, &c));
+  EXPECT(prism_tensor_dtype(c) == PRISM_DTYPE_I32);
+  EXPECT_VALUES(c, F64S(1, 1, 1), 3, 0);
+  rel(c);
+  EXPECT_STATUS(prism_pow(y, x, &c), PRISM_ERROR_INVALID_ARGUMENT); /* integer 2 ** -7: an error */
+  EXPECT_STATUS(prism_div_(x, y), PRISM_ERROR_INVALID_ARGUMENT);    /* i32 cannot hold true division */
+  EXPECT_VALUES(x, F64S(-7, 7, 1), 3, 0);
+  rel(y);
+  y = make(I32S(2, 0, 2), PRISM_DTYPE_I32, I64S(3), 1);
+  EXPECT_STATUS(prism_div_mode(x, y, PRISM_ROUNDING_FLOOR, &c), PRISM_ERROR_INVALID_ARGUMENT); /* by zero */
+  EXPECT_STATUS(prism_remainder(x, y, &c), PRISM_ERROR_INVALID_ARGUMENT);
+  rel(x);
+  rel(y);
+
+  g_section = "maximum/minimum";
+  x = make(F64S(1, NAN, 3), PRISM_DTYPE_F64, I64S(3), 1);
+  y = make(F64S(2, 0, NAN), PRISM_DTYPE_F64, I64S(3), 1);
+  EXPECT_OK(prism_maximum(x, y, &c));
+  EXPECT_VALUES(c, F64S(2, NAN, NAN), 3, 0);
+  rel(c);
+  EXPECT_OK(prism_minimum(x, y, &c));
+  EXPECT_VALUES(c, F64S(1, NAN, NAN), 3, 0);
+  rel(c);
+  EXPECT_OK(prism_maximum_(x, y));
+  EXPECT_VALUES(x, F64S(2, NAN, NAN), 3, 0);
+  EXPECT_OK(prism_minimum_(y, y));
+  EXPECT_VALUES(y, F64S(2, 0, NAN), 3, 0);
+  rel(x);
+  rel(y);
+
+  g_section = "comparisons";
+  x = make(F32S(1, 2, 3), PRISM_DTYPE_F32, I64S(3), 1);
+  y = make(I32S(2), PRISM_DTYPE_I32, I64S(1), 1);
+  EXPECT_OK(prism_eq(x, y, &c));
+  EXPECT(prism_tensor_dtype(c) == PRISM_DTYPE_BOOL);
+  EXPECT_VALUES(c, F64S(0, 1, 0), 3, 0);
+  rel(c);
+  EXPECT_OK(prism_ne(x, y, &c));
+  EXPECT_VALUES(c, F64S(1, 0, 1), 3, 0);
+  rel(c);
+  EXPECT_OK(prism_lt(x, y, &c));
+  EXPECT_VALUES(c, F64S(1, 0, 0), 3, 0);
+  rel(c);
+  EXPECT_OK(prism_le(x, y, &c));
+  EXPECT_VALUES(c, F64S(1, 1, 0), 3, 0);
+  rel(c);
+  EXPECT_OK(prism_gt(x, y, &c));
+  EXPECT_VALUES(c, F64S(0, 0, 1), 3, 0);
+  rel(c);
+  EXPECT_OK(prism_ge(x, y, &c));
+  EXPECT_VALUES(c, F64S(0, 1, 1), 3, 0);
+  rel(c);
+  nan = make(F64S(NAN), PRISM_DTYPE_F64, I64S(1), 1);
+  EXPECT_OK(prism_eq(nan, nan, &c)); /* NaN != NaN */
+  EXPECT_VALUES(c, F64S(0), 1, 0);
+  rel(c);
+  rel(nan);
+  rel(x);
+  rel(y);
+
+  g_section = "logical";
+  x = make(F32S(0, 0, 2, -1), PRISM_DTYPE_F32, I64S(4), 1);
+  y = make(I32S(0, 5, 0, 5), PRISM_DTYPE_I32, I64S(4), 1);
+  EXPECT_OK(prism_logical_and(x, y, &c));
+  EXPECT(prism_tensor_dtype(c) == PRISM_DTYPE_BOOL);
+  EXPECT_VALUES(c, F64S(0, 0, 0, 1), 4, 0);
+  rel(c);
+  EXPECT_OK(prism_logical_or(x, y, &c));
+  EXPECT_VALUES(c, F64S(0, 1, 1, 1), 4, 0);
+  rel(c);
+  EXPECT_OK(prism_logical_xor(x, y, &c));
+  EXPECT_VALUES(c, F64S(0, 1, 1, 0), 4, 0);
+  rel(c);
+  rel(x);
+  rel(y);
+
+  g_section = "where";
+  cond = make((const uint8_t[]){1, 0}, PRISM_DTYPE_BOOL, I64S(2, 1), 2);
+  x = make(F32S(1, 2, 3), PRISM_DTYPE_F32, I64S(1, 3), 2);
+  EXPECT_OK(prism_scalar(-1, PRISM_DTYPE_F32, "cpu", &s));
+  EXPECT_OK(prism_where(cond, x, s, &w));
+  EXPECT_SIZES(w, 2, I64S(2, 3));
+  EXPECT_VALUES(w, F64S(1, 2, 3, -1, -1, -1), 6, 0);
+  rel(w);
+  w = NULL;
+  EXPECT_STATUS(prism_where(x, x, s, &w), PRISM_ERROR_INVALID_ARGUMENT); /* cond must be bool */
+  EXPECT(w == NULL);
+  rel(cond);
+  rel(s);
+  rel(x);
+
+  g_section = "clamp";
+  x = make(F32S(0, 1, 3), PRISM_DTYPE_F32, I64S(3), 1);
+  EXPECT_OK(prism_clamp(x, &lo, &hi, &c));
+  EXPECT_VALUES(c, F64S(0.5, 1, 2), 3, 0);
+  rel(c);
+  EXPECT_OK(prism_clamp(x, &lo, NULL, &c));
+  EXPECT_VALUES(c, F64S(0.5, 1, 3), 3, 0);
+  rel(c);
+  EXPECT_OK(prism_clamp(x, NULL, &hi, &c));
+  EXPECT_VALUES(c, F64S(0, 1, 2), 3, 0);
+  rel(c);
+  keep = c = x;
+  EXPECT_STATUS(prism_clamp(x, NULL, NULL, &c), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(c == keep);
+  EXPECT_OK(prism_clamp_(x, &lo, &hi));
+  EXPECT_VALUES(x, F64S(0.5, 1, 2), 3, 0);
+  rel(x);
+
+  g_section = "bool arithmetic";
+  bo = make((const uint8_t[]){1, 0, 1}, PRISM_DTYPE_BOOL, I64S(3), 1);
+  EXPECT_OK(prism_add(bo, bo, 1, &c));
+  EXPECT(prism_tensor_dtype(c) == PRISM_DTYPE_BOOL); /* add on bool is or */
+  EXPECT_VALUES(c, F64S(1, 0, 1), 3, 0);
+  rel(c);
+  rel(bo);
+
+  rel(a);
+  rel(b);
+  rel(i32);
+  rel(f32);
+  rel(u8);
+  rel(i8);
+}
+
+/* ===========================================================================
+ * Reductions
+ * ======================================================================== */
+
+static void test_reductions(void) {
+  prism_tensor_t x = NULL, r = NULL, v = NULL, idx = NULL, i = NULL, b = NULL, big = NULL, e = NULL,
+                 keep = NULL;
+  g_section = "reductions";
+  x = iota(I64S(2, 3), 2); /* [[0,1,2],[3,4,5]] */
+  EXPECT_OK(prism_sum(x, NULL, 0, 0, &r));
+  EXPECT(prism_tensor_ndim(r) == 0);
+  EXPECT_VALUES(r, F64S(15), 1, 0);
+  rel(r);
+  EXPECT_OK(prism_sum(x, I64S(0), 1, 0, &r));
+  EXPECT_SIZES(r, 1, I64S(3));
+  EXPECT_VALUES(r, F64S(3, 5, 7), 3, 0);
+  rel(r);
+  EXPECT_OK(prism_sum(x, I64S(-1), 1, 1, &r));
+  EXPECT_SIZES(r, 2, I64S(2, 1));
+  EXPECT_VALUES(r, F64S(3, 12), 2, 0);
+  rel(r);
+  EXPECT_OK(prism_sum(x, I64S(0, 1), 2, 1, &r));
+  EXPECT_SIZES(r, 2, I64S(1, 1));
+  EXPECT_VALUES(r, F64S(15), 1, 0);
+  rel(r);
+  keep = r;
+  EXPECT_STATUS(prism_sum(x, I64S(2), 1, 0, &r), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(r == keep);
+  EXPECT_OK(prism_prod(x, I64S(1), 1, 0, &r));
+  EXPECT_VALUES(r, F64S(0, 60), 2, 0);
+  rel(r);
+  EXPECT_OK(prism_mean(x, I64S(1), 1, 0, &r));
+  EXPECT_VALUES(r, F64S(1, 4), 2, 0);
+  rel(r);
+  EXPECT_OK(prism_amax(x, I64S(0), 1, 0, &r));
+  EXPECT_VALUES(r, F64S(3, 4, 5), 3, 0);
+  rel(r);
+  EXPECT_OK(prism_amin(x, NULL, 0, 1, &r));
+  EXPECT_SIZES(r, 2, I64S(1, 1));
+  EXPECT_VALUES(r, F64S(0), 1, 0);
+  rel(r);
+  EXPECT_OK(prism_all(x, I64S(1), 1, 0, &r));
+  EXPECT(prism_tensor_dtype(r) == PRISM_DTYPE_BOOL);
+  EXPECT_VALUES(r, F64S(0, 1), 2, 0);
+  rel(r);
+  EXPECT_OK(prism_any(x, I64S(0), 1, 0, &r));
+  EXPECT(prism_tensor_dtype(r) == PRISM_DTYPE_BOOL);
+  EXPECT_VALUES(r, F64S(1, 1, 1), 3, 0);
+  rel(r);
+
+  /* Integer and bool sums accumulate in int64. */
+  i = make(I32S(2000000000, 2000000000), PRISM_DTYPE_I32, I64S(2), 1);
+  EXPECT_OK(prism_sum(i, NULL, 0, 0, &r));
+  EXPECT(prism_tensor_dtype(r) == PRISM_DTYPE_I64);
+  EXPECT_VALUES(r, F64S(4000000000.0), 1, 0);
+  rel(r);
+  EXPECT_OK(prism_prod(i, NULL, 0, 0, &r));
+  EXPECT(prism_tensor_dtype(r) == PRISM_DTYPE_I64);
+  EXPECT_VALUES(r, F64S(4e18), 1, 0);
+  rel(r);
+  b = make((const uint8_t[]){1, 0, 1, 1}, PRISM_DTYPE_BOOL, I64S(4), 1);
+  EXPECT_OK(prism_sum(b, NULL, 0, 0, &r));
+  EXPECT(prism_tensor_dtype(r) == PRISM_DTYPE_I64);
+  EXPECT_VALUES(r, F64S(3), 1, 0);
+  rel(r);
+
+  /* var / std with Bessel correction. */
+  v = make(F64S(1, 2, 3, 4), PRISM_DTYPE_F64, I64S(4), 1);
+  EXPECT_OK(prism_var(v, NULL, 0, 1, 0, &r));
+  EXPECT_VALUES(r, F64S(5.0 / 3.0), 1, 1e-12);
+  rel(r);
+  EXPECT_OK(prism_var(v, NULL, 0, 0, 0, &r));
+  EXPECT_VALUES(r, F64S(1.25), 1, 1e-12);
+  rel(r);
+  EXPECT_OK(prism_std(v, I64S(0), 1, 1, 1, &r));
+  EXPECT_SIZES(r, 1, I64S(1));
+  EXPECT_VALUES(r, F64S(sqrt(5.0 / 3.0)), 1, 1e-12);
+  rel(r);
+
+  /* norm p variants */
+  rel(v);
+  v = make(F64S(3, -4, 0), PRISM_DTYPE_F64, I64S(3), 1);
+  EXPECT_OK(prism_norm(v, 2, NULL, 0, 0, &r));
+  EXPECT_VALUES(r, F64S(5), 1, 1e-12);
+  rel(r);
+  EXPECT_OK(prism_norm(v, 1, NULL, 0, 0, &r));
+  EXPECT_VALUES(r, F64S(7), 1, 1e-12);
+  rel(r);
+  EXPECT_OK(prism_norm(v, INFINITY, NULL, 0, 0, &r));
+  EXPECT_VALUES(r, F64S(4), 1, 0);
+  rel(r);
+  EXPECT_OK(prism_norm(v, -INFINITY, NULL, 0, 0, &r));
+  EXPECT_VALUES(r, F64S(0), 1, 0);
+  rel(r);
+  EXPECT_OK(prism_norm(v, 0, NULL, 0, 0, &r));
+  EXPECT_VALUES(r, F64S(2), 1, 0);
+  rel(r);
+  EXPECT_OK(prism_norm(v, 3, NULL, 0, 0, &r));
+  EXPECT_VALUES(r, F64S(pow(91.0, 1.0 / 3.0)), 1, 1e-12);
+  rel(r);
+
+  /* logsumexp stays finite for large inputs. */
+  big = make(F32S(1000, 1000), PRISM_DTYPE_F32, I64S(2), 1);
+  EXPECT_OK(prism_logsumexp(big, NULL, 0, 0, &r));
+  EXPECT_VALUES(r, F64S(1000 + log(2.0)), 1, 1e-3);
+  rel(r);
+
+  /* max / min / argmax / argmin (first occurrence wins) */
+  rel(i);
+  i = make(F32S(1, 3, 3, 2, 2, 0), PRISM_DTYPE_F32, I64S(2, 3), 2);
+  rel(v);
+  EXPECT_OK(prism_max(i, &r));
+  EXPECT(prism_tensor_ndim(r) == 0);
+  EXPECT_VALUES(r, F64S(3), 1, 0);
+  rel(r);
+  EXPECT_OK(prism_min(i, &r));
+  EXPECT_VALUES(r, F64S(0), 1, 0);
+  rel(r);
+  EXPECT_OK(prism_max_dim(i, 1, 0, &v, &idx));
+  EXPECT_VALUES(v, F64S(3, 2), 2, 0);
+  EXPECT(prism_tensor_dtype(idx) == PRISM_DTYPE_I64);
+  EXPECT_VALUES(idx, F64S(1, 0), 2, 0);
+  rel(v);
+  rel(idx);
+  EXPECT_OK(prism_min_dim(i, 0, 1, &v, &idx));
+  EXPECT_SIZES(v, 2, I64S(1, 3));
+  EXPECT_VALUES(v, F64S(1, 2, 0), 3, 0);
+  EXPECT_VALUES(idx, F64S(0, 1, 1), 3, 0);
+  rel(v);
+  rel(idx);
+  EXPECT_OK(prism_argmax(i, PRISM_DIM_NONE, 0, &r));
+  EXPECT(prism_tensor_ndim(r) == 0);
+  EXPECT_VALUES(r, F64S(1), 1, 0);
+  rel(r);
+  EXPECT_OK(prism_argmax(i, 1, 1, &r));
+  EXPECT_SIZES(r, 2, I64S(2, 1));
+  EXPECT_VALUES(r, F64S(1, 0), 2, 0);
+  rel(r);
+  EXPECT_OK(prism_argmin(i, 0, 0, &r));
+  EXPECT_VALUES(r, F64S(0, 1, 1), 3, 0);
+  rel(r);
+  EXPECT_OK(prism_empty(I64S(0), 1, PRISM_DTYPE_F32, "cpu", &e));
+  keep = r;
+  EXPECT_STATUS(prism_max(e, &r), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(r == keep);
+  EXPECT_STATUS(prism_argmax(i, 2, 0, &r), PRISM_ERROR_INVALID_ARGUMENT);
+
+  rel(x);
+  rel(i);
+  rel(b);
+  rel(v);
+  rel(big);
+  rel(e);
+}
+
+/* ===========================================================================
+ * Linear algebra, joining, splitting, comparing
+ * ======================================================================== */
+
+static void test_matmul(void) {
+  prism_tensor_t a = NULL, b = NULL, c = NULL, v = NULL, w = NULL, n1 = NULL, n2 = NULL, keep = NULL;
+  g_section = "matmul";
+  v = make(F32S(1, 2, 3), PRISM_DTYPE_F32, I64S(3), 1);
+  w = make(F32S(4, 5, 6), PRISM_DTYPE_F32, I64S(3), 1);
+  EXPECT_OK(prism_matmul(v, w, &c)); /* 1-D . 1-D = dot, 0-d */
+  EXPECT(prism_tensor_ndim(c) == 0);
+  EXPECT_VALUES(c, F64S(32), 1, 0);
+  rel(c);
+  a = iota(I64S(2, 3), 2);
+  b = iota(I64S(3, 2), 2);
+  EXPECT_OK(prism_matmul(a, b, &c));
+  EXPECT_SIZES(c, 2, I64S(2, 2));
+  EXPECT_VALUES(c, F64S(10, 13, 28, 40), 4, 0);
+  rel(c);
+  EXPECT_OK(prism_matmul(a, v, &c)); /* (2,3) . (3) = (2) */
+  EXPECT_SIZES(c, 1, I64S(2));
+  EXPECT_VALUES(c, F64S(8, 26), 2, 0);
+  rel(c);
+  EXPECT_OK(prism_matmul(v, b, &c)); /* (3) . (3,2) = (2) */
+  EXPECT_SIZES(c, 1, I64S(2));
+  EXPECT_VALUES(c, F64S(16, 22), 2, 0);
+  rel(c);
+  n1 = iota(I64S(2, 1, 3, 4), 4);
+  n2 = iota(I64S(5, 4, 2), 3);
+  EXPECT_OK(prism_matmul(n1, n2, &c)); /* batch dims broadcast */
+  EXPECT_SIZES(c, 4, I64S(2, 5, 3, 2));
+  rel(c);
+  keep = c = v;
+  EXPECT_STATUS(prism_matmul(a, a, &c), PRISM_ERROR_INVALID_ARGUMENT); /* (2,3) . (2,3) */
+  EXPECT(c == keep);
+  EXPECT(has_shape(prism_last_error(), "2, 3"));
+  rel(n1);
+  rel(n2);
+
+  g_section = "bmm";
+  n1 = iota(I64S(2, 2, 3), 3);
+  n2 = iota(I64S(2, 3, 1), 3);
+  EXPECT_OK(prism_bmm(n1, n2, &c));
+  EXPECT_SIZES(c, 3, I64S(2, 2, 1));
+  EXPECT_VALUES(c, F64S(5, 14, 86, 122), 4, 0);
+  rel(c);
+  EXPECT_STATUS(prism_bmm(a, b, &c), PRISM_ERROR_INVALID_ARGUMENT); /* 2-D */
+  rel(n1);
+  rel(n2);
+  rel(a);
+  rel(b);
+  rel(v);
+  rel(w);
+}
+
+static void test_join_split(void) {
+  prism_tensor_t a = NULL, b = NULL, c = NULL, i = NULL, x = NULL, keep = NULL;
+  prism_tensor_t parts[8] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+  prism_tensor_t list[3];
+  size_t n = 0, k;
+  int32_t result = -1;
+  g_section = "cat/stack";
+  a = iota(I64S(2, 2), 2);
+  b = make(F32S(7, 8), PRISM_DTYPE_F32, I64S(1, 2), 2);
+  list[0] = a;
+  list[1] = b;
+  EXPECT_OK(prism_cat(list, 2, 0, &c));
+  EXPECT_SIZES(c, 2, I64S(3, 2));
+  EXPECT_VALUES(c, F64S(0, 1, 2, 3, 7, 8), 6, 0);
+  rel(c);
+  keep = c = a;
+  EXPECT_STATUS(prism_cat(list, 2, 1, &c), PRISM_ERROR_INVALID_ARGUMENT); /* sizes differ in dim 0 */
+  EXPECT_STATUS(prism_cat(list, 0, 0, &c), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(c == keep);
+  i = make(I32S(5, 6), PRISM_DTYPE_I32, I64S(1, 2), 2);
+  list[1] = i;
+  EXPECT_OK(prism_cat(list, 2, 0, &c)); /* dtypes promote */
+  EXPECT(prism_tensor_dtype(c) == PRISM_DTYPE_F32);
+  EXPECT_VALUES(c, F64S(0, 1, 2, 3, 5, 6), 6, 0);
+  rel(c);
+  rel(b);
+  b = make(F32S(4, 5, 6, 7), PRISM_DTYPE_F32, I64S(2, 2), 2);
+  list[1] = b;
+  EXPECT_OK(prism_stack(list, 2, 0, &c));
+  EXPECT_SIZES(c, 3, I64S(2, 2, 2));
+  EXPECT_VALUES(c, F64S(0, 1, 2, 3, 4, 5, 6, 7), 8, 0);
+  rel(c);
+  EXPECT_OK(prism_stack(list, 2, -1, &c));
+  EXPECT_SIZES(c, 3, I64S(2, 2, 2));
+  EXPECT_VALUES(c, F64S(0, 4, 1, 5, 2, 6, 3, 7), 8, 0);
+  rel(c);
+  list[1] = i;
+  c = NULL;
+  EXPECT_STATUS(prism_stack(list, 2, 0, &c), PRISM_ERROR_INVALID_ARGUMENT); /* shapes differ */
+  EXPECT(c == NULL);
+
+  g_section = "split/chunk";
+  EXPECT_OK(prism_arange(0, 5, 1, PRISM_DTYPE_F32, "cpu", &x));
+  EXPECT_OK(prism_split(x, 2, 0, parts, 8, &n));
+  EXPECT(n == 3);
+  if (n == 3) {
+    EXPECT_VALUES(parts[0], F64S(0, 1), 2, 0);
+    EXPECT_VALUES(parts[1], F64S(2, 3), 2, 0);
+    EXPECT_VALUES(parts[2], F64S(4), 1, 0);
+    EXPECT_OK(prism_fill_(parts[2], 40)); /* views */
+    EXPECT_VALUES(x, F64S(0, 1, 2, 3, 40), 5, 0);
+  }
+  for (k = 0; k < n && k < 8; ++k) rel(parts[k]);
+  n = 0;
+  parts[0] = NULL;
+  EXPECT(prism_split(x, 2, 0, parts, 2, &n) != PRISM_OK); /* capacity too small: only n written */
+  EXPECT(n == 3);
+  EXPECT(parts[0] == NULL);
+  EXPECT_OK(prism_split_sizes(x, I64S(1, 4), 2, 0, parts, 8, &n));
+  EXPECT(n == 2);
+  if (n == 2) {
+    EXPECT_SIZES(parts[0], 1, I64S(1));
+    EXPECT_SIZES(parts[1], 1, I64S(4));
+    rel(parts[0]);
+    rel(parts[1]);
+  }
+  EXPECT_STATUS(prism_split_sizes(x, I64S(1, 3), 2, 0, parts, 8, &n), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_OK(prism_chunk(x, 3, 0, parts, 8, &n)); /* ceil(5/3) = 2: sizes 2, 2, 1 */
+  EXPECT(n == 3);
+  if (n == 3) {
+    EXPECT_SIZES(parts[0], 1, I64S(2));
+    EXPECT_SIZES(parts[2], 1, I64S(1));
+    for (k = 0; k < 3; ++k) rel(parts[k]);
+  }
+  rel(x);
+  EXPECT_OK(prism_arange(0, 6, 1, PRISM_DTYPE_F32, "cpu", &x));
+  EXPECT_OK(prism_chunk(x, 4, 0, parts, 8, &n)); /* ceil(6/4) = 2: only 3 pieces */
+  EXPECT(n == 3);
+  for (k = 0; k < n && k < 8; ++k) rel(parts[k]);
+  EXPECT_STATUS(prism_chunk(x, 0, 0, parts, 8, &n), PRISM_ERROR_INVALID_ARGUMENT);
+  rel(x);
+
+  g_section = "equal/allclose";
+  rel(b);
+  EXPECT_OK(prism_clone(a, &b));
+  EXPECT_OK(prism_equal(a, b, &result));
+  EXPECT(result == 1);
+  rel(b);
+  b = make(I32S(0, 1, 2, 3), PRISM_DTYPE_I32, I64S(2, 2), 2);
+  EXPECT_OK(prism_equal(a, b, &result)); /* dtypes promote */
+  EXPECT(result == 1);
+  rel(b);
+  b = make(F32S(0, 1, 2, 3), PRISM_DTYPE_F32, I64S(4), 1);
+  result = -1;
+  EXPECT_OK(prism_equal(a, b, &result)); /* different sizes: false, not an error */
+  EXPECT(result == 0);
+  rel(b);
+  b = make(F32S(0, 1, 2, 3.00001f), PRISM_DTYPE_F32, I64S(2, 2), 2);
+  EXPECT_OK(prism_equal(a, b, &result));
+  EXPECT(result == 0);
+  EXPECT_OK(prism_allclose(a, b, 1e-5, 1e-8, 0, &result));
+  EXPECT(result == 1);
+  EXPECT_OK(prism_allclose(a, b, 0, 1e-7, 0, &result));
+  EXPECT(result == 0);
+  rel(b);
+  b = make(F64S(NAN, 1), PRISM_DTYPE_F64, I64S(2), 1);
+  EXPECT_OK(prism_allclose(b, b, 1e-5, 1e-8, 0, &result));
+  EXPECT(result == 0);
+  EXPECT_OK(prism_allclose(b, b, 1e-5, 1e-8, 1, &result));
+  EXPECT(result == 1);
+  rel(b);
+
+  rel(a);
+  rel(i);
+}
+
+/* ===========================================================================
+ * Random numbers
+ * ======================================================================== */
+
+static void test_random(void) {
+  prism_tensor_t r1 = NULL, r2 = NULL, r3 = NULL, m = NULL, lo = NULL, hi = NULL, p = NULL, keep = NULL;
+  int32_t same = 0;
+  int64_t perm[10];
+  int seen[10] = {0};
+  int k, ok = 1;
+  double dv = 0;
+  g_section = "random";
+
+  EXPECT_OK(prism_manual_seed(42));
+  EXPECT_OK(prism_rand(I64S(1000), 1, PRISM_DTYPE_F32, "cpu", &r1));
+  EXPECT_OK(prism_manual_seed(42));
+  EXPECT_OK(prism_rand(I64S(1000), 1, PRISM_DTYPE_F32, "cpu", &r2));
+  EXPECT_OK(prism_equal(r1, r2, &same));
+  EXPECT(same == 1); /* same seed, same bits */
+  EXPECT_OK(prism_rand(I64S(1000), 1, PRISM_DTYPE_F32, "cpu", &r3));
+  EXPECT_OK(prism_equal(r1, r3, &same));
+  EXPECT(same == 0); /* the generator advanced */
+  EXPECT_OK(prism_amin(r1, NULL, 0, 0, &lo));
+  EXPECT_OK(prism_amax(r1, NULL, 0, 0, &hi));
+  EXPECT_OK(prism_tensor_item_double(lo, &dv));
+  EXPECT(dv >= 0);
+  EXPECT_OK(prism_tensor_item_double(hi, &dv));
+  EXPECT(dv < 1);
+  EXPECT_OK(prism_mean(r1, NULL, 0, 0, &m));
+  EXPECT_OK(prism_tensor_item_double(m, &dv));
+  EXPECT(fabs(dv - 0.5) < 0.05);
+  rel(m);
+  rel(lo);
+  rel(hi);
+  rel(r1);
+  rel(r2);
+  rel(r3);
+
+  EXPECT_OK(prism_randn(I64S(4000), 1, PRISM_DTYPE_F64, "cpu", &r1));
+  EXPECT_OK(prism_mean(r1, NULL, 0, 0, &m));
+  EXPECT_OK(prism_tensor_item_double(m, &dv));
+  EXPECT(fabs(dv) < 0.1);
+  rel(m);
+  EXPECT_OK(prism_std(r1, NULL, 0, 1, 0, &m));
+  EXPECT_OK(prism_tensor_item_double(m, &dv));
+  EXPECT(fabs(dv - 1) < 0.1);
+  rel(m);
+  rel(r1);
+
+  EXPECT_OK(prism_randint(-3, 5, I64S(20, 20), 2, PRISM_DTYPE_I32, "cpu", &r1));
+  EXPECT(prism_tensor_dtype(r1) == PRISM_DTYPE_I32);
+  EXPECT_OK(prism_amin(r1, NULL, 0, 0, &lo));
+  EXPECT_OK(prism_amax(r1, NULL, 0, 0, &hi));
+  EXPECT_OK(prism_tensor_item_double(lo, &dv));
+  EXPECT(dv == -3); /* 400 draws from 8 values: both ends appear */
+  EXPECT_OK(prism_tensor_item_double(hi, &dv));
+  EXPECT(dv == 4);
+  rel(lo);
+  rel(hi);
+  rel(r1);
+  keep = r1;
+  EXPECT_STATUS(prism_randint(5, 5, I64S(2), 1, PRISM_DTYPE_I64, "cpu", &r1), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_rand(I64S(2), 1, PRISM_DTYPE_I32, "cpu", &r1), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(r1 == keep);
+
+  EXPECT_OK(prism_randperm(10, PRISM_DTYPE_I64, "cpu", &r1));
+  EXPECT(prism_tensor_dtype(r1) == PRISM_DTYPE_I64);
+  EXPECT_OK(prism_tensor_copy_to_host(r1, perm, sizeof(perm)));
+  for (k = 0; k < 10; ++k) {
+    if (perm[k] < 0 || perm[k] > 9 || seen[perm[k]])
+      ok = 0;
+    else
+      seen[perm[k]] = 1;
+  }
+  EXPECT(ok);
+  rel(r1);
+
+  p = make(F32S(0, 1, 0, 1), PRISM_DTYPE_F32, I64S(4), 1);
+  EXPECT_OK(prism_bernoulli(p, &r1));
+  EXPECT(prism_tensor_dtype(r1) == PRISM_DTYPE_F32);
+  EXPECT_VALUES(r1, F64S(0, 1, 0, 1), 4, 0);
+  rel(r1);
+  rel(p);
+  EXPECT_OK(prism_bernoulli_scalar(I64S(3), 1, 1.0, PRISM_DTYPE_F32, "cpu", &r1));
+  EXPECT_VALUES(r1, F64S(1, 1, 1), 3, 0);
+  rel(r1);
+  EXPECT_OK(prism_bernoulli_scalar(I64S(2000), 1, 0.25, PRISM_DTYPE_F32, "cpu", &r1));
+  EXPECT_OK(prism_mean(r1, NULL, 0, 0, &m));
+  EXPECT_OK(prism_tensor_item_double(m, &dv));
+  EXPECT(fabs(dv - 0.25) < 0.05);
+  rel(m);
+  rel(r1);
+}
+
+/* ===========================================================================
+ * Error paths: NULL handles, messages, nothing changes on failure
+ * ======================================================================== */
+
+static void test_error_paths(void) {
+  prism_tensor_t a = NULL, b = NULL, c = NULL, tr = NULL, v = NULL, keep = NULL;
+  int32_t result = 0;
+  int32_t count = 0, d;
+  prism_device_info info;
+  g_section = "errors";
+
+  a = iota(I64S(2, 3), 2);
+  b = make(F32S(1, 2, 3, 4), PRISM_DTYPE_F32, I64S(4), 1);
+
+  /* NULL handles */
+  keep = c = a;
+  EXPECT_STATUS(prism_add(NULL, b, 1, &c), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_add(a, NULL, 1, &c), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_view(NULL, I64S(1), 1, &c), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_sum(NULL, NULL, 0, 0, &c), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_matmul(NULL, a, &c), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_clone(NULL, &c), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_add(a, b, 1, NULL), PRISM_ERROR_INVALID_ARGUMENT); /* NULL out-parameter */
+  EXPECT_STATUS(prism_tensor_copy_to_host(NULL, &result, 4), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_equal(NULL, a, &result), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(c == keep);
+
+  /* Non-broadcastable add: the message names both shapes and the dimension. */
+  EXPECT_STATUS(prism_add(a, b, 1, &c), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(c == keep);
+  EXPECT(has_shape(prism_last_error(), "2, 3"));
+  EXPECT(strstr(prism_last_error(), "4") != NULL);
+  EXPECT(strstr(prism_last_error(), "dim") != NULL);
+  if (!has_shape(prism_last_error(), "2, 3"))
+    fprintf(stderr, "  broadcast message: %s\n", prism_last_error());
+  /* ... and the in-place form leaves `a` intact. */
+  EXPECT_STATUS(prism_add_(a, b, 1), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_SIZES(a, 2, I64S(2, 3));
+  EXPECT_VALUES(a, F64S(0, 1, 2, 3, 4, 5), 6, 0);
+  EXPECT_VALUES(b, F64S(1, 2, 3, 4), 4, 0);
+
+  /* view of a non-contiguous tensor: says why and suggests reshape. */
+  EXPECT_OK(prism_transpose(a, 0, 1, &tr));
+  v = tr;
+  EXPECT_STATUS(prism_view(tr, I64S(6), 1, &v), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(v == tr);
+  EXPECT_MSG_HAS("reshape");
+  EXPECT(strstr(prism_last_error(), "contiguous") != NULL || strstr(prism_last_error(), "stride") != NULL);
+
+  /* index out of range names the index and the size. */
+  EXPECT_STATUS(prism_select(a, 1, 5, &c), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(c == keep);
+  EXPECT_MSG_HAS("5");
+  EXPECT_MSG_HAS("3");
+  EXPECT(strstr(prism_last_error(), "range") != NULL || strstr(prism_last_error(), "index") != NULL ||
+         strstr(prism_last_error(), "bounds") != NULL);
+  EXPECT_STATUS(prism_select(a, 0, -3, &c), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_narrow(a, 5, 0, 1, &c), PRISM_ERROR_INVALID_ARGUMENT); /* bad dim */
+
+  /* The failing calls changed nothing. */
+  EXPECT_SIZES(a, 2, I64S(2, 3));
+  EXPECT_STRIDES(a, 2, I64S(3, 1));
+  EXPECT_VALUES(a, F64S(0, 1, 2, 3, 4, 5), 6, 0);
+  EXPECT_SIZES(tr, 2, I64S(3, 2));
+  EXPECT_VALUES(tr, F64S(0, 3, 1, 4, 2, 5), 6, 0);
+
+  /* Mixing devices names both devices (only when a second device exists). */
+  EXPECT_OK(prism_device_count(&count));
+  for (d = 0; d < count; ++d) {
+    info.struct_size = sizeof(info);
+    if (prism_device_info_get(d, &info) != PRISM_OK || strncmp(info.device, "cpu", 3) == 0) continue;
+    v = NULL;
+    if (prism_to_device(a, info.device, &v) == PRISM_OK) {
+      EXPECT(prism_add(a, v, 1, &c) != PRISM_OK);
+      EXPECT_MSG_HAS(info.device);
+      EXPECT_MSG_HAS("cpu");
+      rel(v);
+    }
+    break;
+  }
+
+  rel(a);
+  rel(b);
+  rel(tr);
+}
+
+int main(void) {
+  test_errors_and_versions();
+  test_dtypes();
+  test_plugins_and_devices();
+  test_fallback_and_memory();
+  test_metadata_and_creation();
+  test_from_blob();
+  test_dlpack();
+  test_copies();
+  test_views();
+  test_unary();
+  test_binary();
+  test_reductions();
+  test_matmul();
+  test_join_split();
+  test_random();
+  test_error_paths();
+  if (g_failures) {
+    fprintf(stderr, "capi_test: %d failure(s)\n", g_failures);
+    return g_failures > 255 ? 255 : g_failures;
+  }
+  printf("capi_test: all checks passed\n");
+  return 0;
+}

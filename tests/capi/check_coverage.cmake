@@ -1,0 +1,37 @@
+# check_coverage.cmake — fails when a function declared in prism.h is never called by capi_test.c.
+# Usage: cmake -DHEADER=<prism.h> -DSOURCE=<capi_test.c> -P check_coverage.cmake
+file(READ ${HEADER} header)
+file(READ ${SOURCE} source)
+
+# Plain declarations: "PRISM_API <type> prism_name(".
+string(REGEX MATCHALL "PRISM_API[^;(]*[ *]prism_[a-z0-9_]+\\(" decls "${header}")
+set(names "")
+foreach(d ${decls})
+  string(REGEX MATCH "prism_[a-z0-9_]+\\($" n "${d}")
+  string(REPLACE "(" "" n "${n}")
+  list(APPEND names ${n})
+endforeach()
+# Macro-generated declarations; UNARY and BINARY also declare an in-place form.
+string(REGEX MATCHALL "\nPRISM_DECLARE_[A-Z]+\\([a-z0-9_]+\\)" macros "${header}")
+foreach(m ${macros})
+  string(REGEX MATCH "PRISM_DECLARE_([A-Z]+)\\(([a-z0-9_]+)\\)" _ "${m}")
+  set(kind ${CMAKE_MATCH_1})
+  set(op ${CMAKE_MATCH_2})
+  list(APPEND names prism_${op})
+  if(kind STREQUAL "UNARY" OR kind STREQUAL "BINARY")
+    list(APPEND names prism_${op}_)
+  endif()
+endforeach()
+list(REMOVE_DUPLICATES names)
+list(LENGTH names total)
+
+set(missing "")
+foreach(n ${names})
+  if(NOT source MATCHES "[^A-Za-z0-9_]${n}[^A-Za-z0-9_]")
+    list(APPEND missing ${n})
+  endif()
+endforeach()
+if(missing)
+  message(FATAL_ERROR "capi_test.c never calls: ${missing}")
+endif()
+message(STATUS "capi_test.c calls all ${total} functions of prism.h")
