@@ -74,6 +74,13 @@ struct LoadReportRow {
 // Converts a plugin error to a prism::Error (frees the error object) and
 // throws it; `context` names the op/call and the plugin. No-op for nullptr.
 void throw_if_plugin_error(prism_plugin_error* err, const std::string& context);
+// The same, appending " (plugin '<name>')" to the message, so callers only
+// describe the call: "running add on toy:0: <plugin message> (plugin 'toy')".
+void throw_if_plugin_error(prism_plugin_error* err, const Plugin& plugin, const std::string& context);
+// Frees an error object made by host_table()->error_create (nullptr and the
+// static out-of-memory error are left alone). Use this, never `delete`, for an
+// error that is handled rather than thrown (Note [Plugin error objects]).
+void free_plugin_error(prism_plugin_error* err) noexcept;
 
 // The host table handed to every plugin (static; lives for the process).
 const prism_host_table* host_table();
@@ -103,12 +110,20 @@ class Runtime {
   // UNAVAILABLE when the CPU plugin is not loaded.
   Device* cpu();
 
+  // Both run load_default first.
   std::vector<Device*> devices();
   std::vector<LoadReportRow> load_report();
 
  private:
   Runtime() = default;
   void register_plugin(std::unique_ptr<Plugin> plugin, LoadReportRow& row);
+  // Loads the file at `path` (a candidate or an explicit path); fills `row`.
+  // Returns false when it was already attempted (no new row is due).
+  bool load_file(const std::string& path, LoadReportRow& row);
+  // Calls `entry`, checks its table and registers the plugin; fills `row`.
+  void admit(prism_plugin_entry_fn entry, std::shared_ptr<void> library, LoadReportRow& row);
+  // The report row of an earlier attempt at `path`, or nullptr.
+  const LoadReportRow* find_row(const std::string& path) const;
   std::recursive_mutex mutex_;
   bool defaults_loaded_ = false;
   std::vector<std::unique_ptr<Plugin>> plugins_;

@@ -1,0 +1,628 @@
+// runtime.cpp — the plugin loader: host table, discovery, ABI negotiation, devices and the load report.
+#include "core/plugin/runtime.hpp"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <new>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <boost/dll/shared_library.hpp>
+
+#include "core/memory/caching_allocator.hpp"
+
+#ifndef PRISM_INSTALL_PLUGIN_DIR
+#define PRISM_INSTALL_PLUGIN_DIR ""
+#endif
+
+namespace prism {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Note [Plugin error objects]
+// error_create allocates with new (std::nothrow) so that running out of
+// memory while reporting an error never throws across the C boundary. When
+// even that allocation fails it returns kOutOfMemoryError, a static object
+// that free_plugin_error() recognises and never deletes. Every path that
+// consumes an error object (throw_if_plugin_error, the loader, the caching
+// allocator's OOM retry) must go through free_plugin_error, never `delete`.
+prism_plugin_error kOutOfMemoryError{PRISM_ERROR_OUT_OF_MEMORY,
+                                     "out of memory (while creating a plugin error object)"};
+
+const char* status_name(prism_status code) {
+  switch (code) {
+    case PRISM_OK:
+      return "OK";
+    case PRISM_ERROR_INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case PRISM_ERROR_UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case PRISM_ERROR_OUT_OF_MEMORY:
+      return "OUT_OF_MEMORY";
+    case PRISM_ERROR_UNAVAILABLE:
+      return "UNAVAILABLE";
+    case PRISM_ERROR_DEVICE_LOST:
+      return "DEVICE_LOST";
+    case PRISM_ERROR_INTERNAL:
+      return "INTERNAL";
+  }
+  return "UNKNOWN";
+}
+
+// Note [Untrusted status codes]
+// A C plugin may pass any int as a prism_status. In C++ merely loading an
+// enum object that holds a value outside the enumeration is undefined, so the
+// raw bits are copied out with memcpy and checked as an int. Anything outside
+// the error range (including PRISM_OK on a non-NULL error) is a plugin bug,
+// reported as INTERNAL. error_create stores only checked codes, so core code
+// may read err->code directly.
+static_assert(sizeof(prism_status) == sizeof(int32_t), "prism_status is a 32-bit enum");
+
+prism_status checked_code(const prism_status* where) {
+  int32_t raw = 0;
+  std::memcpy(&raw, where, sizeof(raw));
+  if (raw < PRISM_ERROR_INVALID_ARGUMENT || raw > PRISM_ERROR_INTERNAL) return PRISM_ERROR_INTERNAL;
+  return static_cast<prism_status>(raw);
+}
+
+extern "C" prism_plugin_error* host_error_create(prism_status code, const char* message) {
+  try {
+    auto* err = new (std::nothrow) prism_plugin_error{checked_code(&code), message != nullptr ? message : ""};
+    return err != nullptr ? err : &kOutOfMemoryError;
+  } catch (...) {  // std::string's allocation failed
+    return &kOutOfMemoryError;
+  }
+}
+
+const char* level_name(prism_log_level level) {
+  switch (level) {
+    case PRISM_LOG_DEBUG:
+      return "debug";
+    case PRISM_LOG_INFO:
+      return "info";
+    case PRISM_LOG_WARN:
+      return "warn";
+    case PRISM_LOG_ERROR:
+      return "error";
+  }
+  return "log";
+}
+
+// PRISM_LOG=debug|info|warn|error sets the lowest level printed (read once;
+// default info, so DEBUG lines are suppressed unless PRISM_LOG=debug).
+int log_threshold() {
+  static const int threshold = [] {
+    const char* env = std::getenv("PRISM_LOG");
+    if (env == nullptr) return static_cast<int>(PRISM_LOG_INFO);
+    for (int l = PRISM_LOG_DEBUG; l <= PRISM_LOG_ERROR; ++l)
+      if (std::strcmp(env, level_name(static_cast<prism_log_level>(l))) == 0) return l;
+    return static_cast<int>(PRISM_LOG_INFO);
+  }();
+  return threshold;
+}
+
+void write_log(prism_log_level level, const char* who, const char* message) {
+  if (static_cast<int>(level) < log_threshold()) return;
+  // One fprintf call: stdio locks the stream, so lines never interleave.
+  std::fprintf(stderr, "[prism:%s] %s: %s\n", who != nullptr ? who : "?", level_name(level),
+               message != nullptr ? message : "");
+}
+
+extern "C" void host_log(prism_log_level level, const char* plugin_name, const char* message) {
+  write_log(level, plugin_name, message);
+}
+
+const prism_host_table kHostTable = {
+    sizeof(prism_host_table), PRISM_PLUGIN_ABI_MAJOR, PRISM_PLUGIN_ABI_MINOR, host_error_create, host_log,
+};
+
+void loader_log(prism_log_level level, const std::string& message) {
+  write_log(level, "loader", message.c_str());
+}
+
+// Takes the message out of an error object and frees it: "CODE: message".
+std::string consume_error(prism_plugin_error* err) {
+  std::string text = detail::str_cat(status_name(checked_code(&err->code)), ": ",
+                                     err->message.empty() ? "(no message)" : err->message);
+  free_plugin_error(err);
+  return text;
+}
+
+std::string safe_str(const char* s) {
+  return s != nullptr ? s : "";
+}
+
+// Note [ABI minimum sizes]
+// The v1.0 plugin table is required up to and including kernel_def_size; the
+// event slots after it are optional (NULL = no events), so a table whose
+// struct_size stops before them is accepted and they read as NULL. A table
+// or kernel definition shorter than its required part is refused, since the
+// core could not read a required slot. Anything past the core's own sizeof
+// (a newer minor) is ignored.
+constexpr size_t kTableAbiFieldsEnd = offsetof(prism_plugin_table, abi_minor) + sizeof(uint32_t);
+constexpr size_t kTableRequiredEnd = offsetof(prism_plugin_table, kernel_def_size) + sizeof(size_t);
+constexpr size_t kKernelDefRequiredEnd = offsetof(prism_kernel_def, run) + sizeof(prism_kernel_fn);
+
+// The name of the first required slot that is NULL, or nullptr.
+const char* first_null_slot(const prism_plugin_table* t) {
+  if (t->init == nullptr) return "init";
+  if (t->shutdown == nullptr) return "shutdown";
+  if (t->device_count == nullptr) return "device_count";
+  if (t->device_props == nullptr) return "device_props";
+  if (t->alloc == nullptr) return "alloc";
+  if (t->free == nullptr) return "free";
+  if (t->copy_from_host == nullptr) return "copy_from_host";
+  if (t->copy_to_host == nullptr) return "copy_to_host";
+  if (t->synchronize == nullptr) return "synchronize";
+  if (t->n_kernels > 0 && t->kernels == nullptr) return "kernels";
+  return nullptr;
+}
+
+// Path used to recognise a file seen before (symlinks and "." resolved).
+std::string canonical_key(const std::string& path) {
+  std::error_code ec;
+  fs::path p = fs::weakly_canonical(fs::path(path), ec);
+  if (ec) p = fs::absolute(fs::path(path), ec).lexically_normal();
+  return p.string();
+}
+
+// Files named libprism-*.so in `dir`, sorted by name. A missing or unreadable
+// directory yields nothing.
+std::vector<std::string> candidates_in(const std::string& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    const std::string prefix = "libprism-", suffix = ".so";
+    if (name.size() <= prefix.size() + suffix.size()) continue;
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    if (name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    std::error_code fec;
+    if (!fs::is_regular_file(it->path(), fec)) continue;  // follows symlinks
+    names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  std::vector<std::string> paths;
+  for (auto& n : names) paths.push_back((fs::path(dir) / n).string());
+  return paths;
+}
+
+std::vector<std::string> discovery_dirs() {
+  std::vector<std::string> dirs;
+  if (const char* env = std::getenv("PRISM_PLUGIN_PATH")) {
+    std::string list = env;
+    size_t start = 0;
+    while (start <= list.size()) {
+      size_t colon = list.find(':', start);
+      if (colon == std::string::npos) colon = list.size();
+      if (colon > start) dirs.push_back(list.substr(start, colon - start));
+      start = colon + 1;
+    }
+  }
+  if (std::strlen(PRISM_INSTALL_PLUGIN_DIR) > 0) dirs.push_back(PRISM_INSTALL_PLUGIN_DIR);
+  try {
+    dirs.push_back(boost::dll::this_line_location().parent_path().string());
+  } catch (const std::exception& e) {
+    loader_log(PRISM_LOG_DEBUG, detail::str_cat("cannot locate libprism: ", e.what()));
+  }
+  return dirs;
+}
+
+std::string device_list(const std::vector<std::unique_ptr<Device>>& devices) {
+  if (devices.empty()) return "none";
+  std::string s;
+  for (auto& d : devices) s += (s.empty() ? "" : ", ") + d->name;
+  return s;
+}
+
+// Failure while admitting a plugin: carries the report reason.
+struct Refusal {
+  std::string reason;
+};
+
+}  // namespace
+
+// ===========================================================================
+// Errors and the host table
+// ===========================================================================
+
+const prism_host_table* host_table() {
+  return &kHostTable;
+}
+
+void free_plugin_error(prism_plugin_error* err) noexcept {
+  if (err != nullptr && err != &kOutOfMemoryError) delete err;
+}
+
+void throw_if_plugin_error(prism_plugin_error* err, const std::string& context) {
+  if (err == nullptr) return;
+  prism_status code = checked_code(&err->code);
+  std::string message = err->message.empty() ? status_name(code) : err->message;
+  free_plugin_error(err);
+  throw Error(code, context.empty() ? message : detail::str_cat(context, ": ", message));
+}
+
+void throw_if_plugin_error(prism_plugin_error* err, const Plugin& plugin, const std::string& context) {
+  if (err == nullptr) return;
+  prism_status code = checked_code(&err->code);
+  std::string message = err->message.empty() ? status_name(code) : err->message;
+  free_plugin_error(err);
+  throw Error(
+      code, detail::str_cat(context.empty() ? "" : context + ": ", message, " (plugin '", plugin.name, "')"));
+}
+
+const KernelEntry* Plugin::find_kernel(const std::string& op, prism_dtype key_dtype) const {
+  int dt = static_cast<int>(key_dtype);
+  if (dt < 0 || dt >= PRISM_NUM_DTYPES) return nullptr;
+  for (const KernelEntry& k : kernels)
+    if ((k.dtype_mask & PRISM_DTYPE_BIT(dt)) != 0 && k.op == op) return &k;
+  return nullptr;
+}
+
+// ===========================================================================
+// Runtime
+// ===========================================================================
+
+// Note [Runtime lifetime]
+// The runtime is created on first use and deliberately never destroyed: it is
+// a heap object reachable from a static pointer until the process ends. At
+// exit, tensors held by user statics, other threads or leaked handles may
+// still reference device allocators, and plugins such as the CPU one run
+// thread pools and register their own exit handlers; calling shutdown() or
+// dlclose() from a static destructor would race with both. Plugins are
+// therefore never unloaded before exit and their shutdown() is not called
+// then. Nothing is lost: the memory stays reachable (LeakSanitizer counts
+// only unreachable blocks, so it reports nothing and nothing is suppressed)
+// and the OS reclaims it. A plugin refused during loading holds no objects
+// and is unloaded at once (after shutdown() when its init had succeeded).
+Runtime& Runtime::get() {
+  static Runtime* instance = new Runtime();
+  return *instance;
+}
+
+const LoadReportRow* Runtime::find_row(const std::string& path) const {
+  for (const LoadReportRow& r : report_)
+    if (r.path == path) return &r;
+  return nullptr;
+}
+
+// Note [Loader discovery order]
+// Explicit paths (prism_plugin_load) load whenever they are requested; the
+// first device lookup then runs discovery once over PRISM_PLUGIN_PATH, the
+// install's plugin directory and libprism's own directory, each sorted by
+// file name. A file already attempted (by its canonical path) is never tried
+// twice and gets no second row. A plugin name that is already loaded wins
+// over later files of the same name: explicit paths therefore take
+// precedence only when they are loaded before the first device lookup.
+void Runtime::load_default() {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  if (defaults_loaded_) return;
+  defaults_loaded_ = true;
+  for (const std::string& dir : discovery_dirs()) {
+    for (const std::string& path : candidates_in(dir)) {
+      LoadReportRow row;
+      if (!load_file(path, row)) continue;
+      if (!row.loaded) {
+        bool duplicate = row.reason.find("is already loaded from") != std::string::npos;
+        loader_log(duplicate ? PRISM_LOG_DEBUG : PRISM_LOG_WARN,
+                   detail::str_cat("skipping ", row.path, ": ", row.reason));
+      }
+    }
+  }
+}
+
+void Runtime::load_path(const std::string& path) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  PRISM_CHECK(!path.empty(), INVALID_ARGUMENT, "cannot load a plugin from an empty path");
+  LoadReportRow row;
+  if (!load_file(path, row)) {
+    const LoadReportRow* earlier = find_row(canonical_key(path));
+    if (earlier == nullptr || earlier->loaded) return;  // idempotent
+    row = *earlier;
+  }
+  if (!row.loaded) PRISM_FAIL(UNAVAILABLE, "cannot load plugin '", row.path, "': ", row.reason);
+}
+
+void Runtime::load_entry(prism_plugin_entry_fn entry, const std::string& label) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  PRISM_CHECK(entry != nullptr, INVALID_ARGUMENT, "load_entry: the entry function is NULL");
+  if (const LoadReportRow* earlier = find_row(label)) {
+    if (earlier->loaded) return;
+    PRISM_FAIL(UNAVAILABLE, "cannot load plugin '", label, "': ", earlier->reason);
+  }
+  LoadReportRow row;
+  row.path = label;
+  try {
+    admit(entry, nullptr, row);
+  } catch (const Refusal& r) {
+    row.loaded = false;
+    row.reason = r.reason;
+  } catch (const std::exception& e) {
+    row.loaded = false;
+    row.reason = detail::str_cat("internal error while loading: ", e.what());
+  }
+  report_.push_back(row);
+  if (!row.loaded) PRISM_FAIL(UNAVAILABLE, "cannot load plugin '", label, "': ", row.reason);
+}
+
+bool Runtime::load_file(const std::string& path, LoadReportRow& row) {
+  std::string key = canonical_key(path);
+  if (find_row(key) != nullptr) return false;
+  row = LoadReportRow{};
+  row.path = key;
+  try {
+    // rtld_now: unresolved symbols fail here, with the loader's message,
+    // rather than at the first call. rtld_local: plugins never see each
+    // other's symbols (two plugins may bundle different copies of a library).
+    boost::dll::fs::error_code ec;
+    auto lib = std::make_shared<boost::dll::shared_library>(
+        boost::dll::fs::path(key), boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
+    if (ec || !lib->is_loaded()) {
+      // Boost keeps dlerror()'s text pending after a failed dlopen; it is the
+      // useful part ("cannot open shared object file", "undefined symbol").
+      const char* why = dlerror();
+      throw Refusal{
+          detail::str_cat("cannot load the library: ", why != nullptr ? std::string(why) : ec.message())};
+    }
+    if (!lib->has(PRISM_PLUGIN_ENTRY_SYMBOL))
+      throw Refusal{detail::str_cat("the library does not export '", PRISM_PLUGIN_ENTRY_SYMBOL,
+                                    "' (not a Prism plugin)")};
+    auto entry = &lib->get<std::remove_pointer_t<prism_plugin_entry_fn>>(PRISM_PLUGIN_ENTRY_SYMBOL);
+    admit(entry, lib, row);
+  } catch (const Refusal& r) {
+    row.loaded = false;
+    row.reason = r.reason;
+  } catch (const std::exception& e) {
+    row.loaded = false;
+    row.reason = detail::str_cat("internal error while loading: ", e.what());
+  }
+  report_.push_back(row);
+  return true;
+}
+
+// Any Refusal thrown here leaves the runtime unchanged; `library` is then
+// released (dlclose) by the caller's shared_ptr.
+void Runtime::admit(prism_plugin_entry_fn entry, std::shared_ptr<void> library, LoadReportRow& row) {
+  try {
+    const prism_plugin_table* table = nullptr;
+    if (prism_plugin_error* err = entry(host_table(), &table))
+      throw Refusal{detail::str_cat(PRISM_PLUGIN_ENTRY_SYMBOL, " failed: ", consume_error(err))};
+    if (table == nullptr) throw Refusal{detail::str_cat(PRISM_PLUGIN_ENTRY_SYMBOL, " returned no table")};
+    if (table->struct_size < kTableAbiFieldsEnd)
+      throw Refusal{detail::str_cat("plugin table struct_size ", table->struct_size,
+                                    " is too small to hold an ABI version")};
+    row.abi_major = table->abi_major;
+    row.abi_minor = table->abi_minor;
+    if (table->abi_major != PRISM_PLUGIN_ABI_MAJOR)
+      throw Refusal{detail::str_cat("plugin ABI ", table->abi_major, ".", table->abi_minor,
+                                    " is not compatible with core ABI ", PRISM_PLUGIN_ABI_MAJOR, ".",
+                                    PRISM_PLUGIN_ABI_MINOR, " (major versions differ)")};
+    if (table->struct_size < kTableRequiredEnd)
+      throw Refusal{detail::str_cat("plugin table struct_size ", table->struct_size,
+                                    " is smaller than the ABI ", PRISM_PLUGIN_ABI_MAJOR, ".0 minimum ",
+                                    kTableRequiredEnd)};
+    if (table->name == nullptr || table->name[0] == '\0')
+      throw Refusal{"required field 'name' is NULL or empty"};
+    if (table->device_type == nullptr || table->device_type[0] == '\0')
+      throw Refusal{"required field 'device_type' is NULL or empty"};
+    std::string name = table->name, device_type = table->device_type;
+    if (device_type.find_first_of(": \t") != std::string::npos)
+      throw Refusal{detail::str_cat("device_type '", device_type, "' must not contain ':' or blanks")};
+    if (const char* slot = first_null_slot(table))
+      throw Refusal{detail::str_cat("required slot '", slot, "' is NULL")};
+
+    auto plugin = std::make_unique<Plugin>();
+    plugin->path = row.path;
+    plugin->name = name;
+    plugin->device_type = device_type;
+    plugin->version = safe_str(table->version);
+    plugin->abi_major = table->abi_major;
+    plugin->abi_minor = table->abi_minor;
+    plugin->table = table;
+    plugin->library = std::move(library);
+    plugin->has_events = PRISM_HAS(table, prism_plugin_table, event_create) &&
+                         PRISM_HAS(table, prism_plugin_table, event_destroy) &&
+                         table->event_create != nullptr && table->event_record != nullptr &&
+                         table->event_wait != nullptr && table->event_synchronize != nullptr &&
+                         table->event_destroy != nullptr;
+
+    // Kernels: step with the plugin's kernel_def_size (Note [ABI minimum sizes]).
+    if (table->n_kernels > 0) {
+      size_t step = table->kernel_def_size;
+      if (step < kKernelDefRequiredEnd)
+        throw Refusal{detail::str_cat("kernel_def_size ", step, " is smaller than the ABI ",
+                                      PRISM_PLUGIN_ABI_MAJOR, ".0 minimum ", kKernelDefRequiredEnd)};
+      if (step % alignof(prism_kernel_def) != 0)
+        throw Refusal{
+            detail::str_cat("kernel_def_size ", step, " is not a multiple of ", alignof(prism_kernel_def))};
+      const char* base = reinterpret_cast<const char*>(table->kernels);
+      for (size_t i = 0; i < table->n_kernels; ++i) {
+        const auto* def = reinterpret_cast<const prism_kernel_def*>(base + i * step);
+        if (def->struct_size < kKernelDefRequiredEnd)
+          throw Refusal{detail::str_cat("kernels[", i, "].struct_size ", def->struct_size,
+                                        " is smaller than the ABI ", PRISM_PLUGIN_ABI_MAJOR, ".0 minimum ",
+                                        kKernelDefRequiredEnd)};
+        if (def->op == nullptr || def->op[0] == '\0')
+          throw Refusal{detail::str_cat("kernels[", i, "].op is NULL or empty")};
+        if (def->run == nullptr)
+          throw Refusal{detail::str_cat("required slot 'kernels[", i, "].run' (op '", def->op, "') is NULL")};
+        plugin->kernels.push_back(KernelEntry{def->op, def->dtype_mask, def->supports, def->run});
+      }
+    }
+
+    for (const auto& p : plugins_)
+      if (p->name == name)
+        throw Refusal{detail::str_cat("plugin '", name, "' is already loaded from '", p->path, "'")};
+
+    if (prism_plugin_error* err = table->init(&plugin->ctx))
+      throw Refusal{detail::str_cat("init failed: ", consume_error(err))};
+    try {
+      int32_t count = 0;
+      const char* reason = nullptr;
+      if (prism_plugin_error* err = table->device_count(plugin->ctx, &count, &reason))
+        throw Refusal{detail::str_cat("device_count failed: ", consume_error(err))};
+      if (count < 0) throw Refusal{detail::str_cat("device_count returned a negative count (", count, ")")};
+      plugin->device_count = count;
+      if (count == 0)
+        plugin->zero_device_reason =
+            reason != nullptr && reason[0] != '\0' ? reason : "the plugin reports no devices";
+    } catch (...) {
+      table->shutdown(plugin->ctx);
+      throw;
+    }
+    register_plugin(std::move(plugin), row);  // shuts the plugin down itself on failure
+  } catch (const Refusal&) {
+    row.loaded = false;
+    row.device_count = 0;
+    throw;
+  }
+}
+
+// Queries every device, drops duplicates (same stable_id as a device already
+// present), names the rest "<device_type>:<n>" and publishes the plugin. On
+// any failure before publishing, the plugin is shut down and the error
+// propagates; publishing itself cannot fail.
+void Runtime::register_plugin(std::unique_ptr<Plugin> plugin, LoadReportRow& row) {
+  std::vector<std::unique_ptr<Device>> fresh;
+  LoadReportRow done;
+  try {
+    std::vector<std::string> notes;
+    int32_t next_index = 0;
+    for (const auto& d : devices_)
+      if (d->plugin->device_type == plugin->device_type) ++next_index;
+
+    for (int32_t i = 0; i < plugin->device_count; ++i) {
+      prism_device_props props;
+      std::memset(&props, 0, sizeof(props));
+      props.struct_size = sizeof(props);
+      if (prism_plugin_error* err = plugin->table->device_props(plugin->ctx, i, &props)) {
+        notes.push_back(
+            detail::str_cat("device ", i, ": device_props failed: ", consume_error(err), "; skipped"));
+        continue;
+      }
+      auto dev = std::make_unique<Device>();
+      dev->plugin = plugin.get();
+      dev->index = i;
+      dev->device_name = safe_str(props.name);
+      dev->vendor = safe_str(props.vendor);
+      dev->stable_id = safe_str(props.stable_id);
+      dev->total_memory = props.total_memory;
+      dev->dtype_mask = props.dtype_mask;
+      dev->capabilities = props.capabilities;
+
+      const Device* twin = nullptr;
+      if (!dev->stable_id.empty()) {
+        for (const auto& d : devices_)
+          if (d->stable_id == dev->stable_id) twin = d.get();
+        for (const auto& d : fresh)
+          if (d->stable_id == dev->stable_id) twin = d.get();
+      }
+      if (twin != nullptr) {
+        notes.push_back(detail::str_cat("device ", i, " (stable id '", dev->stable_id,
+                                        "') is already provided by ", twin->name, " (plugin '",
+                                        twin->plugin->name, "'); skipped"));
+        continue;
+      }
+      dev->name = detail::str_cat(plugin->device_type, ":", next_index++);
+      fresh.push_back(std::move(dev));
+    }
+    for (auto& d : fresh) d->allocator = std::make_unique<CachingAllocator>(d.get());
+
+    std::string reason = plugin->device_count == 0 ? plugin->zero_device_reason : "";
+    for (const std::string& n : notes) reason += (reason.empty() ? "" : "; ") + n;
+    done = row;
+    done.plugin_name = plugin->name;
+    done.loaded = true;
+    done.device_count = static_cast<int32_t>(fresh.size());
+    done.reason = reason;
+    loader_log(PRISM_LOG_DEBUG,
+               detail::str_cat("loaded plugin '", plugin->name, "' ", plugin->abi_major, ".",
+                               plugin->abi_minor, " from ", plugin->path, " with ", fresh.size(),
+                               " device(s)", reason.empty() ? "" : ": ", reason));
+    devices_.reserve(devices_.size() + fresh.size());
+    plugins_.reserve(plugins_.size() + 1);
+  } catch (...) {
+    fresh.clear();  // the allocators hold no blocks yet: nothing reaches the plugin
+    plugin->table->shutdown(plugin->ctx);
+    throw;
+  }
+
+  row = std::move(done);
+  plugins_.push_back(std::move(plugin));  // capacity reserved above: no throw
+  for (auto& d : fresh) devices_.push_back(std::move(d));
+}
+
+Device* Runtime::device(const char* name) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  load_default();
+  std::string requested = name != nullptr && name[0] != '\0' ? name : "cpu:0";
+  std::string type = requested;
+  int64_t index = 0;
+  size_t colon = requested.find(':');
+  if (colon != std::string::npos) {
+    type = requested.substr(0, colon);
+    std::string digits = requested.substr(colon + 1);
+    bool ok = !digits.empty() && digits.size() <= 9 &&
+              std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+    PRISM_CHECK(ok && !type.empty(), INVALID_ARGUMENT, "invalid device '", requested,
+                "': expected 'type' or 'type:index' (e.g. 'cpu', 'cuda:1'); available devices: ",
+                device_list(devices_));
+    index = std::stoll(digits);
+  }
+  PRISM_CHECK(!type.empty(), INVALID_ARGUMENT, "invalid device '", requested,
+              "': expected 'type' or 'type:index'; available devices: ", device_list(devices_));
+  int64_t of_type = 0;
+  for (auto& d : devices_) {
+    if (d->plugin->device_type != type) continue;
+    if (of_type == index) return d.get();
+    ++of_type;
+  }
+  if (of_type > 0)
+    PRISM_FAIL(INVALID_ARGUMENT, "device '", requested, "' does not exist: ", of_type, " '", type,
+               "' device(s) loaded; available devices: ", device_list(devices_));
+  std::string why;
+  for (auto& p : plugins_)
+    if (p->device_type == type && p->device_count == 0)
+      why = detail::str_cat(" (plugin '", p->name, "' has no devices: ", p->zero_device_reason, ")");
+  PRISM_FAIL(UNAVAILABLE, "device '", requested, "' is not available: no loaded plugin provides '", type,
+             "' devices", why, "; available devices: ", device_list(devices_),
+             "; see the plugin load report for plugins that failed to load");
+}
+
+Device* Runtime::cpu() {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  load_default();
+  for (auto& d : devices_)
+    if (d->plugin->name == "cpu") return d.get();
+  PRISM_FAIL(UNAVAILABLE,
+             "the CPU plugin (libprism-cpu.so) is not loaded or has no device; "
+             "available devices: ",
+             device_list(devices_), "; see the plugin load report for plugins that failed to load");
+}
+
+std::vector<Device*> Runtime::devices() {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  load_default();
+  std::vector<Device*> out;
+  out.reserve(devices_.size());
+  for (auto& d : devices_) out.push_back(d.get());
+  return out;
+}
+
+std::vector<LoadReportRow> Runtime::load_report() {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  load_default();
+  return report_;
+}
+
+}  // namespace prism
