@@ -97,8 +97,8 @@ const KernelEntry* select_kernel(Device* dev, const char* op, prism_dtype key, c
 
 void run_on(Device* dev, const KernelEntry* k, prism_kernel_call& call) {
   call.device = dev->index;
-  throw_if_plugin_error(k->run(dev->plugin->ctx, &call),
-                        detail::str_cat("op '", call.op, "' on ", dev->name));
+  throw_if_plugin_error(k->run(dev->plugin->ctx, &call), *dev->plugin,
+                        detail::str_cat("running '", call.op, "' on ", dev->name));
 }
 
 std::string shapes_of(std::initializer_list<TensorImpl*> ts) {
