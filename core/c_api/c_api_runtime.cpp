@@ -180,8 +180,7 @@ PRISM_API prism_status prism_device_info_get(int32_t index, prism_device_info* i
 PRISM_API prism_status prism_synchronize(const char* device) {
   return guard([&] {
     prism::Device* d = prism::Runtime::get().device(device);
-    prism::throw_if_plugin_error(d->plugin->table->synchronize(d->plugin->ctx, d->index, nullptr), *d->plugin,
-                                 "synchronize " + d->name);
+    PRISM_PLUGIN_CHECK(d->plugin->table->synchronize(d->plugin->ctx, d->index, nullptr), *d->plugin, "synchronize ", d->name);
   });
 }
 

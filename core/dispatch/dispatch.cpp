@@ -89,16 +89,39 @@ void fill_descs(Descs& out, std::initializer_list<TensorImpl*> ts) {
   }
 }
 
-const KernelEntry* select_kernel(Device* dev, const char* op, prism_dtype key, const prism_kernel_call& call) {
+// Note [Kernel lookup cache]: op names reach the dispatcher as string
+// literals, so a small thread-local cache keyed by (device, name pointer,
+// dtype) skips the table scan; a hit is confirmed with strcmp, so a reused
+// pointer can never pick the wrong kernel. A device's kernel table never
+// changes once loaded.
+const KernelEntry* lookup_kernel(Device* dev, const char* op, prism_dtype key) {
+  struct Slot {
+    Device* dev = nullptr;
+    const char* op = nullptr;
+    prism_dtype key = PRISM_DTYPE_BOOL;
+    const KernelEntry* kernel = nullptr;
+  };
+  constexpr size_t kSlots = 256;
+  thread_local Slot cache[kSlots];
+  size_t h = (reinterpret_cast<uintptr_t>(op) >> 3) ^ (reinterpret_cast<uintptr_t>(dev) >> 4) ^ (size_t(key) * 31);
+  Slot& slot = cache[h % kSlots];
+  if (slot.dev == dev && slot.op == op && slot.key == key &&
+      (slot.kernel == nullptr || slot.kernel->op == op))
+    return slot.kernel;
   const KernelEntry* k = dev->plugin->find_kernel(op, key);
+  slot = Slot{dev, op, key, k};
+  return k;
+}
+
+const KernelEntry* select_kernel(Device* dev, const char* op, prism_dtype key, const prism_kernel_call& call) {
+  const KernelEntry* k = lookup_kernel(dev, op, key);
   if (k != nullptr && k->supports != nullptr && k->supports(dev->plugin->ctx, &call) == 0) return nullptr;
   return k;
 }
 
 void run_on(Device* dev, const KernelEntry* k, prism_kernel_call& call) {
   call.device = dev->index;
-  throw_if_plugin_error(k->run(dev->plugin->ctx, &call), *dev->plugin,
-                        detail::str_cat("running '", call.op, "' on ", dev->name));
+  PRISM_PLUGIN_CHECK(k->run(dev->plugin->ctx, &call), *dev->plugin, "running '", call.op, "' on ", dev->name);
 }
 
 std::string shapes_of(std::initializer_list<TensorImpl*> ts) {

@@ -51,7 +51,7 @@ void* CachingAllocator::allocate(size_t bytes, size_t* block_bytes) {
     buf = nullptr;
     err = t->alloc(device_->plugin->ctx, device_->index, want, &buf);
   }
-  throw_if_plugin_error(err, *device_->plugin, detail::str_cat("allocating ", bytes, " bytes on ", device_->name));
+  PRISM_PLUGIN_CHECK(err, *device_->plugin, "allocating ", bytes, " bytes on ", device_->name);
   std::lock_guard<std::mutex> lock(mutex_);
   *block_bytes = want;
   allocated_ += want;

@@ -77,6 +77,15 @@ void throw_if_plugin_error(prism_plugin_error* err, const std::string& context);
 // The same, appending " (plugin '<name>')" to the message, so callers only
 // describe the call: "running add on toy:0: <plugin message> (plugin 'toy')".
 void throw_if_plugin_error(prism_plugin_error* err, const Plugin& plugin, const std::string& context);
+// Runs a plugin call and, only when it fails, builds the context message
+// from the remaining arguments and throws (the success path formats nothing).
+#define PRISM_PLUGIN_CHECK(call, plugin, ...)                                              \
+  do {                                                                                     \
+    prism_plugin_error* prism_err_ = (call);                                               \
+    if (prism_err_ != nullptr)                                                             \
+      ::prism::throw_if_plugin_error(prism_err_, plugin, ::prism::detail::str_cat(__VA_ARGS__)); \
+  } while (0)
+
 // Frees an error object made by host_table()->error_create (nullptr and the
 // static out-of-memory error are left alone). Use this, never `delete`, for an
 // error that is handled rather than thrown (Note [Plugin error objects]).

@@ -153,12 +153,10 @@ Tensor from_host(const void* data, const Dims& sizes, prism_dtype dtype, Device*
   if (bytes == 0) return t;
   PRISM_CHECK(data != nullptr, INVALID_ARGUMENT, "from_data: data is NULL for ", bytes, " bytes");
   const prism_plugin_table* tab = device->plugin->table;
-  throw_if_plugin_error(
-      tab->copy_from_host(device->plugin->ctx, device->index, nullptr, data, t->storage->buffer, 0, bytes),
-      *device->plugin, detail::str_cat("copy of ", bytes, " bytes to ", device->name));
+  PRISM_PLUGIN_CHECK(tab->copy_from_host(device->plugin->ctx, device->index, nullptr, data, t->storage->buffer, 0, bytes), *device->plugin, "copy of ", bytes, " bytes to ", device->name);
   // The staging memory belongs to the caller: make sure the copy has completed.
   if (device->capabilities & PRISM_DEVICE_CAP_ASYNC)
-    throw_if_plugin_error(tab->synchronize(device->plugin->ctx, device->index, nullptr), *device->plugin, "synchronize " + device->name);
+    PRISM_PLUGIN_CHECK(tab->synchronize(device->plugin->ctx, device->index, nullptr), *device->plugin, "synchronize ", device->name);
   return t;
 }
 
@@ -614,7 +612,7 @@ void copy_(const Tensor& dst, const Tensor& src) {
   std::vector<unsigned char> staging;
   const void* host_src;
   if (sd->host_memory()) {
-    throw_if_plugin_error(sd->plugin->table->synchronize(sd->plugin->ctx, sd->index, nullptr), *sd->plugin, "synchronize " + sd->name);
+    PRISM_PLUGIN_CHECK(sd->plugin->table->synchronize(sd->plugin->ctx, sd->index, nullptr), *sd->plugin, "synchronize ", sd->name);
     host_src = host_address(sc);
   } else {
     staging.resize(bytes);
@@ -624,10 +622,9 @@ void copy_(const Tensor& dst, const Tensor& src) {
   Tensor target = dst;
   if (!(dst->is_contiguous() && dst->dtype == sc->dtype)) target = empty(sc->sizes, sc->dtype, dd);
   const prism_plugin_table* tab = dd->plugin->table;
-  throw_if_plugin_error(tab->copy_from_host(dd->plugin->ctx, dd->index, nullptr, host_src, target->storage->buffer,
-                                            static_cast<uint64_t>(target->offset) * target->element_size(), bytes),
-                        *dd->plugin, detail::str_cat("copy from ", sd->name, " to ", dd->name));
-  throw_if_plugin_error(tab->synchronize(dd->plugin->ctx, dd->index, nullptr), *dd->plugin, "synchronize " + dd->name);
+  PRISM_PLUGIN_CHECK(tab->copy_from_host(dd->plugin->ctx, dd->index, nullptr, host_src, target->storage->buffer,
+                                            static_cast<uint64_t>(target->offset) * target->element_size(), bytes), *dd->plugin, "copy from ", sd->name, " to ", dd->name);
+  PRISM_PLUGIN_CHECK(tab->synchronize(dd->plugin->ctx, dd->index, nullptr), *dd->plugin, "synchronize ", dd->name);
   if (target != dst) run_kernel("copy", dst->dtype, {target.get()}, {dst.get()});
 }
 
@@ -671,10 +668,9 @@ void copy_to_host(const Tensor& t, void* dst, size_t bytes) {
   PRISM_CHECK(dst != nullptr, INVALID_ARGUMENT, "copy_to_host: destination is NULL");
   Tensor c = contiguous(t);
   Device* d = c->device();
-  throw_if_plugin_error(d->plugin->table->copy_to_host(d->plugin->ctx, d->index, nullptr, c->storage->buffer,
+  PRISM_PLUGIN_CHECK(d->plugin->table->copy_to_host(d->plugin->ctx, d->index, nullptr, c->storage->buffer,
                                                        static_cast<uint64_t>(c->offset) * c->element_size(), dst,
-                                                       bytes),
-                        *d->plugin, detail::str_cat("copy from ", d->name, " to the host"));
+                                                       bytes), *d->plugin, "copy from ", d->name, " to the host");
 }
 
 namespace {
