@@ -1,0 +1,491 @@
+// bench_prism.cpp — Prism through its C ABI beside dnnl_sgemm and plain OpenMP loops (matmul, adds, small
+// op).
+#include <benchmark/benchmark.h>
+#include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "prism/prism.h"
+
+// Note [Fair peers]
+// -----------------
+// Each Prism case has a peer measured in the same process, one after the
+// other, so the ratio reads machine noise the same way for both:
+//
+// * matmul: prism_matmul (inputs made once, the new output released every
+//   iteration) against dnnl_sgemm writing into a preallocated buffer. The
+//   CPU plugin runs matmul through the same libdnnl, so the ratio is the cost
+//   of Prism's dispatch, output allocation and primitive setup around GEMM.
+// * adds: prism_add into a NEW tensor every iteration (the caching allocator
+//   should make that allocation free) against a plain `#pragma omp parallel
+//   for` loop writing into a preallocated buffer. The transposed peer is a
+//   tiled loop (what a careful hand-written loop does), the broadcast peers
+//   index the small operand directly.
+// * thread counts: every peer uses omp_get_max_threads() threads of the one
+//   libgomp the plugin and oneDNN also use. bench/run.sh sets
+//   OMP_NUM_THREADS=2; the count is printed in the JSON context.
+//
+// Before timing, main() checks every Prism result against its peer's, so a
+// fast wrong kernel cannot pass.
+
+namespace {
+
+// ===========================================================================
+// Helpers
+// ===========================================================================
+
+void check(prism_status s, const char* what) {
+  if (s != PRISM_OK) {
+    std::fprintf(stderr, "bench_prism: %s failed: %s: %s\n", what, prism_status_name(s), prism_last_error());
+    std::exit(2);
+  }
+}
+
+// An owned tensor handle.
+struct Tensor {
+  prism_tensor_t h = nullptr;
+  Tensor() = default;
+  explicit Tensor(prism_tensor_t t) : h(t) {}
+  Tensor(const Tensor&) = delete;
+  Tensor& operator=(const Tensor&) = delete;
+  ~Tensor() { prism_tensor_release(h); }
+};
+
+// 64-byte aligned host floats, first touched by the threads that use them.
+struct HostBuf {
+  float* p = nullptr;
+  int64_t n = 0;
+  explicit HostBuf(int64_t count) : n(count) {
+    const size_t bytes = ((static_cast<size_t>(count) * sizeof(float) + 63) / 64) * 64;
+    p = static_cast<float*>(std::aligned_alloc(64, bytes));
+    if (p == nullptr) {
+      std::fprintf(stderr, "bench_prism: out of host memory (%zu bytes)\n", bytes);
+      std::exit(2);
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < count; ++i) p[i] = 0.0f;
+  }
+  HostBuf(const HostBuf&) = delete;
+  HostBuf& operator=(const HostBuf&) = delete;
+  ~HostBuf() {
+    std::free(p);
+  }
+};
+
+// Deterministic values in [-1, 1) (xorshift), the same for Prism and the peer.
+void fill_random(HostBuf& b, uint64_t seed) {
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (int64_t i = 0; i < b.n; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    b.p[i] = static_cast<float>(static_cast<double>(x >> 40) * (1.0 / 8388608.0) - 1.0);
+  }
+}
+
+prism_tensor_t to_prism(const HostBuf& b, std::initializer_list<int64_t> sizes) {
+  prism_tensor_t t = nullptr;
+  check(prism_from_data(b.p, sizes.begin(), static_cast<int32_t>(sizes.size()), PRISM_DTYPE_F32, "cpu", &t),
+        "prism_from_data");
+  return t;
+}
+
+int threads() {
+  return omp_get_max_threads();
+}
+
+// ===========================================================================
+// Inputs (made once, on first use, outside every timed loop)
+// ===========================================================================
+
+constexpr int64_t kSide = 4096;           // 2-D add cases: [4096, 4096]
+constexpr int64_t kAddN = kSide * kSide;  // 16M elements, the contiguous add too
+
+struct AddData {
+  HostBuf a{kAddN}, b{kAddN}, c{kAddN}, b_vec{kSide};
+  Tensor pa, pb, pa2, pbt, prow, pcol;  // [16M], [16M], [4096,4096], b.t(), [4096], [4096,1]
+  AddData() {
+    fill_random(a, 1);
+    fill_random(b, 2);
+    fill_random(b_vec, 3);
+    pa.h = to_prism(a, {kAddN});
+    pb.h = to_prism(b, {kAddN});
+    pa2.h = to_prism(a, {kSide, kSide});
+    Tensor pb2(to_prism(b, {kSide, kSide}));
+    check(prism_t(pb2.h, &pbt.h), "prism_t");
+    prow.h = to_prism(b_vec, {kSide});
+    pcol.h = to_prism(b_vec, {kSide, 1});
+  }
+};
+
+AddData& add_data() {
+  static AddData d;
+  return d;
+}
+
+struct MatmulData {
+  int64_t n;
+  HostBuf a, b, c;
+  Tensor pa, pb;
+  explicit MatmulData(int64_t side) : n(side), a(side * side), b(side * side), c(side * side) {
+    fill_random(a, 10 + static_cast<uint64_t>(side));
+    fill_random(b, 20 + static_cast<uint64_t>(side));
+    pa.h = to_prism(a, {side, side});
+    pb.h = to_prism(b, {side, side});
+  }
+};
+
+MatmulData& matmul_data(int64_t n) {
+  static std::map<int64_t, std::unique_ptr<MatmulData>> cache;
+  auto& slot = cache[n];
+  if (!slot) slot = std::make_unique<MatmulData>(n);
+  return *slot;
+}
+
+// ===========================================================================
+// Plain peers
+// ===========================================================================
+
+void sgemm(MatmulData& d) {
+  const int64_t n = d.n;
+  // row-major C[n,n] = A[n,n] · B[n,n]
+  if (dnnl_sgemm('N', 'N', n, n, n, 1.0f, d.a.p, n, d.b.p, n, 0.0f, d.c.p, n) != dnnl_success) {
+    std::fprintf(stderr, "bench_prism: dnnl_sgemm failed\n");
+    std::exit(2);
+  }
+}
+
+// out: (n,) = a + b
+void loop_add(const float* a, const float* b, float* c, int64_t n) {
+#pragma omp parallel for num_threads(threads()) schedule(static)
+  for (int64_t i = 0; i < n; ++i) c[i] = a[i] + b[i];
+}
+
+// out: (rows, cols) = a (rows, cols) + v (cols,)
+void loop_add_row(const float* a, const float* v, float* c, int64_t rows, int64_t cols) {
+#pragma omp parallel for num_threads(threads()) schedule(static)
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* src = a + i * cols;
+    float* dst = c + i * cols;
+    for (int64_t j = 0; j < cols; ++j) dst[j] = src[j] + v[j];
+  }
+}
+
+// out: (rows, cols) = a (rows, cols) + v (rows, 1)
+void loop_add_col(const float* a, const float* v, float* c, int64_t rows, int64_t cols) {
+#pragma omp parallel for num_threads(threads()) schedule(static)
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* src = a + i * cols;
+    float* dst = c + i * cols;
+    const float x = v[i];
+    for (int64_t j = 0; j < cols; ++j) dst[j] = src[j] + x;
+  }
+}
+
+// out: (n, n) = a (n, n) + b.t(), tiled so both a and b are read in cache lines.
+void loop_add_transposed(const float* a, const float* b, float* c, int64_t n) {
+  constexpr int64_t kTile = 64;
+#pragma omp parallel for num_threads(threads()) schedule(static)
+  for (int64_t i0 = 0; i0 < n; i0 += kTile) {
+    const int64_t i1 = std::min(n, i0 + kTile);
+    for (int64_t j0 = 0; j0 < n; j0 += kTile) {
+      const int64_t j1 = std::min(n, j0 + kTile);
+      for (int64_t i = i0; i < i1; ++i) {
+        for (int64_t j = j0; j < j1; ++j) c[i * n + j] = a[i * n + j] + b[j * n + i];
+      }
+    }
+  }
+}
+
+// ===========================================================================
+// Benchmarks
+// ===========================================================================
+
+void set_gflops(benchmark::State& state, int64_t n) {
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(n) * n * n * 1e-9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// Bytes moved: two inputs read and one output written; a broadcast operand counts its own size.
+void set_gbps(benchmark::State& state, double bytes) {
+  state.counters["GB/s"] = benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_matmul_prism(benchmark::State& state, int64_t n) {
+  MatmulData& d = matmul_data(n);
+  for (auto _ : state) {
+    prism_tensor_t c = nullptr;
+    check(prism_matmul(d.pa.h, d.pb.h, &c), "prism_matmul");
+    check(prism_synchronize("cpu"), "prism_synchronize");
+    prism_tensor_release(c);
+  }
+  set_gflops(state, d.n);
+}
+
+void BM_matmul_sgemm(benchmark::State& state, int64_t n) {
+  MatmulData& d = matmul_data(n);
+  for (auto _ : state) {
+    sgemm(d);
+    benchmark::DoNotOptimize(d.c.p);
+    benchmark::ClobberMemory();
+  }
+  set_gflops(state, d.n);
+}
+
+enum class AddCase { kContiguous, kRow, kCol, kTransposed };
+
+double add_bytes(AddCase k) {
+  const double big = static_cast<double>(kAddN) * sizeof(float);
+  switch (k) {
+    case AddCase::kRow:
+    case AddCase::kCol:
+      return 2 * big + static_cast<double>(kSide) * sizeof(float);
+    default:
+      return 3 * big;
+  }
+}
+
+prism_status prism_add_case(AddCase k, prism_tensor_t* out) {
+  AddData& d = add_data();
+  switch (k) {
+    case AddCase::kContiguous:
+      return prism_add(d.pa.h, d.pb.h, 1.0, out);
+    case AddCase::kRow:
+      return prism_add(d.pa2.h, d.prow.h, 1.0, out);
+    case AddCase::kCol:
+      return prism_add(d.pa2.h, d.pcol.h, 1.0, out);
+    case AddCase::kTransposed:
+      return prism_add(d.pa2.h, d.pbt.h, 1.0, out);
+  }
+  return PRISM_OK;
+}
+
+void loop_add_case(AddCase k) {
+  AddData& d = add_data();
+  switch (k) {
+    case AddCase::kContiguous:
+      loop_add(d.a.p, d.b.p, d.c.p, kAddN);
+      break;
+    case AddCase::kRow:
+      loop_add_row(d.a.p, d.b_vec.p, d.c.p, kSide, kSide);
+      break;
+    case AddCase::kCol:
+      loop_add_col(d.a.p, d.b_vec.p, d.c.p, kSide, kSide);
+      break;
+    case AddCase::kTransposed:
+      loop_add_transposed(d.a.p, d.b.p, d.c.p, kSide);
+      break;
+  }
+}
+
+void BM_add_prism(benchmark::State& state, AddCase k) {
+  add_data();
+  for (auto _ : state) {
+    prism_tensor_t c = nullptr;
+    check(prism_add_case(k, &c), "prism_add");
+    check(prism_synchronize("cpu"), "prism_synchronize");
+    prism_tensor_release(c);
+  }
+  set_gbps(state, add_bytes(k));
+}
+
+void BM_add_loop(benchmark::State& state, AddCase k) {
+  AddData& d = add_data();
+  for (auto _ : state) {
+    loop_add_case(k);
+    benchmark::DoNotOptimize(d.c.p);
+    benchmark::ClobberMemory();
+  }
+  set_gbps(state, add_bytes(k));
+}
+
+// Small-op overhead: 4-element f32 add through the C ABI, a new output each
+// time (made and released). The variants below split that cost.
+struct SmallData {
+  Tensor a, b, out;
+  SmallData() {
+    const float av[4] = {1, 2, 3, 4}, bv[4] = {0.5f, 0.25f, 0.125f, 1};
+    const int64_t n = 4;
+    check(prism_from_data(av, &n, 1, PRISM_DTYPE_F32, "cpu", &a.h), "prism_from_data");
+    check(prism_from_data(bv, &n, 1, PRISM_DTYPE_F32, "cpu", &b.h), "prism_from_data");
+    check(prism_empty(&n, 1, PRISM_DTYPE_F32, "cpu", &out.h), "prism_empty");
+  }
+};
+
+SmallData& small_data() {
+  static SmallData d;
+  return d;
+}
+
+void BM_small_add(benchmark::State& state) {
+  SmallData& d = small_data();
+  for (auto _ : state) {
+    prism_tensor_t c = nullptr;
+    check(prism_add(d.a.h, d.b.h, 1.0, &c), "prism_add");
+    prism_tensor_release(c);
+  }
+}
+
+// The same add written in place into an existing tensor: no allocation.
+void BM_small_add_inplace(benchmark::State& state) {
+  SmallData& d = small_data();
+  for (auto _ : state) check(prism_add_(d.out.h, d.b.h, 1.0), "prism_add_");
+}
+
+// Only the output's life: make a 4-element tensor and release it.
+void BM_small_empty(benchmark::State& state) {
+  const int64_t n = 4;
+  for (auto _ : state) {
+    prism_tensor_t c = nullptr;
+    check(prism_empty(&n, 1, PRISM_DTYPE_F32, "cpu", &c), "prism_empty");
+    prism_tensor_release(c);
+  }
+}
+
+// Only the C ABI round trip: a metadata query.
+void BM_small_query(benchmark::State& state) {
+  SmallData& d = small_data();
+  for (auto _ : state) benchmark::DoNotOptimize(prism_tensor_numel(d.a.h));
+}
+
+// ===========================================================================
+// Checks: every Prism result equals its peer's before anything is timed
+// ===========================================================================
+
+bool close_enough(const float* got, const float* want, int64_t n, float tol, const char* what) {
+  double worst = 0;
+  int64_t where = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double err = std::fabs(static_cast<double>(got[i]) - want[i]) / (1.0 + std::fabs(want[i]));
+    if (std::isnan(err)) {
+      worst = err;
+      where = i;
+      break;
+    }
+    if (err > worst) {
+      worst = err;
+      where = i;
+    }
+  }
+  if (!(worst <= tol)) {
+    std::fprintf(stderr, "bench_prism: check %s FAILED: element %lld is %g, peer gives %g\n", what,
+                 static_cast<long long>(where), got[where], want[where]);
+    return false;
+  }
+  return true;
+}
+
+bool check_results() {
+  bool ok = true;
+  {
+    MatmulData& d = matmul_data(1024);
+    sgemm(d);
+    Tensor c;
+    check(prism_matmul(d.pa.h, d.pb.h, &c.h), "prism_matmul");
+    HostBuf got(d.n * d.n);
+    check(prism_tensor_copy_to_host(c.h, got.p, got.n * sizeof(float)), "prism_tensor_copy_to_host");
+    ok &= close_enough(got.p, d.c.p, got.n, 1e-4f, "matmul 1024");
+  }
+  const struct {
+    AddCase k;
+    const char* name;
+  } cases[] = {{AddCase::kContiguous, "add contiguous"},
+               {AddCase::kRow, "add row broadcast"},
+               {AddCase::kCol, "add column broadcast"},
+               {AddCase::kTransposed, "add transposed"}};
+  HostBuf got(kAddN);
+  for (const auto& c : cases) {
+    loop_add_case(c.k);
+    Tensor out;
+    check(prism_add_case(c.k, &out.h), "prism_add");
+    check(prism_tensor_copy_to_host(out.h, got.p, got.n * sizeof(float)), "prism_tensor_copy_to_host");
+    ok &= close_enough(got.p, add_data().c.p, kAddN, 0.0f, c.name);
+  }
+  {
+    SmallData& d = small_data();
+    Tensor out;
+    check(prism_add(d.a.h, d.b.h, 1.0, &out.h), "prism_add");
+    float got4[4];
+    const float want4[4] = {1.5f, 2.25f, 3.125f, 5};
+    check(prism_tensor_copy_to_host(out.h, got4, sizeof got4), "prism_tensor_copy_to_host");
+    ok &= close_enough(got4, want4, 4, 0.0f, "small add");
+  }
+  return ok;
+}
+
+void register_all() {
+  using benchmark::kMillisecond;
+  using benchmark::kNanosecond;
+  for (int64_t n : {1024, 2048}) {
+    const std::string s = std::to_string(n);
+    benchmark::RegisterBenchmark(("matmul_f32/" + s + "/prism").c_str(), BM_matmul_prism, n)
+        ->UseRealTime()
+        ->Unit(kMillisecond);
+    benchmark::RegisterBenchmark(("matmul_f32/" + s + "/dnnl_sgemm").c_str(), BM_matmul_sgemm, n)
+        ->UseRealTime()
+        ->Unit(kMillisecond);
+  }
+  const struct {
+    AddCase k;
+    const char* name;
+  } adds[] = {{AddCase::kContiguous, "add_f32/16M"},
+              {AddCase::kRow, "add_f32/4096x4096+row"},
+              {AddCase::kCol, "add_f32/4096x4096+col"},
+              {AddCase::kTransposed, "add_f32/4096x4096+t"}};
+  for (const auto& a : adds) {
+    benchmark::RegisterBenchmark((std::string(a.name) + "/prism").c_str(), BM_add_prism, a.k)
+        ->UseRealTime()
+        ->Unit(kMillisecond);
+    benchmark::RegisterBenchmark((std::string(a.name) + "/loop").c_str(), BM_add_loop, a.k)
+        ->UseRealTime()
+        ->Unit(kMillisecond);
+  }
+  benchmark::RegisterBenchmark("small_add_f32/4/prism", BM_small_add)->Unit(kNanosecond);
+  benchmark::RegisterBenchmark("small_add_f32/4/prism_inplace", BM_small_add_inplace)->Unit(kNanosecond);
+  benchmark::RegisterBenchmark("small_empty_f32/4/prism", BM_small_empty)->Unit(kNanosecond);
+  benchmark::RegisterBenchmark("small_query/prism", BM_small_query)->Unit(kNanosecond);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+
+  int32_t devices = 0;
+  check(prism_device_count(&devices), "prism_device_count");
+  if (devices == 0) {
+    std::fprintf(stderr, "bench_prism: no device loaded; load report:\n");
+    size_t rows = 0;
+    prism_load_report_count(&rows);
+    for (size_t i = 0; i < rows; ++i) {
+      prism_load_report_row r{};
+      r.struct_size = sizeof r;
+      if (prism_load_report_get(i, &r) == PRISM_OK) std::fprintf(stderr, "  %s: %s\n", r.path, r.reason);
+    }
+    return 2;
+  }
+  const char* env = std::getenv("OMP_NUM_THREADS");
+  benchmark::AddCustomContext("omp_threads", std::to_string(threads()));
+  benchmark::AddCustomContext("OMP_NUM_THREADS", env != nullptr ? env : "(unset)");
+  benchmark::AddCustomContext("prism_version", prism_version());
+  const dnnl_version_t* dv = dnnl_version();
+  benchmark::AddCustomContext("dnnl_version",
+                              std::to_string(dv->major) + "." + std::to_string(dv->minor) + "." +
+                                  std::to_string(dv->patch) +
+                                  (dv->cpu_runtime == DNNL_RUNTIME_OMP ? " (OpenMP)" : " (not OpenMP)"));
+  if (std::getenv("PRISM_BENCH_NO_CHECK") == nullptr && !check_results()) return 3;
+  register_all();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
