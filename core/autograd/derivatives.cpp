@@ -280,7 +280,7 @@ std::atomic<uint64_t> g_seq{0};
 
 SavedTensor save(const Tensor& t) {
   if (!t) return {};
-  return {detach(t), t->version->load(std::memory_order_relaxed)};
+  return {detach(t), t->version()->load(std::memory_order_relaxed)};
 }
 
 // Sums a gradient down to `sizes` (undoing broadcasting).
@@ -312,7 +312,7 @@ struct OpNode : Node {
   }
   Tensor unpack(const SavedTensor& s, size_t i) const {
     if (!s.defined()) return nullptr;
-    uint64_t now = s.alias->version->load();
+    uint64_t now = s.alias->version()->load();
     PRISM_CHECK(now == s.version, INVALID_ARGUMENT,
                 "one of the variables needed for gradient computation has been modified by an inplace operation: [",
                 dtype_name(s.alias->dtype), " ", s.alias->sizes.str(), "], which is ",

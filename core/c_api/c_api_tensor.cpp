@@ -225,7 +225,6 @@ Tensor wrap_host_memory(void* data, const Dims& sizes, const Dims* strides, pris
   t->sizes = sizes;
   t->strides = st;
   t->offset = byte_offset / static_cast<int64_t>(es);
-  t->version = std::make_shared<std::atomic<uint64_t>>(0);
   return t;
 }
 

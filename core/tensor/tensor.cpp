@@ -124,7 +124,6 @@ Tensor make_tensor(StoragePtr storage, prism_dtype dtype, const Dims& sizes) {
   t->dtype = dtype;
   t->sizes = sizes;
   t->strides = contiguous_strides(sizes);
-  t->version = std::make_shared<std::atomic<uint64_t>>(0);
   return t;
 }
 }  // namespace
@@ -210,7 +209,6 @@ Tensor make_view(const Tensor& t, const Dims& sizes, const Dims& strides, int64_
   v->sizes = sizes;
   v->strides = strides;
   v->offset = offset;
-  v->version = t->version;
   return v;
 }
 

@@ -50,6 +50,9 @@ struct Storage {
   prism_deleter_fn deleter = nullptr;  // caller memory (from_blob / DLPack)
   void* deleter_data = nullptr;
   void* deleter_ctx = nullptr;
+  // Note [Version counter]: bumped by every in-place write. It lives in the
+  // storage, so all views of the same memory share it (as in PyTorch).
+  std::atomic<uint64_t> version{0};
   ~Storage();
 };
 using StoragePtr = std::shared_ptr<Storage>;
@@ -67,11 +70,10 @@ struct TensorImpl {
   prism_dtype dtype = PRISM_DTYPE_F32;
   Dims sizes, strides;
   int64_t offset = 0;  // elements
-  // Shared by every view of the same storage (bumped by in-place ops).
-  std::shared_ptr<std::atomic<uint64_t>> version;
   std::shared_ptr<autograd::AutogradMeta> autograd;  // null until autograd needs it
 
   Device* device() const { return storage->device; }
+  std::atomic<uint64_t>* version() const { return &storage->version; }
   int32_t dim() const { return sizes.n; }
   int64_t numel() const { return numel_of(sizes); }
   bool is_contiguous() const;
@@ -125,6 +127,6 @@ void copy_to_host(const Tensor& t, void* dst, size_t bytes);
 double item_double(const Tensor& t);
 int64_t item_int64(const Tensor& t);
 // Marks an in-place write (Note [Version counter]).
-inline void bump_version(const Tensor& t) { t->version->fetch_add(1, std::memory_order_relaxed); }
+inline void bump_version(const Tensor& t) { t->version()->fetch_add(1, std::memory_order_relaxed); }
 
 }  // namespace prism

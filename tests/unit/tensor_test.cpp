@@ -113,10 +113,10 @@ TEST_F(TensorTest, CopiesAndCasts) {
 TEST_F(TensorTest, VersionCounterIsSharedByViews) {
   Tensor base = iota(Dims{4});
   Tensor v = narrow(base, 0, 1, 2);
-  uint64_t before = base->version->load();
+  uint64_t before = base->version()->load();
   fill_(v, 1);
-  EXPECT_GT(base->version->load(), before);
-  EXPECT_EQ(base->version, v->version);
+  EXPECT_GT(base->version()->load(), before);
+  EXPECT_EQ(base->version(), v->version());
 }
 
 }  // namespace
