@@ -1,0 +1,219 @@
+// cpu_plugin.cpp — entry point, plugin table, device, memory and copies of the CPU plugin (libprism-cpu.so).
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <string>
+
+#include "cpu_internal.hpp"
+
+namespace prism::cpu {
+
+const prism_host_table* g_host = nullptr;
+
+namespace {
+
+// ===========================================================================
+// Device description
+// ===========================================================================
+
+struct CpuContext {
+  std::string name;
+  std::string vendor;
+  uint64_t total_memory = 0;
+};
+
+uint64_t physical_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page = sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page <= 0) return 0;
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
+}
+
+std::string cpuinfo_field(const char* key) {
+  std::FILE* f = std::fopen("/proc/cpuinfo", "r");
+  if (f == nullptr) return {};
+  char line[1024];
+  std::string value;
+  const size_t key_len = std::strlen(key);
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::strncmp(line, key, key_len) != 0) continue;
+    const char* colon = std::strchr(line, ':');
+    if (colon == nullptr) continue;
+    value = colon + 1;
+    break;
+  }
+  std::fclose(f);
+  const size_t b = value.find_first_not_of(" \t");
+  const size_t e = value.find_last_not_of(" \t\r\n");
+  return b == std::string::npos ? std::string() : value.substr(b, e - b + 1);
+}
+
+// ===========================================================================
+// Lifecycle and devices
+// ===========================================================================
+
+prism_plugin_error* cpu_init(void** ctx) {
+  CpuContext* c = new (std::nothrow) CpuContext();
+  if (c == nullptr) return PRISM_CPU_ERROR(PRISM_ERROR_OUT_OF_MEMORY, "cpu: out of memory in init");
+  try {
+    c->name = cpuinfo_field("model name");
+    c->vendor = cpuinfo_field("vendor_id");
+  } catch (...) {
+    c->name.clear();
+    c->vendor.clear();
+  }
+  c->total_memory = physical_memory_bytes();
+  *ctx = c;
+  return nullptr;
+}
+
+void cpu_shutdown(void* ctx) {
+  delete static_cast<CpuContext*>(ctx);
+}
+
+prism_plugin_error* cpu_device_count(void*, int32_t* count, const char** reason) {
+  *count = 1;
+  if (reason != nullptr) *reason = nullptr;
+  return nullptr;
+}
+
+prism_plugin_error* check_device(int32_t device) {
+  if (device != 0) return PRISM_CPU_INVALID("cpu: no device %d (the CPU plugin has one device)", device);
+  return nullptr;
+}
+
+#define PRISM_CPU_SET_PROP(props, field, value) \
+  if (PRISM_HAS(props, prism_device_props, field)) (props)->field = (value)
+
+prism_plugin_error* cpu_device_props(void* ctx, int32_t device, prism_device_props* props) {
+  PRISM_CPU_RETURN_IF_ERROR(check_device(device));
+  if (props == nullptr) return PRISM_CPU_INVALID("cpu: device_props: props is NULL");
+  const CpuContext* c = static_cast<const CpuContext*>(ctx);
+  PRISM_CPU_SET_PROP(props, name, c->name.c_str());
+  PRISM_CPU_SET_PROP(props, vendor, c->vendor.c_str());
+  PRISM_CPU_SET_PROP(props, stable_id, "cpu-host");
+  PRISM_CPU_SET_PROP(props, total_memory, c->total_memory);
+  PRISM_CPU_SET_PROP(props, dtype_mask, PRISM_DTYPE_MASK_ALL);
+  PRISM_CPU_SET_PROP(props, capabilities,
+                     PRISM_DEVICE_CAP_HOST_MEMORY | PRISM_DEVICE_CAP_FP64 | PRISM_DEVICE_CAP_FP16);
+  return nullptr;
+}
+
+// ===========================================================================
+// Memory (Note [CPU allocations])
+// ---------------------------------------------------------------------------
+// Buffers are host pointers aligned to 64 bytes (one cache line, one AVX-512
+// vector). A request larger than the machine's physical memory is refused
+// with OUT_OF_MEMORY before reaching malloc: such a buffer could never be
+// used, and some allocators (sanitizers among them) abort instead of
+// returning NULL on absurd sizes. A zero-byte request gets a unique 64-byte
+// block so every handle is distinct and non-NULL.
+// ===========================================================================
+
+constexpr size_t kAlignment = 64;
+
+prism_plugin_error* cpu_alloc(void* ctx, int32_t device, size_t bytes, void** buffer) {
+  PRISM_CPU_RETURN_IF_ERROR(check_device(device));
+  *buffer = nullptr;
+  const uint64_t limit = static_cast<const CpuContext*>(ctx)->total_memory;
+  if ((limit != 0 && bytes > limit) || bytes > SIZE_MAX - kAlignment) {
+    return PRISM_CPU_ERROR(PRISM_ERROR_OUT_OF_MEMORY,
+                           "cpu: cannot allocate %zu bytes (host memory is %llu bytes)", bytes,
+                           static_cast<unsigned long long>(limit));
+  }
+  const size_t rounded = bytes == 0 ? kAlignment : (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  void* p = std::aligned_alloc(kAlignment, rounded);
+  if (p == nullptr) {
+    return PRISM_CPU_ERROR(PRISM_ERROR_OUT_OF_MEMORY, "cpu: out of memory allocating %zu bytes", bytes);
+  }
+  *buffer = p;
+  return nullptr;
+}
+
+void cpu_free(void*, int32_t, void* buffer) {
+  std::free(buffer);
+}
+
+prism_plugin_error* cpu_copy_from_host(void*, int32_t device, prism_stream_t, const void* src,
+                                       void* dst_buffer, uint64_t dst_byte_offset, size_t bytes) {
+  PRISM_CPU_RETURN_IF_ERROR(check_device(device));
+  if (bytes == 0) return nullptr;
+  if (src == nullptr || dst_buffer == nullptr) return PRISM_CPU_INVALID("cpu: copy_from_host: NULL pointer");
+  std::memcpy(static_cast<char*>(dst_buffer) + dst_byte_offset, src, bytes);
+  return nullptr;
+}
+
+prism_plugin_error* cpu_copy_to_host(void*, int32_t device, prism_stream_t, const void* src_buffer,
+                                     uint64_t src_byte_offset, void* dst, size_t bytes) {
+  PRISM_CPU_RETURN_IF_ERROR(check_device(device));
+  if (bytes == 0) return nullptr;
+  if (dst == nullptr || src_buffer == nullptr) return PRISM_CPU_INVALID("cpu: copy_to_host: NULL pointer");
+  std::memcpy(dst, static_cast<const char*>(src_buffer) + src_byte_offset, bytes);
+  return nullptr;
+}
+
+prism_plugin_error* cpu_synchronize(void*, int32_t device, prism_stream_t) {
+  return check_device(device);
+}
+
+// ===========================================================================
+// The table
+// ===========================================================================
+
+constexpr size_t kMaxKernels = 128;
+prism_kernel_def g_kernels[kMaxKernels];
+prism_plugin_table g_table;
+
+void build_table() {
+  size_t n = 0;
+  for (KernelList list :
+       {elementwise_kernels(), binary_kernels(), reduce_kernels(), bmm_kernels(), random_kernels()}) {
+    for (size_t i = 0; i < list.count && n < kMaxKernels; ++i) g_kernels[n++] = list.defs[i];
+  }
+  prism_plugin_table& t = g_table;
+  std::memset(&t, 0, sizeof t);
+  t.struct_size = sizeof(prism_plugin_table);
+  t.abi_major = PRISM_PLUGIN_ABI_MAJOR;
+  t.abi_minor = PRISM_PLUGIN_ABI_MINOR;
+  t.name = "cpu";
+  t.device_type = "cpu";
+  t.version = "0.1.0";
+  t.init = cpu_init;
+  t.shutdown = cpu_shutdown;
+  t.device_count = cpu_device_count;
+  t.device_props = cpu_device_props;
+  t.alloc = cpu_alloc;
+  t.free = cpu_free;
+  t.copy_from_host = cpu_copy_from_host;
+  t.copy_to_host = cpu_copy_to_host;
+  t.synchronize = cpu_synchronize;
+  t.kernels = g_kernels;
+  t.n_kernels = n;
+  t.kernel_def_size = sizeof(prism_kernel_def);
+  // event slots stay NULL: the device is synchronous
+}
+
+}  // namespace
+}  // namespace prism::cpu
+
+extern "C" PRISM_PLUGIN_EXPORT prism_plugin_error* prism_plugin_entry(const prism_host_table* host,
+                                                                      const prism_plugin_table** table) {
+  using namespace prism::cpu;
+  if (host == nullptr || table == nullptr || host->error_create == nullptr) return nullptr;
+  *table = nullptr;
+  if (host->abi_major != PRISM_PLUGIN_ABI_MAJOR) {
+    return prism_sdk_error(host, PRISM_ERROR_UNAVAILABLE,
+                           "cpu: plugin ABI %d.%d cannot serve core ABI %u.%u (major differs)",
+                           PRISM_PLUGIN_ABI_MAJOR, PRISM_PLUGIN_ABI_MINOR,
+                           static_cast<unsigned>(host->abi_major), static_cast<unsigned>(host->abi_minor));
+  }
+  static std::once_flag once;
+  std::call_once(once, build_table);
+  g_host = host;
+  *table = &g_table;
+  return nullptr;
+}

@@ -1,0 +1,250 @@
+// ops_elementwise.cpp — fill, copy (every dtype pair) and the unary elementwise kernels of the CPU plugin.
+#include "cpu_loops.hpp"
+
+namespace prism::cpu {
+namespace {
+
+// ===========================================================================
+// fill
+// ===========================================================================
+
+template <class T>
+struct FillRun {
+  T value;
+  void operator()(char** p, const int64_t* s, int64_t n) const {
+    if (s[0] == static_cast<int64_t>(sizeof(T))) {
+      T* o = reinterpret_cast<T*>(p[0]);
+      for (int64_t i = 0; i < n; ++i) o[i] = value;
+    } else {
+      for (int64_t i = 0; i < n; ++i) *reinterpret_cast<T*>(p[0] + i * s[0]) = value;
+    }
+  }
+};
+
+prism_plugin_error* run_fill(void*, const prism_kernel_call* c) {
+  PRISM_CPU_RETURN_IF_ERROR(check_arity(c, 0, 0, 1));
+  const prism_attr* value = nullptr;
+  PRISM_CPU_RETURN_IF_ERROR(prism_sdk_attr_require(g_host, c, "value", PRISM_ATTR_SCALAR, &value));
+  const prism_tensor_desc* ops[1] = {&c->outputs[0]};
+  StridedPlan plan;
+  build_plan(plan, ops, 1);
+  const int32_t dt = c->outputs[0].dtype;
+  return dispatch_dtype(c, dt, [&](auto tag_) -> prism_plugin_error* {
+    using T = PRISM_CPU_TYPE_OF(tag_);
+    // f16/bf16 store as 16-bit patterns: fill them as u16
+    if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) {
+      run_plan(plan, FillRun<uint16_t>{scalar_attr_value<T>(*value).bits});
+    } else {
+      run_plan(plan, FillRun<T>{scalar_attr_value<T>(*value)});
+    }
+    return nullptr;
+  });
+}
+
+// ===========================================================================
+// copy (Note [Float to integer casts] in cpu_internal.hpp)
+// ===========================================================================
+
+template <class From, class To>
+struct CastOp {
+  To operator()(From v) const { return cast<To>(v); }
+};
+
+// Same-dtype copies move bytes: one instantiation per element size.
+template <class U>
+struct CopyRun {
+  void operator()(char** p, const int64_t* s, int64_t n) const {
+    constexpr int64_t sz = sizeof(U);
+    if (s[0] == sz && s[1] == sz) {
+      std::memcpy(p[0], p[1], static_cast<size_t>(n) * sizeof(U));
+    } else {
+      MapRun1<U, U, CastOp<U, U>>{}(p, s, n);
+    }
+  }
+};
+
+prism_plugin_error* run_copy(void*, const prism_kernel_call* c) {
+  PRISM_CPU_RETURN_IF_ERROR(check_arity(c, 1, 1, 1));
+  const prism_tensor_desc& x = c->inputs[0];
+  const prism_tensor_desc& out = c->outputs[0];
+  PRISM_CPU_RETURN_IF_ERROR(check_same_shape(c, x, "input"));
+  const prism_tensor_desc* ops[2] = {&out, &x};
+  StridedPlan plan;
+  build_plan(plan, ops, 2);
+  if (x.dtype == out.dtype) {
+    switch (prism_sdk_dtype_size(out.dtype)) {
+      case 1:
+        run_plan(plan, CopyRun<uint8_t>{});
+        return nullptr;
+      case 2:
+        run_plan(plan, CopyRun<uint16_t>{});
+        return nullptr;
+      case 4:
+        run_plan(plan, CopyRun<uint32_t>{});
+        return nullptr;
+      case 8:
+        run_plan(plan, CopyRun<uint64_t>{});
+        return nullptr;
+      default:
+        return unsupported_dtype(c, out.dtype);
+    }
+  }
+  return dispatch_dtype(c, out.dtype, [&](auto tag_) -> prism_plugin_error* {
+    using To = PRISM_CPU_TYPE_OF(tag_);
+    return dispatch_dtype(c, x.dtype, [&](auto from_) -> prism_plugin_error* {
+      using From = PRISM_CPU_TYPE_OF(from_);
+      run_plan(plan, MapRun1<From, To, CastOp<From, To>>{});
+      return nullptr;
+    });
+  });
+}
+
+// ===========================================================================
+// Unary ops
+// ===========================================================================
+
+enum class Unary {
+  kNeg,
+  kAbs,
+  kSign,
+  kExp,
+  kLog,
+  kLog1p,
+  kExpm1,
+  kSqrt,
+  kRsqrt,
+  kReciprocal,
+  kSin,
+  kCos,
+  kTanh,
+  kSigmoid,
+  kGelu,
+  kSilu,
+  kSquare,
+  kRelu,
+  kFloor,
+  kCeil,
+  kRound
+};
+
+template <Unary K>
+constexpr uint32_t unary_mask() {
+  switch (K) {
+    case Unary::kNeg:
+    case Unary::kAbs:
+    case Unary::kSign:
+    case Unary::kSquare:
+    case Unary::kRelu:
+    case Unary::kFloor:
+    case Unary::kCeil:
+    case Unary::kRound:
+      return kMaskNumeric;
+    default:
+      return kMaskFloat;
+  }
+}
+
+// Note [Unary semantics]
+// ----------------------
+// Integers wrap (neg/abs/square of the minimum value), as PyTorch. sign is
+// (0 < x) - (x < 0), so sign(NaN) = 0 and sign(-0.0) = 0, as PyTorch's CPU
+// kernel. relu keeps NaN. round is half-to-even (nearbyint in the default
+// rounding mode). gelu is the exact erf form.
+template <Unary K>
+struct UnaryOp {
+  template <class C>
+  C operator()(C x) const {
+    if constexpr (std::is_integral_v<C>) {
+      if constexpr (K == Unary::kNeg) return wrap_sub(C(0), x);
+      if constexpr (K == Unary::kAbs) {
+        if constexpr (std::is_signed_v<C>) return x < C(0) ? wrap_sub(C(0), x) : x;
+        return x;
+      }
+      if constexpr (K == Unary::kSign) return static_cast<C>((C(0) < x) - (x < C(0)));
+      if constexpr (K == Unary::kSquare) return wrap_mul(x, x);
+      if constexpr (K == Unary::kRelu) return x < C(0) ? C(0) : x;
+      return x;  // floor ceil round
+    } else {
+      if constexpr (K == Unary::kNeg) return -x;
+      if constexpr (K == Unary::kAbs) return std::fabs(x);
+      if constexpr (K == Unary::kSign) return static_cast<C>((C(0) < x) - (x < C(0)));
+      if constexpr (K == Unary::kExp) return std::exp(x);
+      if constexpr (K == Unary::kLog) return std::log(x);
+      if constexpr (K == Unary::kLog1p) return std::log1p(x);
+      if constexpr (K == Unary::kExpm1) return std::expm1(x);
+      if constexpr (K == Unary::kSqrt) return std::sqrt(x);
+      if constexpr (K == Unary::kRsqrt) return C(1) / std::sqrt(x);
+      if constexpr (K == Unary::kReciprocal) return C(1) / x;
+      if constexpr (K == Unary::kSin) return std::sin(x);
+      if constexpr (K == Unary::kCos) return std::cos(x);
+      if constexpr (K == Unary::kTanh) return std::tanh(x);
+      if constexpr (K == Unary::kSigmoid) return C(1) / (C(1) + std::exp(-x));
+      if constexpr (K == Unary::kGelu) {
+        return C(0.5) * x * (C(1) + std::erf(x * C(0.70710678118654752440)));
+      }
+      if constexpr (K == Unary::kSilu) return x / (C(1) + std::exp(-x));
+      if constexpr (K == Unary::kSquare) return x * x;
+      if constexpr (K == Unary::kRelu) return x < C(0) ? C(0) : x;
+      if constexpr (K == Unary::kFloor) return std::floor(x);
+      if constexpr (K == Unary::kCeil) return std::ceil(x);
+      if constexpr (K == Unary::kRound) return std::nearbyint(x);
+    }
+  }
+};
+
+template <Unary K>
+prism_plugin_error* run_unary(void*, const prism_kernel_call* c) {
+  PRISM_CPU_RETURN_IF_ERROR(check_arity(c, 1, 1, 1));
+  const prism_tensor_desc& x = c->inputs[0];
+  const prism_tensor_desc& out = c->outputs[0];
+  PRISM_CPU_RETURN_IF_ERROR(check_same_shape(c, x, "input"));
+  PRISM_CPU_RETURN_IF_ERROR(check_dtype(c, out, x.dtype, "output"));
+  const prism_tensor_desc* ops[2] = {&out, &x};
+  StridedPlan plan;
+  build_plan(plan, ops, 2);
+  return dispatch_dtype(c, x.dtype, [&](auto tag_) -> prism_plugin_error* {
+    using T = PRISM_CPU_TYPE_OF(tag_);
+    if constexpr (in_mask<T>(unary_mask<K>())) {
+      run_plan(plan, MapRun1<T, T, Lift1<T, T, UnaryOp<K>>>{});
+      return nullptr;
+    }
+    return unsupported_dtype(c, x.dtype);
+  });
+}
+
+#define PRISM_CPU_UNARY_DEF(name, kind) \
+  { sizeof(prism_kernel_def), name, unary_mask<Unary::kind>(), nullptr, run_unary<Unary::kind> }
+
+const prism_kernel_def kKernels[] = {
+    {sizeof(prism_kernel_def), "fill", kMaskAll, nullptr, run_fill},
+    {sizeof(prism_kernel_def), "copy", kMaskAll, nullptr, run_copy},
+    PRISM_CPU_UNARY_DEF("neg", kNeg),
+    PRISM_CPU_UNARY_DEF("abs", kAbs),
+    PRISM_CPU_UNARY_DEF("sign", kSign),
+    PRISM_CPU_UNARY_DEF("exp", kExp),
+    PRISM_CPU_UNARY_DEF("log", kLog),
+    PRISM_CPU_UNARY_DEF("log1p", kLog1p),
+    PRISM_CPU_UNARY_DEF("expm1", kExpm1),
+    PRISM_CPU_UNARY_DEF("sqrt", kSqrt),
+    PRISM_CPU_UNARY_DEF("rsqrt", kRsqrt),
+    PRISM_CPU_UNARY_DEF("reciprocal", kReciprocal),
+    PRISM_CPU_UNARY_DEF("sin", kSin),
+    PRISM_CPU_UNARY_DEF("cos", kCos),
+    PRISM_CPU_UNARY_DEF("tanh", kTanh),
+    PRISM_CPU_UNARY_DEF("sigmoid", kSigmoid),
+    PRISM_CPU_UNARY_DEF("gelu", kGelu),
+    PRISM_CPU_UNARY_DEF("silu", kSilu),
+    PRISM_CPU_UNARY_DEF("square", kSquare),
+    PRISM_CPU_UNARY_DEF("relu", kRelu),
+    PRISM_CPU_UNARY_DEF("floor", kFloor),
+    PRISM_CPU_UNARY_DEF("ceil", kCeil),
+    PRISM_CPU_UNARY_DEF("round", kRound),
+};
+
+}  // namespace
+
+KernelList elementwise_kernels() {
+  return {kKernels, sizeof(kKernels) / sizeof(kKernels[0])};
+}
+
+}  // namespace prism::cpu
