@@ -32,7 +32,8 @@ typedef enum prism_dtype {
   PRISM_DTYPE_F16 = 6,  /* IEEE 754 binary16 */
   PRISM_DTYPE_BF16 = 7, /* bfloat16: upper 16 bits of a binary32 */
   PRISM_DTYPE_F32 = 8,
-  PRISM_DTYPE_F64 = 9
+  PRISM_DTYPE_F64 = 9,
+  PRISM_DTYPE_FORCE_32BIT = 0x7FFFFFFF /* not a dtype: makes every int32 a valid value */
 } prism_dtype;
 
 #define PRISM_NUM_DTYPES 10
@@ -60,7 +61,8 @@ typedef enum prism_status {
   PRISM_ERROR_OUT_OF_MEMORY = 3,
   PRISM_ERROR_UNAVAILABLE = 4,      /* device or plugin not present / not loadable */
   PRISM_ERROR_DEVICE_LOST = 5,
-  PRISM_ERROR_INTERNAL = 6
+  PRISM_ERROR_INTERNAL = 6,
+  PRISM_STATUS_FORCE_32BIT = 0x7FFFFFFF /* not a status: makes every int32 a valid value */
 } prism_status;
 
 /* Largest number of dimensions a tensor may have. */
