@@ -18,8 +18,7 @@ namespace prism {
 // PRISM_ASSERT guards internal invariants (INTERNAL status).
 class Error : public std::runtime_error {
  public:
-  Error(prism_status status, std::string message)
-      : std::runtime_error(std::move(message)), status_(status) {}
+  Error(prism_status status, std::string message) : std::runtime_error(std::move(message)), status_(status) {}
   prism_status status() const { return status_; }
 
  private:
@@ -38,18 +37,17 @@ std::string str_cat(Args&&... args) {
 }  // namespace prism
 
 // PRISM_CHECK(cond, status_suffix, message parts...): throws prism::Error.
-#define PRISM_CHECK(cond, code, ...)                                                   \
-  do {                                                                                 \
+#define PRISM_CHECK(cond, code, ...)                                                              \
+  do {                                                                                            \
     if (!(cond)) throw ::prism::Error(PRISM_ERROR_##code, ::prism::detail::str_cat(__VA_ARGS__)); \
   } while (0)
 
-#define PRISM_FAIL(code, ...) \
-  throw ::prism::Error(PRISM_ERROR_##code, ::prism::detail::str_cat(__VA_ARGS__))
+#define PRISM_FAIL(code, ...) throw ::prism::Error(PRISM_ERROR_##code, ::prism::detail::str_cat(__VA_ARGS__))
 
-#define PRISM_ASSERT(cond)                                                               \
-  do {                                                                                   \
-    if (!(cond))                                                                         \
-      throw ::prism::Error(PRISM_ERROR_INTERNAL,                                         \
-                           ::prism::detail::str_cat("internal invariant failed: ", #cond, \
-                                                    " at ", __FILE__, ":", __LINE__));   \
+#define PRISM_ASSERT(cond)                                                                                  \
+  do {                                                                                                      \
+    if (!(cond))                                                                                            \
+      throw ::prism::Error(                                                                                 \
+          PRISM_ERROR_INTERNAL,                                                                             \
+          ::prism::detail::str_cat("internal invariant failed: ", #cond, " at ", __FILE__, ":", __LINE__)); \
   } while (0)

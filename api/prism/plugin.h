@@ -43,9 +43,8 @@ extern "C" {
 
 /* True when the struct at `ptr` (whose first field is struct_size) is large
  * enough to contain `field` of `type`. */
-#define PRISM_HAS(ptr, type, field)                                            \
-  ((ptr) != NULL &&                                                            \
-   (ptr)->struct_size >= offsetof(type, field) + sizeof(((type*)0)->field))
+#define PRISM_HAS(ptr, type, field) \
+  ((ptr) != NULL && (ptr)->struct_size >= offsetof(type, field) + sizeof(((type*)0)->field))
 
 /* ===========================================================================
  * Opaque handles
@@ -89,11 +88,12 @@ typedef struct prism_host_table {
  * ======================================================================== */
 
 /* Capability flags of a device. */
-#define PRISM_DEVICE_CAP_HOST_MEMORY (1u << 0) /* buffers ARE host pointers: the core
-                                                 may read/write them directly and may
-                                                 wrap caller host memory as a buffer */
-#define PRISM_DEVICE_CAP_ASYNC (1u << 1)       /* kernels/copies may run after return */
-#define PRISM_DEVICE_CAP_EVENTS (1u << 2)      /* event slots implemented */
+#define PRISM_DEVICE_CAP_HOST_MEMORY                                             \
+  (1u << 0)                               /* buffers ARE host pointers: the core \
+                                            may read/write them directly and may \
+                                            wrap caller host memory as a buffer */
+#define PRISM_DEVICE_CAP_ASYNC (1u << 1)  /* kernels/copies may run after return */
+#define PRISM_DEVICE_CAP_EVENTS (1u << 2) /* event slots implemented */
 #define PRISM_DEVICE_CAP_FP64 (1u << 3)
 #define PRISM_DEVICE_CAP_FP16 (1u << 4)
 
@@ -121,13 +121,13 @@ typedef struct prism_device_props {
  * be 0 (a scalar: one element). Any size may be 0 (no elements). */
 typedef struct prism_tensor_desc {
   size_t struct_size;
-  void* buffer;          /* a handle from prism_plugin_table.alloc (or a host
-                            pointer on HOST_MEMORY devices) */
-  uint64_t byte_offset;  /* bytes from the start of buffer */
-  int32_t dtype;         /* prism_dtype */
-  int32_t ndim;          /* 0..PRISM_MAX_DIMS */
-  const int64_t* sizes;  /* ndim entries, elements */
-  const int64_t* strides;/* ndim entries, elements */
+  void* buffer;           /* a handle from prism_plugin_table.alloc (or a host
+                             pointer on HOST_MEMORY devices) */
+  uint64_t byte_offset;   /* bytes from the start of buffer */
+  int32_t dtype;          /* prism_dtype */
+  int32_t ndim;           /* 0..PRISM_MAX_DIMS */
+  const int64_t* sizes;   /* ndim entries, elements */
+  const int64_t* strides; /* ndim entries, elements */
 } prism_tensor_desc;
 
 typedef enum prism_attr_kind {
@@ -155,8 +155,8 @@ typedef struct prism_attr {
  * dims, and cast inputs to the dtypes the op declares). */
 typedef struct prism_kernel_call {
   size_t struct_size;
-  const char* op;     /* op name, e.g. "add" */
-  int32_t device;     /* device index within this plugin */
+  const char* op;        /* op name, e.g. "add" */
+  int32_t device;        /* device index within this plugin */
   prism_stream_t stream; /* NULL = default stream of `device` */
   const prism_tensor_desc* inputs;
   size_t n_inputs;
@@ -170,22 +170,20 @@ typedef struct prism_kernel_call {
 
 /* Runs a kernel. Returns NULL on success or an error made with
  * host->error_create. May return before the work completes on ASYNC devices. */
-typedef prism_plugin_error* (*prism_kernel_fn)(void* plugin_ctx,
-                                               const prism_kernel_call* call);
+typedef prism_plugin_error* (*prism_kernel_fn)(void* plugin_ctx, const prism_kernel_call* call);
 
 /* Optional: returns 1 when this kernel handles the call, 0 to decline (the
  * core then falls back per PRISM_FALLBACK). Must not fail or have effects. */
-typedef int (*prism_kernel_supports_fn)(void* plugin_ctx,
-                                        const prism_kernel_call* call);
+typedef int (*prism_kernel_supports_fn)(void* plugin_ctx, const prism_kernel_call* call);
 
 typedef struct prism_kernel_def {
   size_t struct_size;
-  const char* op;             /* op name from docs/ops.md; static storage */
-  uint32_t dtype_mask;        /* PRISM_DTYPE_BIT of each key dtype handled
-                                 (the key dtype of each op is in docs/ops.md) */
+  const char* op;                    /* op name from docs/ops.md; static storage */
+  uint32_t dtype_mask;               /* PRISM_DTYPE_BIT of each key dtype handled
+                                        (the key dtype of each op is in docs/ops.md) */
   prism_kernel_supports_fn supports; /* optional, NULL = supports every call
                                         whose key dtype is in dtype_mask */
-  prism_kernel_fn run;        /* required */
+  prism_kernel_fn run;               /* required */
 } prism_kernel_def;
 
 /* ===========================================================================
@@ -229,14 +227,13 @@ typedef struct prism_plugin_table {
   /* Copies `bytes` contiguous bytes host -> device buffer at dst_byte_offset.
    * `src` is borrowed until the copy completes; the core keeps it alive until
    * synchronize when the device is ASYNC. */
-  prism_plugin_error* (*copy_from_host)(void* ctx, int32_t device, prism_stream_t stream,
-                                         const void* src, void* dst_buffer,
-                                         uint64_t dst_byte_offset, size_t bytes);
+  prism_plugin_error* (*copy_from_host)(void* ctx, int32_t device, prism_stream_t stream, const void* src,
+                                        void* dst_buffer, uint64_t dst_byte_offset, size_t bytes);
   /* Copies `bytes` contiguous bytes device buffer -> host. Completes before
    * returning (a read back to the host synchronises the stream). */
   prism_plugin_error* (*copy_to_host)(void* ctx, int32_t device, prism_stream_t stream,
-                                       const void* src_buffer, uint64_t src_byte_offset,
-                                       void* dst, size_t bytes);
+                                      const void* src_buffer, uint64_t src_byte_offset, void* dst,
+                                      size_t bytes);
 
   /* --- streams (required) --------------------------------------------------- */
   /* Blocks until all work queued on `stream` (NULL = default) is complete. */
@@ -253,10 +250,8 @@ typedef struct prism_plugin_table {
   /* --- events (optional: NULL slots mean the device has no events; the core
    *     then orders cross-device work with synchronize) ----------------------- */
   prism_plugin_error* (*event_create)(void* ctx, int32_t device, prism_event_t* event);
-  prism_plugin_error* (*event_record)(void* ctx, int32_t device, prism_event_t event,
-                                       prism_stream_t stream);
-  prism_plugin_error* (*event_wait)(void* ctx, int32_t device, prism_event_t event,
-                                     prism_stream_t stream);
+  prism_plugin_error* (*event_record)(void* ctx, int32_t device, prism_event_t event, prism_stream_t stream);
+  prism_plugin_error* (*event_wait)(void* ctx, int32_t device, prism_event_t event, prism_stream_t stream);
   prism_plugin_error* (*event_synchronize)(void* ctx, prism_event_t event);
   void (*event_destroy)(void* ctx, prism_event_t event);
 } prism_plugin_table;

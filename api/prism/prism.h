@@ -91,9 +91,9 @@ typedef struct prism_load_report_row {
   int32_t loaded;          /* 1 when the plugin is active */
   uint32_t abi_major;      /* the plugin's ABI version, 0 when unknown */
   uint32_t abi_minor;
-  int32_t device_count;    /* devices it exposes (0 when not loaded) */
-  const char* reason;      /* loader error, refusal reason or zero-device
-                              reason; "" when loaded with devices */
+  int32_t device_count; /* devices it exposes (0 when not loaded) */
+  const char* reason;   /* loader error, refusal reason or zero-device
+                           reason; "" when loaded with devices */
 } prism_load_report_row;
 
 /* *n (out) = number of rows in the load report. */
@@ -106,15 +106,15 @@ PRISM_API prism_status prism_load_report_get(size_t index, prism_load_report_row
  * ======================================================================== */
 
 typedef struct prism_device_info {
-  size_t struct_size;      /* set by the caller */
-  const char* device;      /* "cpu:0" */
-  const char* plugin;      /* plugin name */
+  size_t struct_size; /* set by the caller */
+  const char* device; /* "cpu:0" */
+  const char* plugin; /* plugin name */
   const char* name;
   const char* vendor;
   const char* stable_id;
-  uint64_t total_memory;   /* bytes, 0 when unknown */
-  uint32_t dtype_mask;     /* PRISM_DTYPE_BIT(...) of supported dtypes */
-  uint32_t capabilities;   /* PRISM_DEVICE_CAP_* from plugin.h */
+  uint64_t total_memory; /* bytes, 0 when unknown */
+  uint32_t dtype_mask;   /* PRISM_DTYPE_BIT(...) of supported dtypes */
+  uint32_t capabilities; /* PRISM_DEVICE_CAP_* from plugin.h */
 } prism_device_info;
 
 /* *n (out) = number of devices across all loaded plugins. */
@@ -148,12 +148,12 @@ PRISM_API prism_status prism_fallback_reset(void);
  * ======================================================================== */
 
 typedef struct prism_memory_stats {
-  size_t struct_size;       /* set by the caller */
-  uint64_t allocated;       /* bytes held by live tensors */
-  uint64_t reserved;        /* bytes obtained from the plugin (allocated + cached) */
-  uint64_t peak_allocated;  /* high-water mark of `allocated` since the last reset */
+  size_t struct_size;         /* set by the caller */
+  uint64_t allocated;         /* bytes held by live tensors */
+  uint64_t reserved;          /* bytes obtained from the plugin (allocated + cached) */
+  uint64_t peak_allocated;    /* high-water mark of `allocated` since the last reset */
   uint64_t num_device_allocs; /* calls into the plugin's alloc */
-  uint64_t num_cache_hits;  /* allocations served from the cache */
+  uint64_t num_cache_hits;    /* allocations served from the cache */
 } prism_memory_stats;
 
 /* Fills *stats (out) for `device`. */
@@ -211,17 +211,16 @@ PRISM_API prism_status prism_tensor_item_int64(prism_tensor_t t, int64_t* value)
  * ======================================================================== */
 
 /* Uninitialised tensor of `sizes` (ndim entries, each >= 0). */
-PRISM_API prism_status prism_empty(const int64_t* sizes, int32_t ndim, prism_dtype dtype,
-                                   const char* device, prism_tensor_t* out);
-PRISM_API prism_status prism_zeros(const int64_t* sizes, int32_t ndim, prism_dtype dtype,
-                                   const char* device, prism_tensor_t* out);
-PRISM_API prism_status prism_ones(const int64_t* sizes, int32_t ndim, prism_dtype dtype,
+PRISM_API prism_status prism_empty(const int64_t* sizes, int32_t ndim, prism_dtype dtype, const char* device,
+                                   prism_tensor_t* out);
+PRISM_API prism_status prism_zeros(const int64_t* sizes, int32_t ndim, prism_dtype dtype, const char* device,
+                                   prism_tensor_t* out);
+PRISM_API prism_status prism_ones(const int64_t* sizes, int32_t ndim, prism_dtype dtype, const char* device,
+                                  prism_tensor_t* out);
+PRISM_API prism_status prism_full(const int64_t* sizes, int32_t ndim, double value, prism_dtype dtype,
                                   const char* device, prism_tensor_t* out);
-PRISM_API prism_status prism_full(const int64_t* sizes, int32_t ndim, double value,
-                                  prism_dtype dtype, const char* device, prism_tensor_t* out);
 /* A 0-d tensor holding `value`. */
-PRISM_API prism_status prism_scalar(double value, prism_dtype dtype, const char* device,
-                                    prism_tensor_t* out);
+PRISM_API prism_status prism_scalar(double value, prism_dtype dtype, const char* device, prism_tensor_t* out);
 /* n × m identity (m < 0 means m = n). */
 PRISM_API prism_status prism_eye(int64_t n, int64_t m, prism_dtype dtype, const char* device,
                                  prism_tensor_t* out);
@@ -250,9 +249,9 @@ typedef void (*prism_deleter_fn)(void* data, void* ctx);
  * may be NULL (row-major). The memory must stay valid until `deleter` is
  * called; `deleter` may be NULL (the caller then keeps it alive for as long
  * as any tensor uses it). On error the deleter is NOT called. */
-PRISM_API prism_status prism_from_blob(void* data, const int64_t* sizes, const int64_t* strides,
-                                       int32_t ndim, prism_dtype dtype, prism_deleter_fn deleter,
-                                       void* deleter_ctx, prism_tensor_t* out);
+PRISM_API prism_status prism_from_blob(void* data, const int64_t* sizes, const int64_t* strides, int32_t ndim,
+                                       prism_dtype dtype, prism_deleter_fn deleter, void* deleter_ctx,
+                                       prism_tensor_t* out);
 
 /* ===========================================================================
  * Copies, devices, dtypes, DLPack
@@ -290,28 +289,34 @@ PRISM_API prism_status prism_from_dlpack(struct DLManagedTensor* src, prism_tens
 /* One size may be -1 (inferred). Fails on non-viewable strides, suggesting reshape. */
 PRISM_API prism_status prism_view(prism_tensor_t t, const int64_t* sizes, int32_t ndim, prism_tensor_t* out);
 /* A view when the strides allow it, else a copy. */
-PRISM_API prism_status prism_reshape(prism_tensor_t t, const int64_t* sizes, int32_t ndim, prism_tensor_t* out);
+PRISM_API prism_status prism_reshape(prism_tensor_t t, const int64_t* sizes, int32_t ndim,
+                                     prism_tensor_t* out);
 /* dims: a permutation of 0..ndim-1. */
-PRISM_API prism_status prism_permute(prism_tensor_t t, const int64_t* dims, int32_t ndim, prism_tensor_t* out);
+PRISM_API prism_status prism_permute(prism_tensor_t t, const int64_t* dims, int32_t ndim,
+                                     prism_tensor_t* out);
 PRISM_API prism_status prism_transpose(prism_tensor_t t, int64_t dim0, int64_t dim1, prism_tensor_t* out);
 /* Transpose of a tensor with ndim <= 2. */
 PRISM_API prism_status prism_t(prism_tensor_t t, prism_tensor_t* out);
 /* Size -1 keeps a dim; new leading dims are allowed; only size-1 dims grow. */
-PRISM_API prism_status prism_expand(prism_tensor_t t, const int64_t* sizes, int32_t ndim, prism_tensor_t* out);
+PRISM_API prism_status prism_expand(prism_tensor_t t, const int64_t* sizes, int32_t ndim,
+                                    prism_tensor_t* out);
 /* Removes every size-1 dim. */
 PRISM_API prism_status prism_squeeze(prism_tensor_t t, prism_tensor_t* out);
 /* Removes `dim` when its size is 1 (else returns a view of t unchanged). */
 PRISM_API prism_status prism_squeeze_dim(prism_tensor_t t, int64_t dim, prism_tensor_t* out);
 PRISM_API prism_status prism_unsqueeze(prism_tensor_t t, int64_t dim, prism_tensor_t* out);
-PRISM_API prism_status prism_narrow(prism_tensor_t t, int64_t dim, int64_t start, int64_t length, prism_tensor_t* out);
+PRISM_API prism_status prism_narrow(prism_tensor_t t, int64_t dim, int64_t start, int64_t length,
+                                    prism_tensor_t* out);
 /* Removes `dim`, taking element `index` (negative counts from the end). */
 PRISM_API prism_status prism_select(prism_tensor_t t, int64_t dim, int64_t index, prism_tensor_t* out);
 /* Python slice start:end:step on `dim` (clamped as Python does; step > 0). */
 PRISM_API prism_status prism_slice(prism_tensor_t t, int64_t dim, int64_t start, int64_t end, int64_t step,
                                    prism_tensor_t* out);
-PRISM_API prism_status prism_flatten(prism_tensor_t t, int64_t start_dim, int64_t end_dim, prism_tensor_t* out);
+PRISM_API prism_status prism_flatten(prism_tensor_t t, int64_t start_dim, int64_t end_dim,
+                                     prism_tensor_t* out);
 /* Windows of `size` every `step` along dim, as a new last dim. */
-PRISM_API prism_status prism_unfold(prism_tensor_t t, int64_t dim, int64_t size, int64_t step, prism_tensor_t* out);
+PRISM_API prism_status prism_unfold(prism_tensor_t t, int64_t dim, int64_t size, int64_t step,
+                                    prism_tensor_t* out);
 /* Arbitrary view of t's storage; must stay inside the storage. */
 PRISM_API prism_status prism_as_strided(prism_tensor_t t, const int64_t* sizes, const int64_t* strides,
                                         int32_t ndim, int64_t storage_offset, prism_tensor_t* out);
@@ -324,8 +329,8 @@ PRISM_API prism_status prism_diagonal(prism_tensor_t t, int64_t offset, int64_t 
  * that writes into its first argument (whose dtype must hold the result).
  * ======================================================================== */
 
-#define PRISM_DECLARE_UNARY(name)                                                  \
-  PRISM_API prism_status prism_##name(prism_tensor_t x, prism_tensor_t* out);      \
+#define PRISM_DECLARE_UNARY(name)                                             \
+  PRISM_API prism_status prism_##name(prism_tensor_t x, prism_tensor_t* out); \
   PRISM_API prism_status prism_##name##_(prism_tensor_t x);
 
 /* Unary ops (docs/ops.md). Integer inputs of float-only ops give float32. */
@@ -357,7 +362,7 @@ PRISM_API prism_status prism_add_(prism_tensor_t a, prism_tensor_t b, double alp
 PRISM_API prism_status prism_sub(prism_tensor_t a, prism_tensor_t b, double alpha, prism_tensor_t* out);
 PRISM_API prism_status prism_sub_(prism_tensor_t a, prism_tensor_t b, double alpha);
 
-#define PRISM_DECLARE_BINARY(name)                                                         \
+#define PRISM_DECLARE_BINARY(name)                                                              \
   PRISM_API prism_status prism_##name(prism_tensor_t a, prism_tensor_t b, prism_tensor_t* out); \
   PRISM_API prism_status prism_##name##_(prism_tensor_t a, prism_tensor_t b);
 
@@ -370,7 +375,7 @@ PRISM_DECLARE_BINARY(maximum)
 PRISM_DECLARE_BINARY(minimum)
 
 typedef enum prism_rounding_mode {
-  PRISM_ROUNDING_NONE = 0,  /* true division */
+  PRISM_ROUNDING_NONE = 0, /* true division */
   PRISM_ROUNDING_FLOOR = 1,
   PRISM_ROUNDING_TRUNC = 2
 } prism_rounding_mode;
@@ -379,7 +384,7 @@ typedef enum prism_rounding_mode {
 PRISM_API prism_status prism_div_mode(prism_tensor_t a, prism_tensor_t b, prism_rounding_mode mode,
                                       prism_tensor_t* out);
 
-#define PRISM_DECLARE_PREDICATE(name)                                                       \
+#define PRISM_DECLARE_PREDICATE(name) \
   PRISM_API prism_status prism_##name(prism_tensor_t a, prism_tensor_t b, prism_tensor_t* out);
 
 /* Comparisons and logical ops: broadcasting, result dtype bool. */
@@ -395,27 +400,29 @@ PRISM_DECLARE_PREDICATE(logical_xor)
 PRISM_API prism_status prism_logical_not(prism_tensor_t x, prism_tensor_t* out);
 
 /* out = cond ? a : b (three-way broadcasting; cond must be bool). */
-PRISM_API prism_status prism_where(prism_tensor_t cond, prism_tensor_t a, prism_tensor_t b, prism_tensor_t* out);
+PRISM_API prism_status prism_where(prism_tensor_t cond, prism_tensor_t a, prism_tensor_t b,
+                                   prism_tensor_t* out);
 /* Clamp into [*min, *max]; either pointer may be NULL (unbounded), not both. */
-PRISM_API prism_status prism_clamp(prism_tensor_t x, const double* min, const double* max, prism_tensor_t* out);
+PRISM_API prism_status prism_clamp(prism_tensor_t x, const double* min, const double* max,
+                                   prism_tensor_t* out);
 PRISM_API prism_status prism_clamp_(prism_tensor_t x, const double* min, const double* max);
 
 /* ===========================================================================
  * Reductions. dims/n_dims per Note [User ABI conventions]; keepdim 0 or 1.
  * ======================================================================== */
 
-#define PRISM_DECLARE_REDUCTION(name)                                                   \
+#define PRISM_DECLARE_REDUCTION(name)                                                        \
   PRISM_API prism_status prism_##name(prism_tensor_t x, const int64_t* dims, int32_t n_dims, \
                                       int32_t keepdim, prism_tensor_t* out);
 
-PRISM_DECLARE_REDUCTION(sum)        /* bool/int -> int64 */
-PRISM_DECLARE_REDUCTION(prod)       /* bool/int -> int64 */
-PRISM_DECLARE_REDUCTION(mean)       /* floats only */
+PRISM_DECLARE_REDUCTION(sum)  /* bool/int -> int64 */
+PRISM_DECLARE_REDUCTION(prod) /* bool/int -> int64 */
+PRISM_DECLARE_REDUCTION(mean) /* floats only */
 PRISM_DECLARE_REDUCTION(amax)
 PRISM_DECLARE_REDUCTION(amin)
-PRISM_DECLARE_REDUCTION(all)        /* -> bool */
-PRISM_DECLARE_REDUCTION(any)        /* -> bool */
-PRISM_DECLARE_REDUCTION(logsumexp)  /* floats */
+PRISM_DECLARE_REDUCTION(all)       /* -> bool */
+PRISM_DECLARE_REDUCTION(any)       /* -> bool */
+PRISM_DECLARE_REDUCTION(logsumexp) /* floats */
 
 /* Variance / standard deviation with Bessel-style `correction` (1 = unbiased). */
 PRISM_API prism_status prism_var(prism_tensor_t x, const int64_t* dims, int32_t n_dims, int64_t correction,
@@ -490,7 +497,6 @@ PRISM_API prism_status prism_bernoulli(prism_tensor_t p, prism_tensor_t* out);
 /* 1 with probability p everywhere. */
 PRISM_API prism_status prism_bernoulli_scalar(const int64_t* sizes, int32_t ndim, double p, prism_dtype dtype,
                                               const char* device, prism_tensor_t* out);
-
 
 /* ===========================================================================
  * Autograd (define-by-run; see DESIGN.md §5). Gradients are computed in the

@@ -1,4 +1,5 @@
-/* types.h — dtypes, status codes and limits shared by the user ABI (prism.h) and the plugin ABI (plugin.h). */
+/* types.h — dtypes, status codes and limits shared by the user ABI (prism.h) and the plugin ABI (plugin.h).
+ */
 #ifndef PRISM_API_PRISM_TYPES_H_
 #define PRISM_API_PRISM_TYPES_H_
 
@@ -41,13 +42,12 @@ typedef enum prism_dtype {
 /* Bit mask of dtypes: bit (1u << dtype). */
 #define PRISM_DTYPE_BIT(dt) (1u << (unsigned)(dt))
 #define PRISM_DTYPE_MASK_ALL 0x3FFu
-#define PRISM_DTYPE_MASK_FLOAT                                                 \
-  (PRISM_DTYPE_BIT(PRISM_DTYPE_F16) | PRISM_DTYPE_BIT(PRISM_DTYPE_BF16) |      \
-   PRISM_DTYPE_BIT(PRISM_DTYPE_F32) | PRISM_DTYPE_BIT(PRISM_DTYPE_F64))
-#define PRISM_DTYPE_MASK_INT                                                   \
-  (PRISM_DTYPE_BIT(PRISM_DTYPE_U8) | PRISM_DTYPE_BIT(PRISM_DTYPE_I8) |         \
-   PRISM_DTYPE_BIT(PRISM_DTYPE_I16) | PRISM_DTYPE_BIT(PRISM_DTYPE_I32) |       \
-   PRISM_DTYPE_BIT(PRISM_DTYPE_I64))
+#define PRISM_DTYPE_MASK_FLOAT                                                                               \
+  (PRISM_DTYPE_BIT(PRISM_DTYPE_F16) | PRISM_DTYPE_BIT(PRISM_DTYPE_BF16) | PRISM_DTYPE_BIT(PRISM_DTYPE_F32) | \
+   PRISM_DTYPE_BIT(PRISM_DTYPE_F64))
+#define PRISM_DTYPE_MASK_INT                                                                              \
+  (PRISM_DTYPE_BIT(PRISM_DTYPE_U8) | PRISM_DTYPE_BIT(PRISM_DTYPE_I8) | PRISM_DTYPE_BIT(PRISM_DTYPE_I16) | \
+   PRISM_DTYPE_BIT(PRISM_DTYPE_I32) | PRISM_DTYPE_BIT(PRISM_DTYPE_I64))
 
 /* ---------------------------------------------------------------------------
  * Status codes, shared by both ABIs. PRISM_OK is 0; every other value is an
@@ -59,7 +59,7 @@ typedef enum prism_status {
   PRISM_ERROR_INVALID_ARGUMENT = 1, /* bad shape, dtype, device, index, NULL handle, file */
   PRISM_ERROR_UNIMPLEMENTED = 2,    /* no kernel and fallback not allowed */
   PRISM_ERROR_OUT_OF_MEMORY = 3,
-  PRISM_ERROR_UNAVAILABLE = 4,      /* device or plugin not present / not loadable */
+  PRISM_ERROR_UNAVAILABLE = 4, /* device or plugin not present / not loadable */
   PRISM_ERROR_DEVICE_LOST = 5,
   PRISM_ERROR_INTERNAL = 6,
   PRISM_STATUS_FORCE_32BIT = 0x7FFFFFFF /* not a status: makes every int32 a valid value */

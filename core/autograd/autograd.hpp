@@ -69,13 +69,13 @@ struct AccumulateGrad : Node {
 };
 
 struct AutogradMeta {
-  bool requires_grad = false;     // leaves only
-  bool retains_grad = false;      // non-leaf asked to keep .grad
+  bool requires_grad = false;  // leaves only
+  bool retains_grad = false;   // non-leaf asked to keep .grad
   Tensor grad;
   std::shared_ptr<Node> grad_fn;  // null for leaves
   int output_nr = 0;
   std::shared_ptr<AccumulateGrad> accumulator;  // leaves, created on demand
-  std::string name;                              // optional, for messages
+  std::string name;                             // optional, for messages
 };
 
 // ---- grad mode (thread-local) ----------------------------------------------------------
@@ -91,7 +91,9 @@ void set_anomaly_enabled(bool on);
 
 // ---- tensor-level API ---------------------------------------------------------------------
 bool requires_grad(const TensorImpl* t);
-inline bool requires_grad(const Tensor& t) { return t && requires_grad(t.get()); }
+inline bool requires_grad(const Tensor& t) {
+  return t && requires_grad(t.get());
+}
 bool is_leaf(const Tensor& t);
 void set_requires_grad(const Tensor& t, bool on);
 Tensor grad(const Tensor& t);  // nullptr when none

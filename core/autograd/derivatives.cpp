@@ -1,4 +1,5 @@
-// derivatives.cpp — the derivatives table (one entry per differentiable op, written with dispatcher ops) and record().
+// derivatives.cpp — the derivatives table (one entry per differentiable op, written with dispatcher ops) and
+// record().
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -31,14 +32,30 @@ struct Derivative {
 
 // ---- helpers written with dispatcher ops ---------------------------------------------------------
 
-Tensor S(double v, const Tensor& like) { return scalar_tensor(v, like->dtype, like->device()); }
-Tensor mul(const Tensor& a, const Tensor& b) { return binary("mul", a, b); }
-Tensor div(const Tensor& a, const Tensor& b) { return binary("div", a, b); }
-Tensor add(const Tensor& a, const Tensor& b) { return binary("add", a, b); }
-Tensor sub(const Tensor& a, const Tensor& b) { return binary("sub", a, b); }
-Tensor muls(const Tensor& a, double s) { return mul(a, S(s, a)); }
-Tensor mask(const Tensor& b, const Tensor& like) { return to_dtype(b, like->dtype); }
-Tensor zeros_of(const Dims& sizes, const Tensor& like) { return full(sizes, 0.0, like->dtype, like->device()); }
+Tensor S(double v, const Tensor& like) {
+  return scalar_tensor(v, like->dtype, like->device());
+}
+Tensor mul(const Tensor& a, const Tensor& b) {
+  return binary("mul", a, b);
+}
+Tensor div(const Tensor& a, const Tensor& b) {
+  return binary("div", a, b);
+}
+Tensor add(const Tensor& a, const Tensor& b) {
+  return binary("add", a, b);
+}
+Tensor sub(const Tensor& a, const Tensor& b) {
+  return binary("sub", a, b);
+}
+Tensor muls(const Tensor& a, double s) {
+  return mul(a, S(s, a));
+}
+Tensor mask(const Tensor& b, const Tensor& like) {
+  return to_dtype(b, like->dtype);
+}
+Tensor zeros_of(const Dims& sizes, const Tensor& like) {
+  return full(sizes, 0.0, like->dtype, like->device());
+}
 
 // Expands a reduction's gradient back over the reduced dims.
 Tensor unreduce(const Tensor& g, const Ctx& c) {
@@ -55,24 +72,54 @@ Tensor unreduce(const Tensor& g, const Ctx& c) {
 
 // ---- formulas --------------------------------------------------------------------------------------
 
-Grads d_neg(const Ctx&, const Tensor& g) { return {unary("neg", g)}; }
-Grads d_abs(const Ctx& c, const Tensor& g) { return {mul(g, unary("sign", c.in[0]))}; }
-Grads d_zero(const Ctx& c, const Tensor& g) { return {zeros_of(c.in_sizes[0], g)}; }
-Grads d_exp(const Ctx& c, const Tensor& g) { return {mul(g, c.out)}; }
-Grads d_log(const Ctx& c, const Tensor& g) { return {div(g, c.in[0])}; }
-Grads d_log1p(const Ctx& c, const Tensor& g) { return {div(g, add(c.in[0], S(1, c.in[0])))}; }
-Grads d_expm1(const Ctx& c, const Tensor& g) { return {mul(g, add(c.out, S(1, c.out)))}; }
-Grads d_sqrt(const Ctx& c, const Tensor& g) { return {div(g, muls(c.out, 2))}; }
+Grads d_neg(const Ctx&, const Tensor& g) {
+  return {unary("neg", g)};
+}
+Grads d_abs(const Ctx& c, const Tensor& g) {
+  return {mul(g, unary("sign", c.in[0]))};
+}
+Grads d_zero(const Ctx& c, const Tensor& g) {
+  return {zeros_of(c.in_sizes[0], g)};
+}
+Grads d_exp(const Ctx& c, const Tensor& g) {
+  return {mul(g, c.out)};
+}
+Grads d_log(const Ctx& c, const Tensor& g) {
+  return {div(g, c.in[0])};
+}
+Grads d_log1p(const Ctx& c, const Tensor& g) {
+  return {div(g, add(c.in[0], S(1, c.in[0])))};
+}
+Grads d_expm1(const Ctx& c, const Tensor& g) {
+  return {mul(g, add(c.out, S(1, c.out)))};
+}
+Grads d_sqrt(const Ctx& c, const Tensor& g) {
+  return {div(g, muls(c.out, 2))};
+}
 Grads d_rsqrt(const Ctx& c, const Tensor& g) {
   return {mul(muls(g, -0.5), mul(c.out, unary("square", c.out)))};
 }
-Grads d_reciprocal(const Ctx& c, const Tensor& g) { return {mul(unary("neg", g), unary("square", c.out))}; }
-Grads d_square(const Ctx& c, const Tensor& g) { return {mul(muls(g, 2), c.in[0])}; }
-Grads d_sin(const Ctx& c, const Tensor& g) { return {mul(g, unary("cos", c.in[0]))}; }
-Grads d_cos(const Ctx& c, const Tensor& g) { return {mul(unary("neg", g), unary("sin", c.in[0]))}; }
-Grads d_tanh(const Ctx& c, const Tensor& g) { return {mul(g, sub(S(1, c.out), unary("square", c.out)))}; }
-Grads d_sigmoid(const Ctx& c, const Tensor& g) { return {mul(g, mul(c.out, sub(S(1, c.out), c.out)))}; }
-Grads d_relu(const Ctx& c, const Tensor& g) { return {mul(g, mask(compare("gt", c.out, S(0, c.out)), g))}; }
+Grads d_reciprocal(const Ctx& c, const Tensor& g) {
+  return {mul(unary("neg", g), unary("square", c.out))};
+}
+Grads d_square(const Ctx& c, const Tensor& g) {
+  return {mul(muls(g, 2), c.in[0])};
+}
+Grads d_sin(const Ctx& c, const Tensor& g) {
+  return {mul(g, unary("cos", c.in[0]))};
+}
+Grads d_cos(const Ctx& c, const Tensor& g) {
+  return {mul(unary("neg", g), unary("sin", c.in[0]))};
+}
+Grads d_tanh(const Ctx& c, const Tensor& g) {
+  return {mul(g, sub(S(1, c.out), unary("square", c.out)))};
+}
+Grads d_sigmoid(const Ctx& c, const Tensor& g) {
+  return {mul(g, mul(c.out, sub(S(1, c.out), c.out)))};
+}
+Grads d_relu(const Ctx& c, const Tensor& g) {
+  return {mul(g, mask(compare("gt", c.out, S(0, c.out)), g))};
+}
 Grads d_gelu(const Ctx& c, const Tensor& g) {
   // gelu(x) = x * Phi(x): d/dx = Phi(x) + x * phi(x), with Phi(x) = gelu(x) / x (1/2 at 0).
   const Tensor& x = c.in[0];
@@ -87,12 +134,22 @@ Grads d_silu(const Ctx& c, const Tensor& g) {
   Tensor s = unary("sigmoid", x);
   return {mul(g, mul(s, add(S(1, x), mul(x, sub(S(1, s), s)))))};
 }
-Grads d_identity(const Ctx&, const Tensor& g) { return {g}; }
-Grads d_to_device(const Ctx& c, const Tensor& g) { return {to_device(g, c.in[0]->device())}; }
+Grads d_identity(const Ctx&, const Tensor& g) {
+  return {g};
+}
+Grads d_to_device(const Ctx& c, const Tensor& g) {
+  return {to_device(g, c.in[0]->device())};
+}
 
-Grads d_add(const Ctx& c, const Tensor& g) { return {g, c.a.alpha == 1 ? g : muls(g, c.a.alpha)}; }
-Grads d_sub(const Ctx& c, const Tensor& g) { return {g, muls(g, -c.a.alpha)}; }
-Grads d_mul(const Ctx& c, const Tensor& g) { return {mul(g, c.in[1]), mul(g, c.in[0])}; }
+Grads d_add(const Ctx& c, const Tensor& g) {
+  return {g, c.a.alpha == 1 ? g : muls(g, c.a.alpha)};
+}
+Grads d_sub(const Ctx& c, const Tensor& g) {
+  return {g, muls(g, -c.a.alpha)};
+}
+Grads d_mul(const Ctx& c, const Tensor& g) {
+  return {mul(g, c.in[1]), mul(g, c.in[0])};
+}
 Grads d_div(const Ctx& c, const Tensor& g) {
   if (c.a.mode != PRISM_ROUNDING_NONE) return {zeros_of(c.in_sizes[0], g), zeros_of(c.in_sizes[1], g)};
   const Tensor& a = c.in[0];
@@ -117,10 +174,14 @@ Grads d_maxmin(const Ctx& c, const Tensor& g, const char* win) {
   const Tensor& b = c.in[1];
   Tensor tie = compare("eq", a, b);
   Tensor half = where(tie, muls(g, 0.5), g);
-  return {mul(half, mask(compare(win, a, b), g)) , mul(half, mask(compare(win, b, a), g))};
+  return {mul(half, mask(compare(win, a, b), g)), mul(half, mask(compare(win, b, a), g))};
 }
-Grads d_maximum(const Ctx& c, const Tensor& g) { return d_maxmin(c, g, "ge"); }
-Grads d_minimum(const Ctx& c, const Tensor& g) { return d_maxmin(c, g, "le"); }
+Grads d_maximum(const Ctx& c, const Tensor& g) {
+  return d_maxmin(c, g, "ge");
+}
+Grads d_minimum(const Ctx& c, const Tensor& g) {
+  return d_maxmin(c, g, "le");
+}
 Grads d_where(const Ctx& c, const Tensor& g) {
   const Tensor& cond = c.in[0];
   return {nullptr, where(cond, g, S(0, g)), where(cond, S(0, g), g)};
@@ -132,7 +193,9 @@ Grads d_clamp(const Ctx& c, const Tensor& g) {
   if (c.a.has_max) keep = compare("logical_and", keep, compare("le", x, S(c.a.max, x)));
   return {mul(g, mask(keep, g))};
 }
-Grads d_sum(const Ctx& c, const Tensor& g) { return {unreduce(g, c)}; }
+Grads d_sum(const Ctx& c, const Tensor& g) {
+  return {unreduce(g, c)};
+}
 Grads d_prod(const Ctx& c, const Tensor& g) {
   // prod / x; inputs with zeros get the product of the other elements only
   // through this formula when there is no zero (documented limitation).
@@ -156,35 +219,57 @@ Grads d_cat(const Ctx& c, const Tensor& g) {
   }
   return r;
 }
-Grads d_reshape(const Ctx& c, const Tensor& g) { return {reshape(g, c.in_sizes[0])}; }
+Grads d_reshape(const Ctx& c, const Tensor& g) {
+  return {reshape(g, c.in_sizes[0])};
+}
 Grads d_permute(const Ctx& c, const Tensor& g) {
   Dims inv;
   inv.n = c.a.sizes.n;
   for (int i = 0; i < c.a.sizes.n; ++i) inv[static_cast<int>(c.a.sizes[i])] = i;
   return {permute(g, inv)};
 }
-Grads d_transpose(const Ctx& c, const Tensor& g) { return {transpose(g, c.a.i0, c.a.i1)}; }
+Grads d_transpose(const Ctx& c, const Tensor& g) {
+  return {transpose(g, c.a.i0, c.a.i1)};
+}
 // Views that pick part of their input: scatter the gradient into zeros.
 Grads d_select_like(const Ctx& c, const Tensor& g, Tensor (*view_of)(const Tensor&, const OpAttrs&)) {
   Tensor z = zeros_of(c.in_sizes[0], g);
   copy_(view_of(z, c.a), g);
   return {z};
 }
-Tensor v_narrow(const Tensor& z, const OpAttrs& a) { return narrow(z, a.dim, a.i0, a.i1); }
-Tensor v_select(const Tensor& z, const OpAttrs& a) { return select(z, a.dim, a.i0); }
-Tensor v_slice(const Tensor& z, const OpAttrs& a) { return slice(z, a.dim, a.i0, a.i1, a.i2); }
-Tensor v_diagonal(const Tensor& z, const OpAttrs& a) { return diagonal(z, a.i0, a.i1, a.i2); }
-Tensor v_as_strided(const Tensor& z, const OpAttrs& a) { return as_strided(z, a.sizes, a.strides, a.offset); }
-Grads d_narrow(const Ctx& c, const Tensor& g) { return d_select_like(c, g, v_narrow); }
-Grads d_select(const Ctx& c, const Tensor& g) { return d_select_like(c, g, v_select); }
-Grads d_slice(const Ctx& c, const Tensor& g) { return d_select_like(c, g, v_slice); }
-Grads d_diagonal(const Ctx& c, const Tensor& g) { return d_select_like(c, g, v_diagonal); }
+Tensor v_narrow(const Tensor& z, const OpAttrs& a) {
+  return narrow(z, a.dim, a.i0, a.i1);
+}
+Tensor v_select(const Tensor& z, const OpAttrs& a) {
+  return select(z, a.dim, a.i0);
+}
+Tensor v_slice(const Tensor& z, const OpAttrs& a) {
+  return slice(z, a.dim, a.i0, a.i1, a.i2);
+}
+Tensor v_diagonal(const Tensor& z, const OpAttrs& a) {
+  return diagonal(z, a.i0, a.i1, a.i2);
+}
+Tensor v_as_strided(const Tensor& z, const OpAttrs& a) {
+  return as_strided(z, a.sizes, a.strides, a.offset);
+}
+Grads d_narrow(const Ctx& c, const Tensor& g) {
+  return d_select_like(c, g, v_narrow);
+}
+Grads d_select(const Ctx& c, const Tensor& g) {
+  return d_select_like(c, g, v_select);
+}
+Grads d_slice(const Ctx& c, const Tensor& g) {
+  return d_select_like(c, g, v_slice);
+}
+Grads d_diagonal(const Ctx& c, const Tensor& g) {
+  return d_select_like(c, g, v_diagonal);
+}
 Grads d_as_strided(const Ctx& c, const Tensor& g) {
   // Overlapping windows accumulate: add window by window through a flat view.
   Tensor z = zeros_of(c.in_sizes[0], g);
   Tensor flat = reshape(z, Dims{-1});
-  Tensor idx_src = as_strided(arange(0, double(numel_of(c.in_sizes[0])), 1, PRISM_DTYPE_I64, g->device()), c.a.sizes,
-                              c.a.strides, c.a.offset);
+  Tensor idx_src = as_strided(arange(0, double(numel_of(c.in_sizes[0])), 1, PRISM_DTYPE_I64, g->device()),
+                              c.a.sizes, c.a.strides, c.a.offset);
   std::vector<double> idx(static_cast<size_t>(idx_src->numel()));
   {
     std::vector<int64_t> raw(idx.size());
@@ -204,9 +289,9 @@ Grads d_unfold(const Ctx& c, const Tensor& g) {
   int64_t d = c.a.dim, size = c.a.i0, step = c.a.i1;
   int64_t windows = g->sizes[d];
   for (int64_t w = 0; w < windows; ++w) {
-    Tensor win = select(g, d, w);                          // (..., size) with dim d removed
-    Tensor moved = unsqueeze(win, d);                      // (..., 1, ..., size)
-    Tensor back = transpose(moved, d, moved->dim() - 1);   // size moves to dim d
+    Tensor win = select(g, d, w);                         // (..., size) with dim d removed
+    Tensor moved = unsqueeze(win, d);                     // (..., 1, ..., size)
+    Tensor back = transpose(moved, d, moved->dim() - 1);  // size moves to dim d
     back = squeeze_dim(back, -1);
     binary_("add", narrow(z, d, w * step, size), back);
   }
@@ -313,18 +398,22 @@ struct OpNode : Node {
   Tensor unpack(const SavedTensor& s, size_t i) const {
     if (!s.defined()) return nullptr;
     uint64_t now = s.alias->version()->load();
-    PRISM_CHECK(now == s.version, INVALID_ARGUMENT,
-                "one of the variables needed for gradient computation has been modified by an inplace operation: [",
-                dtype_name(s.alias->dtype), " ", s.alias->sizes.str(), "], which is ",
-                i == SIZE_MAX ? std::string("the output") : detail::str_cat("input ", i), " of ", d->name,
-                ", is at version ", now, "; expected version ", s.version, " instead");
+    PRISM_CHECK(
+        now == s.version, INVALID_ARGUMENT,
+        "one of the variables needed for gradient computation has been modified by an inplace operation: [",
+        dtype_name(s.alias->dtype), " ", s.alias->sizes.str(), "], which is ",
+        i == SIZE_MAX ? std::string("the output") : detail::str_cat("input ", i), " of ", d->name,
+        ", is at version ", now, "; expected version ", s.version, " instead");
     return s.alias;
   }
   std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
-    PRISM_CHECK(!released, INVALID_ARGUMENT, "Trying to backward through the graph a second time (or directly access"
-                " saved tensors after they have already been freed) at ", d->name,
-                ". Saved intermediate values of the graph are freed when you call backward(); pass retain_graph=1 "
-                "if you need to backward through the graph a second time");
+    PRISM_CHECK(
+        !released, INVALID_ARGUMENT,
+        "Trying to backward through the graph a second time (or directly access"
+        " saved tensors after they have already been freed) at ",
+        d->name,
+        ". Saved intermediate values of the graph are freed when you call backward(); pass retain_graph=1 "
+        "if you need to backward through the graph a second time");
     if (grads.empty() || !grads[0]) return std::vector<Tensor>(next.size());
     std::vector<Tensor> in;
     for (size_t i = 0; i < saved_in.size(); ++i) in.push_back(unpack(saved_in[i], i));

@@ -27,10 +27,18 @@ AutogradMeta& meta(const Tensor& t) {
 }
 }  // namespace
 
-bool grad_enabled() { return t_grad_enabled; }
-void set_grad_enabled(bool on) { t_grad_enabled = on; }
-bool anomaly_enabled() { return g_anomaly.load(); }
-void set_anomaly_enabled(bool on) { g_anomaly.store(on); }
+bool grad_enabled() {
+  return t_grad_enabled;
+}
+void set_grad_enabled(bool on) {
+  t_grad_enabled = on;
+}
+bool anomaly_enabled() {
+  return g_anomaly.load();
+}
+void set_anomaly_enabled(bool on) {
+  g_anomaly.store(on);
+}
 
 // ---- tensor API ----------------------------------------------------------------------------------
 
@@ -38,28 +46,35 @@ bool requires_grad(const TensorImpl* t) {
   return t->autograd && (t->autograd->requires_grad || t->autograd->grad_fn != nullptr);
 }
 
-bool is_leaf(const Tensor& t) { return !t->autograd || t->autograd->grad_fn == nullptr; }
+bool is_leaf(const Tensor& t) {
+  return !t->autograd || t->autograd->grad_fn == nullptr;
+}
 
 void set_requires_grad(const Tensor& t, bool on) {
   if (!is_leaf(t)) {
-    PRISM_CHECK(on, INVALID_ARGUMENT,
-                "requires_grad_: you can only change requires_grad flags of leaf tensors; use detach() to get a "
-                "tensor that does not require grad");
+    PRISM_CHECK(
+        on, INVALID_ARGUMENT,
+        "requires_grad_: you can only change requires_grad flags of leaf tensors; use detach() to get a "
+        "tensor that does not require grad");
     return;
   }
   PRISM_CHECK(!on || is_float(t->dtype), INVALID_ARGUMENT,
-              "requires_grad_: only tensors of floating point dtype can require gradients, got ", describe(t));
+              "requires_grad_: only tensors of floating point dtype can require gradients, got ",
+              describe(t));
   meta(t).requires_grad = on;
 }
 
-Tensor grad(const Tensor& t) { return t->autograd ? t->autograd->grad : nullptr; }
+Tensor grad(const Tensor& t) {
+  return t->autograd ? t->autograd->grad : nullptr;
+}
 
 void set_grad(const Tensor& t, const Tensor& g) {
   if (g) {
     PRISM_CHECK(g->sizes == t->sizes, INVALID_ARGUMENT, "set_grad: assigned grad has shape ", g->sizes.str(),
                 " but the tensor has shape ", t->sizes.str());
-    PRISM_CHECK(g->dtype == t->dtype && g->device() == t->device(), INVALID_ARGUMENT, "set_grad: assigned grad ",
-                describe(g), " must match the tensor's dtype and device (", describe(t), ")");
+    PRISM_CHECK(g->dtype == t->dtype && g->device() == t->device(), INVALID_ARGUMENT,
+                "set_grad: assigned grad ", describe(g), " must match the tensor's dtype and device (",
+                describe(t), ")");
   }
   meta(t).grad = g;
 }
@@ -73,9 +88,13 @@ void zero_grad(const Tensor& t, bool set_to_none) {
   }
 }
 
-std::shared_ptr<Node> grad_fn(const Tensor& t) { return t->autograd ? t->autograd->grad_fn : nullptr; }
+std::shared_ptr<Node> grad_fn(const Tensor& t) {
+  return t->autograd ? t->autograd->grad_fn : nullptr;
+}
 
-Tensor detach(const Tensor& t) { return make_view(t, t->sizes, t->strides, t->offset); }
+Tensor detach(const Tensor& t) {
+  return make_view(t, t->sizes, t->strides, t->offset);
+}
 
 void detach_(const Tensor& t) {
   if (!t->autograd) return;
@@ -168,10 +187,10 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>& grads) {
 // `self` (bumping its version, so nodes that saved the old value refuse to
 // run), and `self` takes over the result's grad_fn (rebase).
 void check_inplace(const char* op, const Tensor& t) {
-  PRISM_CHECK(!(grad_enabled() && t->autograd && t->autograd->requires_grad && t->autograd->grad_fn == nullptr),
-              INVALID_ARGUMENT, op,
-              ": a leaf tensor that requires grad is being used in an in-place operation (", describe(t),
-              "); wrap it in no_grad or use the out-of-place op");
+  PRISM_CHECK(
+      !(grad_enabled() && t->autograd && t->autograd->requires_grad && t->autograd->grad_fn == nullptr),
+      INVALID_ARGUMENT, op, ": a leaf tensor that requires grad is being used in an in-place operation (",
+      describe(t), "); wrap it in no_grad or use the out-of-place op");
 }
 
 void rebase(const Tensor& self, const Tensor& result) {
@@ -188,8 +207,9 @@ namespace {
 bool has_non_finite(const Tensor& g) {
   if (!is_float(g->dtype) || g->numel() == 0) return false;
   Tensor a = unary("abs", g);
-  Tensor bad = compare("logical_or", compare("ne", g, g),
-                       compare("eq", a, scalar_tensor(std::numeric_limits<double>::infinity(), g->dtype, g->device())));
+  Tensor bad = compare(
+      "logical_or", compare("ne", g, g),
+      compare("eq", a, scalar_tensor(std::numeric_limits<double>::infinity(), g->dtype, g->device())));
   return item_int64(reduce("any", bad, {}, false)) != 0;
 }
 
@@ -309,8 +329,8 @@ std::vector<Tensor> grad(const std::vector<Tensor>& roots, const std::vector<Ten
                          const std::vector<Tensor>& inputs, bool retain_graph, bool allow_unused) {
   std::vector<Edge> edges;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    PRISM_CHECK(requires_grad(inputs[i]), INVALID_ARGUMENT, "grad: input ", i,
-                " does not require grad (", describe(inputs[i]), ")");
+    PRISM_CHECK(requires_grad(inputs[i]), INVALID_ARGUMENT, "grad: input ", i, " does not require grad (",
+                describe(inputs[i]), ")");
     edges.push_back(gradient_edge(inputs[i]));
   }
   std::vector<Tensor> r = run(roots, grads, retain_graph, &edges);

@@ -26,7 +26,8 @@ const char* intern(const std::string& s) {
 std::vector<Tensor> list(const prism_tensor_t* ts, size_t n, const char* op, bool allow_null_entries) {
   std::vector<Tensor> v;
   if (ts == nullptr) return v;
-  for (size_t i = 0; i < n; ++i) v.push_back(allow_null_entries && ts[i] == nullptr ? nullptr : arg(ts[i], op, "tensor"));
+  for (size_t i = 0; i < n; ++i)
+    v.push_back(allow_null_entries && ts[i] == nullptr ? nullptr : arg(ts[i], op, "tensor"));
   return v;
 }
 
@@ -83,13 +84,14 @@ PRISM_API const char* prism_tensor_grad_fn_name(prism_tensor_t t) {
   return r;
 }
 
-PRISM_API prism_status prism_tensor_grad_fn_next(prism_tensor_t t, const char** names, size_t capacity, size_t* n) {
+PRISM_API prism_status prism_tensor_grad_fn_next(prism_tensor_t t, const char** names, size_t capacity,
+                                                 size_t* n) {
   return guard([&] {
     auto fn = ag::grad_fn(arg(t, "grad_fn_next", "t"));
     out_arg(n, "grad_fn_next");
     size_t count = fn ? fn->next.size() : 0;
-    PRISM_CHECK(capacity >= count && (names != nullptr || count == 0), INVALID_ARGUMENT, "grad_fn_next: capacity ",
-                capacity, " is smaller than the ", count, " next functions");
+    PRISM_CHECK(capacity >= count && (names != nullptr || count == 0), INVALID_ARGUMENT,
+                "grad_fn_next: capacity ", capacity, " is smaller than the ", count, " next functions");
     *n = count;
     for (size_t i = 0; i < count; ++i) names[i] = fn->next[i].node ? intern(fn->next[i].node->name()) : "";
   });
@@ -133,12 +135,15 @@ PRISM_API prism_status prism_no_grad_enter(void) {
 
 PRISM_API prism_status prism_no_grad_exit(void) {
   return guard([&] {
-    PRISM_CHECK(t_no_grad_depth > 0, INVALID_ARGUMENT, "no_grad_exit: called without a matching no_grad_enter");
+    PRISM_CHECK(t_no_grad_depth > 0, INVALID_ARGUMENT,
+                "no_grad_exit: called without a matching no_grad_enter");
     ag::set_grad_enabled(t_saved_mode[--t_no_grad_depth]);
   });
 }
 
-PRISM_API int32_t prism_is_grad_enabled(void) { return ag::grad_enabled() ? 1 : 0; }
+PRISM_API int32_t prism_is_grad_enabled(void) {
+  return ag::grad_enabled() ? 1 : 0;
+}
 
 PRISM_API prism_status prism_set_anomaly_enabled(int32_t enabled) {
   return guard([&] { ag::set_anomaly_enabled(enabled != 0); });

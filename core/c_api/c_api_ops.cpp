@@ -45,7 +45,9 @@ prism_status write_list(std::vector<Tensor> parts, prism_tensor_t* outs, size_t 
   return PRISM_OK;
 }
 
-prism::Device* dev(const char* name) { return prism::Runtime::get().device(name); }
+prism::Device* dev(const char* name) {
+  return prism::Runtime::get().device(name);
+}
 
 }  // namespace
 
@@ -53,12 +55,12 @@ extern "C" {
 
 // ---- elementwise --------------------------------------------------------------------------------------
 
-#define PRISM_DEFINE_UNARY(name)                                                                           \
-  PRISM_API prism_status prism_##name(prism_tensor_t x, prism_tensor_t* out) {                             \
-    return make(out, #name, [&] { return prism::unary(#name, arg(x, #name, "x")); });                      \
-  }                                                                                                        \
-  PRISM_API prism_status prism_##name##_(prism_tensor_t x) {                                               \
-    return guard([&] { prism::unary_(#name, arg(x, #name "_", "x")); });                                   \
+#define PRISM_DEFINE_UNARY(name)                                                      \
+  PRISM_API prism_status prism_##name(prism_tensor_t x, prism_tensor_t* out) {        \
+    return make(out, #name, [&] { return prism::unary(#name, arg(x, #name, "x")); }); \
+  }                                                                                   \
+  PRISM_API prism_status prism_##name##_(prism_tensor_t x) {                          \
+    return guard([&] { prism::unary_(#name, arg(x, #name "_", "x")); });              \
   }
 
 PRISM_DEFINE_UNARY(neg)
@@ -84,13 +86,15 @@ PRISM_DEFINE_UNARY(ceil)
 PRISM_DEFINE_UNARY(round)
 
 PRISM_API prism_status prism_add(prism_tensor_t a, prism_tensor_t b, double alpha, prism_tensor_t* out) {
-  return make(out, "add", [&] { return prism::binary("add", arg(a, "add", "a"), arg(b, "add", "b"), alpha); });
+  return make(out, "add",
+              [&] { return prism::binary("add", arg(a, "add", "a"), arg(b, "add", "b"), alpha); });
 }
 PRISM_API prism_status prism_add_(prism_tensor_t a, prism_tensor_t b, double alpha) {
   return guard([&] { prism::binary_("add", arg(a, "add_", "a"), arg(b, "add_", "b"), alpha); });
 }
 PRISM_API prism_status prism_sub(prism_tensor_t a, prism_tensor_t b, double alpha, prism_tensor_t* out) {
-  return make(out, "sub", [&] { return prism::binary("sub", arg(a, "sub", "a"), arg(b, "sub", "b"), alpha); });
+  return make(out, "sub",
+              [&] { return prism::binary("sub", arg(a, "sub", "a"), arg(b, "sub", "b"), alpha); });
 }
 PRISM_API prism_status prism_sub_(prism_tensor_t a, prism_tensor_t b, double alpha) {
   return guard([&] { prism::binary_("sub", arg(a, "sub_", "a"), arg(b, "sub_", "b"), alpha); });
@@ -135,13 +139,15 @@ PRISM_API prism_status prism_logical_not(prism_tensor_t x, prism_tensor_t* out) 
   return make(out, "logical_not", [&] { return prism::logical_not(arg(x, "logical_not", "x")); });
 }
 
-PRISM_API prism_status prism_where(prism_tensor_t cond, prism_tensor_t a, prism_tensor_t b, prism_tensor_t* out) {
+PRISM_API prism_status prism_where(prism_tensor_t cond, prism_tensor_t a, prism_tensor_t b,
+                                   prism_tensor_t* out) {
   return make(out, "where", [&] {
     return prism::where(arg(cond, "where", "cond"), arg(a, "where", "a"), arg(b, "where", "b"));
   });
 }
 
-PRISM_API prism_status prism_clamp(prism_tensor_t x, const double* min, const double* max, prism_tensor_t* out) {
+PRISM_API prism_status prism_clamp(prism_tensor_t x, const double* min, const double* max,
+                                   prism_tensor_t* out) {
   return make(out, "clamp", [&] { return prism::clamp(arg(x, "clamp", "x"), min, max); });
 }
 PRISM_API prism_status prism_clamp_(prism_tensor_t x, const double* min, const double* max) {
@@ -150,12 +156,12 @@ PRISM_API prism_status prism_clamp_(prism_tensor_t x, const double* min, const d
 
 // ---- reductions ---------------------------------------------------------------------------------------
 
-#define PRISM_DEFINE_KERNEL_REDUCTION(name)                                                                   \
-  PRISM_API prism_status prism_##name(prism_tensor_t x, const int64_t* dims, int32_t n_dims, int32_t keepdim, \
-                                      prism_tensor_t* out) {                                                  \
-    return make(out, #name, [&] {                                                                             \
-      return prism::reduce(#name, arg(x, #name, "x"), dims_list(dims, n_dims, #name), keepdim != 0);          \
-    });                                                                                                       \
+#define PRISM_DEFINE_KERNEL_REDUCTION(name)                                                          \
+  PRISM_API prism_status prism_##name(prism_tensor_t x, const int64_t* dims, int32_t n_dims,         \
+                                      int32_t keepdim, prism_tensor_t* out) {                        \
+    return make(out, #name, [&] {                                                                    \
+      return prism::reduce(#name, arg(x, #name, "x"), dims_list(dims, n_dims, #name), keepdim != 0); \
+    });                                                                                              \
   }
 
 PRISM_DEFINE_KERNEL_REDUCTION(sum)
@@ -167,8 +173,9 @@ PRISM_DEFINE_KERNEL_REDUCTION(any)
 
 PRISM_API prism_status prism_mean(prism_tensor_t x, const int64_t* dims, int32_t n_dims, int32_t keepdim,
                                   prism_tensor_t* out) {
-  return make(out, "mean",
-              [&] { return prism::mean(arg(x, "mean", "x"), dims_list(dims, n_dims, "mean"), keepdim != 0); });
+  return make(out, "mean", [&] {
+    return prism::mean(arg(x, "mean", "x"), dims_list(dims, n_dims, "mean"), keepdim != 0);
+  });
 }
 PRISM_API prism_status prism_logsumexp(prism_tensor_t x, const int64_t* dims, int32_t n_dims, int32_t keepdim,
                                        prism_tensor_t* out) {
@@ -188,22 +195,25 @@ PRISM_API prism_status prism_std(prism_tensor_t x, const int64_t* dims, int32_t 
     return prism::std_(arg(x, "std", "x"), dims_list(dims, n_dims, "std"), correction, keepdim != 0);
   });
 }
-PRISM_API prism_status prism_norm(prism_tensor_t x, double p, const int64_t* dims, int32_t n_dims, int32_t keepdim,
-                                  prism_tensor_t* out) {
-  return make(out, "norm",
-              [&] { return prism::norm(arg(x, "norm", "x"), p, dims_list(dims, n_dims, "norm"), keepdim != 0); });
+PRISM_API prism_status prism_norm(prism_tensor_t x, double p, const int64_t* dims, int32_t n_dims,
+                                  int32_t keepdim, prism_tensor_t* out) {
+  return make(out, "norm", [&] {
+    return prism::norm(arg(x, "norm", "x"), p, dims_list(dims, n_dims, "norm"), keepdim != 0);
+  });
 }
 PRISM_API prism_status prism_max(prism_tensor_t x, prism_tensor_t* out) {
   return make(out, "max", [&] {
     const Tensor& t = arg(x, "max", "x");
-    PRISM_CHECK(t->numel() > 0, INVALID_ARGUMENT, "max(): expected a non-empty tensor, got ", prism::describe(t));
+    PRISM_CHECK(t->numel() > 0, INVALID_ARGUMENT, "max(): expected a non-empty tensor, got ",
+                prism::describe(t));
     return prism::reduce("amax", t, {}, false);
   });
 }
 PRISM_API prism_status prism_min(prism_tensor_t x, prism_tensor_t* out) {
   return make(out, "min", [&] {
     const Tensor& t = arg(x, "min", "x");
-    PRISM_CHECK(t->numel() > 0, INVALID_ARGUMENT, "min(): expected a non-empty tensor, got ", prism::describe(t));
+    PRISM_CHECK(t->numel() > 0, INVALID_ARGUMENT, "min(): expected a non-empty tensor, got ",
+                prism::describe(t));
     return prism::reduce("amin", t, {}, false);
   });
 }
@@ -231,10 +241,12 @@ PRISM_API prism_status prism_min_dim(prism_tensor_t x, int64_t dim, int32_t keep
   return max_min(false, x, dim, keepdim, values, indices);
 }
 PRISM_API prism_status prism_argmax(prism_tensor_t x, int64_t dim, int32_t keepdim, prism_tensor_t* out) {
-  return make(out, "argmax", [&] { return prism::arg_reduce("argmax", arg(x, "argmax", "x"), dim, keepdim != 0); });
+  return make(out, "argmax",
+              [&] { return prism::arg_reduce("argmax", arg(x, "argmax", "x"), dim, keepdim != 0); });
 }
 PRISM_API prism_status prism_argmin(prism_tensor_t x, int64_t dim, int32_t keepdim, prism_tensor_t* out) {
-  return make(out, "argmin", [&] { return prism::arg_reduce("argmin", arg(x, "argmin", "x"), dim, keepdim != 0); });
+  return make(out, "argmin",
+              [&] { return prism::arg_reduce("argmin", arg(x, "argmin", "x"), dim, keepdim != 0); });
 }
 
 // ---- linear algebra, joining, splitting ----------------------------------------------------------------
@@ -248,7 +260,8 @@ PRISM_API prism_status prism_bmm(prism_tensor_t a, prism_tensor_t b, prism_tenso
 PRISM_API prism_status prism_cat(const prism_tensor_t* tensors, size_t n, int64_t dim, prism_tensor_t* out) {
   return make(out, "cat", [&] { return prism::cat(tensor_list(tensors, n, "cat"), dim); });
 }
-PRISM_API prism_status prism_stack(const prism_tensor_t* tensors, size_t n, int64_t dim, prism_tensor_t* out) {
+PRISM_API prism_status prism_stack(const prism_tensor_t* tensors, size_t n, int64_t dim,
+                                   prism_tensor_t* out) {
   return make(out, "stack", [&] { return prism::stack(tensor_list(tensors, n, "stack"), dim); });
 }
 PRISM_API prism_status prism_split(prism_tensor_t t, int64_t split_size, int64_t dim, prism_tensor_t* outs,
@@ -267,7 +280,8 @@ PRISM_API prism_status prism_split_sizes(prism_tensor_t t, const int64_t* sizes,
 }
 PRISM_API prism_status prism_chunk(prism_tensor_t t, int64_t chunks, int64_t dim, prism_tensor_t* outs,
                                    size_t capacity, size_t* n_out) {
-  return guard([&] { write_list(prism::chunk(arg(t, "chunk", "t"), chunks, dim), outs, capacity, n_out, "chunk"); });
+  return guard(
+      [&] { write_list(prism::chunk(arg(t, "chunk", "t"), chunks, dim), outs, capacity, n_out, "chunk"); });
 }
 PRISM_API prism_status prism_equal(prism_tensor_t a, prism_tensor_t b, int32_t* result) {
   return guard([&] {
@@ -279,7 +293,8 @@ PRISM_API prism_status prism_allclose(prism_tensor_t a, prism_tensor_t b, double
                                       int32_t equal_nan, int32_t* result) {
   return guard([&] {
     out_arg(result, "allclose");
-    *result = prism::allclose(arg(a, "allclose", "a"), arg(b, "allclose", "b"), rtol, atol, equal_nan != 0) ? 1 : 0;
+    *result =
+        prism::allclose(arg(a, "allclose", "a"), arg(b, "allclose", "b"), rtol, atol, equal_nan != 0) ? 1 : 0;
   });
 }
 
@@ -293,8 +308,8 @@ PRISM_API prism_status prism_randn(const int64_t* sizes, int32_t ndim, prism_dty
                                    prism_tensor_t* out) {
   return make(out, "randn", [&] { return prism::randn(Dims::from(sizes, ndim), dtype, dev(device)); });
 }
-PRISM_API prism_status prism_randint(int64_t low, int64_t high, const int64_t* sizes, int32_t ndim, prism_dtype dtype,
-                                     const char* device, prism_tensor_t* out) {
+PRISM_API prism_status prism_randint(int64_t low, int64_t high, const int64_t* sizes, int32_t ndim,
+                                     prism_dtype dtype, const char* device, prism_tensor_t* out) {
   return make(out, "randint",
               [&] { return prism::randint(low, high, Dims::from(sizes, ndim), dtype, dev(device)); });
 }

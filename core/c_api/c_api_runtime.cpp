@@ -33,7 +33,8 @@ prism_status set_error(prism_status status, const std::string& message) {
 
 const prism::Tensor& arg(prism_tensor_t h, const char* op, const char* arg_name) {
   PRISM_CHECK(h != nullptr, INVALID_ARGUMENT, op, ": argument '", arg_name, "' is a NULL tensor handle");
-  PRISM_CHECK(h->t != nullptr, INVALID_ARGUMENT, op, ": argument '", arg_name, "' is a released tensor handle");
+  PRISM_CHECK(h->t != nullptr, INVALID_ARGUMENT, op, ": argument '", arg_name,
+              "' is a released tensor handle");
   return h->t;
 }
 
@@ -43,39 +44,62 @@ prism_tensor_t wrap(prism::Tensor t) {
   return h;
 }
 
-const char* last_error_message() { return error_state().message.c_str(); }
-prism_status last_error_status() { return error_state().status; }
+const char* last_error_message() {
+  return error_state().message.c_str();
+}
+prism_status last_error_status() {
+  return error_state().status;
+}
 
 }  // namespace prism::capi
 
 extern "C" {
 
-PRISM_API const char* prism_last_error(void) { return prism::capi::last_error_message(); }
-PRISM_API prism_status prism_last_status(void) { return prism::capi::last_error_status(); }
-PRISM_API void prism_clear_error(void) { prism::capi::set_error(PRISM_OK, ""); }
+PRISM_API const char* prism_last_error(void) {
+  return prism::capi::last_error_message();
+}
+PRISM_API prism_status prism_last_status(void) {
+  return prism::capi::last_error_status();
+}
+PRISM_API void prism_clear_error(void) {
+  prism::capi::set_error(PRISM_OK, "");
+}
 
 PRISM_API const char* prism_status_name(prism_status status) {
   switch (status) {
-    case PRISM_OK: return "OK";
-    case PRISM_ERROR_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case PRISM_ERROR_UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case PRISM_ERROR_OUT_OF_MEMORY: return "OUT_OF_MEMORY";
-    case PRISM_ERROR_UNAVAILABLE: return "UNAVAILABLE";
-    case PRISM_ERROR_DEVICE_LOST: return "DEVICE_LOST";
-    case PRISM_ERROR_INTERNAL: return "INTERNAL";
+    case PRISM_OK:
+      return "OK";
+    case PRISM_ERROR_INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case PRISM_ERROR_UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case PRISM_ERROR_OUT_OF_MEMORY:
+      return "OUT_OF_MEMORY";
+    case PRISM_ERROR_UNAVAILABLE:
+      return "UNAVAILABLE";
+    case PRISM_ERROR_DEVICE_LOST:
+      return "DEVICE_LOST";
+    case PRISM_ERROR_INTERNAL:
+      return "INTERNAL";
   }
   return "UNKNOWN";
 }
 
-PRISM_API const char* prism_version(void) { return PRISM_VERSION_STRING; }
+PRISM_API const char* prism_version(void) {
+  return PRISM_VERSION_STRING;
+}
 
 PRISM_API void prism_plugin_abi_version(uint32_t* major, uint32_t* minor) {
   if (major != nullptr) *major = PRISM_PLUGIN_ABI_MAJOR;
   if (minor != nullptr) *minor = PRISM_PLUGIN_ABI_MINOR;
 }
 
-PRISM_API const char* prism_dtype_name(prism_dtype dtype) { return prism::dtype_name(dtype); }
-PRISM_API size_t prism_dtype_size(prism_dtype dtype) { return prism::dtype_size(dtype); }
+PRISM_API const char* prism_dtype_name(prism_dtype dtype) {
+  return prism::dtype_name(dtype);
+}
+PRISM_API size_t prism_dtype_size(prism_dtype dtype) {
+  return prism::dtype_size(dtype);
+}
 
 PRISM_API prism_status prism_promote_types(prism_dtype a, prism_dtype b, prism_dtype* out) {
   return guard([&] {
@@ -110,12 +134,13 @@ ReportCache& report_cache() {
 }
 const prism::LoadReportRow& report_row(size_t index) {
   auto rows = prism::Runtime::get().load_report();
-  PRISM_CHECK(index < rows.size(), INVALID_ARGUMENT, "load_report_get: index ", index, " is out of range for ",
-              rows.size(), " rows");
+  PRISM_CHECK(index < rows.size(), INVALID_ARGUMENT, "load_report_get: index ", index,
+              " is out of range for ", rows.size(), " rows");
   ReportCache& c = report_cache();
   std::lock_guard<std::mutex> lock(c.mutex);
   // Rows are final once added and only ever appended: copy the new ones.
-  while (c.rows.size() < rows.size()) c.rows.push_back(std::make_unique<prism::LoadReportRow>(rows[c.rows.size()]));
+  while (c.rows.size() < rows.size())
+    c.rows.push_back(std::make_unique<prism::LoadReportRow>(rows[c.rows.size()]));
   return *c.rows[index];
 }
 }  // namespace
@@ -131,8 +156,9 @@ PRISM_API prism_status prism_load_report_count(size_t* n) {
 PRISM_API prism_status prism_load_report_get(size_t index, prism_load_report_row* row) {
   return guard([&] {
     out_arg(row, "load_report_get");
-    PRISM_CHECK(row->struct_size >= offsetof(prism_load_report_row, reason) + sizeof(row->reason), INVALID_ARGUMENT,
-                "load_report_get: row->struct_size (", row->struct_size, ") is smaller than the v1 layout");
+    PRISM_CHECK(row->struct_size >= offsetof(prism_load_report_row, reason) + sizeof(row->reason),
+                INVALID_ARGUMENT, "load_report_get: row->struct_size (", row->struct_size,
+                ") is smaller than the v1 layout");
     prism::Runtime::get().load_default();
     const prism::LoadReportRow& r = report_row(index);
     row->path = r.path.c_str();
@@ -163,8 +189,8 @@ PRISM_API prism_status prism_device_info_get(int32_t index, prism_device_info* i
                 ") is smaller than the v1 layout");
     prism::Runtime::get().load_default();
     auto devs = prism::Runtime::get().devices();
-    PRISM_CHECK(index >= 0 && static_cast<size_t>(index) < devs.size(), INVALID_ARGUMENT, "device_info_get: index ",
-                index, " is out of range for ", devs.size(), " devices");
+    PRISM_CHECK(index >= 0 && static_cast<size_t>(index) < devs.size(), INVALID_ARGUMENT,
+                "device_info_get: index ", index, " is out of range for ", devs.size(), " devices");
     const prism::Device* d = devs[static_cast<size_t>(index)];
     info->device = d->name.c_str();
     info->plugin = d->plugin->name.c_str();
@@ -180,7 +206,8 @@ PRISM_API prism_status prism_device_info_get(int32_t index, prism_device_info* i
 PRISM_API prism_status prism_synchronize(const char* device) {
   return guard([&] {
     prism::Device* d = prism::Runtime::get().device(device);
-    PRISM_PLUGIN_CHECK(d->plugin->table->synchronize(d->plugin->ctx, d->index, nullptr), *d->plugin, "synchronize ", d->name);
+    PRISM_PLUGIN_CHECK(d->plugin->table->synchronize(d->plugin->ctx, d->index, nullptr), *d->plugin,
+                       "synchronize ", d->name);
   });
 }
 

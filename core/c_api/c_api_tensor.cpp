@@ -17,7 +17,9 @@ using prism::capi::wrap;
 
 namespace {
 
-prism::Device* dev(const char* name) { return prism::Runtime::get().device(name); }
+prism::Device* dev(const char* name) {
+  return prism::Runtime::get().device(name);
+}
 
 Dims dims_arg(const int64_t* p, int32_t n, const char* op) {
   PRISM_CHECK(n >= 0 && n <= PRISM_MAX_DIMS, INVALID_ARGUMENT, op, ": ndim ", n, " is out of range [0, ",
@@ -74,13 +76,15 @@ PRISM_API prism_dtype prism_tensor_dtype(prism_tensor_t t) {
   return query<prism_dtype>(t, "tensor_dtype", PRISM_DTYPE_BOOL, [](const Tensor& x) { return x->dtype; });
 }
 PRISM_API const char* prism_tensor_device(prism_tensor_t t) {
-  return query<const char*>(t, "tensor_device", "", [](const Tensor& x) { return x->device()->name.c_str(); });
+  return query<const char*>(t, "tensor_device", "",
+                            [](const Tensor& x) { return x->device()->name.c_str(); });
 }
 PRISM_API int64_t prism_tensor_storage_offset(prism_tensor_t t) {
   return query<int64_t>(t, "tensor_storage_offset", 0, [](const Tensor& x) { return x->offset; });
 }
 PRISM_API int32_t prism_tensor_is_contiguous(prism_tensor_t t) {
-  return query<int32_t>(t, "tensor_is_contiguous", 0, [](const Tensor& x) { return x->is_contiguous() ? 1 : 0; });
+  return query<int32_t>(t, "tensor_is_contiguous", 0,
+                        [](const Tensor& x) { return x->is_contiguous() ? 1 : 0; });
 }
 
 PRISM_API prism_status prism_tensor_size(prism_tensor_t t, int32_t dim, int64_t* size) {
@@ -138,24 +142,29 @@ PRISM_API prism_status prism_empty(const int64_t* sizes, int32_t ndim, prism_dty
 }
 PRISM_API prism_status prism_zeros(const int64_t* sizes, int32_t ndim, prism_dtype dtype, const char* device,
                                    prism_tensor_t* out) {
-  return make(out, "zeros", [&] { return prism::full(dims_arg(sizes, ndim, "zeros"), 0.0, dtype, dev(device)); });
+  return make(out, "zeros",
+              [&] { return prism::full(dims_arg(sizes, ndim, "zeros"), 0.0, dtype, dev(device)); });
 }
 PRISM_API prism_status prism_ones(const int64_t* sizes, int32_t ndim, prism_dtype dtype, const char* device,
                                   prism_tensor_t* out) {
-  return make(out, "ones", [&] { return prism::full(dims_arg(sizes, ndim, "ones"), 1.0, dtype, dev(device)); });
+  return make(out, "ones",
+              [&] { return prism::full(dims_arg(sizes, ndim, "ones"), 1.0, dtype, dev(device)); });
 }
 PRISM_API prism_status prism_full(const int64_t* sizes, int32_t ndim, double value, prism_dtype dtype,
                                   const char* device, prism_tensor_t* out) {
-  return make(out, "full", [&] { return prism::full(dims_arg(sizes, ndim, "full"), value, dtype, dev(device)); });
+  return make(out, "full",
+              [&] { return prism::full(dims_arg(sizes, ndim, "full"), value, dtype, dev(device)); });
 }
-PRISM_API prism_status prism_scalar(double value, prism_dtype dtype, const char* device, prism_tensor_t* out) {
+PRISM_API prism_status prism_scalar(double value, prism_dtype dtype, const char* device,
+                                    prism_tensor_t* out) {
   return make(out, "scalar", [&] { return prism::scalar_tensor(value, dtype, dev(device)); });
 }
-PRISM_API prism_status prism_eye(int64_t n, int64_t m, prism_dtype dtype, const char* device, prism_tensor_t* out) {
+PRISM_API prism_status prism_eye(int64_t n, int64_t m, prism_dtype dtype, const char* device,
+                                 prism_tensor_t* out) {
   return make(out, "eye", [&] { return prism::eye(n, m, dtype, dev(device)); });
 }
-PRISM_API prism_status prism_arange(double start, double end, double step, prism_dtype dtype, const char* device,
-                                    prism_tensor_t* out) {
+PRISM_API prism_status prism_arange(double start, double end, double step, prism_dtype dtype,
+                                    const char* device, prism_tensor_t* out) {
   return make(out, "arange", [&] { return prism::arange(start, end, step, dtype, dev(device)); });
 }
 PRISM_API prism_status prism_linspace(double start, double end, int64_t steps, prism_dtype dtype,
@@ -184,8 +193,8 @@ PRISM_API prism_status prism_full_like(prism_tensor_t like, double value, prism_
   });
 }
 
-PRISM_API prism_status prism_from_data(const void* data, const int64_t* sizes, int32_t ndim, prism_dtype dtype,
-                                       const char* device, prism_tensor_t* out) {
+PRISM_API prism_status prism_from_data(const void* data, const int64_t* sizes, int32_t ndim,
+                                       prism_dtype dtype, const char* device, prism_tensor_t* out) {
   return make(out, "from_data",
               [&] { return prism::from_host(data, dims_arg(sizes, ndim, "from_data"), dtype, dev(device)); });
 }
@@ -194,8 +203,9 @@ namespace {
 // Note [Wrapping external memory]: caller memory becomes a Storage with no
 // allocator block and the caller's deleter; only host-memory devices (the CPU
 // plugin) can address it, because their buffer handles are host pointers.
-Tensor wrap_host_memory(void* data, const Dims& sizes, const Dims* strides, prism_dtype dtype, int64_t byte_offset,
-                        prism_deleter_fn deleter, void* data_for_deleter, void* ctx, const char* op) {
+Tensor wrap_host_memory(void* data, const Dims& sizes, const Dims* strides, prism_dtype dtype,
+                        int64_t byte_offset, prism_deleter_fn deleter, void* data_for_deleter, void* ctx,
+                        const char* op) {
   PRISM_CHECK(prism::dtype_valid(dtype), INVALID_ARGUMENT, op, ": invalid dtype ", int(dtype));
   prism::Device* cpu = prism::Runtime::get().cpu();
   PRISM_CHECK(cpu->host_memory(), UNAVAILABLE, op, ": the cpu device cannot address host memory");
@@ -210,8 +220,8 @@ Tensor wrap_host_memory(void* data, const Dims& sizes, const Dims* strides, pris
   }
   PRISM_CHECK(data != nullptr || empty, INVALID_ARGUMENT, op, ": data is NULL");
   size_t es = prism::dtype_size(dtype);
-  PRISM_CHECK(byte_offset % static_cast<int64_t>(es) == 0, INVALID_ARGUMENT, op, ": byte offset ", byte_offset,
-              " is not a multiple of the element size ", es);
+  PRISM_CHECK(byte_offset % static_cast<int64_t>(es) == 0, INVALID_ARGUMENT, op, ": byte offset ",
+              byte_offset, " is not a multiple of the element size ", es);
   auto s = std::make_shared<prism::Storage>();
   s->device = cpu;
   s->buffer = data;
@@ -239,18 +249,32 @@ struct DlpackExport {
   int64_t strides[PRISM_MAX_DIMS];
   DLManagedTensor managed;
 };
-void dlpack_export_deleter(DLManagedTensor* m) { delete static_cast<DlpackExport*>(m->manager_ctx); }
+void dlpack_export_deleter(DLManagedTensor* m) {
+  delete static_cast<DlpackExport*>(m->manager_ctx);
+}
 
 DLDataType to_dl_dtype(prism_dtype dt) {
   DLDataType d{};
   d.lanes = 1;
   d.bits = static_cast<uint8_t>(prism::dtype_size(dt) * 8);
   switch (dt) {
-    case PRISM_DTYPE_BOOL: d.code = kDLBoolCode; break;
-    case PRISM_DTYPE_U8: d.code = kDLUInt; break;
-    case PRISM_DTYPE_F16: case PRISM_DTYPE_F32: case PRISM_DTYPE_F64: d.code = kDLFloat; break;
-    case PRISM_DTYPE_BF16: d.code = kDLBfloat; break;
-    default: d.code = kDLInt; break;
+    case PRISM_DTYPE_BOOL:
+      d.code = kDLBoolCode;
+      break;
+    case PRISM_DTYPE_U8:
+      d.code = kDLUInt;
+      break;
+    case PRISM_DTYPE_F16:
+    case PRISM_DTYPE_F32:
+    case PRISM_DTYPE_F64:
+      d.code = kDLFloat;
+      break;
+    case PRISM_DTYPE_BF16:
+      d.code = kDLBfloat;
+      break;
+    default:
+      d.code = kDLInt;
+      break;
   }
   return d;
 }
@@ -260,7 +284,10 @@ prism_dtype from_dl_dtype(DLDataType d) {
               ") are not supported");
   if (d.code == kDLBoolCode && d.bits == 8) return PRISM_DTYPE_BOOL;
   switch (d.code) {
-    case kDLUInt: if (d.bits == 8) return PRISM_DTYPE_U8; if (d.bits == 1) return PRISM_DTYPE_BOOL; break;
+    case kDLUInt:
+      if (d.bits == 8) return PRISM_DTYPE_U8;
+      if (d.bits == 1) return PRISM_DTYPE_BOOL;
+      break;
     case kDLInt:
       if (d.bits == 8) return PRISM_DTYPE_I8;
       if (d.bits == 16) return PRISM_DTYPE_I16;
@@ -272,11 +299,14 @@ prism_dtype from_dl_dtype(DLDataType d) {
       if (d.bits == 32) return PRISM_DTYPE_F32;
       if (d.bits == 64) return PRISM_DTYPE_F64;
       break;
-    case kDLBfloat: if (d.bits == 16) return PRISM_DTYPE_BF16; break;
-    default: break;
+    case kDLBfloat:
+      if (d.bits == 16) return PRISM_DTYPE_BF16;
+      break;
+    default:
+      break;
   }
-  PRISM_FAIL(INVALID_ARGUMENT, "from_dlpack: unsupported DLPack dtype (code ", int(d.code), ", bits ", int(d.bits),
-             ")");
+  PRISM_FAIL(INVALID_ARGUMENT, "from_dlpack: unsupported DLPack dtype (code ", int(d.code), ", bits ",
+             int(d.bits), ")");
 }
 
 void dlpack_import_deleter(void*, void* ctx) {
@@ -337,7 +367,8 @@ PRISM_API prism_status prism_from_dlpack(struct DLManagedTensor* src, prism_tens
     Dims st;
     if (dl.strides != nullptr) st = Dims::from(dl.strides, dl.ndim);
     return wrap_host_memory(dl.data, s, dl.strides != nullptr ? &st : nullptr, dt,
-                            static_cast<int64_t>(dl.byte_offset), dlpack_import_deleter, nullptr, src, "from_dlpack");
+                            static_cast<int64_t>(dl.byte_offset), dlpack_import_deleter, nullptr, src,
+                            "from_dlpack");
   });
 }
 
@@ -367,11 +398,13 @@ PRISM_API prism_status prism_fill_(prism_tensor_t t, double value) {
 PRISM_API prism_status prism_view(prism_tensor_t t, const int64_t* sizes, int32_t ndim, prism_tensor_t* out) {
   return make(out, "view", [&] { return prism::view(arg(t, "view", "t"), dims_arg(sizes, ndim, "view")); });
 }
-PRISM_API prism_status prism_reshape(prism_tensor_t t, const int64_t* sizes, int32_t ndim, prism_tensor_t* out) {
+PRISM_API prism_status prism_reshape(prism_tensor_t t, const int64_t* sizes, int32_t ndim,
+                                     prism_tensor_t* out) {
   return make(out, "reshape",
               [&] { return prism::reshape(arg(t, "reshape", "t"), dims_arg(sizes, ndim, "reshape")); });
 }
-PRISM_API prism_status prism_permute(prism_tensor_t t, const int64_t* dims, int32_t ndim, prism_tensor_t* out) {
+PRISM_API prism_status prism_permute(prism_tensor_t t, const int64_t* dims, int32_t ndim,
+                                     prism_tensor_t* out) {
   return make(out, "permute",
               [&] { return prism::permute(arg(t, "permute", "t"), dims_arg(dims, ndim, "permute")); });
 }
@@ -381,7 +414,8 @@ PRISM_API prism_status prism_transpose(prism_tensor_t t, int64_t dim0, int64_t d
 PRISM_API prism_status prism_t(prism_tensor_t t, prism_tensor_t* out) {
   return make(out, "t", [&] { return prism::t2(arg(t, "t", "t")); });
 }
-PRISM_API prism_status prism_expand(prism_tensor_t t, const int64_t* sizes, int32_t ndim, prism_tensor_t* out) {
+PRISM_API prism_status prism_expand(prism_tensor_t t, const int64_t* sizes, int32_t ndim,
+                                    prism_tensor_t* out) {
   return make(out, "expand",
               [&] { return prism::expand(arg(t, "expand", "t"), dims_arg(sizes, ndim, "expand")); });
 }
@@ -405,10 +439,12 @@ PRISM_API prism_status prism_slice(prism_tensor_t t, int64_t dim, int64_t start,
                                    prism_tensor_t* out) {
   return make(out, "slice", [&] { return prism::slice(arg(t, "slice", "t"), dim, start, end, step); });
 }
-PRISM_API prism_status prism_flatten(prism_tensor_t t, int64_t start_dim, int64_t end_dim, prism_tensor_t* out) {
+PRISM_API prism_status prism_flatten(prism_tensor_t t, int64_t start_dim, int64_t end_dim,
+                                     prism_tensor_t* out) {
   return make(out, "flatten", [&] { return prism::flatten(arg(t, "flatten", "t"), start_dim, end_dim); });
 }
-PRISM_API prism_status prism_unfold(prism_tensor_t t, int64_t dim, int64_t size, int64_t step, prism_tensor_t* out) {
+PRISM_API prism_status prism_unfold(prism_tensor_t t, int64_t dim, int64_t size, int64_t step,
+                                    prism_tensor_t* out) {
   return make(out, "unfold", [&] { return prism::unfold(arg(t, "unfold", "t"), dim, size, step); });
 }
 PRISM_API prism_status prism_as_strided(prism_tensor_t t, const int64_t* sizes, const int64_t* strides,

@@ -36,8 +36,10 @@ Attrs& Attrs::add_scalar(const char* name, double v) {
   prism_attr& a = next(name, PRISM_ATTR_SCALAR);
   a.f = v;
   // Saturating truncation so a huge double never invokes UB.
-  a.i = v != v ? 0 : v >= 9.2233720368547758e18 ? INT64_MAX : v <= -9.2233720368547758e18 ? INT64_MIN
-                                                                                        : static_cast<int64_t>(v);
+  a.i = v != v                        ? 0
+        : v >= 9.2233720368547758e18  ? INT64_MAX
+        : v <= -9.2233720368547758e18 ? INT64_MIN
+                                      : static_cast<int64_t>(v);
   return *this;
 }
 Attrs& Attrs::add_ints(const char* name, const int64_t* v, int64_t n) {
@@ -103,7 +105,8 @@ const KernelEntry* lookup_kernel(Device* dev, const char* op, prism_dtype key) {
   };
   constexpr size_t kSlots = 256;
   thread_local Slot cache[kSlots];
-  size_t h = (reinterpret_cast<uintptr_t>(op) >> 3) ^ (reinterpret_cast<uintptr_t>(dev) >> 4) ^ (size_t(key) * 31);
+  size_t h =
+      (reinterpret_cast<uintptr_t>(op) >> 3) ^ (reinterpret_cast<uintptr_t>(dev) >> 4) ^ (size_t(key) * 31);
   Slot& slot = cache[h % kSlots];
   if (slot.dev == dev && slot.op == op && slot.key == key &&
       (slot.kernel == nullptr || slot.kernel->op == op))
@@ -113,7 +116,8 @@ const KernelEntry* lookup_kernel(Device* dev, const char* op, prism_dtype key) {
   return k;
 }
 
-const KernelEntry* select_kernel(Device* dev, const char* op, prism_dtype key, const prism_kernel_call& call) {
+const KernelEntry* select_kernel(Device* dev, const char* op, prism_dtype key,
+                                 const prism_kernel_call& call) {
   const KernelEntry* k = lookup_kernel(dev, op, key);
   if (k != nullptr && k->supports != nullptr && k->supports(dev->plugin->ctx, &call) == 0) return nullptr;
   return k;
@@ -214,8 +218,8 @@ void run_kernel(const char* op, prism_dtype key, std::initializer_list<TensorImp
     }
     ++st.counts[op];
     if (st.policy == PRISM_FALLBACK_WARN && st.warned.insert(op).second) {
-      std::cerr << "[prism] warning: op '" << op << "' (" << dtype_name(key) << ") has no kernel on " << dev->name
-                << " (plugin '" << dev->plugin->name
+      std::cerr << "[prism] warning: op '" << op << "' (" << dtype_name(key) << ") has no kernel on "
+                << dev->name << " (plugin '" << dev->plugin->name
                 << "'); running it through the CPU plugin (set PRISM_FALLBACK=allow to silence)\n";
     }
   }

@@ -1,4 +1,5 @@
-// dispatch.hpp — finds and runs a plugin kernel for an op, with the fallback policy and its counters (internal).
+// dispatch.hpp — finds and runs a plugin kernel for an op, with the fallback policy and its counters
+// (internal).
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,5 @@
-// elementwise.cpp — unary, binary, comparison, where and clamp front-ends: promotion, broadcasting, in-place rules.
+// elementwise.cpp — unary, binary, comparison, where and clamp front-ends: promotion, broadcasting, in-place
+// rules.
 #include <cmath>
 #include <cstring>
 
@@ -33,8 +34,8 @@ Dims broadcast_shapes(const char* op, const Dims& a, const Dims& b) {
     int ia = a.n - out.n + i, ib = b.n - out.n + i;
     int64_t sa = ia >= 0 ? a[ia] : 1, sb = ib >= 0 ? b[ib] : 1;
     PRISM_CHECK(sa == sb || sa == 1 || sb == 1, INVALID_ARGUMENT, op, ": shapes ", a.str(), " and ", b.str(),
-                " are not broadcastable: the size of tensor a (", sa, ") must match the size of tensor b (", sb,
-                ") at non-singleton dimension ", i);
+                " are not broadcastable: the size of tensor a (", sa, ") must match the size of tensor b (",
+                sb, ") at non-singleton dimension ", i);
     out[i] = sa == 1 ? sb : sa;
   }
   return out;
@@ -43,8 +44,8 @@ Dims broadcast_shapes(const char* op, const Dims& a, const Dims& b) {
 namespace {
 
 bool float_only(const char* op) {
-  static const char* const kOps[] = {"exp",  "log", "log1p", "expm1", "sqrt",    "rsqrt", "reciprocal",
-                                     "sin",  "cos", "tanh",  "sigmoid", "gelu", "silu"};
+  static const char* const kOps[] = {"exp", "log", "log1p", "expm1",   "sqrt", "rsqrt", "reciprocal",
+                                     "sin", "cos", "tanh",  "sigmoid", "gelu", "silu"};
   for (const char* k : kOps)
     if (std::strcmp(op, k) == 0) return true;
   return false;
@@ -61,12 +62,14 @@ Tensor cast_expand(const Tensor& t, prism_dtype dt, const Dims& shape) {
 // rejects partial overlap; copying is the friendlier equivalent).
 void check_writable(const char* op, const Tensor& out) {
   for (int i = 0; i < out->dim(); ++i)
-    PRISM_CHECK(!(out->strides[i] == 0 && out->sizes[i] > 1), INVALID_ARGUMENT, op,
-                ": unsupported operation: more than one element of the written-to tensor ", describe(out),
-                " refers to a single memory location. Please clone() the tensor before performing the operation.");
+    PRISM_CHECK(
+        !(out->strides[i] == 0 && out->sizes[i] > 1), INVALID_ARGUMENT, op,
+        ": unsupported operation: more than one element of the written-to tensor ", describe(out),
+        " refers to a single memory location. Please clone() the tensor before performing the operation.");
 }
 bool same_view(const TensorImpl* a, const TensorImpl* b) {
-  return a->storage == b->storage && a->offset == b->offset && a->sizes == b->sizes && a->strides == b->strides;
+  return a->storage == b->storage && a->offset == b->offset && a->sizes == b->sizes &&
+         a->strides == b->strides;
 }
 Tensor unalias(const Tensor& out, const Tensor& in) {
   if (in->storage == out->storage && !same_view(in.get(), out.get())) return clone(in);
@@ -90,8 +93,9 @@ prism_dtype binary_dtype(const char* op, const Tensor& a, const Tensor& b) {
   prism_dtype rt = result_type({a.get(), b.get()});
   if (std::strcmp(op, "div") == 0 && !is_float(rt)) return kDefaultFloat;
   if (std::strcmp(op, "sub") == 0)
-    PRISM_CHECK(rt != PRISM_DTYPE_BOOL, INVALID_ARGUMENT,
-                "sub: subtraction, the `-` operator, with two bool tensors is not supported. Use logical_xor.");
+    PRISM_CHECK(
+        rt != PRISM_DTYPE_BOOL, INVALID_ARGUMENT,
+        "sub: subtraction, the `-` operator, with two bool tensors is not supported. Use logical_xor.");
   return rt;
 }
 
@@ -183,7 +187,8 @@ Tensor div_mode(const Tensor& a, const Tensor& b, prism_rounding_mode mode) {
   PRISM_CHECK(mode >= PRISM_ROUNDING_NONE && mode <= PRISM_ROUNDING_TRUNC, INVALID_ARGUMENT,
               "div: rounding_mode must be none (0), floor (1) or trunc (2), got ", int(mode));
   prism_dtype dt = mode == PRISM_ROUNDING_NONE ? binary_dtype("div", a, b) : result_type({a.get(), b.get()});
-  PRISM_CHECK(dt != PRISM_DTYPE_BOOL, INVALID_ARGUMENT, "div: rounding division of bool tensors is not supported");
+  PRISM_CHECK(dt != PRISM_DTYPE_BOOL, INVALID_ARGUMENT,
+              "div: rounding division of bool tensors is not supported");
   Attrs at;
   at.add_int("rounding_mode", mode);
   return binary_impl("div", a, b, dt, at);
@@ -209,8 +214,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   if (autograd::should_record({&a, &b}))
     return autograd::recorded("where", {cond, a, b}, {}, [&] { return where(cond, a, b); });
   common_device("where", {cond.get(), a.get(), b.get()});
-  PRISM_CHECK(cond->dtype == PRISM_DTYPE_BOOL, INVALID_ARGUMENT, "where: expected condition to be a bool tensor, got ",
-              describe(cond));
+  PRISM_CHECK(cond->dtype == PRISM_DTYPE_BOOL, INVALID_ARGUMENT,
+              "where: expected condition to be a bool tensor, got ", describe(cond));
   prism_dtype dt = result_type({a.get(), b.get()});
   Dims shape = broadcast_shapes("where", broadcast_shapes("where", cond->sizes, a->sizes), b->sizes);
   Tensor cc = cast_expand(cond, PRISM_DTYPE_BOOL, shape);
@@ -222,7 +227,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
 
 namespace {
 prism_dtype clamp_dtype(const Tensor& x, const double* mn, const double* mx) {
-  PRISM_CHECK(mn != nullptr || mx != nullptr, INVALID_ARGUMENT, "clamp: at least one of 'min' or 'max' must not be None");
+  PRISM_CHECK(mn != nullptr || mx != nullptr, INVALID_ARGUMENT,
+              "clamp: at least one of 'min' or 'max' must not be None");
   PRISM_CHECK(x->dtype != PRISM_DTYPE_BOOL, INVALID_ARGUMENT, "clamp: not implemented for bool tensors");
   auto integral_value = [](const double* v) { return v == nullptr || std::floor(*v) == *v; };
   if (!is_float(x->dtype) && !(integral_value(mn) && integral_value(mx))) return kDefaultFloat;

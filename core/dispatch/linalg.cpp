@@ -1,4 +1,5 @@
-// linalg.cpp — matmul (torch.matmul's 1-D/N-D rules) on the bmm kernel, and cat/stack/split/chunk/equal/allclose.
+// linalg.cpp — matmul (torch.matmul's 1-D/N-D rules) on the bmm kernel, and
+// cat/stack/split/chunk/equal/allclose.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -12,21 +13,23 @@ namespace prism {
 namespace {
 void check_matmul_dtypes(const char* op, const Tensor& a, const Tensor& b) {
   common_device(op, {a.get(), b.get()});
-  PRISM_CHECK(a->dtype == b->dtype, INVALID_ARGUMENT, op, ": expected both operands to have the same dtype, but got ",
-              dtype_name(a->dtype), " and ", dtype_name(b->dtype));
+  PRISM_CHECK(a->dtype == b->dtype, INVALID_ARGUMENT, op,
+              ": expected both operands to have the same dtype, but got ", dtype_name(a->dtype), " and ",
+              dtype_name(b->dtype));
   PRISM_CHECK(a->dtype != PRISM_DTYPE_BOOL, INVALID_ARGUMENT, op, ": not implemented for bool tensors");
 }
 }  // namespace
 
 Tensor bmm(const Tensor& a, const Tensor& b) {
-  if (autograd::should_record({&a, &b})) return autograd::recorded("bmm", {a, b}, {}, [&] { return bmm(a, b); });
+  if (autograd::should_record({&a, &b}))
+    return autograd::recorded("bmm", {a, b}, {}, [&] { return bmm(a, b); });
   check_matmul_dtypes("bmm", a, b);
-  PRISM_CHECK(a->dim() == 3 && b->dim() == 3, INVALID_ARGUMENT, "bmm: expected 3-D tensors, but got ", describe(a),
-              " and ", describe(b));
-  PRISM_CHECK(a->sizes[0] == b->sizes[0], INVALID_ARGUMENT, "bmm: batch sizes differ: ", a->sizes.str(), " and ",
-              b->sizes.str());
-  PRISM_CHECK(a->sizes[2] == b->sizes[1], INVALID_ARGUMENT, "bmm: shapes ", a->sizes.str(), " and ", b->sizes.str(),
-              " cannot be multiplied (", a->sizes[2], " != ", b->sizes[1], ")");
+  PRISM_CHECK(a->dim() == 3 && b->dim() == 3, INVALID_ARGUMENT, "bmm: expected 3-D tensors, but got ",
+              describe(a), " and ", describe(b));
+  PRISM_CHECK(a->sizes[0] == b->sizes[0], INVALID_ARGUMENT, "bmm: batch sizes differ: ", a->sizes.str(),
+              " and ", b->sizes.str());
+  PRISM_CHECK(a->sizes[2] == b->sizes[1], INVALID_ARGUMENT, "bmm: shapes ", a->sizes.str(), " and ",
+              b->sizes.str(), " cannot be multiplied (", a->sizes[2], " != ", b->sizes[1], ")");
   Tensor out = empty(Dims{a->sizes[0], a->sizes[1], b->sizes[2]}, a->dtype, a->device());
   if (out->numel() == 0) return out;
   if (a->sizes[2] == 0) {
@@ -40,7 +43,8 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
 Tensor matmul(const Tensor& a, const Tensor& b) {
   check_matmul_dtypes("matmul", a, b);
   PRISM_CHECK(a->dim() >= 1 && b->dim() >= 1, INVALID_ARGUMENT,
-              "matmul: both arguments need at least 1 dimension, but got ", describe(a), " and ", describe(b));
+              "matmul: both arguments need at least 1 dimension, but got ", describe(a), " and ",
+              describe(b));
   int64_t k_a = a->sizes[a->dim() - 1];
   int64_t k_b = b->dim() == 1 ? b->sizes[0] : b->sizes[b->dim() - 2];
   PRISM_CHECK(k_a == k_b, INVALID_ARGUMENT, "matmul: shapes ", a->sizes.str(), " and ", b->sizes.str(),
@@ -95,12 +99,13 @@ Tensor cat(const std::vector<Tensor>& ts, int64_t dim) {
   int64_t total = 0;
   for (size_t i = 0; i < parts.size(); ++i) {
     const Tensor& t = parts[i];
-    PRISM_CHECK(t->dim() == ref->dim(), INVALID_ARGUMENT, "cat: tensors must have the same number of dimensions: got ",
-                ref->sizes.str(), " and ", t->sizes.str());
+    PRISM_CHECK(t->dim() == ref->dim(), INVALID_ARGUMENT,
+                "cat: tensors must have the same number of dimensions: got ", ref->sizes.str(), " and ",
+                t->sizes.str());
     for (int j = 0; j < ref->dim(); ++j)
-      PRISM_CHECK(j == d || t->sizes[j] == ref->sizes[j], INVALID_ARGUMENT, "cat: sizes of tensors must match except in dimension ",
-                  d, ". Expected size ", ref->sizes[j], " but got size ", t->sizes[j], " for tensor number ", i,
-                  " in the list");
+      PRISM_CHECK(j == d || t->sizes[j] == ref->sizes[j], INVALID_ARGUMENT,
+                  "cat: sizes of tensors must match except in dimension ", d, ". Expected size ",
+                  ref->sizes[j], " but got size ", t->sizes[j], " for tensor number ", i, " in the list");
     total += t->sizes[d];
   }
   shape[d] = total;
@@ -119,8 +124,8 @@ Tensor stack(const std::vector<Tensor>& ts, int64_t dim) {
   std::vector<Tensor> us;
   for (size_t i = 0; i < ts.size(); ++i) {
     PRISM_CHECK(ts[i]->sizes == ts[0]->sizes, INVALID_ARGUMENT,
-                "stack: expects each tensor to be equal size, but got ", ts[0]->sizes.str(), " at entry 0 and ",
-                ts[i]->sizes.str(), " at entry ", i);
+                "stack: expects each tensor to be equal size, but got ", ts[0]->sizes.str(),
+                " at entry 0 and ", ts[i]->sizes.str(), " at entry ", i);
     us.push_back(unsqueeze(ts[i], d));
   }
   return cat(us, d);

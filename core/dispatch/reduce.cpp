@@ -1,4 +1,5 @@
-// reduce.cpp — reductions over any set of dims with keepdim, and their composites (mean, var, std, norm, logsumexp).
+// reduce.cpp — reductions over any set of dims with keepdim, and their composites (mean, var, std, norm,
+// logsumexp).
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -47,9 +48,13 @@ int64_t reduced_count(const Tensor& x, const std::vector<bool>& mask) {
   return n;
 }
 
-bool is_op(const char* a, const char* b) { return std::strcmp(a, b) == 0; }
+bool is_op(const char* a, const char* b) {
+  return std::strcmp(a, b) == 0;
+}
 
-Tensor scalar_like(double v, const Tensor& like) { return scalar_tensor(v, like->dtype, like->device()); }
+Tensor scalar_like(double v, const Tensor& like) {
+  return scalar_tensor(v, like->dtype, like->device());
+}
 
 // Halves compute composites in float32 (PyTorch accumulates them in float).
 Tensor upcast(const Tensor& x) {
@@ -58,7 +63,8 @@ Tensor upcast(const Tensor& x) {
 
 void require_float(const char* op, const Tensor& x) {
   PRISM_CHECK(is_float(x->dtype), INVALID_ARGUMENT, op,
-              "(): could not infer output dtype. Input dtype must be a floating point dtype, got ", describe(x));
+              "(): could not infer output dtype. Input dtype must be a floating point dtype, got ",
+              describe(x));
 }
 
 }  // namespace

@@ -41,7 +41,7 @@ struct Plugin {
   std::vector<KernelEntry> kernels;
   int32_t device_count = 0;
   std::string zero_device_reason;
-  bool has_events = false;  // all five event slots present and non-NULL
+  bool has_events = false;        // all five event slots present and non-NULL
   std::shared_ptr<void> library;  // keeps the shared library loaded (type-erased)
 
   // Finds the kernel for `op` whose dtype_mask contains `key_dtype`; nullptr if none.
@@ -79,10 +79,10 @@ void throw_if_plugin_error(prism_plugin_error* err, const std::string& context);
 void throw_if_plugin_error(prism_plugin_error* err, const Plugin& plugin, const std::string& context);
 // Runs a plugin call and, only when it fails, builds the context message
 // from the remaining arguments and throws (the success path formats nothing).
-#define PRISM_PLUGIN_CHECK(call, plugin, ...)                                              \
-  do {                                                                                     \
-    prism_plugin_error* prism_err_ = (call);                                               \
-    if (prism_err_ != nullptr)                                                             \
+#define PRISM_PLUGIN_CHECK(call, plugin, ...)                                                    \
+  do {                                                                                           \
+    prism_plugin_error* prism_err_ = (call);                                                     \
+    if (prism_err_ != nullptr)                                                                   \
       ::prism::throw_if_plugin_error(prism_err_, plugin, ::prism::detail::str_cat(__VA_ARGS__)); \
   } while (0)
 

@@ -1,4 +1,5 @@
-// random.cpp — the global Philox generator state and the random creation ops (Note [Philox streams], docs/ops.md).
+// random.cpp — the global Philox generator state and the random creation ops (Note [Philox streams],
+// docs/ops.md).
 #include <algorithm>
 #include <mutex>
 #include <numeric>
@@ -65,7 +66,8 @@ Tensor randn(const Dims& sizes, prism_dtype dtype, Device* device) {
 }
 
 Tensor randint(int64_t low, int64_t high, const Dims& sizes, prism_dtype dtype, Device* device) {
-  PRISM_CHECK(low < high, INVALID_ARGUMENT, "randint: expects 'low' < 'high', but got low=", low, ", high=", high);
+  PRISM_CHECK(low < high, INVALID_ARGUMENT, "randint: expects 'low' < 'high', but got low=", low,
+              ", high=", high);
   PRISM_CHECK(dtype != PRISM_DTYPE_BOOL, INVALID_ARGUMENT, "randint: bool is not a valid dtype");
   Tensor t = empty(sizes, dtype, device);
   Attrs a = next_attrs();
@@ -78,7 +80,8 @@ Tensor randint(int64_t low, int64_t high, const Dims& sizes, prism_dtype dtype, 
 // (ties broken by index), so the permutation is the same on every device.
 Tensor randperm(int64_t n, prism_dtype dtype, Device* device) {
   PRISM_CHECK(n >= 0, INVALID_ARGUMENT, "randperm: n must be non-negative, got ", n);
-  PRISM_CHECK(dtype != PRISM_DTYPE_BOOL && (is_float(dtype) || dtype_size(dtype) == 8 || n <= (int64_t{1} << (8 * dtype_size(dtype) - 1))),
+  PRISM_CHECK(dtype != PRISM_DTYPE_BOOL && (is_float(dtype) || dtype_size(dtype) == 8 ||
+                                            n <= (int64_t{1} << (8 * dtype_size(dtype) - 1))),
               INVALID_ARGUMENT, "randperm: n = ", n, " is too large for dtype ", dtype_name(dtype));
   Tensor keys = randint(0, int64_t{1} << 62, Dims{n}, PRISM_DTYPE_I64, device);
   std::vector<int64_t> k(static_cast<size_t>(n));

@@ -13,14 +13,14 @@ size_t dtype_size(prism_dtype dt) {
 }
 
 const char* dtype_name(prism_dtype dt) {
-  static const char* const kNames[PRISM_NUM_DTYPES] = {"bool",    "uint8",    "int8",    "int16",   "int32",
-                                                       "int64",   "float16",  "bfloat16", "float32", "float64"};
+  static const char* const kNames[PRISM_NUM_DTYPES] = {"bool",  "uint8",   "int8",     "int16",   "int32",
+                                                       "int64", "float16", "bfloat16", "float32", "float64"};
   return dtype_valid(dt) ? kNames[dt] : "invalid";
 }
 
 prism_dtype promote_types(prism_dtype a, prism_dtype b) {
-  PRISM_CHECK(dtype_valid(a) && dtype_valid(b), INVALID_ARGUMENT, "promote_types: invalid dtype ", int(a), ", ",
-              int(b));
+  PRISM_CHECK(dtype_valid(a) && dtype_valid(b), INVALID_ARGUMENT, "promote_types: invalid dtype ", int(a),
+              ", ", int(b));
   if (a == b) return a;
   if (a == PRISM_DTYPE_BOOL) return b;
   if (b == PRISM_DTYPE_BOOL) return a;
@@ -79,9 +79,9 @@ uint16_t f32_to_f16_bits(float f) {
   std::memcpy(&x, &f, 4);
   uint32_t sign = (x >> 16) & 0x8000u;
   uint32_t absx = x & 0x7FFFFFFFu;
-  if (absx > 0x7F800000u) return static_cast<uint16_t>(sign | 0x7E00u);  // NaN
-  if (absx >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00u); // overflow -> inf
-  if (absx < 0x38800000u) {  // subnormal or zero in f16
+  if (absx > 0x7F800000u) return static_cast<uint16_t>(sign | 0x7E00u);   // NaN
+  if (absx >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00u);  // overflow -> inf
+  if (absx < 0x38800000u) {                                               // subnormal or zero in f16
     if (absx < 0x33000000u) return static_cast<uint16_t>(sign);
     uint32_t mant = (absx & 0x7FFFFFu) | 0x800000u;
     int shift = 126 - static_cast<int>(absx >> 23);  // 14 .. 24
@@ -116,16 +116,26 @@ float bf16_bits_to_f32(uint16_t h) {
 
 double load_as_double(const void* p, prism_dtype dt) {
   switch (dt) {
-    case PRISM_DTYPE_BOOL: return *static_cast<const uint8_t*>(p) != 0 ? 1.0 : 0.0;
-    case PRISM_DTYPE_U8: return *static_cast<const uint8_t*>(p);
-    case PRISM_DTYPE_I8: return *static_cast<const int8_t*>(p);
-    case PRISM_DTYPE_I16: return *static_cast<const int16_t*>(p);
-    case PRISM_DTYPE_I32: return *static_cast<const int32_t*>(p);
-    case PRISM_DTYPE_I64: return static_cast<double>(*static_cast<const int64_t*>(p));
-    case PRISM_DTYPE_F16: return f16_bits_to_f32(*static_cast<const uint16_t*>(p));
-    case PRISM_DTYPE_BF16: return bf16_bits_to_f32(*static_cast<const uint16_t*>(p));
-    case PRISM_DTYPE_F32: return *static_cast<const float*>(p);
-    case PRISM_DTYPE_F64: return *static_cast<const double*>(p);
+    case PRISM_DTYPE_BOOL:
+      return *static_cast<const uint8_t*>(p) != 0 ? 1.0 : 0.0;
+    case PRISM_DTYPE_U8:
+      return *static_cast<const uint8_t*>(p);
+    case PRISM_DTYPE_I8:
+      return *static_cast<const int8_t*>(p);
+    case PRISM_DTYPE_I16:
+      return *static_cast<const int16_t*>(p);
+    case PRISM_DTYPE_I32:
+      return *static_cast<const int32_t*>(p);
+    case PRISM_DTYPE_I64:
+      return static_cast<double>(*static_cast<const int64_t*>(p));
+    case PRISM_DTYPE_F16:
+      return f16_bits_to_f32(*static_cast<const uint16_t*>(p));
+    case PRISM_DTYPE_BF16:
+      return bf16_bits_to_f32(*static_cast<const uint16_t*>(p));
+    case PRISM_DTYPE_F32:
+      return *static_cast<const float*>(p);
+    case PRISM_DTYPE_F64:
+      return *static_cast<const double*>(p);
   }
   return 0.0;
 }
@@ -153,16 +163,36 @@ T saturate_int(double v) {
 
 void store_from_double(void* p, prism_dtype dt, double v) {
   switch (dt) {
-    case PRISM_DTYPE_BOOL: *static_cast<uint8_t*>(p) = v != 0.0 ? 1 : 0; break;
-    case PRISM_DTYPE_U8: *static_cast<uint8_t*>(p) = saturate_int<uint8_t>(v); break;
-    case PRISM_DTYPE_I8: *static_cast<int8_t*>(p) = saturate_int<int8_t>(v); break;
-    case PRISM_DTYPE_I16: *static_cast<int16_t*>(p) = saturate_int<int16_t>(v); break;
-    case PRISM_DTYPE_I32: *static_cast<int32_t*>(p) = saturate_int<int32_t>(v); break;
-    case PRISM_DTYPE_I64: *static_cast<int64_t*>(p) = saturate_int<int64_t>(v); break;
-    case PRISM_DTYPE_F16: *static_cast<uint16_t*>(p) = f32_to_f16_bits(static_cast<float>(v)); break;
-    case PRISM_DTYPE_BF16: *static_cast<uint16_t*>(p) = f32_to_bf16_bits(static_cast<float>(v)); break;
-    case PRISM_DTYPE_F32: *static_cast<float*>(p) = static_cast<float>(v); break;
-    case PRISM_DTYPE_F64: *static_cast<double*>(p) = v; break;
+    case PRISM_DTYPE_BOOL:
+      *static_cast<uint8_t*>(p) = v != 0.0 ? 1 : 0;
+      break;
+    case PRISM_DTYPE_U8:
+      *static_cast<uint8_t*>(p) = saturate_int<uint8_t>(v);
+      break;
+    case PRISM_DTYPE_I8:
+      *static_cast<int8_t*>(p) = saturate_int<int8_t>(v);
+      break;
+    case PRISM_DTYPE_I16:
+      *static_cast<int16_t*>(p) = saturate_int<int16_t>(v);
+      break;
+    case PRISM_DTYPE_I32:
+      *static_cast<int32_t*>(p) = saturate_int<int32_t>(v);
+      break;
+    case PRISM_DTYPE_I64:
+      *static_cast<int64_t*>(p) = saturate_int<int64_t>(v);
+      break;
+    case PRISM_DTYPE_F16:
+      *static_cast<uint16_t*>(p) = f32_to_f16_bits(static_cast<float>(v));
+      break;
+    case PRISM_DTYPE_BF16:
+      *static_cast<uint16_t*>(p) = f32_to_bf16_bits(static_cast<float>(v));
+      break;
+    case PRISM_DTYPE_F32:
+      *static_cast<float*>(p) = static_cast<float>(v);
+      break;
+    case PRISM_DTYPE_F64:
+      *static_cast<double*>(p) = v;
+      break;
   }
 }
 

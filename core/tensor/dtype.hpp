@@ -8,7 +8,9 @@
 
 namespace prism {
 
-inline bool dtype_valid(int dt) { return dt >= 0 && dt < PRISM_NUM_DTYPES; }
+inline bool dtype_valid(int dt) {
+  return dt >= 0 && dt < PRISM_NUM_DTYPES;
+}
 size_t dtype_size(prism_dtype dt);
 const char* dtype_name(prism_dtype dt);
 inline bool is_float(prism_dtype dt) {
@@ -20,7 +22,9 @@ inline bool is_integral(prism_dtype dt, bool include_bool) {
 // torch.promote_types.
 prism_dtype promote_types(prism_dtype a, prism_dtype b);
 // 0 bool, 1 integer, 2 floating.
-inline int dtype_category(prism_dtype dt) { return dt == PRISM_DTYPE_BOOL ? 0 : (is_float(dt) ? 2 : 1); }
+inline int dtype_category(prism_dtype dt) {
+  return dt == PRISM_DTYPE_BOOL ? 0 : (is_float(dt) ? 2 : 1);
+}
 // The default float dtype (torch.get_default_dtype()).
 constexpr prism_dtype kDefaultFloat = PRISM_DTYPE_F32;
 

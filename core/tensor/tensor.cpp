@@ -17,8 +17,8 @@ namespace prism {
 // ---- Dims ----------------------------------------------------------------------------
 
 Dims Dims::from(const int64_t* p, int32_t n) {
-  PRISM_CHECK(n >= 0 && n <= PRISM_MAX_DIMS, INVALID_ARGUMENT, "ndim ", n, " is out of range [0, ", PRISM_MAX_DIMS,
-              "]");
+  PRISM_CHECK(n >= 0 && n <= PRISM_MAX_DIMS, INVALID_ARGUMENT, "ndim ", n, " is out of range [0, ",
+              PRISM_MAX_DIMS, "]");
   PRISM_CHECK(n == 0 || p != nullptr, INVALID_ARGUMENT, "sizes pointer is NULL with ndim ", n);
   Dims d;
   for (int32_t i = 0; i < n; ++i) d.d[i] = p[i];
@@ -78,8 +78,9 @@ bool TensorImpl::is_contiguous() const {
 
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
   int64_t lo = ndim == 0 ? -1 : -ndim, hi = ndim == 0 ? 0 : ndim - 1;
-  PRISM_CHECK(dim >= lo && dim <= hi, INVALID_ARGUMENT, op, ": dimension out of range (expected to be in range of [",
-              lo, ", ", hi, "], but got ", dim, ")");
+  PRISM_CHECK(dim >= lo && dim <= hi, INVALID_ARGUMENT, op,
+              ": dimension out of range (expected to be in range of [", lo, ", ", hi, "], but got ", dim,
+              ")");
   return dim < 0 ? dim + std::max<int64_t>(ndim, 1) : dim;
 }
 
@@ -111,7 +112,8 @@ namespace {
 void check_sizes(const Dims& sizes, prism_dtype dtype, const char* op) {
   PRISM_CHECK(dtype_valid(dtype), INVALID_ARGUMENT, op, ": invalid dtype ", int(dtype));
   for (int i = 0; i < sizes.n; ++i)
-    PRISM_CHECK(sizes[i] >= 0, INVALID_ARGUMENT, op, ": negative dimension ", sizes[i], " in size ", sizes.str());
+    PRISM_CHECK(sizes[i] >= 0, INVALID_ARGUMENT, op, ": negative dimension ", sizes[i], " in size ",
+                sizes.str());
   // Guard against byte-count overflow.
   long double bytes = static_cast<long double>(dtype_size(dtype));
   for (int i = 0; i < sizes.n; ++i) bytes *= static_cast<long double>(sizes[i]);
@@ -136,7 +138,9 @@ Tensor empty(const Dims& sizes, prism_dtype dtype, Device* device) {
   return make_tensor(allocate_storage(device, nbytes), dtype, sizes);
 }
 
-Tensor empty_like(const Tensor& t) { return empty(t->sizes, t->dtype, t->device()); }
+Tensor empty_like(const Tensor& t) {
+  return empty(t->sizes, t->dtype, t->device());
+}
 
 Tensor full(const Dims& sizes, double value, prism_dtype dtype, Device* device) {
   Tensor t = empty(sizes, dtype, device);
@@ -144,7 +148,9 @@ Tensor full(const Dims& sizes, double value, prism_dtype dtype, Device* device) 
   return t;
 }
 
-Tensor scalar_tensor(double value, prism_dtype dtype, Device* device) { return full(Dims{}, value, dtype, device); }
+Tensor scalar_tensor(double value, prism_dtype dtype, Device* device) {
+  return full(Dims{}, value, dtype, device);
+}
 
 Tensor from_host(const void* data, const Dims& sizes, prism_dtype dtype, Device* device) {
   Tensor t = empty(sizes, dtype, device);
@@ -152,10 +158,13 @@ Tensor from_host(const void* data, const Dims& sizes, prism_dtype dtype, Device*
   if (bytes == 0) return t;
   PRISM_CHECK(data != nullptr, INVALID_ARGUMENT, "from_data: data is NULL for ", bytes, " bytes");
   const prism_plugin_table* tab = device->plugin->table;
-  PRISM_PLUGIN_CHECK(tab->copy_from_host(device->plugin->ctx, device->index, nullptr, data, t->storage->buffer, 0, bytes), *device->plugin, "copy of ", bytes, " bytes to ", device->name);
+  PRISM_PLUGIN_CHECK(
+      tab->copy_from_host(device->plugin->ctx, device->index, nullptr, data, t->storage->buffer, 0, bytes),
+      *device->plugin, "copy of ", bytes, " bytes to ", device->name);
   // The staging memory belongs to the caller: make sure the copy has completed.
   if (device->capabilities & PRISM_DEVICE_CAP_ASYNC)
-    PRISM_PLUGIN_CHECK(tab->synchronize(device->plugin->ctx, device->index, nullptr), *device->plugin, "synchronize ", device->name);
+    PRISM_PLUGIN_CHECK(tab->synchronize(device->plugin->ctx, device->index, nullptr), *device->plugin,
+                       "synchronize ", device->name);
   return t;
 }
 
@@ -168,12 +177,12 @@ Tensor from_doubles(const std::vector<double>& v, const Dims& sizes, prism_dtype
 }  // namespace
 
 Tensor arange(double start, double end, double step, prism_dtype dtype, Device* device) {
-  PRISM_CHECK(step != 0 && std::isfinite(step) && std::isfinite(start) && std::isfinite(end), INVALID_ARGUMENT,
-              "arange: step must be nonzero and bounds finite (got start=", start, ", end=", end, ", step=", step,
-              ")");
+  PRISM_CHECK(step != 0 && std::isfinite(step) && std::isfinite(start) && std::isfinite(end),
+              INVALID_ARGUMENT, "arange: step must be nonzero and bounds finite (got start=", start,
+              ", end=", end, ", step=", step, ")");
   PRISM_CHECK((step > 0 && end >= start) || (step < 0 && end <= start), INVALID_ARGUMENT,
-              "arange: upper bound and larger bound inconsistent with step sign (start=", start, ", end=", end,
-              ", step=", step, ")");
+              "arange: upper bound and larger bound inconsistent with step sign (start=", start,
+              ", end=", end, ", step=", step, ")");
   double n = std::ceil((end - start) / step);
   PRISM_CHECK(n < 1e12, OUT_OF_MEMORY, "arange: ", n, " elements is too many");
   std::vector<double> v(static_cast<size_t>(n));
@@ -188,7 +197,8 @@ Tensor linspace(double start, double end, int64_t steps, prism_dtype dtype, Devi
   // Like PyTorch: the first half counts up from start, the second down from end.
   int64_t half = steps / 2;
   for (int64_t i = 0; i < steps; ++i)
-    v[i] = (i < half || steps == 1) ? start + step * static_cast<double>(i) : end - step * static_cast<double>(steps - 1 - i);
+    v[i] = (i < half || steps == 1) ? start + step * static_cast<double>(i)
+                                    : end - step * static_cast<double>(steps - 1 - i);
   return from_doubles(v, Dims{steps}, dtype, device);
 }
 
@@ -218,10 +228,12 @@ Dims infer_size(Dims sizes, int64_t numel, const char* op, const Tensor& t) {
   int64_t known = 1;
   for (int i = 0; i < sizes.n; ++i) {
     if (sizes[i] == -1) {
-      PRISM_CHECK(infer < 0, INVALID_ARGUMENT, op, ": only one dimension can be inferred (-1) in shape ", sizes.str());
+      PRISM_CHECK(infer < 0, INVALID_ARGUMENT, op, ": only one dimension can be inferred (-1) in shape ",
+                  sizes.str());
       infer = i;
     } else {
-      PRISM_CHECK(sizes[i] >= 0, INVALID_ARGUMENT, op, ": invalid shape dimension ", sizes[i], " in ", sizes.str());
+      PRISM_CHECK(sizes[i] >= 0, INVALID_ARGUMENT, op, ": invalid shape dimension ", sizes[i], " in ",
+                  sizes.str());
       known *= sizes[i];
     }
   }
@@ -230,8 +242,8 @@ Dims infer_size(Dims sizes, int64_t numel, const char* op, const Tensor& t) {
                 " is invalid for input of size ", numel, " (", describe(t), ")");
     sizes[infer] = numel / known;
   } else {
-    PRISM_CHECK(known == numel, INVALID_ARGUMENT, op, ": shape ", sizes.str(), " is invalid for input of size ",
-                numel, " (", describe(t), ")");
+    PRISM_CHECK(known == numel, INVALID_ARGUMENT, op, ": shape ", sizes.str(),
+                " is invalid for input of size ", numel, " (", describe(t), ")");
   }
   return sizes;
 }
@@ -249,7 +261,8 @@ bool compute_view_strides(const Dims& oldsize, const Dims& oldstride, const Dims
   int64_t tensor_numel = 1, view_numel = 1;
   for (int64_t tensor_d = oldsize.n - 1; tensor_d >= 0; --tensor_d) {
     tensor_numel *= oldsize[tensor_d];
-    if (tensor_d == 0 || (oldsize[tensor_d - 1] != 1 && oldstride[tensor_d - 1] != tensor_numel * chunk_base_stride)) {
+    if (tensor_d == 0 ||
+        (oldsize[tensor_d - 1] != 1 && oldstride[tensor_d - 1] != tensor_numel * chunk_base_stride)) {
       while (view_d >= 0 && (view_numel < tensor_numel || newsize[view_d] == 1)) {
         (*newstride)[view_d] = view_numel * chunk_base_stride;
         view_numel *= newsize[view_d];
@@ -273,9 +286,9 @@ Tensor view(const Tensor& t, Dims sizes) {
   }
   sizes = infer_size(sizes, t->numel(), "view", t);
   Dims strides;
-  PRISM_CHECK(compute_view_strides(t->sizes, t->strides, sizes, &strides), INVALID_ARGUMENT,
-              "view: size ", sizes.str(), " is not compatible with the input's size ", t->sizes.str(),
-              " and stride ", t->strides.str(),
+  PRISM_CHECK(compute_view_strides(t->sizes, t->strides, sizes, &strides), INVALID_ARGUMENT, "view: size ",
+              sizes.str(), " is not compatible with the input's size ", t->sizes.str(), " and stride ",
+              t->strides.str(),
               " (at least one dimension spans across two contiguous subspaces: the tensor is not contiguous)."
               " Use reshape(...) instead, which copies when needed.");
   return make_view(t, sizes, strides, t->offset);
@@ -287,7 +300,8 @@ Tensor reshape(const Tensor& t, Dims sizes) {
   }
   sizes = infer_size(sizes, t->numel(), "reshape", t);
   Dims strides;
-  if (compute_view_strides(t->sizes, t->strides, sizes, &strides)) return make_view(t, sizes, strides, t->offset);
+  if (compute_view_strides(t->sizes, t->strides, sizes, &strides))
+    return make_view(t, sizes, strides, t->offset);
   Tensor c = contiguous(t);
   return make_view(c, sizes, contiguous_strides(sizes), c->offset);
 }
@@ -334,8 +348,8 @@ Tensor transpose(const Tensor& t, int64_t d0, int64_t d1) {
 }
 
 Tensor t2(const Tensor& t) {
-  PRISM_CHECK(t->dim() <= 2, INVALID_ARGUMENT, "t: expects a tensor with <= 2 dimensions, but got ", describe(t),
-              " (use transpose or permute)");
+  PRISM_CHECK(t->dim() <= 2, INVALID_ARGUMENT, "t: expects a tensor with <= 2 dimensions, but got ",
+              describe(t), " (use transpose or permute)");
   return t->dim() < 2 ? make_view(t, t->sizes, t->strides, t->offset) : transpose(t, 0, 1);
 }
 
@@ -354,9 +368,9 @@ Tensor expand(const Tensor& t, const Dims& sizes) {
     if (j >= 0) {
       int64_t have = t->sizes[j];
       if (want == -1) want = have;
-      PRISM_CHECK(have == want || have == 1, INVALID_ARGUMENT, "expand: the expanded size of the tensor (", want,
-                  ") must match the existing size (", have, ") at non-singleton dimension ", i, ".  Target sizes: ",
-                  sizes.str(), ".  Tensor sizes: ", t->sizes.str());
+      PRISM_CHECK(have == want || have == 1, INVALID_ARGUMENT, "expand: the expanded size of the tensor (",
+                  want, ") must match the existing size (", have, ") at non-singleton dimension ", i,
+                  ".  Target sizes: ", sizes.str(), ".  Tensor sizes: ", t->sizes.str());
       s[i] = want;
       st[i] = have == want ? t->strides[j] : 0;
     } else {
@@ -422,8 +436,8 @@ Tensor narrow(const Tensor& t, int64_t dim, int64_t start, int64_t length) {
   PRISM_CHECK(start >= -size && start <= size, INVALID_ARGUMENT, "narrow: start (", start,
               ") is out of range for dimension ", dim, " of size ", size);
   if (start < 0) start += size;
-  PRISM_CHECK(length >= 0 && start <= size - length, INVALID_ARGUMENT, "narrow: start (", start, ") + length (",
-              length, ") exceeds dimension size (", size, ") of dim ", dim);
+  PRISM_CHECK(length >= 0 && start <= size - length, INVALID_ARGUMENT, "narrow: start (", start,
+              ") + length (", length, ") exceeds dimension size (", size, ") of dim ", dim);
   Dims s = t->sizes;
   s[dim] = length;
   return make_view(t, s, t->strides, t->offset + start * t->strides[dim]);
@@ -522,11 +536,13 @@ Tensor as_strided(const Tensor& t, const Dims& sizes, const Dims& strides, int64
     at.sizes = sizes;
     at.strides = strides;
     at.offset = offset;
-    PRISM_CHECK(t->is_contiguous() && t->offset == 0, INVALID_ARGUMENT, "as_strided: differentiating through as_strided needs a contiguous input with offset 0, got ", describe(t));
+    PRISM_CHECK(t->is_contiguous() && t->offset == 0, INVALID_ARGUMENT,
+                "as_strided: differentiating through as_strided needs a contiguous input with offset 0, got ",
+                describe(t));
     return autograd::recorded("as_strided", {t}, at, [&] { return as_strided(t, sizes, strides, offset); });
   }
-  PRISM_CHECK(sizes.n == strides.n, INVALID_ARGUMENT, "as_strided: mismatch in length of strides (", strides.n,
-              ") and shape (", sizes.n, ")");
+  PRISM_CHECK(sizes.n == strides.n, INVALID_ARGUMENT, "as_strided: mismatch in length of strides (",
+              strides.n, ") and shape (", sizes.n, ")");
   PRISM_CHECK(offset >= 0, INVALID_ARGUMENT, "as_strided: negative storage offset ", offset);
   int64_t max_index = offset;
   bool empty_view = false;
@@ -552,7 +568,8 @@ Tensor diagonal(const Tensor& t, int64_t offset, int64_t d1, int64_t d2) {
     at.i2 = d2;
     return autograd::recorded("diagonal", {t}, at, [&] { return diagonal(t, offset, d1, d2); });
   }
-  PRISM_CHECK(t->dim() >= 2, INVALID_ARGUMENT, "diagonal: expects a tensor with >= 2 dims, got ", describe(t));
+  PRISM_CHECK(t->dim() >= 2, INVALID_ARGUMENT, "diagonal: expects a tensor with >= 2 dims, got ",
+              describe(t));
   d1 = wrap_dim(d1, t->dim(), "diagonal");
   d2 = wrap_dim(d2, t->dim(), "diagonal");
   PRISM_CHECK(d1 != d2, INVALID_ARGUMENT, "diagonal: dimensions cannot be identical ", d1, ", ", d2);
@@ -610,7 +627,8 @@ void copy_(const Tensor& dst, const Tensor& src) {
   std::vector<unsigned char> staging;
   const void* host_src;
   if (sd->host_memory()) {
-    PRISM_PLUGIN_CHECK(sd->plugin->table->synchronize(sd->plugin->ctx, sd->index, nullptr), *sd->plugin, "synchronize ", sd->name);
+    PRISM_PLUGIN_CHECK(sd->plugin->table->synchronize(sd->plugin->ctx, sd->index, nullptr), *sd->plugin,
+                       "synchronize ", sd->name);
     host_src = host_address(sc);
   } else {
     staging.resize(bytes);
@@ -620,13 +638,18 @@ void copy_(const Tensor& dst, const Tensor& src) {
   Tensor target = dst;
   if (!(dst->is_contiguous() && dst->dtype == sc->dtype)) target = empty(sc->sizes, sc->dtype, dd);
   const prism_plugin_table* tab = dd->plugin->table;
-  PRISM_PLUGIN_CHECK(tab->copy_from_host(dd->plugin->ctx, dd->index, nullptr, host_src, target->storage->buffer,
-                                            static_cast<uint64_t>(target->offset) * target->element_size(), bytes), *dd->plugin, "copy from ", sd->name, " to ", dd->name);
-  PRISM_PLUGIN_CHECK(tab->synchronize(dd->plugin->ctx, dd->index, nullptr), *dd->plugin, "synchronize ", dd->name);
+  PRISM_PLUGIN_CHECK(
+      tab->copy_from_host(dd->plugin->ctx, dd->index, nullptr, host_src, target->storage->buffer,
+                          static_cast<uint64_t>(target->offset) * target->element_size(), bytes),
+      *dd->plugin, "copy from ", sd->name, " to ", dd->name);
+  PRISM_PLUGIN_CHECK(tab->synchronize(dd->plugin->ctx, dd->index, nullptr), *dd->plugin, "synchronize ",
+                     dd->name);
   if (target != dst) run_kernel("copy", dst->dtype, {target.get()}, {dst.get()});
 }
 
-Tensor contiguous(const Tensor& t) { return t->is_contiguous() ? t : clone(t); }
+Tensor contiguous(const Tensor& t) {
+  return t->is_contiguous() ? t : clone(t);
+}
 
 Tensor clone(const Tensor& t) {
   if (autograd::should_record({&t})) {
@@ -660,15 +683,16 @@ Tensor to_dtype(const Tensor& t, prism_dtype dtype) {
 
 void copy_to_host(const Tensor& t, void* dst, size_t bytes) {
   size_t want = static_cast<size_t>(t->numel()) * t->element_size();
-  PRISM_CHECK(bytes == want, INVALID_ARGUMENT, "copy_to_host: destination has ", bytes, " bytes but ", describe(t),
-              " needs ", want);
+  PRISM_CHECK(bytes == want, INVALID_ARGUMENT, "copy_to_host: destination has ", bytes, " bytes but ",
+              describe(t), " needs ", want);
   if (want == 0) return;
   PRISM_CHECK(dst != nullptr, INVALID_ARGUMENT, "copy_to_host: destination is NULL");
   Tensor c = contiguous(t);
   Device* d = c->device();
-  PRISM_PLUGIN_CHECK(d->plugin->table->copy_to_host(d->plugin->ctx, d->index, nullptr, c->storage->buffer,
-                                                       static_cast<uint64_t>(c->offset) * c->element_size(), dst,
-                                                       bytes), *d->plugin, "copy from ", d->name, " to the host");
+  PRISM_PLUGIN_CHECK(
+      d->plugin->table->copy_to_host(d->plugin->ctx, d->index, nullptr, c->storage->buffer,
+                                     static_cast<uint64_t>(c->offset) * c->element_size(), dst, bytes),
+      *d->plugin, "copy from ", d->name, " to the host");
 }
 
 namespace {

@@ -44,9 +44,9 @@ Dims contiguous_strides(const Dims& sizes);
 // Storage: one device allocation (or caller memory), reference counted.
 struct Storage {
   Device* device = nullptr;
-  void* buffer = nullptr;   // plugin handle, or a host pointer on HOST_MEMORY devices
+  void* buffer = nullptr;  // plugin handle, or a host pointer on HOST_MEMORY devices
   size_t nbytes = 0;
-  size_t block_bytes = 0;   // size of the cached block (0: not from the allocator)
+  size_t block_bytes = 0;              // size of the cached block (0: not from the allocator)
   prism_deleter_fn deleter = nullptr;  // caller memory (from_blob / DLPack)
   void* deleter_data = nullptr;
   void* deleter_ctx = nullptr;
@@ -69,7 +69,7 @@ struct TensorImpl {
   StoragePtr storage;
   prism_dtype dtype = PRISM_DTYPE_F32;
   Dims sizes, strides;
-  int64_t offset = 0;  // elements
+  int64_t offset = 0;                                // elements
   std::shared_ptr<autograd::AutogradMeta> autograd;  // null until autograd needs it
 
   Device* device() const { return storage->device; }
@@ -127,6 +127,8 @@ void copy_to_host(const Tensor& t, void* dst, size_t bytes);
 double item_double(const Tensor& t);
 int64_t item_int64(const Tensor& t);
 // Marks an in-place write (Note [Version counter]).
-inline void bump_version(const Tensor& t) { t->version()->fetch_add(1, std::memory_order_relaxed); }
+inline void bump_version(const Tensor& t) {
+  t->version()->fetch_add(1, std::memory_order_relaxed);
+}
 
 }  // namespace prism

@@ -55,8 +55,7 @@ typedef struct prism_philox4x32 {
 #define PRISM_PHILOX_W0 0x9E3779B9u
 #define PRISM_PHILOX_W1 0xBB67AE85u
 
-PRISM_PHILOX_FN prism_philox4x32 prism_philox4x32_10(prism_philox4x32 ctr, uint32_t k0,
-                                                   uint32_t k1) {
+PRISM_PHILOX_FN prism_philox4x32 prism_philox4x32_10(prism_philox4x32 ctr, uint32_t k0, uint32_t k1) {
   int round;
   for (round = 0; round < 10; ++round) {
     uint64_t p0 = (uint64_t)PRISM_PHILOX_M0 * ctr.v[0];
@@ -74,8 +73,7 @@ PRISM_PHILOX_FN prism_philox4x32 prism_philox4x32_10(prism_philox4x32 ctr, uint3
 }
 
 /* The four words for element `index` of the stream (seed, offset). */
-PRISM_PHILOX_FN prism_philox4x32 prism_philox_element(uint64_t seed, uint64_t offset,
-                                                    uint64_t index) {
+PRISM_PHILOX_FN prism_philox4x32 prism_philox_element(uint64_t seed, uint64_t offset, uint64_t index) {
   prism_philox4x32 ctr;
   ctr.v[0] = (uint32_t)index;
   ctr.v[1] = (uint32_t)(index >> 32);
@@ -126,7 +124,7 @@ PRISM_PHILOX_FN double prism_philox_log(double x) {
   const double ln2_lo = 1.90821492927058770002e-10; /* 0x3DEA39EF35793C76 */
   int64_t scale = 0;
   b.d = x;
-  if ((b.u >> 52) == 0) { /* subnormal: scale into the normal range */
+  if ((b.u >> 52) == 0) {          /* subnormal: scale into the normal range */
     b.d = x * 18014398509481984.0; /* 2^54 */
     scale = -54;
   }
@@ -191,10 +189,14 @@ PRISM_PHILOX_FN double prism_philox_cos_2pi(double t) {
   int64_t k = (int64_t)(v + 0.5); /* nearest quarter turn; v >= 0 */
   double x = (v - (double)k) * half_pi;
   switch ((int)(k & 3)) {
-    case 0: return prism_philox_cos_kernel(x);
-    case 1: return -prism_philox_sin_kernel(x);
-    case 2: return -prism_philox_cos_kernel(x);
-    default: return prism_philox_sin_kernel(x);
+    case 0:
+      return prism_philox_cos_kernel(x);
+    case 1:
+      return -prism_philox_sin_kernel(x);
+    case 2:
+      return -prism_philox_cos_kernel(x);
+    default:
+      return prism_philox_sin_kernel(x);
   }
 }
 

@@ -1,4 +1,5 @@
-/* prism_plugin_sdk.h — header-only C99 helpers for plugin authors: attributes, dtypes, descriptors, errors, half floats. */
+/* prism_plugin_sdk.h — header-only C99 helpers for plugin authors: attributes, dtypes, descriptors, errors,
+ * half floats. */
 #ifndef PRISM_PLUGINS_SDK_PRISM_PLUGIN_SDK_H_
 #define PRISM_PLUGINS_SDK_PRISM_PLUGIN_SDK_H_
 
@@ -35,15 +36,20 @@ static inline size_t prism_sdk_dtype_size(int32_t dtype) {
   switch (dtype) {
     case PRISM_DTYPE_BOOL:
     case PRISM_DTYPE_U8:
-    case PRISM_DTYPE_I8: return 1;
+    case PRISM_DTYPE_I8:
+      return 1;
     case PRISM_DTYPE_I16:
     case PRISM_DTYPE_F16:
-    case PRISM_DTYPE_BF16: return 2;
+    case PRISM_DTYPE_BF16:
+      return 2;
     case PRISM_DTYPE_I32:
-    case PRISM_DTYPE_F32: return 4;
+    case PRISM_DTYPE_F32:
+      return 4;
     case PRISM_DTYPE_I64:
-    case PRISM_DTYPE_F64: return 8;
-    default: return 0;
+    case PRISM_DTYPE_F64:
+      return 8;
+    default:
+      return 0;
   }
 }
 
@@ -51,17 +57,28 @@ static inline size_t prism_sdk_dtype_size(int32_t dtype) {
  * Static storage. */
 static inline const char* prism_sdk_dtype_name(int32_t dtype) {
   switch (dtype) {
-    case PRISM_DTYPE_BOOL: return "bool";
-    case PRISM_DTYPE_U8: return "u8";
-    case PRISM_DTYPE_I8: return "i8";
-    case PRISM_DTYPE_I16: return "i16";
-    case PRISM_DTYPE_I32: return "i32";
-    case PRISM_DTYPE_I64: return "i64";
-    case PRISM_DTYPE_F16: return "f16";
-    case PRISM_DTYPE_BF16: return "bf16";
-    case PRISM_DTYPE_F32: return "f32";
-    case PRISM_DTYPE_F64: return "f64";
-    default: return "invalid";
+    case PRISM_DTYPE_BOOL:
+      return "bool";
+    case PRISM_DTYPE_U8:
+      return "u8";
+    case PRISM_DTYPE_I8:
+      return "i8";
+    case PRISM_DTYPE_I16:
+      return "i16";
+    case PRISM_DTYPE_I32:
+      return "i32";
+    case PRISM_DTYPE_I64:
+      return "i64";
+    case PRISM_DTYPE_F16:
+      return "f16";
+    case PRISM_DTYPE_BF16:
+      return "bf16";
+    case PRISM_DTYPE_F32:
+      return "f32";
+    case PRISM_DTYPE_F64:
+      return "f64";
+    default:
+      return "invalid";
   }
 }
 
@@ -116,8 +133,7 @@ static inline int prism_sdk_str_eq(const char* a, const char* b) {
 }
 
 /* The attribute named `name`, or NULL when the call has none. */
-static inline const prism_attr* prism_sdk_attr_find(const prism_kernel_call* call,
-                                                    const char* name) {
+static inline const prism_attr* prism_sdk_attr_find(const prism_kernel_call* call, const char* name) {
   size_t i;
   for (i = 0; i < call->n_attrs; ++i) {
     if (prism_sdk_str_eq(call->attrs[i].name, name)) return &call->attrs[i];
@@ -136,15 +152,13 @@ static inline double prism_sdk_attr_as_float(const prism_attr* attr) {
 }
 
 /* Value of attribute `name` as an integer, or `fallback` when absent. */
-static inline int64_t prism_sdk_attr_int(const prism_kernel_call* call, const char* name,
-                                         int64_t fallback) {
+static inline int64_t prism_sdk_attr_int(const prism_kernel_call* call, const char* name, int64_t fallback) {
   const prism_attr* a = prism_sdk_attr_find(call, name);
   return a != NULL ? prism_sdk_attr_as_int(a) : fallback;
 }
 
 /* Value of attribute `name` as a double, or `fallback` when absent. */
-static inline double prism_sdk_attr_float(const prism_kernel_call* call, const char* name,
-                                          double fallback) {
+static inline double prism_sdk_attr_float(const prism_kernel_call* call, const char* name, double fallback) {
   const prism_attr* a = prism_sdk_attr_find(call, name);
   return a != NULL ? prism_sdk_attr_as_float(a) : fallback;
 }
@@ -153,9 +167,8 @@ static inline double prism_sdk_attr_float(const prism_kernel_call* call, const c
  * either may be NULL) receive the value; integer dtypes should use *as_int,
  * float dtypes *as_float. Returns 0 when absent (outputs then get the
  * fallbacks). */
-static inline int prism_sdk_attr_scalar(const prism_kernel_call* call, const char* name,
-                                        int64_t fallback_int, double fallback_float,
-                                        int64_t* as_int, double* as_float) {
+static inline int prism_sdk_attr_scalar(const prism_kernel_call* call, const char* name, int64_t fallback_int,
+                                        double fallback_float, int64_t* as_int, double* as_float) {
   const prism_attr* a = prism_sdk_attr_find(call, name);
   if (as_int != NULL) *as_int = a != NULL ? prism_sdk_attr_as_int(a) : fallback_int;
   if (as_float != NULL) *as_float = a != NULL ? prism_sdk_attr_as_float(a) : fallback_float;
@@ -171,8 +184,8 @@ static inline int prism_sdk_attr_scalar(const prism_kernel_call* call, const cha
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static inline prism_plugin_error* prism_sdk_error(const prism_host_table* host,
-                                                  prism_status code, const char* fmt, ...) {
+static inline prism_plugin_error*
+prism_sdk_error(const prism_host_table* host, prism_status code, const char* fmt, ...) {
   char message[1024];
   va_list args;
   va_start(args, fmt);
@@ -186,21 +199,18 @@ static inline prism_plugin_error* prism_sdk_error(const prism_host_table* host,
  * NULL returned; otherwise an INVALID_ARGUMENT error naming the op and the
  * attribute. */
 static inline prism_plugin_error* prism_sdk_attr_require(const prism_host_table* host,
-                                                         const prism_kernel_call* call,
-                                                         const char* name, int32_t kind,
-                                                         const prism_attr** attr) {
+                                                         const prism_kernel_call* call, const char* name,
+                                                         int32_t kind, const prism_attr** attr) {
   const prism_attr* a = prism_sdk_attr_find(call, name);
   int numeric_ok;
   *attr = NULL;
   if (a == NULL) {
-    return prism_sdk_error(host, PRISM_ERROR_INVALID_ARGUMENT,
-                           "%s: missing required attribute '%s'", call->op ? call->op : "?",
-                           name);
+    return prism_sdk_error(host, PRISM_ERROR_INVALID_ARGUMENT, "%s: missing required attribute '%s'",
+                           call->op ? call->op : "?", name);
   }
   numeric_ok = kind != PRISM_ATTR_INTS && a->kind != PRISM_ATTR_INTS;
   if (a->kind != kind && !numeric_ok) {
-    return prism_sdk_error(host, PRISM_ERROR_INVALID_ARGUMENT,
-                           "%s: attribute '%s' has kind %d, expected %d",
+    return prism_sdk_error(host, PRISM_ERROR_INVALID_ARGUMENT, "%s: attribute '%s' has kind %d, expected %d",
                            call->op ? call->op : "?", name, (int)a->kind, (int)kind);
   }
   *attr = a;
@@ -255,7 +265,7 @@ static inline uint16_t prism_sdk_f32_to_f16(float f) {
     return (uint16_t)(sign | 0x7E00u | ((ax >> 13) & 0x3FFu));
   }
   if (ax >= 0x477FF000u) return (uint16_t)(sign | 0x7C00u); /* rounds to >= 65520: inf */
-  if (ax < 0x38800000u) {                                      /* below 2^-14: subnormal */
+  if (ax < 0x38800000u) {                                   /* below 2^-14: subnormal */
     /* value * 2^24 rounded to an integer, ties to even: adding 0.5f * 2^-1
      * would double-round, so work on the mantissa directly. */
     uint32_t e = ax >> 23;

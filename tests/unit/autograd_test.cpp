@@ -1,4 +1,5 @@
-// autograd_test.cpp — the autograd engine: canonical examples, finite-difference checks of every table entry, errors.
+// autograd_test.cpp — the autograd engine: canonical examples, finite-difference checks of every table entry,
+// errors.
 #include <cmath>
 #include <functional>
 
@@ -40,7 +41,8 @@ TEST_F(AutogradTest, ProductSumAndAccumulation) {
   EXPECT_EQ(values(ag::grad(a)), (std::vector<double>{4, 5, 6}));
   ag::backward({s}, {}, false);  // accumulates
   EXPECT_EQ(values(ag::grad(a)), (std::vector<double>{8, 10, 12}));
-  expect_error([&] { ag::backward({s}, {}, false); }, PRISM_ERROR_INVALID_ARGUMENT, {"a second time", "retain_graph"});
+  expect_error([&] { ag::backward({s}, {}, false); }, PRISM_ERROR_INVALID_ARGUMENT,
+               {"a second time", "retain_graph"});
   ag::zero_grad(a, false);
   EXPECT_EQ(values(ag::grad(a)), (std::vector<double>{0, 0, 0}));
   ag::zero_grad(a, true);
@@ -81,17 +83,22 @@ TEST_F(AutogradTest, BadBackwardCalls) {
   expect_error([&] { ag::backward({binary("mul", x, x)}, {}, false); }, PRISM_ERROR_INVALID_ARGUMENT,
                {"only for scalar outputs"});
   Tensor plain = test::tensor<double>({1}, Dims{1});
-  expect_error([&] { ag::backward({plain}, {}, false); }, PRISM_ERROR_INVALID_ARGUMENT, {"does not require grad"});
+  expect_error([&] { ag::backward({plain}, {}, false); }, PRISM_ERROR_INVALID_ARGUMENT,
+               {"does not require grad"});
   expect_error([&] { ag::set_requires_grad(test::tensor<int64_t>({1}, Dims{1}), true); },
                PRISM_ERROR_INVALID_ARGUMENT, {"floating point"});
-  expect_error([&] { ag::backward({binary("mul", x, x)}, {test::tensor<double>({1, 1, 1}, Dims{3})}, false); },
-               PRISM_ERROR_INVALID_ARGUMENT, {"mismatch in shape"});
+  expect_error(
+      [&] {
+        ag::backward({binary("mul", x, x)}, {test::tensor<double>({1, 1, 1}, Dims{3})}, false);
+      },
+      PRISM_ERROR_INVALID_ARGUMENT, {"mismatch in shape"});
 }
 
 TEST_F(AutogradTest, HooksGradAndAnomaly) {
   Tensor x = leaf({1, 2}, Dims{2});
   Tensor y = binary("mul", x, S(3));
-  int h = ag::register_hook(y, [](const Tensor& g) { return binary("mul", g, scalar_tensor(10, g->dtype, g->device())); });
+  int h = ag::register_hook(
+      y, [](const Tensor& g) { return binary("mul", g, scalar_tensor(10, g->dtype, g->device())); });
   (void)h;
   ag::backward({reduce("sum", y, {}, false)}, {}, false);
   EXPECT_EQ(values(ag::grad(x)), (std::vector<double>{30, 30}));
@@ -104,7 +111,8 @@ TEST_F(AutogradTest, HooksGradAndAnomaly) {
   ag::set_anomaly_enabled(true);
   Tensor z = leaf({0.0}, Dims{1});
   Tensor r = reduce("sum", unary("sqrt", z), {}, false);
-  expect_error([&] { ag::backward({r}, {}, false); }, PRISM_ERROR_INVALID_ARGUMENT, {"SqrtBackward", "'sqrt'"});
+  expect_error([&] { ag::backward({r}, {}, false); }, PRISM_ERROR_INVALID_ARGUMENT,
+               {"SqrtBackward", "'sqrt'"});
   ag::set_anomaly_enabled(false);
   // Retained non-leaf grads.
   Tensor a = leaf({1, 2}, Dims{2});
@@ -145,7 +153,8 @@ void gradcheck(const char* what, const Fn& f, std::vector<Tensor> inputs, double
       };
       double h = 1e-6;
       double num = (eval(h) - eval(-h)) / (2 * h);
-      EXPECT_NEAR(an[i], num, tol * std::max(1.0, std::fabs(num))) << what << ": input " << k << " element " << i;
+      EXPECT_NEAR(an[i], num, tol * std::max(1.0, std::fabs(num)))
+          << what << ": input " << k << " element " << i;
     }
   }
 }
@@ -159,11 +168,13 @@ Tensor rnd(Dims sizes, double lo = -1.0, double hi = 1.0) {
 
 TEST_F(AutogradTest, FiniteDifferencesUnary) {
   manual_seed(1);
-  const char* any_ops[] = {"neg", "abs", "exp", "square", "sin", "cos", "tanh", "sigmoid", "gelu", "silu", "relu"};
+  const char* any_ops[] = {"neg",  "abs",     "exp",  "square", "sin", "cos",
+                           "tanh", "sigmoid", "gelu", "silu",   "relu"};
   for (const char* op : any_ops) {
     gradcheck(op, [op](const std::vector<Tensor>& x) { return unary(op, x[0]); }, {rnd({2, 3})});
     // Non-contiguous input: a transposed view.
-    gradcheck(op, [op](const std::vector<Tensor>& x) { return unary(op, transpose(x[0], 0, 1)); }, {rnd({3, 2})});
+    gradcheck(op, [op](const std::vector<Tensor>& x) { return unary(op, transpose(x[0], 0, 1)); },
+              {rnd({3, 2})});
   }
   const char* pos_ops[] = {"log", "log1p", "expm1", "sqrt", "rsqrt", "reciprocal"};
   for (const char* op : pos_ops)
@@ -179,56 +190,85 @@ TEST_F(AutogradTest, FiniteDifferencesBinaryWithBroadcasting) {
   }
   gradcheck("pow", [](const std::vector<Tensor>& x) { return binary("pow", x[0], x[1]); },
             {rnd({3}, 0.5, 2.0), rnd({2, 1}, -1, 2)});
-  gradcheck("remainder", [](const std::vector<Tensor>& x) { return binary("remainder", x[0], x[1]); },
-            {rnd({3}, 0.1, 0.9), test::tensor<double>({2.5, 3.5, 4.5}, Dims{3})}, 1e-5);
-  gradcheck("where", [](const std::vector<Tensor>& x) {
-    Tensor c = compare("gt", x[0], scalar_tensor(0, PRISM_DTYPE_F64, cpu()));
-    return where(c, x[0], x[1]);
-  }, {rnd({4}), rnd({4})});
-  gradcheck("clamp", [](const std::vector<Tensor>& x) {
-    double lo = -0.5, hi = 0.5;
-    return clamp(x[0], &lo, &hi);
-  }, {test::tensor<double>({-0.9, -0.2, 0.3, 0.8}, Dims{4})});
+  gradcheck(
+      "remainder", [](const std::vector<Tensor>& x) { return binary("remainder", x[0], x[1]); },
+      {rnd({3}, 0.1, 0.9), test::tensor<double>({2.5, 3.5, 4.5}, Dims{3})}, 1e-5);
+  gradcheck("where",
+            [](const std::vector<Tensor>& x) {
+              Tensor c = compare("gt", x[0], scalar_tensor(0, PRISM_DTYPE_F64, cpu()));
+              return where(c, x[0], x[1]);
+            },
+            {rnd({4}), rnd({4})});
+  gradcheck("clamp",
+            [](const std::vector<Tensor>& x) {
+              double lo = -0.5, hi = 0.5;
+              return clamp(x[0], &lo, &hi);
+            },
+            {test::tensor<double>({-0.9, -0.2, 0.3, 0.8}, Dims{4})});
 }
 
 TEST_F(AutogradTest, FiniteDifferencesReductionsAndComposites) {
   manual_seed(3);
-  gradcheck("sum", [](const std::vector<Tensor>& x) { return reduce("sum", x[0], {1}, false); }, {rnd({2, 3})});
-  gradcheck("sum keepdim", [](const std::vector<Tensor>& x) { return reduce("sum", x[0], {0}, true); }, {rnd({2, 3})});
-  gradcheck("prod", [](const std::vector<Tensor>& x) { return reduce("prod", x[0], {0}, false); }, {rnd({3, 2}, 0.5, 1.5)});
-  gradcheck("amax", [](const std::vector<Tensor>& x) { return reduce("amax", x[0], {1}, false); }, {rnd({2, 3})});
-  gradcheck("amin", [](const std::vector<Tensor>& x) { return reduce("amin", x[0], {}, false); }, {rnd({2, 3})});
+  gradcheck("sum", [](const std::vector<Tensor>& x) { return reduce("sum", x[0], {1}, false); },
+            {rnd({2, 3})});
+  gradcheck("sum keepdim", [](const std::vector<Tensor>& x) { return reduce("sum", x[0], {0}, true); },
+            {rnd({2, 3})});
+  gradcheck("prod", [](const std::vector<Tensor>& x) { return reduce("prod", x[0], {0}, false); },
+            {rnd({3, 2}, 0.5, 1.5)});
+  gradcheck("amax", [](const std::vector<Tensor>& x) { return reduce("amax", x[0], {1}, false); },
+            {rnd({2, 3})});
+  gradcheck("amin", [](const std::vector<Tensor>& x) { return reduce("amin", x[0], {}, false); },
+            {rnd({2, 3})});
   gradcheck("mean", [](const std::vector<Tensor>& x) { return mean(x[0], {0}, false); }, {rnd({3, 2})});
   gradcheck("var", [](const std::vector<Tensor>& x) { return var(x[0], {1}, 1, false); }, {rnd({2, 4})});
   gradcheck("std", [](const std::vector<Tensor>& x) { return std_(x[0], {}, 1, false); }, {rnd({5})});
   gradcheck("norm2", [](const std::vector<Tensor>& x) { return norm(x[0], 2, {}, false); }, {rnd({4})});
-  gradcheck("norm3", [](const std::vector<Tensor>& x) { return norm(x[0], 3, {1}, false); }, {rnd({2, 3}, 0.2, 1)});
-  gradcheck("logsumexp", [](const std::vector<Tensor>& x) { return logsumexp(x[0], {1}, false); }, {rnd({2, 3})});
+  gradcheck("norm3", [](const std::vector<Tensor>& x) { return norm(x[0], 3, {1}, false); },
+            {rnd({2, 3}, 0.2, 1)});
+  gradcheck("logsumexp", [](const std::vector<Tensor>& x) { return logsumexp(x[0], {1}, false); },
+            {rnd({2, 3})});
 }
 
 TEST_F(AutogradTest, FiniteDifferencesLinalgViewsAndJoins) {
   manual_seed(4);
-  gradcheck("matmul", [](const std::vector<Tensor>& x) { return matmul(x[0], x[1]); }, {rnd({2, 3}), rnd({3, 2})});
+  gradcheck("matmul", [](const std::vector<Tensor>& x) { return matmul(x[0], x[1]); },
+            {rnd({2, 3}), rnd({3, 2})});
   gradcheck("matmul batch", [](const std::vector<Tensor>& x) { return matmul(x[0], x[1]); },
             {rnd({2, 2, 3}), rnd({3})});
-  gradcheck("matmul transposed", [](const std::vector<Tensor>& x) { return matmul(transpose(x[0], 0, 1), x[1]); },
+  gradcheck("matmul transposed",
+            [](const std::vector<Tensor>& x) { return matmul(transpose(x[0], 0, 1), x[1]); },
             {rnd({3, 2}), rnd({3, 4})});
-  gradcheck("cat", [](const std::vector<Tensor>& x) { return cat({x[0], x[1]}, 1); }, {rnd({2, 1}), rnd({2, 3})});
-  gradcheck("stack", [](const std::vector<Tensor>& x) { return stack({x[0], x[1]}, 0); }, {rnd({3}), rnd({3})});
-  gradcheck("views", [](const std::vector<Tensor>& x) {
-    Tensor v = reshape(permute(x[0], Dims{1, 0, 2}), Dims{3, 4});
-    return unsqueeze(squeeze(narrow(select(v, 0, 1), 0, 1, 2)), 0);
-  }, {rnd({2, 3, 2})});
-  gradcheck("slice+diagonal", [](const std::vector<Tensor>& x) {
-    return diagonal(slice(x[0], 1, 0, 4, 2), 0, 0, 1);
-  }, {rnd({3, 4})});
+  gradcheck("cat",
+            [](const std::vector<Tensor>& x) {
+              return cat({x[0], x[1]}, 1);
+            },
+            {rnd({2, 1}), rnd({2, 3})});
+  gradcheck("stack",
+            [](const std::vector<Tensor>& x) {
+              return stack({x[0], x[1]}, 0);
+            },
+            {rnd({3}), rnd({3})});
+  gradcheck("views",
+            [](const std::vector<Tensor>& x) {
+              Tensor v = reshape(permute(x[0], Dims{1, 0, 2}), Dims{3, 4});
+              return unsqueeze(squeeze(narrow(select(v, 0, 1), 0, 1, 2)), 0);
+            },
+            {rnd({2, 3, 2})});
+  gradcheck("slice+diagonal",
+            [](const std::vector<Tensor>& x) { return diagonal(slice(x[0], 1, 0, 4, 2), 0, 0, 1); },
+            {rnd({3, 4})});
   gradcheck("expand", [](const std::vector<Tensor>& x) { return expand(x[0], Dims{2, 3}); }, {rnd({3})});
   gradcheck("unfold", [](const std::vector<Tensor>& x) { return unfold(x[0], 0, 3, 1); }, {rnd({5})});
-  gradcheck("as_strided", [](const std::vector<Tensor>& x) {
-    return as_strided(x[0], Dims{2, 2}, Dims{1, 1}, 0);
-  }, {rnd({3})});
-  gradcheck("to", [](const std::vector<Tensor>& x) { return to_dtype(to_dtype(x[0], PRISM_DTYPE_F32), PRISM_DTYPE_F64); },
-            {test::tensor<double>({0.5, 0.25}, Dims{2})}, 5e-2);  // float32 rounding dominates the difference quotient
+  gradcheck("as_strided",
+            [](const std::vector<Tensor>& x) {
+              return as_strided(x[0], Dims{2, 2}, Dims{1, 1}, 0);
+            },
+            {rnd({3})});
+  gradcheck(
+      "to",
+      [](const std::vector<Tensor>& x) { return to_dtype(to_dtype(x[0], PRISM_DTYPE_F32), PRISM_DTYPE_F64); },
+      {test::tensor<double>({0.5, 0.25}, Dims{2})},
+      5e-2);  // float32 rounding dominates the difference quotient
   gradcheck("split", [](const std::vector<Tensor>& x) { return split(x[0], 2, 0)[1]; }, {rnd({5})});
 }
 

@@ -1,4 +1,5 @@
-// dispatch_test.cpp — kernel selection, the CPU fallback policy and its counters, device mixing, memory stats, RNG.
+// dispatch_test.cpp — kernel selection, the CPU fallback policy and its counters, device mixing, memory
+// stats, RNG.
 #include <algorithm>
 #include <cstdlib>
 

@@ -51,16 +51,19 @@ TEST_F(OpsTest, InPlaceRules) {
   binary_("mul", a, tensor<float>({10, 100}, Dims{2}));
   EXPECT_EQ(values(a), (std::vector<double>{10, 200, 30, 400}));
   Tensor i = tensor<int64_t>({1, 2}, Dims{2});
-  expect_error([&] { binary_("add", i, tensor<float>({0.5, 0.5}, Dims{2})); }, PRISM_ERROR_INVALID_ARGUMENT,
-               {"float32", "can't be cast", "int64"});
+  expect_error(
+      [&] {
+        binary_("add", i, tensor<float>({0.5, 0.5}, Dims{2}));
+      },
+      PRISM_ERROR_INVALID_ARGUMENT, {"float32", "can't be cast", "int64"});
   expect_error([&] { binary_("add", tensor<float>({1}, Dims{1}), a); }, PRISM_ERROR_INVALID_ARGUMENT,
                {"doesn't match the broadcast shape"});
   // Partial overlap is resolved by copying the input first.
   Tensor m = tensor<float>({1, 2, 3, 4}, Dims{2, 2});
   binary_("add", m, transpose(m, 0, 1));
   EXPECT_EQ(values(m), (std::vector<double>{2, 5, 5, 8}));
-  expect_error([&] { unary_("neg", expand(tensor<float>({1}, Dims{1}), Dims{3})); }, PRISM_ERROR_INVALID_ARGUMENT,
-               {"more than one element"});
+  expect_error([&] { unary_("neg", expand(tensor<float>({1}, Dims{1}), Dims{3})); },
+               PRISM_ERROR_INVALID_ARGUMENT, {"more than one element"});
 }
 
 TEST_F(OpsTest, DivisionModesAndRemainder) {
@@ -94,12 +97,16 @@ TEST_F(OpsTest, Reductions) {
   EXPECT_EQ(values(mm.first), (std::vector<double>{5, 5}));
   EXPECT_EQ(values(mm.second), (std::vector<double>{1, 0}));
   EXPECT_EQ(values(arg_reduce("argmax", tensor<float>({1, 9, 9}, Dims{3}), PRISM_DIM_NONE, false))[0], 1);
-  expect_error([&] { reduce("amax", empty(Dims{0, 2}, PRISM_DTYPE_F32, cpu()), {0}, false); },
-               PRISM_ERROR_INVALID_ARGUMENT, {"amax", "non-zero size"});
+  expect_error(
+      [&] {
+        reduce("amax", empty(Dims{0, 2}, PRISM_DTYPE_F32, cpu()), {0}, false);
+      },
+      PRISM_ERROR_INVALID_ARGUMENT, {"amax", "non-zero size"});
   expect_error([&] { reduce("sum", x, {1, 1}, false); }, PRISM_ERROR_INVALID_ARGUMENT, {"multiple times"});
   expect_error([&] { mean(tensor<int64_t>({1}, Dims{1}), {}, false); }, PRISM_ERROR_INVALID_ARGUMENT,
                {"floating point"});
-  EXPECT_EQ(values(reduce("sum", empty(Dims{0}, PRISM_DTYPE_F32, cpu()), {}, false)), (std::vector<double>{0}));
+  EXPECT_EQ(values(reduce("sum", empty(Dims{0}, PRISM_DTYPE_F32, cpu()), {}, false)),
+            (std::vector<double>{0}));
   EXPECT_EQ(values(reduce("all", tensor<float>({1, 0}, Dims{2}), {}, false)), (std::vector<double>{0}));
   EXPECT_EQ(values(reduce("any", tensor<float>({1, 0}, Dims{2}), {}, false)), (std::vector<double>{1}));
 }
@@ -115,10 +122,16 @@ TEST_F(OpsTest, MatmulShapeRules) {
   Tensor a = tensor<float>({1, 2, 3, 4, 5, 6}, Dims{2, 3});
   Tensor r = matmul(a, transpose(a, 0, 1));
   EXPECT_EQ(values(r), (std::vector<double>{14, 32, 32, 77}));
-  expect_error([&] { matmul(ones({2, 3}), ones({4, 5})); }, PRISM_ERROR_INVALID_ARGUMENT,
-               {"[2, 3]", "[4, 5]", "3 != 4"});
-  expect_error([&] { matmul(ones({2, 3}), full(Dims{3}, 1, PRISM_DTYPE_F64, cpu())); },
-               PRISM_ERROR_INVALID_ARGUMENT, {"same dtype"});
+  expect_error(
+      [&] {
+        matmul(ones({2, 3}), ones({4, 5}));
+      },
+      PRISM_ERROR_INVALID_ARGUMENT, {"[2, 3]", "[4, 5]", "3 != 4"});
+  expect_error(
+      [&] {
+        matmul(ones({2, 3}), full(Dims{3}, 1, PRISM_DTYPE_F64, cpu()));
+      },
+      PRISM_ERROR_INVALID_ARGUMENT, {"same dtype"});
   EXPECT_EQ(values(matmul(ones({2, 0}), ones({0, 2}))), (std::vector<double>{0, 0, 0, 0}));
 }
 
@@ -141,8 +154,8 @@ TEST_F(OpsTest, JoiningAndSplitting) {
   EXPECT_EQ(ch.size(), 3u);  // torch.chunk returns fewer pieces here
   EXPECT_TRUE(equal(x, clone(x)));
   EXPECT_FALSE(equal(x, reshape(x, Dims{2, 5})));
-  EXPECT_TRUE(allclose(tensor<float>({1, INFINITY}, Dims{2}), tensor<float>({1 + 1e-7f, INFINITY}, Dims{2}), 1e-5,
-                       1e-8, false));
+  EXPECT_TRUE(allclose(tensor<float>({1, INFINITY}, Dims{2}), tensor<float>({1 + 1e-7f, INFINITY}, Dims{2}),
+                       1e-5, 1e-8, false));
   EXPECT_FALSE(allclose(tensor<float>({NAN}, Dims{1}), tensor<float>({NAN}, Dims{1}), 1e-5, 1e-8, false));
   EXPECT_TRUE(allclose(tensor<float>({NAN}, Dims{1}), tensor<float>({NAN}, Dims{1}), 1e-5, 1e-8, true));
 }

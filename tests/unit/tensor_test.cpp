@@ -29,10 +29,14 @@ TEST_F(TensorTest, CreationFunctions) {
   EXPECT_EQ(item_int64(s), 7);
   Tensor e = empty(Dims{0, 3}, PRISM_DTYPE_F32, cpu());
   EXPECT_EQ(e->numel(), 0);
-  expect_error([] { empty(Dims{-1}, PRISM_DTYPE_F32, cpu()); }, PRISM_ERROR_INVALID_ARGUMENT, {"negative dimension"});
+  expect_error([] { empty(Dims{-1}, PRISM_DTYPE_F32, cpu()); }, PRISM_ERROR_INVALID_ARGUMENT,
+               {"negative dimension"});
   expect_error([] { arange(0, 1, 0, PRISM_DTYPE_F32, cpu()); }, PRISM_ERROR_INVALID_ARGUMENT, {"arange"});
-  expect_error([] { empty(Dims{int64_t(1) << 40, int64_t(1) << 40}, PRISM_DTYPE_F32, cpu()); },
-               PRISM_ERROR_OUT_OF_MEMORY, {"does not fit"});
+  expect_error(
+      [] {
+        empty(Dims{int64_t(1) << 40, int64_t(1) << 40}, PRISM_DTYPE_F32, cpu());
+      },
+      PRISM_ERROR_OUT_OF_MEMORY, {"does not fit"});
 }
 
 TEST_F(TensorTest, ViewsShareStorage) {
@@ -76,11 +80,23 @@ TEST_F(TensorTest, ImpossibleViewsExplainThemselves) {
   expect_error([&] { view(base, Dims{-1, -1}); }, PRISM_ERROR_INVALID_ARGUMENT, {"only one dimension"});
   expect_error([&] { select(base, 1, 4); }, PRISM_ERROR_INVALID_ARGUMENT, {"index 4", "size 4"});
   expect_error([&] { select(base, 2, 0); }, PRISM_ERROR_INVALID_ARGUMENT, {"dimension out of range"});
-  expect_error([&] { slice(base, 0, 0, 3, -1); }, PRISM_ERROR_INVALID_ARGUMENT, {"step must be greater than zero"});
-  expect_error([&] { expand(base, Dims{3, 5}); }, PRISM_ERROR_INVALID_ARGUMENT, {"expanded size", "(5)", "(4)"});
-  expect_error([&] { as_strided(base, Dims{4, 4}, Dims{4, 1}, 0); }, PRISM_ERROR_INVALID_ARGUMENT,
-               {"outside the storage"});
-  expect_error([&] { t2(empty(Dims{2, 2, 2}, PRISM_DTYPE_F32, cpu())); }, PRISM_ERROR_INVALID_ARGUMENT, {"<= 2"});
+  expect_error([&] { slice(base, 0, 0, 3, -1); }, PRISM_ERROR_INVALID_ARGUMENT,
+               {"step must be greater than zero"});
+  expect_error(
+      [&] {
+        expand(base, Dims{3, 5});
+      },
+      PRISM_ERROR_INVALID_ARGUMENT, {"expanded size", "(5)", "(4)"});
+  expect_error(
+      [&] {
+        as_strided(base, Dims{4, 4}, Dims{4, 1}, 0);
+      },
+      PRISM_ERROR_INVALID_ARGUMENT, {"outside the storage"});
+  expect_error(
+      [&] {
+        t2(empty(Dims{2, 2, 2}, PRISM_DTYPE_F32, cpu()));
+      },
+      PRISM_ERROR_INVALID_ARGUMENT, {"<= 2"});
   expect_error([&] { permute(base, Dims{0, 0}); }, PRISM_ERROR_INVALID_ARGUMENT, {"repeats"});
   // The failing calls left the base unchanged.
   EXPECT_EQ(values(base)[11], 11);

@@ -11,25 +11,42 @@
 
 namespace prism::test {
 
-inline Device* cpu() { return Runtime::get().device("cpu"); }
+inline Device* cpu() {
+  return Runtime::get().device("cpu");
+}
 
 // Skips the test when the CPU plugin is not built.
-#define PRISM_REQUIRE_CPU()                                                                         \
-  do {                                                                                              \
-    try {                                                                                           \
-      ::prism::Runtime::get().cpu();                                                                \
-    } catch (const ::prism::Error& e) {                                                             \
-      GTEST_SKIP() << "skipped: the CPU plugin is not available: " << e.what();                     \
-    }                                                                                               \
+#define PRISM_REQUIRE_CPU()                                                     \
+  do {                                                                          \
+    try {                                                                       \
+      ::prism::Runtime::get().cpu();                                            \
+    } catch (const ::prism::Error& e) {                                         \
+      GTEST_SKIP() << "skipped: the CPU plugin is not available: " << e.what(); \
+    }                                                                           \
   } while (0)
 
 template <typename T>
 prism_dtype dtype_of();
-template <> inline prism_dtype dtype_of<float>() { return PRISM_DTYPE_F32; }
-template <> inline prism_dtype dtype_of<double>() { return PRISM_DTYPE_F64; }
-template <> inline prism_dtype dtype_of<int64_t>() { return PRISM_DTYPE_I64; }
-template <> inline prism_dtype dtype_of<int32_t>() { return PRISM_DTYPE_I32; }
-template <> inline prism_dtype dtype_of<uint8_t>() { return PRISM_DTYPE_U8; }
+template <>
+inline prism_dtype dtype_of<float>() {
+  return PRISM_DTYPE_F32;
+}
+template <>
+inline prism_dtype dtype_of<double>() {
+  return PRISM_DTYPE_F64;
+}
+template <>
+inline prism_dtype dtype_of<int64_t>() {
+  return PRISM_DTYPE_I64;
+}
+template <>
+inline prism_dtype dtype_of<int32_t>() {
+  return PRISM_DTYPE_I32;
+}
+template <>
+inline prism_dtype dtype_of<uint8_t>() {
+  return PRISM_DTYPE_U8;
+}
 
 template <typename T>
 Tensor tensor(const std::vector<T>& v, Dims sizes, Device* d = nullptr) {
@@ -41,7 +58,8 @@ inline std::vector<double> values(const Tensor& t) {
   std::vector<unsigned char> buf(static_cast<size_t>(t->numel()) * t->element_size());
   copy_to_host(t, buf.data(), buf.size());
   std::vector<double> out(static_cast<size_t>(t->numel()));
-  for (size_t i = 0; i < out.size(); ++i) out[i] = load_as_double(buf.data() + i * t->element_size(), t->dtype);
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = load_as_double(buf.data() + i * t->element_size(), t->dtype);
   return out;
 }
 
@@ -54,7 +72,8 @@ void expect_error(F&& f, prism_status status, std::initializer_list<const char*>
   } catch (const Error& e) {
     EXPECT_EQ(e.status(), status) << e.what();
     std::string msg = e.what();
-    for (const char* n : needles) EXPECT_NE(msg.find(n), std::string::npos) << "missing '" << n << "' in: " << msg;
+    for (const char* n : needles)
+      EXPECT_NE(msg.find(n), std::string::npos) << "missing '" << n << "' in: " << msg;
   }
 }
 
