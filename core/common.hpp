@@ -18,7 +18,7 @@ namespace prism {
 // PRISM_ASSERT guards internal invariants (INTERNAL status).
 class Error : public std::runtime_error {
  public:
-  Error(prism_status status, std::string message) : std::runtime_error(std::move(message)), status_(status) {}
+  Error(prism_status status, const std::string& message) : std::runtime_error(message), status_(status) {}
   prism_status status() const { return status_; }
 
  private:

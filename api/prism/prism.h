@@ -563,7 +563,8 @@ PRISM_API prism_status prism_detach_(prism_tensor_t t);
  * with that status. */
 typedef prism_status (*prism_grad_hook_fn)(prism_tensor_t grad, void* ctx, prism_tensor_t* replacement);
 /* Registers a hook on t (which must require grad); *handle (out) identifies it.
- * `ctx` is borrowed until the hook is removed or t is freed. */
+ * `ctx` is borrowed until the hook is removed or until t and every graph
+ * node built from t are freed (the graph keeps t's grad_fn, and the hook). */
 PRISM_API prism_status prism_tensor_register_hook(prism_tensor_t t, prism_grad_hook_fn hook, void* ctx,
                                                   int32_t* handle);
 PRISM_API prism_status prism_tensor_remove_hook(prism_tensor_t t, int32_t handle);

@@ -17,19 +17,26 @@
 //   means "all dims".
 // - Scalars (`t + 2`, `2.0 * t`) become 0-d tensors whose dtype follows
 //   Note [Scalar operands] below, so results match PyTorch's Python scalars.
+// - Autograd (requires_grad_, backward, hooks, NoGradGuard, autograd::grad)
+//   follows PyTorch; see Note [Autograd in the wrapper].
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <initializer_list>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <ostream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -1067,6 +1074,72 @@ class Tensor {
     return r != 0;
   }
 
+  // ----------------------------------------------------------- autograd
+  // Note [Autograd in the wrapper] (below the class) describes hooks and errors.
+  //
+  // Turns gradient recording for this leaf on or off (floating point dtypes
+  // only; turning it off on a non-leaf throws, use detach()).
+  Tensor& requires_grad_(bool on = true) {
+    check(prism_tensor_set_requires_grad(h_, on ? 1 : 0));
+    return *this;
+  }
+  // A leaf with requires_grad, or a result with a grad_fn.
+  bool requires_grad() const {
+    return prism_tensor_requires_grad(handle()) != 0;
+  }
+  // No grad_fn: created by the user, or not requiring grad.
+  bool is_leaf() const {
+    return prism_tensor_is_leaf(handle()) != 0;
+  }
+  // The accumulated gradient; undefined (defined() == false) when there is none.
+  Tensor grad() const {
+    return make([&](prism_tensor_t* o) { return prism_tensor_grad(h_, o); });
+  }
+  // Replaces the gradient (same shape, dtype and device); an undefined `g` clears it.
+  Tensor& set_grad(const Tensor& g) {
+    check(prism_tensor_set_grad(h_, g.h_));
+    return *this;
+  }
+  // Drops the gradient (set_to_none, the default as in PyTorch 2) or zeroes it in place.
+  void zero_grad(bool set_to_none = true) {
+    check(prism_tensor_zero_grad(h_, set_to_none ? 1 : 0));
+  }
+  // Keeps .grad on a non-leaf after backward (a no-op on leaves).
+  void retain_grad() {
+    check(prism_tensor_retain_grad(h_));
+  }
+  // "MulBackward", ...; "" for a leaf.
+  std::string grad_fn_name() const {
+    return detail::str(prism_tensor_grad_fn_name(handle()));
+  }
+  // Names of the grad_fn's next functions, one per input: "AccumulateGrad"
+  // for a leaf, "" for an input that needs no gradient. Empty for a leaf.
+  std::vector<std::string> grad_fn_next() const;
+  // Backpropagates from this tensor, accumulating into the .grad of every
+  // leaf that requires grad. `grad` may be left undefined for one-element
+  // tensors (ones). Without retain_graph the graph's saved tensors are freed.
+  void backward(const Tensor& grad, bool retain_graph = false) const;
+  void backward() const {
+    backward(Tensor());
+  }
+  // A tensor sharing this one's storage that never requires grad.
+  Tensor detach() const {
+    return call1(prism_detach);
+  }
+  // Cuts this tensor out of the graph: it becomes a leaf that does not require grad.
+  Tensor& detach_() {
+    check(prism_detach_(h_));
+    return *this;
+  }
+  // Registers `hook`, called with the gradient of this tensor during
+  // backward; a defined result replaces the gradient. The callable is kept
+  // until remove_hook() (Note [Autograd in the wrapper]). Callables
+  // returning void are accepted too (they only observe the gradient).
+  template <typename F>
+  int32_t register_hook(F&& hook);
+  // Unregisters a hook registered on this tensor and frees its callable.
+  void remove_hook(int32_t handle);
+
  private:
   void reset() noexcept {
     if (h_) prism_tensor_release(h_);
@@ -1520,6 +1593,241 @@ inline bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, doubl
                      bool equal_nan = false) {
   return a.allclose(b, rtol, atol, equal_nan);
 }
+
+// ===========================================================================
+// Autograd
+// ===========================================================================
+
+// Note [Autograd in the wrapper]
+// ------------------------------
+// Gradients are computed by the core (prism.h "Autograd"); the wrapper only
+// adds C++ ownership and exceptions.
+// - Hook callables. prism_tensor_register_hook() borrows a context pointer
+//   until the hook is removed, so Tensor::register_hook() moves the callable
+//   into a process-wide registry keyed by the hook handle the core returns
+//   (handles are unique in the process) and passes the registry's copy as
+//   the context. Tensor::remove_hook() unregisters the hook in the core
+//   first and then frees the callable. A hook that is never removed keeps its
+//   callable until the process exits, even after its tensor is freed (the C
+//   ABI does not say when that happens), so remove hooks on tensors you
+//   create and drop in a loop. remove_hook() must be called on the tensor the
+//   hook was registered on. The registry itself is never destroyed: a
+//   callable that captures tensors must not release them into a runtime
+//   that static destruction may already have torn down.
+// - Exceptions thrown by a hook do not cross the C ABI: the trampoline
+//   stores the exception, returns a failing status that makes the core abort
+//   backward, and backward()/autograd::grad() rethrow the original
+//   exception (type and message intact) once the C call has returned.
+// - NoGradGuard and AnomalyGuard are scoped: they restore the previous state
+//   when they are destroyed, also during stack unwinding.
+
+namespace detail {
+
+using GradHookFn = std::function<Tensor(const Tensor&)>;
+
+struct HookRegistry {
+  std::mutex mutex;
+  std::unordered_map<int32_t, std::unique_ptr<GradHookFn>> fns;
+};
+
+// One registry per process (an inline function's static is shared by every
+// translation unit); deliberately never destroyed, see the Note above.
+inline HookRegistry& hook_registry() {
+  static HookRegistry* registry = new HookRegistry;
+  return *registry;
+}
+
+// An exception a hook threw during the current backward on this thread.
+inline std::exception_ptr& pending_hook_error() {
+  static thread_local std::exception_ptr error;
+  return error;
+}
+
+// Called by the core with a borrowed gradient; never lets an exception out.
+inline prism_status grad_hook_trampoline(prism_tensor_t grad, void* ctx,
+                                         prism_tensor_t* replacement) noexcept {
+  try {
+    const GradHookFn& fn = *static_cast<const GradHookFn*>(ctx);
+    Tensor r = fn(Tensor::borrow(grad));
+    *replacement = r.release();  // NULL keeps the gradient
+    return PRISM_OK;
+  } catch (const Error& e) {
+    pending_hook_error() = std::current_exception();
+    return e.status();
+  } catch (...) {
+    pending_hook_error() = std::current_exception();
+    return PRISM_ERROR_INTERNAL;
+  }
+}
+
+// Runs a C call that may run hooks: a hook's own exception wins over the
+// status it caused; otherwise the status is checked as usual.
+template <typename F>
+void run_backward(F&& call) {
+  pending_hook_error() = nullptr;
+  prism_status s = call();
+  std::exception_ptr hook_error = pending_hook_error();
+  pending_hook_error() = nullptr;
+  if (s != PRISM_OK && hook_error) {
+    prism_clear_error();
+    std::rethrow_exception(hook_error);
+  }
+  check(s);
+}
+
+// Wrapper-side copy of the process-wide anomaly flag (the C ABI has no
+// getter); kept by set_anomaly_enabled() and AnomalyGuard.
+inline std::atomic<bool>& anomaly_flag() {
+  static std::atomic<bool> flag{false};
+  return flag;
+}
+
+}  // namespace detail
+
+inline std::vector<std::string> Tensor::grad_fn_next() const {
+  prism_tensor_t h = handle();
+  std::vector<const char*> names(4, nullptr);
+  for (;;) {
+    size_t n = SIZE_MAX;
+    prism_status s = prism_tensor_grad_fn_next(h, names.data(), names.size(), &n);
+    if (s == PRISM_OK) {
+      std::vector<std::string> out;
+      out.reserve(n);
+      for (size_t i = 0; i < n; ++i) out.push_back(detail::str(names[i]));
+      return out;
+    }
+    // Too small: grow to the count when the core reports it, else double.
+    const size_t grown = n != SIZE_MAX && n > names.size() ? n : names.size() * 2;
+    if (grown > (size_t{1} << 20)) check(s);
+    prism_clear_error();
+    names.assign(grown, nullptr);
+  }
+}
+
+inline void Tensor::backward(const Tensor& grad, bool retain_graph) const {
+  prism_tensor_t h = handle();
+  detail::run_backward([&] { return prism_backward(h, grad.h_, retain_graph ? 1 : 0); });
+}
+
+template <typename F>
+int32_t Tensor::register_hook(F&& hook) {
+  using Result = std::invoke_result_t<F&, const Tensor&>;
+  static_assert(std::is_void<Result>::value || std::is_convertible<Result, Tensor>::value,
+                "register_hook: the hook must return a Tensor (the replacement gradient, or an undefined "
+                "Tensor to keep it) or void");
+  auto fn = std::make_unique<detail::GradHookFn>();
+  if constexpr (std::is_void<Result>::value) {
+    *fn = [f = std::forward<F>(hook)](const Tensor& g) mutable -> Tensor {
+      f(g);
+      return Tensor();
+    };
+  } else {
+    *fn = std::forward<F>(hook);
+  }
+  if (!*fn) detail::fail("register_hook(): the hook is empty");
+  int32_t id = 0;
+  check(prism_tensor_register_hook(handle(), &detail::grad_hook_trampoline, fn.get(), &id));
+  detail::HookRegistry& registry = detail::hook_registry();
+  std::lock_guard<std::mutex> lock(registry.mutex);
+  if (!registry.fns.emplace(id, std::move(fn)).second) {
+    // The core repeated a live handle: the callable cannot be tracked safely.
+    prism_tensor_remove_hook(h_, id);
+    throw Error(PRISM_ERROR_INTERNAL, "register_hook(): the runtime returned hook handle " +
+                                          std::to_string(id) + ", which is already in use");
+  }
+  return id;
+}
+
+inline void Tensor::remove_hook(int32_t handle_id) {
+  check(prism_tensor_remove_hook(handle(), handle_id));
+  std::unique_ptr<detail::GradHookFn> fn;  // freed outside the lock
+  detail::HookRegistry& registry = detail::hook_registry();
+  std::lock_guard<std::mutex> lock(registry.mutex);
+  auto it = registry.fns.find(handle_id);
+  if (it != registry.fns.end()) {
+    fn = std::move(it->second);
+    registry.fns.erase(it);
+  }
+}
+
+// True when gradient recording is enabled on this thread.
+inline bool is_grad_enabled() {
+  return prism_is_grad_enabled() != 0;
+}
+
+// Disables gradient recording on this thread for its lifetime (torch.no_grad()).
+// Guards nest; each restores the state it found.
+class NoGradGuard {
+ public:
+  NoGradGuard() { check(prism_no_grad_enter()); }
+  ~NoGradGuard() { prism_no_grad_exit(); }
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+};
+
+// Anomaly mode (process-wide): backward checks every gradient for NaN/Inf
+// and fails naming the backward function and the forward op.
+inline void set_anomaly_enabled(bool enabled) {
+  check(prism_set_anomaly_enabled(enabled ? 1 : 0));
+  detail::anomaly_flag().store(enabled);
+}
+// The state last set through this header (the C ABI cannot be asked).
+inline bool is_anomaly_enabled() {
+  return detail::anomaly_flag().load();
+}
+
+// Sets anomaly mode for its lifetime (torch.autograd.detect_anomaly()), then
+// restores the previous state.
+class AnomalyGuard {
+ public:
+  explicit AnomalyGuard(bool enabled = true) : prev_(is_anomaly_enabled()) { set_anomaly_enabled(enabled); }
+  ~AnomalyGuard() {
+    if (prism_set_anomaly_enabled(prev_ ? 1 : 0) == PRISM_OK) detail::anomaly_flag().store(prev_);
+  }
+  AnomalyGuard(const AnomalyGuard&) = delete;
+  AnomalyGuard& operator=(const AnomalyGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
+namespace autograd {
+
+// Gradients of `outputs` with respect to `inputs` (torch.autograd.grad),
+// without touching any .grad. `grad_outputs` is empty (every output must
+// have one element) or one per output (an undefined entry means ones). An
+// input the outputs do not depend on gives an undefined Tensor when
+// allow_unused, and throws otherwise.
+inline std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                                const std::vector<Tensor>& grad_outputs = {}, bool retain_graph = false,
+                                bool allow_unused = false) {
+  if (!grad_outputs.empty() && grad_outputs.size() != outputs.size()) {
+    detail::fail("autograd::grad(): got " + std::to_string(grad_outputs.size()) + " grad_outputs for " +
+                 std::to_string(outputs.size()) + " outputs");
+  }
+  std::vector<prism_tensor_t> outs = detail::handles(outputs);
+  std::vector<prism_tensor_t> gouts = detail::handles(grad_outputs);
+  std::vector<prism_tensor_t> ins = detail::handles(inputs);
+  std::vector<prism_tensor_t> results(inputs.size(), nullptr);
+  detail::run_backward([&] {
+    return prism_autograd_grad(outs.data(), outs.size(), gouts.empty() ? nullptr : gouts.data(), ins.data(),
+                               ins.size(), retain_graph ? 1 : 0, allow_unused ? 1 : 0, results.data());
+  });
+  std::vector<Tensor> out;
+  out.reserve(results.size());
+  for (prism_tensor_t r : results) out.push_back(Tensor::adopt(r));
+  return out;
+}
+
+// The gradient of one output with respect to one input.
+inline Tensor grad(const Tensor& output, const Tensor& input, const Tensor& grad_output = Tensor(),
+                   bool retain_graph = false) {
+  return grad(std::vector<Tensor>{output}, std::vector<Tensor>{input},
+              grad_output.defined() ? std::vector<Tensor>{grad_output} : std::vector<Tensor>{},
+              retain_graph)[0];
+}
+
+}  // namespace autograd
 
 // ===========================================================================
 // Printing

@@ -76,6 +76,10 @@ struct AutogradMeta {
   int output_nr = 0;
   std::shared_ptr<AccumulateGrad> accumulator;  // leaves, created on demand
   std::string name;                             // optional, for messages
+  // Set on the results of view ops recorded by autograd: the tensor whose
+  // memory they view (Note [In-place ops and autograd]).
+  bool is_view = false;
+  std::weak_ptr<TensorImpl> view_base;
 };
 
 // ---- grad mode (thread-local) ----------------------------------------------------------
@@ -111,7 +115,7 @@ void remove_hook(const Tensor& t, int handle);
 // True when `out` must get a grad_fn: grad mode is on and an input requires grad.
 bool should_record(std::initializer_list<const Tensor*> inputs);
 // Attaches a node for `op` (an entry of the derivatives table) to `out`.
-void record(const char* op, const Tensor& out, std::vector<Tensor> inputs, OpAttrs attrs = OpAttrs());
+void record(const char* op, const Tensor& out, const std::vector<Tensor>& inputs, OpAttrs attrs = OpAttrs());
 // Note [In-place ops and autograd]: see autograd.cpp.
 void check_inplace(const char* op, const Tensor& t);
 // After an in-place op wrote `result`'s values into `self`, makes `self`
@@ -133,13 +137,13 @@ namespace prism::autograd {
 // Runs `call` with grad mode off and records `op` on its result. Front-ends
 // use it as: if (should_record({&a})) return recorded("op", {a}, attrs, [&] { return op(a); });
 template <typename F>
-Tensor recorded(const char* op, std::vector<Tensor> inputs, OpAttrs attrs, F&& call) {
+Tensor recorded(const char* op, const std::vector<Tensor>& inputs, OpAttrs attrs, F&& call) {
   Tensor out;
   {
     NoGradGuard no_grad;
     out = call();
   }
-  record(op, out, std::move(inputs), std::move(attrs));
+  record(op, out, inputs, std::move(attrs));
   return out;
 }
 

@@ -373,6 +373,7 @@ Tensor sum_to(const Tensor& g, const Dims& sizes) {
   if (g->sizes == sizes) return g;
   int lead = g->dim() - sizes.n;
   std::vector<int64_t> dims;
+  dims.reserve(static_cast<size_t>(g->dim()));
   for (int i = 0; i < lead; ++i) dims.push_back(i);
   for (int i = 0; i < sizes.n; ++i)
     if (sizes[i] == 1 && g->sizes[i + lead] != 1) dims.push_back(i + lead);
@@ -391,9 +392,10 @@ struct OpNode : Node {
 
   std::string name() const override { return d->name; }
   void release_saved() override {
+    // A node that saved nothing can run again (as in PyTorch).
+    released = released || !saved_in.empty() || saved_out.defined();
     saved_in.clear();
     saved_out = {};
-    released = true;
   }
   Tensor unpack(const SavedTensor& s, size_t i) const {
     if (!s.defined()) return nullptr;
@@ -441,7 +443,7 @@ bool should_record(std::initializer_list<const Tensor*> inputs) {
   return false;
 }
 
-void record(const char* op, const Tensor& out, std::vector<Tensor> inputs, OpAttrs attrs) {
+void record(const char* op, const Tensor& out, const std::vector<Tensor>& inputs, OpAttrs attrs) {
   if (!is_float(out->dtype)) return;  // integer/bool results carry no gradient
   for (const Tensor& t : inputs)
     if (t.get() == out.get()) return;  // the op returned its input unchanged
@@ -470,6 +472,17 @@ void record(const char* op, const Tensor& out, std::vector<Tensor> inputs, OpAtt
   }
   if (d->save_output) node->saved_out = save(out);
   if (!out->autograd) out->autograd = std::make_shared<AutogradMeta>();
+  static const char* const kViewOps[] = {"view",       "reshape", "squeeze", "unsqueeze", "permute",
+                                         "transpose",  "narrow",  "select",  "slice",     "diagonal",
+                                         "as_strided", "unfold",  "expand"};
+  for (const char* v : kViewOps) {
+    if (std::strcmp(v, op) == 0 && out->storage == inputs[0]->storage) {
+      const Tensor& in = inputs[0];
+      out->autograd->is_view = true;
+      out->autograd->view_base = (in->autograd && in->autograd->is_view) ? in->autograd->view_base : in;
+      break;
+    }
+  }
   out->autograd->grad_fn = std::move(node);
   out->autograd->output_nr = 0;
   out->autograd->requires_grad = false;

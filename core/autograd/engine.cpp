@@ -161,7 +161,8 @@ void retain_grad(const Tensor& t) {
 
 // ---- AccumulateGrad ------------------------------------------------------------------------------
 
-std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>& grads) {
+std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>& grad_outputs) {
+  std::vector<Tensor>& grads = grad_outputs;
   Tensor t = leaf.lock();
   if (!t || grads.empty() || !grads[0]) return {};
   Tensor g = grads[0];
@@ -182,11 +183,23 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>& grads) {
 
 // Note [In-place ops and autograd]
 // An in-place op on a leaf that requires grad is an error (as in PyTorch).
+// An in-place op on a view recorded by autograd is refused as well: only the
+// view would be rebased while its base kept a stale history.
 // On any other tensor in a graph, the front-end computes the result
 // out-of-place from a recorded clone of `self`, writes the values into
 // `self` (bumping its version, so nodes that saved the old value refuse to
 // run), and `self` takes over the result's grad_fn (rebase).
 void check_inplace(const char* op, const Tensor& t) {
+  if (grad_enabled() && t->autograd && t->autograd->is_view) {
+    Tensor base = t->autograd->view_base.lock();
+    bool leaf_base = base && base->autograd && base->autograd->requires_grad && !base->autograd->grad_fn;
+    PRISM_FAIL(INVALID_ARGUMENT, op, ": ",
+               leaf_base
+                   ? "a view of a leaf tensor that requires grad is being used in an in-place operation"
+                   : "an in-place operation on a view of a tensor that is part of an autograd graph is not "
+                     "supported (its base would keep a stale history)",
+               " (", describe(t), "); clone() the view first, or wrap the update in no_grad");
+  }
   PRISM_CHECK(
       !(grad_enabled() && t->autograd && t->autograd->requires_grad && t->autograd->grad_fn == nullptr),
       INVALID_ARGUMENT, op, ": a leaf tensor that requires grad is being used in an in-place operation (",
@@ -283,11 +296,17 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
     std::vector<Tensor> in = std::move(buffers[n]);
     buffers.erase(n);
     // Hooks on the gradients of this node's outputs (non-leaf tensor hooks).
-    for (size_t k = 0; k < n->pre_hooks.size() && k < in.size(); ++k)
+    for (size_t k = 0; k < n->pre_hooks.size() && k < in.size(); ++k) {
       for (auto& h : n->pre_hooks[k])
         if (in[k])
           if (Tensor r = h.second(in[k])) in[k] = r;
-    bool is_acc = dynamic_cast<AccumulateGrad*>(n) != nullptr;
+    }
+    auto* acc = dynamic_cast<AccumulateGrad*>(n);
+    bool is_acc = acc != nullptr;
+    if (capture && is_acc && !in.empty() && in[0]) {
+      for (auto& h : acc->hooks)  // leaf hooks run for grad() too
+        if (Tensor r = h.second(in[0])) in[0] = r;
+    }
     if (capture) {
       for (size_t c = 0; c < capture->size(); ++c) {
         const Edge& e = (*capture)[c];
@@ -299,10 +318,11 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
     std::vector<Tensor> out = n->apply(in);
     if (!retain_graph) n->release_saved();
     if (anomaly_enabled()) {
-      for (size_t k = 0; k < out.size(); ++k)
+      for (size_t k = 0; k < out.size(); ++k) {
         PRISM_CHECK(!(out[k] && has_non_finite(out[k])), INVALID_ARGUMENT, "anomaly detected: function '",
                     n->name(), "' returned nan or inf values in its ", k, "th output; the forward op was '",
                     n->forward_op, "'");
+      }
     }
     for (size_t k = 0; k < n->next.size(); ++k) {
       const Edge& e = n->next[k];

@@ -90,9 +90,9 @@ PRISM_API prism_status prism_tensor_grad_fn_next(prism_tensor_t t, const char** 
     auto fn = ag::grad_fn(arg(t, "grad_fn_next", "t"));
     out_arg(n, "grad_fn_next");
     size_t count = fn ? fn->next.size() : 0;
+    *n = count;  // written even when the capacity is too small, so callers can size the array
     PRISM_CHECK(capacity >= count && (names != nullptr || count == 0), INVALID_ARGUMENT,
                 "grad_fn_next: capacity ", capacity, " is smaller than the ", count, " next functions");
-    *n = count;
     for (size_t i = 0; i < count; ++i) names[i] = fn->next[i].node ? intern(fn->next[i].node->name()) : "";
   });
 }
@@ -169,11 +169,13 @@ PRISM_API prism_status prism_tensor_register_hook(prism_tensor_t t, prism_grad_h
     *handle = ag::register_hook(x, [hook, ctx](const Tensor& g) -> Tensor {
       prism_tensor_t gh = wrap(g);
       prism_tensor_t repl = nullptr;
+      prism_clear_error();
       prism_status st = hook(gh, ctx, &repl);
       prism_tensor_release(gh);
       if (st != PRISM_OK) {
         prism_tensor_release(repl);
-        throw prism::Error(st, std::string("gradient hook failed: ") + prism_last_error());
+        std::string why = *prism_last_error() != '\0' ? prism_last_error() : "no error message was set";
+        throw prism::Error(st, std::string("gradient hook returned ") + prism_status_name(st) + ": " + why);
       }
       if (repl == nullptr) return nullptr;
       Tensor r = repl->t;

@@ -61,11 +61,12 @@ Tensor cast_expand(const Tensor& t, prism_dtype dt, const Dims& shape) {
 // destination without being the identical view is cloned first (PyTorch
 // rejects partial overlap; copying is the friendlier equivalent).
 void check_writable(const char* op, const Tensor& out) {
-  for (int i = 0; i < out->dim(); ++i)
+  for (int i = 0; i < out->dim(); ++i) {
     PRISM_CHECK(
         !(out->strides[i] == 0 && out->sizes[i] > 1), INVALID_ARGUMENT, op,
         ": unsupported operation: more than one element of the written-to tensor ", describe(out),
         " refers to a single memory location. Please clone() the tensor before performing the operation.");
+  }
 }
 bool same_view(const TensorImpl* a, const TensorImpl* b) {
   return a->storage == b->storage && a->offset == b->offset && a->sizes == b->sizes &&
@@ -92,10 +93,11 @@ prism_dtype unary_dtype(const char* op, const Tensor& x) {
 prism_dtype binary_dtype(const char* op, const Tensor& a, const Tensor& b) {
   prism_dtype rt = result_type({a.get(), b.get()});
   if (std::strcmp(op, "div") == 0 && !is_float(rt)) return kDefaultFloat;
-  if (std::strcmp(op, "sub") == 0)
+  if (std::strcmp(op, "sub") == 0) {
     PRISM_CHECK(
         rt != PRISM_DTYPE_BOOL, INVALID_ARGUMENT,
         "sub: subtraction, the `-` operator, with two bool tensors is not supported. Use logical_xor.");
+  }
   return rt;
 }
 

@@ -102,10 +102,11 @@ Tensor cat(const std::vector<Tensor>& ts, int64_t dim) {
     PRISM_CHECK(t->dim() == ref->dim(), INVALID_ARGUMENT,
                 "cat: tensors must have the same number of dimensions: got ", ref->sizes.str(), " and ",
                 t->sizes.str());
-    for (int j = 0; j < ref->dim(); ++j)
+    for (int j = 0; j < ref->dim(); ++j) {
       PRISM_CHECK(j == d || t->sizes[j] == ref->sizes[j], INVALID_ARGUMENT,
                   "cat: sizes of tensors must match except in dimension ", d, ". Expected size ",
                   ref->sizes[j], " but got size ", t->sizes[j], " for tensor number ", i, " in the list");
+    }
     total += t->sizes[d];
   }
   shape[d] = total;

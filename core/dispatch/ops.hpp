@@ -27,8 +27,8 @@ Tensor div_mode(const Tensor& a, const Tensor& b, prism_rounding_mode mode);
 Tensor compare(const char* op, const Tensor& a, const Tensor& b);  // eq ne lt le gt ge, logical_*
 Tensor logical_not(const Tensor& x);
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
-Tensor clamp(const Tensor& x, const double* min, const double* max);
-void clamp_(const Tensor& x, const double* min, const double* max);
+Tensor clamp(const Tensor& x, const double* mn, const double* mx);
+void clamp_(const Tensor& x, const double* mn, const double* mx);
 
 // ---- reductions -----------------------------------------------------------------------------------
 // dims empty = all dims.

@@ -193,6 +193,7 @@ std::vector<std::string> candidates_in(const std::string& dir) {
   }
   std::sort(names.begin(), names.end());
   std::vector<std::string> paths;
+  paths.reserve(names.size());
   for (auto& n : names) paths.push_back((fs::path(dir) / n).string());
   return paths;
 }
@@ -209,7 +210,7 @@ std::vector<std::string> discovery_dirs() {
       start = colon + 1;
     }
   }
-  if (std::strlen(PRISM_INSTALL_PLUGIN_DIR) > 0) dirs.push_back(PRISM_INSTALL_PLUGIN_DIR);
+  if (std::strlen(PRISM_INSTALL_PLUGIN_DIR) > 0) dirs.emplace_back(PRISM_INSTALL_PLUGIN_DIR);
   try {
     dirs.push_back(boost::dll::this_line_location().parent_path().string());
   } catch (const std::exception& e) {
@@ -403,14 +404,16 @@ void Runtime::admit(prism_plugin_entry_fn entry, std::shared_ptr<void> library, 
                                     " is too small to hold an ABI version")};
     row.abi_major = table->abi_major;
     row.abi_minor = table->abi_minor;
-    if (table->abi_major != PRISM_PLUGIN_ABI_MAJOR)
+    if (table->abi_major != PRISM_PLUGIN_ABI_MAJOR) {
       throw Refusal{detail::str_cat("plugin ABI ", table->abi_major, ".", table->abi_minor,
                                     " is not compatible with core ABI ", PRISM_PLUGIN_ABI_MAJOR, ".",
                                     PRISM_PLUGIN_ABI_MINOR, " (major versions differ)")};
-    if (table->struct_size < kTableRequiredEnd)
+    }
+    if (table->struct_size < kTableRequiredEnd) {
       throw Refusal{detail::str_cat("plugin table struct_size ", table->struct_size,
                                     " is smaller than the ABI ", PRISM_PLUGIN_ABI_MAJOR, ".0 minimum ",
                                     kTableRequiredEnd)};
+    }
     if (table->name == nullptr || table->name[0] == '\0')
       throw Refusal{"required field 'name' is NULL or empty"};
     if (table->device_type == nullptr || table->device_type[0] == '\0')
@@ -448,10 +451,11 @@ void Runtime::admit(prism_plugin_entry_fn entry, std::shared_ptr<void> library, 
       const char* base = reinterpret_cast<const char*>(table->kernels);
       for (size_t i = 0; i < table->n_kernels; ++i) {
         const auto* def = reinterpret_cast<const prism_kernel_def*>(base + i * step);
-        if (def->struct_size < kKernelDefRequiredEnd)
+        if (def->struct_size < kKernelDefRequiredEnd) {
           throw Refusal{detail::str_cat("kernels[", i, "].struct_size ", def->struct_size,
                                         " is smaller than the ABI ", PRISM_PLUGIN_ABI_MAJOR, ".0 minimum ",
                                         kKernelDefRequiredEnd)};
+        }
         if (def->op == nullptr || def->op[0] == '\0')
           throw Refusal{detail::str_cat("kernels[", i, "].op is NULL or empty")};
         if (def->run == nullptr)

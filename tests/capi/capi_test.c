@@ -1725,6 +1725,514 @@ static void test_random(void) {
 }
 
 /* ===========================================================================
+ * Autograd: the canonical examples, graph inspection, grad modes, hooks,
+ * anomaly mode and the failures a user meets (Note [C ABI autograd test])
+ * ======================================================================== */
+
+/*
+ * Note [C ABI autograd test]
+ * --------------------------
+ * Each case below is a PyTorch example written against prism.h, checked by
+ * value: y = x*x + 3x + 1 has dy/dx = 7 at x = 2; sum(a*b) gives a.grad == b;
+ * gradients accumulate across backward calls until zeroed; detach and no_grad
+ * record nothing; an in-place change to a saved tensor, backward on a
+ * non-scalar without a gradient, on a tensor that does not require grad, and
+ * twice through a freed graph each fail with a message saying why (and the
+ * process carries on); a hook replaces a gradient; anomaly mode names the
+ * backward function that produced a NaN/Inf.
+ */
+
+/* A float64 leaf that requires grad (NULL on failure, which is counted). */
+static prism_tensor_t grad_leaf(const double* data, const int64_t* sizes, int32_t ndim) {
+  prism_tensor_t t = make(data, PRISM_DTYPE_F64, sizes, ndim);
+  EXPECT_OK(prism_tensor_set_requires_grad(t, 1));
+  return t;
+}
+
+/* A float64 0-d tensor. */
+static prism_tensor_t scalar64(double v) {
+  prism_tensor_t t = NULL;
+  EXPECT_OK(prism_scalar(v, PRISM_DTYPE_F64, "cpu", &t));
+  return t;
+}
+
+/* The grad_fn name of t equals `want`. */
+#define EXPECT_GRAD_FN(t, want)                                                                          \
+  do {                                                                                                   \
+    const char* n_ = prism_tensor_grad_fn_name(t);                                                       \
+    if (n_ == NULL || strcmp(n_, (want)) != 0) {                                                         \
+      fprintf(stderr, "%s:%d: [%s] grad_fn is \"%s\", expected \"%s\"\n", __FILE__, __LINE__, g_section, \
+              n_ ? n_ : "(null)", (want));                                                               \
+      ++g_failures;                                                                                      \
+    }                                                                                                    \
+  } while (0)
+
+/* t's gradient has the n values `want` (and exists). */
+static void check_grad(prism_tensor_t t, const double* want, int64_t n, int line) {
+  prism_tensor_t g = NULL;
+  if (prism_tensor_grad(t, &g) != PRISM_OK || g == NULL) {
+    fprintf(stderr, "%s:%d: [%s] no gradient: %s\n", __FILE__, line, g_section, prism_last_error());
+    ++g_failures;
+    return;
+  }
+  check_values(g, want, n, 1e-9, line);
+  prism_tensor_release(g);
+}
+#define EXPECT_GRAD(t, want, n) check_grad((t), (want), (n), __LINE__)
+
+/* t has no gradient (.grad is None). */
+static void check_no_grad(prism_tensor_t t, int line) {
+  prism_tensor_t g = (prism_tensor_t)&g_failures; /* must be overwritten with NULL */
+  prism_status s = prism_tensor_grad(t, &g);
+  if (s != PRISM_OK || g != NULL) {
+    fprintf(stderr, "%s:%d: [%s] expected no gradient (status %s)\n", __FILE__, line, g_section,
+            prism_status_name(s));
+    ++g_failures;
+    if (s == PRISM_OK) prism_tensor_release(g);
+  }
+}
+#define EXPECT_NO_GRAD(t) check_no_grad((t), __LINE__)
+
+static void test_autograd_canonical(void) {
+  prism_tensor_t x = NULL, three = NULL, one = NULL, xx = NULL, tx = NULL, s = NULL, y = NULL;
+  prism_tensor_t a = NULL, b = NULL, ab = NULL, loss = NULL, g = NULL, bad = NULL;
+  const char* names[4] = {NULL, NULL, NULL, NULL};
+  size_t n = 0;
+  double v = 0;
+  g_section = "autograd canonical";
+
+  /* y = x*x + 3x + 1 at x = 2: y = 11, dy/dx = 2x + 3 = 7. */
+  x = scalar64(2.0);
+  EXPECT(prism_tensor_requires_grad(x) == 0);
+  EXPECT_OK(prism_tensor_set_requires_grad(x, 1));
+  EXPECT(prism_tensor_requires_grad(x) == 1);
+  EXPECT(prism_tensor_is_leaf(x) == 1);
+  EXPECT_GRAD_FN(x, "");
+  EXPECT_NO_GRAD(x);
+  three = scalar64(3.0);
+  one = scalar64(1.0);
+  EXPECT_OK(prism_mul(x, x, &xx));
+  EXPECT_OK(prism_mul(three, x, &tx));
+  EXPECT_OK(prism_add(xx, tx, 1.0, &s));
+  EXPECT_OK(prism_add(s, one, 1.0, &y));
+  EXPECT_OK(prism_tensor_item_double(y, &v));
+  EXPECT(v == 11.0);
+  EXPECT(prism_tensor_requires_grad(y) == 1);
+  EXPECT(prism_tensor_is_leaf(y) == 0);
+  EXPECT(prism_tensor_is_leaf(three) == 1);
+  EXPECT(prism_tensor_requires_grad(three) == 0);
+  EXPECT_GRAD_FN(xx, "MulBackward");
+  EXPECT_GRAD_FN(y, "AddBackward");
+  /* next functions: one per input; "" for the constant, AccumulateGrad for the leaf. */
+  EXPECT_OK(prism_tensor_grad_fn_next(y, names, 4, &n));
+  EXPECT(n == 2);
+  EXPECT(n == 2 && strcmp(names[0], "AddBackward") == 0 && strcmp(names[1], "") == 0);
+  EXPECT_OK(prism_tensor_grad_fn_next(xx, names, 4, &n));
+  EXPECT(n == 2 && strcmp(names[0], "AccumulateGrad") == 0 && strcmp(names[1], "AccumulateGrad") == 0);
+  EXPECT_OK(prism_tensor_grad_fn_next(tx, names, 4, &n));
+  EXPECT(n == 2 && strcmp(names[0], "") == 0 && strcmp(names[1], "AccumulateGrad") == 0);
+  EXPECT_OK(prism_tensor_grad_fn_next(x, names, 4, &n)); /* a leaf has no grad_fn */
+  EXPECT(n == 0);
+  EXPECT_STATUS(prism_tensor_grad_fn_next(y, names, 1, &n), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("capacity");
+  EXPECT_OK(prism_backward(y, NULL, 0));
+  EXPECT_GRAD(x, F64S(7), 1);
+  /* Intermediate results keep no .grad unless asked (retain_grad). */
+  EXPECT_NO_GRAD(xx);
+  EXPECT_NO_GRAD(three);
+
+  /* sum(a*b): a.grad == b and b.grad == a. */
+  a = grad_leaf(F64S(1, 2, 3), I64S(3), 1);
+  b = grad_leaf(F64S(4, 5, 6), I64S(3), 1);
+  EXPECT_OK(prism_mul(a, b, &ab));
+  EXPECT_OK(prism_sum(ab, NULL, 0, 0, &loss));
+  EXPECT_GRAD_FN(loss, "SumBackward");
+  EXPECT_OK(prism_tensor_grad_fn_next(loss, names, 4, &n));
+  EXPECT(n == 1 && strcmp(names[0], "MulBackward") == 0);
+  EXPECT_OK(prism_backward(loss, NULL, 0));
+  EXPECT_GRAD(a, F64S(4, 5, 6), 3);
+  EXPECT_GRAD(b, F64S(1, 2, 3), 3);
+
+  /* A second forward/backward adds to .grad ... */
+  rel(ab);
+  rel(loss);
+  EXPECT_OK(prism_mul(a, b, &ab));
+  EXPECT_OK(prism_sum(ab, NULL, 0, 0, &loss));
+  EXPECT_OK(prism_backward(loss, NULL, 0));
+  EXPECT_GRAD(a, F64S(8, 10, 12), 3);
+  EXPECT_GRAD(b, F64S(2, 4, 6), 3);
+  /* ... until zeroed: in place (the tensor stays), or dropped (set_to_none). */
+  EXPECT_OK(prism_tensor_grad(a, &g));
+  EXPECT_OK(prism_tensor_zero_grad(a, 0));
+  EXPECT_GRAD(a, F64S(0, 0, 0), 3);
+  EXPECT_VALUES(g, F64S(0, 0, 0), 3, 0); /* the same gradient tensor was zeroed */
+  rel(g);
+  EXPECT_OK(prism_tensor_zero_grad(a, 1));
+  EXPECT_NO_GRAD(a);
+  EXPECT_OK(prism_tensor_zero_grad(a, 1)); /* no gradient: a no-op */
+  EXPECT_OK(prism_tensor_zero_grad(a, 0));
+  EXPECT_NO_GRAD(a);
+  rel(ab);
+  rel(loss);
+  EXPECT_OK(prism_mul(a, b, &ab));
+  EXPECT_OK(prism_sum(ab, NULL, 0, 0, &loss));
+  EXPECT_OK(prism_backward(loss, NULL, 0));
+  EXPECT_GRAD(a, F64S(4, 5, 6), 3); /* fresh after set_to_none */
+
+  /* set_grad replaces .grad (same shape, dtype, device), NULL clears it. */
+  g = make(F64S(-1, -2, -3), PRISM_DTYPE_F64, I64S(3), 1);
+  EXPECT_OK(prism_tensor_set_grad(a, g));
+  EXPECT_GRAD(a, F64S(-1, -2, -3), 3);
+  bad = make(F64S(1, 2), PRISM_DTYPE_F64, I64S(2), 1);
+  EXPECT_STATUS(prism_tensor_set_grad(a, bad), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(has_shape(prism_last_error(), "2,") || strstr(prism_last_error(), "shape") != NULL);
+  EXPECT_GRAD(a, F64S(-1, -2, -3), 3); /* unchanged by the failed call */
+  rel(bad);
+  bad = make(F32S(1, 2, 3), PRISM_DTYPE_F32, I64S(3), 1);
+  EXPECT_STATUS(prism_tensor_set_grad(a, bad), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("dtype");
+  EXPECT_OK(prism_tensor_set_grad(a, NULL));
+  EXPECT_NO_GRAD(a);
+
+  rel(bad);
+  rel(g);
+  rel(x);
+  rel(three);
+  rel(one);
+  rel(xx);
+  rel(tx);
+  rel(s);
+  rel(y);
+  rel(a);
+  rel(b);
+  rel(ab);
+  rel(loss);
+}
+
+static void test_autograd_modes(void) {
+  prism_tensor_t x = NULL, two = NULL, d = NULL, dd = NULL, z = NULL, h = NULL, i = NULL, sq = NULL,
+                 loss = NULL;
+  const char* names[2] = {NULL, NULL};
+  size_t n = 0;
+  g_section = "autograd detach/no_grad";
+
+  x = grad_leaf(F64S(1, 2, 3), I64S(3), 1);
+  two = scalar64(2.0);
+
+  /* detach: same storage, no history, does not require grad. */
+  EXPECT_OK(prism_detach(x, &d));
+  EXPECT(prism_tensor_requires_grad(d) == 0);
+  EXPECT(prism_tensor_is_leaf(d) == 1);
+  EXPECT_GRAD_FN(d, "");
+  EXPECT(shares_storage(d, x));
+  EXPECT_OK(prism_mul(d, two, &dd));
+  EXPECT(prism_tensor_requires_grad(dd) == 0);
+  EXPECT_GRAD_FN(dd, "");
+  EXPECT_OK(prism_tensor_grad_fn_next(dd, names, 2, &n));
+  EXPECT(n == 0);
+  EXPECT(prism_tensor_requires_grad(x) == 1); /* the original is untouched */
+  rel(dd);
+
+  /* no_grad: nothing is recorded; enter/exit pairs nest. */
+  EXPECT(prism_is_grad_enabled() == 1);
+  EXPECT_OK(prism_no_grad_enter());
+  EXPECT(prism_is_grad_enabled() == 0);
+  EXPECT_OK(prism_mul(x, two, &z));
+  EXPECT(prism_tensor_requires_grad(z) == 0);
+  EXPECT_GRAD_FN(z, "");
+  EXPECT(prism_tensor_is_leaf(z) == 1);
+  EXPECT_OK(prism_no_grad_enter());
+  EXPECT_OK(prism_no_grad_exit());
+  EXPECT(prism_is_grad_enabled() == 0); /* still inside the outer no_grad */
+  /* The SGD update pattern: in place on a leaf is allowed under no_grad. */
+  EXPECT_OK(prism_sub_(x, two, 0.5));
+  EXPECT_VALUES(x, F64S(0, 1, 2), 3, 0);
+  EXPECT_OK(prism_no_grad_exit());
+  EXPECT(prism_is_grad_enabled() == 1);
+  EXPECT_STATUS(prism_no_grad_exit(), PRISM_ERROR_INVALID_ARGUMENT); /* unbalanced */
+  EXPECT_MSG_HAS("no_grad_enter");
+  EXPECT(prism_is_grad_enabled() == 1);
+  /* ... and refused outside no_grad: the leaf's history would be lost. */
+  EXPECT_STATUS(prism_add_(x, two, 1.0), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("leaf");
+  EXPECT_MSG_HAS("in-place");
+  EXPECT_VALUES(x, F64S(0, 1, 2), 3, 0);
+  rel(z);
+
+  /* detach_ cuts a result out of the graph in place. */
+  EXPECT_OK(prism_mul(x, two, &h));
+  EXPECT(prism_tensor_requires_grad(h) == 1);
+  EXPECT_OK(prism_detach_(h));
+  EXPECT(prism_tensor_requires_grad(h) == 0);
+  EXPECT(prism_tensor_is_leaf(h) == 1);
+  EXPECT_GRAD_FN(h, "");
+  EXPECT_VALUES(h, F64S(0, 2, 4), 3, 0);
+  rel(h);
+
+  /* requires_grad: floating point only; cannot be turned off on a non-leaf. */
+  EXPECT_OK(prism_arange(0, 3, 1, PRISM_DTYPE_I64, "cpu", &i));
+  EXPECT_STATUS(prism_tensor_set_requires_grad(i, 1), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("floating point");
+  EXPECT(prism_tensor_requires_grad(i) == 0);
+  EXPECT_OK(prism_tensor_set_requires_grad(i, 0)); /* turning it off is always fine on a leaf */
+  EXPECT_OK(prism_mul(x, two, &h));
+  EXPECT_STATUS(prism_tensor_set_requires_grad(h, 0), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("detach");
+  EXPECT(prism_tensor_requires_grad(h) == 1);
+
+  /* retain_grad keeps a non-leaf's .grad; without it there is none. */
+  EXPECT_OK(prism_tensor_retain_grad(h));
+  EXPECT_OK(prism_mul(h, h, &sq));
+  EXPECT_OK(prism_sum(sq, NULL, 0, 0, &loss));
+  EXPECT_OK(prism_backward(loss, NULL, 0));
+  EXPECT_GRAD(h, F64S(0, 4, 8), 3);  /* d/dh sum(h^2) = 2h */
+  EXPECT_GRAD(x, F64S(0, 8, 16), 3); /* chain rule: 2h * 2 */
+  EXPECT_NO_GRAD(sq);
+  EXPECT_STATUS(prism_tensor_retain_grad(i), PRISM_ERROR_INVALID_ARGUMENT); /* does not require grad */
+  EXPECT_MSG_HAS("requires_grad");
+
+  rel(x);
+  rel(two);
+  rel(d);
+  rel(i);
+  rel(h);
+  rel(sq);
+  rel(loss);
+}
+
+static void test_autograd_failures(void) {
+  prism_tensor_t x = NULL, two = NULL, h = NULL, z = NULL, loss = NULL, y = NULL, plain = NULL, ones = NULL;
+  prism_tensor_t wrong = NULL, sq = NULL;
+  g_section = "autograd failures";
+
+  x = grad_leaf(F64S(1, 2, 3), I64S(3), 1);
+  two = scalar64(2.0);
+
+  /* An in-place change to a tensor saved for backward: backward refuses. */
+  EXPECT_OK(prism_mul(x, two, &h)); /* h = 2x */
+  EXPECT_OK(prism_mul(h, h, &z));   /* MulBackward saves h */
+  EXPECT_OK(prism_sum(z, NULL, 0, 0, &loss));
+  EXPECT_OK(prism_add_(h, two, 1.0)); /* allowed on a non-leaf, bumps its version */
+  EXPECT_VALUES(h, F64S(4, 6, 8), 3, 0);
+  EXPECT_STATUS(prism_backward(loss, NULL, 0), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("modified by an inplace operation");
+  EXPECT_MSG_HAS("MulBackward");
+  EXPECT_NO_GRAD(x);
+  rel(h);
+  rel(z);
+  rel(loss);
+
+  /* Backward on a non-scalar needs an explicit gradient. */
+  EXPECT_OK(prism_mul(x, two, &y));
+  EXPECT_STATUS(prism_backward(y, NULL, 0), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("scalar outputs");
+  EXPECT(has_shape(prism_last_error(), "3,") || strstr(prism_last_error(), "[3]") != NULL);
+  wrong = make(F64S(1, 1), PRISM_DTYPE_F64, I64S(2), 1);
+  EXPECT_STATUS(prism_backward(y, wrong, 0), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("shape");
+  EXPECT_NO_GRAD(x);
+  ones = make(F64S(1, 10, 100), PRISM_DTYPE_F64, I64S(3), 1);
+  EXPECT_OK(prism_backward(y, ones, 0)); /* vector-Jacobian product: 2 * v */
+  EXPECT_GRAD(x, F64S(2, 20, 200), 3);
+  EXPECT_OK(prism_tensor_zero_grad(x, 1));
+  rel(y);
+
+  /* Backward on a tensor that does not require grad. */
+  plain = make(F64S(1), PRISM_DTYPE_F64, I64S(1), 1);
+  EXPECT_STATUS(prism_backward(plain, NULL, 0), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("does not require grad");
+  EXPECT_STATUS(prism_backward(NULL, NULL, 0), PRISM_ERROR_INVALID_ARGUMENT);
+
+  /* Twice through a freed graph; retain_graph keeps it for a second pass. */
+  EXPECT_OK(prism_mul(x, x, &sq));
+  EXPECT_OK(prism_sum(sq, NULL, 0, 0, &loss));
+  EXPECT_OK(prism_backward(loss, NULL, 1));
+  EXPECT_GRAD(x, F64S(2, 4, 6), 3);
+  EXPECT_OK(prism_backward(loss, NULL, 0)); /* the graph was retained: accumulates */
+  EXPECT_GRAD(x, F64S(4, 8, 12), 3);
+  EXPECT_STATUS(prism_backward(loss, NULL, 0), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("second time");
+  EXPECT_MSG_HAS("retain_graph");
+  EXPECT_GRAD(x, F64S(4, 8, 12), 3); /* the failed call added nothing */
+
+  rel(x);
+  rel(two);
+  rel(loss);
+  rel(plain);
+  rel(ones);
+  rel(wrong);
+  rel(sq);
+}
+
+static void test_autograd_grad_fn(void) {
+  prism_tensor_t x = NULL, u = NULL, sq = NULL, y = NULL, ones = NULL;
+  prism_tensor_t outs[1], ins[2], gouts[1], res[2] = {NULL, NULL};
+  g_section = "autograd grad()";
+
+  x = grad_leaf(F64S(1, 2, 3), I64S(3), 1);
+  u = grad_leaf(F64S(5), I64S(1), 1); /* not used by the outputs */
+  EXPECT_OK(prism_mul(x, x, &sq));
+  EXPECT_OK(prism_sum(sq, NULL, 0, 0, &y));
+
+  outs[0] = y;
+  ins[0] = x;
+  ins[1] = u;
+  /* An unused input is an error unless allow_unused (then NULL). */
+  EXPECT_STATUS(prism_autograd_grad(outs, 1, NULL, ins, 2, 1, 0, res), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("allow_unused");
+  EXPECT(res[0] == NULL && res[1] == NULL);
+  EXPECT_OK(prism_autograd_grad(outs, 1, NULL, ins, 2, 1, 1, res));
+  EXPECT_VALUES(res[0], F64S(2, 4, 6), 3, 0);
+  EXPECT(res[1] == NULL);
+  EXPECT_NO_GRAD(x); /* grad() leaves .grad alone */
+  rel(res[0]);
+
+  /* Non-scalar outputs take grad_outputs. */
+  ones = make(F64S(1, 1, 1), PRISM_DTYPE_F64, I64S(3), 1);
+  outs[0] = sq;
+  gouts[0] = ones;
+  EXPECT_STATUS(prism_autograd_grad(outs, 1, NULL, ins, 1, 1, 0, res), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("scalar outputs");
+  EXPECT_OK(prism_autograd_grad(outs, 1, gouts, ins, 1, 1, 0, res));
+  EXPECT_VALUES(res[0], F64S(2, 4, 6), 3, 0);
+  rel(res[0]);
+  /* The retained graph still backpropagates into .grad. */
+  EXPECT_OK(prism_backward(y, NULL, 0));
+  EXPECT_GRAD(x, F64S(2, 4, 6), 3);
+
+  /* Argument checks. */
+  EXPECT_STATUS(prism_autograd_grad(NULL, 0, NULL, ins, 1, 0, 0, res), PRISM_ERROR_INVALID_ARGUMENT);
+  outs[0] = y;
+  EXPECT_STATUS(prism_autograd_grad(outs, 1, NULL, NULL, 0, 0, 0, res), PRISM_ERROR_INVALID_ARGUMENT);
+  outs[0] = ones; /* does not require grad */
+  EXPECT_STATUS(prism_autograd_grad(outs, 1, NULL, ins, 1, 0, 0, res), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("does not require grad");
+
+  rel(x);
+  rel(u);
+  rel(sq);
+  rel(y);
+  rel(ones);
+}
+
+/* Hook context: how often it ran and by what it scales the gradient (0 = observe only). */
+typedef struct hook_ctx {
+  int calls;
+  double scale;
+  prism_status fail_with;
+} hook_ctx;
+
+static prism_status scale_hook(prism_tensor_t grad, void* ctx, prism_tensor_t* replacement) {
+  hook_ctx* c = (hook_ctx*)ctx;
+  prism_tensor_t k = NULL;
+  prism_status s;
+  ++c->calls;
+  if (c->fail_with != PRISM_OK) return c->fail_with;
+  if (c->scale == 0) return PRISM_OK; /* leave *replacement NULL: keep the gradient */
+  s = prism_scalar(c->scale, prism_tensor_dtype(grad), "cpu", &k);
+  if (s == PRISM_OK) s = prism_mul(grad, k, replacement);
+  prism_tensor_release(k);
+  return s;
+}
+
+static void test_autograd_hooks(void) {
+  prism_tensor_t x = NULL, plain = NULL, h = NULL, sq = NULL, loss = NULL, r = NULL, x0 = NULL;
+  hook_ctx leaf_ctx = {0, 10.0, PRISM_OK}, mid_ctx = {0, 0.0, PRISM_OK},
+           fail_ctx = {0, 0.0, PRISM_ERROR_INTERNAL};
+  int32_t hl = -1, hm = -1, hf = -1, unused = -1;
+  double v = 0;
+  g_section = "autograd hooks";
+
+  x = grad_leaf(F64S(1, 2, 3), I64S(3), 1);
+
+  /* A hook on a leaf replaces the gradient that is accumulated. */
+  EXPECT_OK(prism_tensor_register_hook(x, scale_hook, &leaf_ctx, &hl));
+  EXPECT_OK(prism_mul(x, x, &sq));
+  EXPECT_OK(prism_sum(sq, NULL, 0, 0, &loss));
+  EXPECT_OK(prism_backward(loss, NULL, 0));
+  EXPECT(leaf_ctx.calls == 1);
+  EXPECT_GRAD(x, F64S(20, 40, 60), 3); /* 10 * 2x */
+  rel(sq);
+  rel(loss);
+
+  /* Removed: the next backward is not scaled. */
+  EXPECT_OK(prism_tensor_remove_hook(x, hl));
+  EXPECT_OK(prism_tensor_zero_grad(x, 1));
+  EXPECT_OK(prism_mul(x, x, &sq));
+  EXPECT_OK(prism_sum(sq, NULL, 0, 0, &loss));
+  EXPECT_OK(prism_backward(loss, NULL, 0));
+  EXPECT(leaf_ctx.calls == 1);
+  EXPECT_GRAD(x, F64S(2, 4, 6), 3);
+  rel(sq);
+  rel(loss);
+  EXPECT_OK(prism_tensor_zero_grad(x, 1));
+
+  /* A hook on an intermediate sees its gradient; one that writes nothing keeps it. */
+  EXPECT_OK(prism_add(x, x, 1.0, &h)); /* h = 2x */
+  EXPECT_OK(prism_tensor_register_hook(h, scale_hook, &mid_ctx, &hm));
+  EXPECT(hm != hl);
+  EXPECT_OK(prism_mul(h, h, &sq));
+  EXPECT_OK(prism_sum(sq, NULL, 0, 0, &loss));
+  EXPECT_OK(prism_backward(loss, NULL, 1));
+  EXPECT(mid_ctx.calls == 1);
+  EXPECT_GRAD(x, F64S(8, 16, 24), 3); /* 2h * 2 = 8x */
+  /* ... and one that replaces it changes everything upstream. */
+  EXPECT_OK(prism_tensor_remove_hook(h, hm));
+  mid_ctx.scale = 0.5;
+  EXPECT_OK(prism_tensor_register_hook(h, scale_hook, &mid_ctx, &hm));
+  EXPECT_OK(prism_tensor_zero_grad(x, 1));
+  EXPECT_OK(prism_backward(loss, NULL, 1));
+  EXPECT(mid_ctx.calls == 2);
+  EXPECT_GRAD(x, F64S(4, 8, 12), 3);
+  EXPECT_OK(prism_tensor_remove_hook(h, hm));
+
+  /* A failing hook aborts backward with its status; nothing is accumulated. */
+  EXPECT_OK(prism_tensor_zero_grad(x, 1));
+  EXPECT_OK(prism_tensor_register_hook(h, scale_hook, &fail_ctx, &hf));
+  EXPECT_STATUS(prism_backward(loss, NULL, 1), PRISM_ERROR_INTERNAL);
+  EXPECT_MSG_HAS("hook");
+  EXPECT(fail_ctx.calls == 1);
+  EXPECT_NO_GRAD(x);
+  EXPECT_OK(prism_tensor_remove_hook(h, hf));
+  EXPECT_OK(prism_backward(loss, NULL, 0));
+  EXPECT_GRAD(x, F64S(8, 16, 24), 3);
+  EXPECT(fail_ctx.calls == 1);
+
+  /* Hooks need a tensor that requires grad, and a function. */
+  plain = make(F64S(1), PRISM_DTYPE_F64, I64S(1), 1);
+  EXPECT_STATUS(prism_tensor_register_hook(plain, scale_hook, &leaf_ctx, &unused),
+                PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("require");
+  EXPECT_STATUS(prism_tensor_register_hook(x, NULL, NULL, &unused), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(unused == -1);
+
+  /* Anomaly mode: sqrt(0) has an infinite gradient; the error names SqrtBackward. */
+  g_section = "autograd anomaly";
+  x0 = grad_leaf(F64S(0), I64S(1), 1);
+  rel(sq);
+  EXPECT_OK(prism_sqrt(x0, &sq));
+  EXPECT_GRAD_FN(sq, "SqrtBackward");
+  EXPECT_OK(prism_set_anomaly_enabled(1));
+  EXPECT_STATUS(prism_backward(sq, NULL, 1), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("SqrtBackward");
+  EXPECT_MSG_HAS("sqrt");
+  EXPECT_MSG_HAS("nan or inf");
+  EXPECT_OK(prism_set_anomaly_enabled(0));
+  /* Without anomaly mode the infinity simply lands in .grad. */
+  EXPECT_OK(prism_backward(sq, NULL, 0));
+  EXPECT_OK(prism_tensor_grad(x0, &r));
+  EXPECT(r != NULL && prism_tensor_item_double(r, &v) == PRISM_OK && isinf(v) && v > 0);
+
+  rel(x);
+  rel(plain);
+  rel(h);
+  rel(sq);
+  rel(loss);
+  rel(r);
+  rel(x0);
+}
+
+/* ===========================================================================
  * Error paths: NULL handles, messages, nothing changes on failure
  * ======================================================================== */
 
@@ -1826,6 +2334,11 @@ int main(void) {
   test_matmul();
   test_join_split();
   test_random();
+  test_autograd_canonical();
+  test_autograd_modes();
+  test_autograd_failures();
+  test_autograd_grad_fn();
+  test_autograd_hooks();
   test_error_paths();
   if (g_failures) {
     fprintf(stderr, "capi_test: %d failure(s)\n", g_failures);

@@ -76,6 +76,20 @@ TEST_F(AutogradTest, InPlaceRules) {
   unary_("exp", w);
   ag::backward({reduce("sum", w, {}, false)}, {}, false);
   EXPECT_NEAR(values(ag::grad(x))[0], 3 * std::exp(3.0), 1e-9);
+  // In-place through a view of a leaf, or of a graph tensor, is refused.
+  expect_error([&] { binary_("add", narrow(x, 0, 0, 1), S(1)); }, PRISM_ERROR_INVALID_ARGUMENT,
+               {"view of a leaf"});
+  Tensor h = binary("mul", x, S(2));
+  expect_error([&] { binary_("mul", narrow(h, 0, 0, 1), S(10)); }, PRISM_ERROR_INVALID_ARGUMENT, {"view"});
+  EXPECT_EQ(values(x), (std::vector<double>{1, 2}));
+}
+
+TEST_F(AutogradTest, GraphsWithoutSavedTensorsRunTwice) {
+  Tensor x = leaf({1, 2, 3}, Dims{3});
+  Tensor loss = reduce("sum", binary("add", x, S(1)), {}, false);
+  ag::backward({loss}, {}, false);
+  ag::backward({loss}, {}, false);
+  EXPECT_EQ(values(ag::grad(x)), (std::vector<double>{2, 2, 2}));
 }
 
 TEST_F(AutogradTest, BadBackwardCalls) {
