@@ -1,0 +1,357 @@
+// user_modes.cpp — the grad and async conformance modes, run through the user C ABI (prism.h).
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <random>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "prism/prism.h"
+#include "suite.hpp"
+
+namespace prism::conformance {
+
+/*
+ * Note [Conformance user-ABI modes]
+ * ---------------------------------
+ * `grad` and `async` test what the core builds on top of a plugin, so they go
+ * through libprism like a user: prism_plugin_load(path), tensors on
+ * "<type>:<index>", autograd and host reads. For each op, grad computes
+ *   L(x) = sum(f(x) * w)     (w fixed random weights on the device)
+ * backpropagates, and compares dL/dx with central finite differences of L
+ * evaluated on the same device (f64 where the device stores it: eps 1e-6,
+ * tolerance 1e-5; f32 otherwise: eps 1e-2, tolerance 2e-2 relative to the
+ * gradient's scale). Ops the plugin lacks run through the core's fallback,
+ * so the check also covers the copies fallback makes.
+ */
+
+namespace {
+
+struct T {
+  prism_tensor_t t = nullptr;
+  T() = default;
+  explicit T(prism_tensor_t x) : t(x) {}
+  T(const T&) = delete;
+  T& operator=(const T&) = delete;
+  T(T&& o) noexcept : t(o.t) { o.t = nullptr; }
+  T& operator=(T&& o) noexcept {
+    if (this != &o) {
+      if (t) prism_tensor_release(t);
+      t = o.t;
+      o.t = nullptr;
+    }
+    return *this;
+  }
+  ~T() {
+    if (t) prism_tensor_release(t);
+  }
+};
+
+struct Failure {
+  std::string what;
+};
+
+void check(prism_status s, const char* what) {
+  if (s != PRISM_OK) throw Failure{std::string(what) + ": " + prism_last_error()};
+}
+
+T from_host(const std::vector<double>& v, const std::vector<int64_t>& sizes, prism_dtype dt,
+            const std::string& dev) {
+  prism_tensor_t t = nullptr;
+  if (dt == PRISM_DTYPE_F64) {
+    check(prism_from_data(v.data(), sizes.data(), static_cast<int32_t>(sizes.size()), dt, dev.c_str(), &t),
+          "prism_from_data");
+  } else {
+    std::vector<float> f(v.begin(), v.end());
+    check(prism_from_data(f.data(), sizes.data(), static_cast<int32_t>(sizes.size()), dt, dev.c_str(), &t),
+          "prism_from_data");
+  }
+  return T(t);
+}
+
+std::vector<double> to_host(prism_tensor_t t) {
+  const int64_t n = prism_tensor_numel(t);
+  std::vector<double> out(static_cast<size_t>(n));
+  if (prism_tensor_dtype(t) == PRISM_DTYPE_F64) {
+    check(prism_tensor_copy_to_host(t, out.data(), out.size() * sizeof(double)), "prism_tensor_copy_to_host");
+  } else {
+    std::vector<float> f(static_cast<size_t>(n));
+    check(prism_tensor_copy_to_host(t, f.data(), f.size() * sizeof(float)), "prism_tensor_copy_to_host");
+    for (size_t i = 0; i < f.size(); ++i) out[i] = f[i];
+  }
+  return out;
+}
+
+using Fn = std::function<T(const std::vector<prism_tensor_t>&)>;
+
+T unary(prism_status (*f)(prism_tensor_t, prism_tensor_t*), prism_tensor_t x, const char* name) {
+  prism_tensor_t y = nullptr;
+  check(f(x, &y), name);
+  return T(y);
+}
+T binary(prism_status (*f)(prism_tensor_t, prism_tensor_t, prism_tensor_t*), prism_tensor_t a,
+         prism_tensor_t b, const char* name) {
+  prism_tensor_t y = nullptr;
+  check(f(a, b, &y), name);
+  return T(y);
+}
+
+struct GradOp {
+  const char* name;
+  int n_inputs;
+  double lo, hi;  // input domain
+  std::vector<std::vector<int64_t>> shapes;
+  Fn f;
+};
+
+std::vector<GradOp> grad_ops() {
+  auto u = [](const char* name, prism_status (*fn)(prism_tensor_t, prism_tensor_t*), double lo, double hi) {
+    return GradOp{
+        name, 1,        lo,
+        hi,   {{2, 3}}, [fn, name](const std::vector<prism_tensor_t>& x) {
+                    return unary(fn, x[0], name); }};
+  };
+  auto b = [](const char* name, prism_status (*fn)(prism_tensor_t, prism_tensor_t, prism_tensor_t*),
+              double lo, double hi) {
+    return GradOp{name, 2, lo, hi, {{2, 3}, {2, 3}}, [fn, name](const std::vector<prism_tensor_t>& x) {
+                    return binary(fn, x[0], x[1], name);
+                  }};
+  };
+  std::vector<GradOp> ops = {
+      u("exp", prism_exp, -1, 1),
+      u("log", prism_log, 0.5, 2),
+      u("sqrt", prism_sqrt, 0.5, 2),
+      u("tanh", prism_tanh, -1, 1),
+      u("sigmoid", prism_sigmoid, -2, 2),
+      u("sin", prism_sin, -2, 2),
+      u("gelu", prism_gelu, -2, 2),
+      u("square", prism_square, -2, 2),
+      u("reciprocal", prism_reciprocal, 0.5, 2),
+      b("mul", prism_mul, -2, 2),
+      b("div", prism_div, 0.5, 2),
+      b("maximum", prism_maximum, -2, 2),
+      b("pow", prism_pow, 0.5, 2),
+  };
+  ops.push_back({"add", 2, -2, 2, {{2, 3}, {3}}, [](const std::vector<prism_tensor_t>& x) {
+                   prism_tensor_t y = nullptr;
+                   check(prism_add(x[0], x[1], 0.5, &y), "prism_add");  // broadcast + alpha
+                   return T(y);
+                 }});
+  ops.push_back({"sub", 2, -2, 2, {{2, 3}, {2, 3}}, [](const std::vector<prism_tensor_t>& x) {
+                   prism_tensor_t y = nullptr;
+                   check(prism_sub(x[0], x[1], 1.5, &y), "prism_sub");
+                   return T(y);
+                 }});
+  ops.push_back({"sum", 1, -2, 2, {{2, 3}}, [](const std::vector<prism_tensor_t>& x) {
+                   prism_tensor_t y = nullptr;
+                   const int64_t dim = 1;
+                   check(prism_sum(x[0], &dim, 1, 1, &y), "prism_sum");
+                   return T(y);
+                 }});
+  ops.push_back({"amax", 1, -2, 2, {{2, 3}}, [](const std::vector<prism_tensor_t>& x) {
+                   prism_tensor_t y = nullptr;
+                   const int64_t dim = 1;
+                   check(prism_amax(x[0], &dim, 1, 0, &y), "prism_amax");
+                   return T(y);
+                 }});
+  ops.push_back({"bmm", 2, -1, 1, {{2, 2, 3}, {2, 3, 2}}, [](const std::vector<prism_tensor_t>& x) {
+                   return binary(prism_bmm, x[0], x[1], "prism_bmm");
+                 }});
+  return ops;
+}
+
+// L = sum(f(x) * w), as a double.
+double loss(const GradOp& op, const std::vector<prism_tensor_t>& xs, const std::vector<double>& w,
+            prism_dtype dt, const std::string& dev, T* keep_graph_root) {
+  T y = op.f(xs);
+  std::vector<int64_t> ys(static_cast<size_t>(prism_tensor_ndim(y.t)));
+  check(prism_tensor_sizes(y.t, ys.data(), static_cast<int32_t>(ys.size())), "prism_tensor_sizes");
+  std::vector<double> wv(w.begin(), w.begin() + prism_tensor_numel(y.t));
+  T wt = from_host(wv, ys, dt, dev);
+  prism_tensor_t prod = nullptr, total = nullptr;
+  check(prism_mul(y.t, wt.t, &prod), "prism_mul");
+  T p(prod);
+  check(prism_sum(p.t, nullptr, 0, 0, &total), "prism_sum");
+  T s(total);
+  double v = 0;
+  check(prism_tensor_item_double(s.t, &v), "prism_tensor_item_double");
+  if (keep_graph_root) *keep_graph_root = std::move(s);
+  return v;
+}
+
+}  // namespace
+
+std::vector<CaseResult> run_grad_mode(const UserModeOptions& o) {
+  std::vector<CaseResult> out;
+  if (prism_plugin_load(o.plugin_path.c_str()) != PRISM_OK) {
+    out.push_back({"grad", "(plugin)", "-", "load", "fail",
+                   std::string("prism_plugin_load failed: ") + prism_last_error()});
+    return out;
+  }
+  prism_fallback_set_policy(PRISM_FALLBACK_ALLOW);
+  const prism_dtype dt = o.f64 ? PRISM_DTYPE_F64 : PRISM_DTYPE_F32;
+  const double eps = o.f64 ? 1e-6 : 1e-2, tol = o.f64 ? 1e-5 : 2e-2;
+  std::mt19937_64 rng(1234);
+  for (const GradOp& op : grad_ops()) {
+    if (!o.op_regex.empty() && !std::regex_search(op.name, std::regex(o.op_regex))) continue;
+    CaseResult r{"grad", op.name, dt == PRISM_DTYPE_F64 ? "f64" : "f32", "finite_difference", "pass", ""};
+    try {
+      std::uniform_real_distribution<double> dist(op.lo, op.hi);
+      std::vector<std::vector<double>> xv;
+      for (const auto& s : op.shapes) {
+        int64_t n = 1;
+        for (int64_t d : s) n *= d;
+        std::vector<double> v(static_cast<size_t>(n));
+        for (double& x : v) x = dist(rng);
+        xv.push_back(v);
+      }
+      std::vector<double> w(64);
+      std::uniform_real_distribution<double> wd(-1, 1);
+      for (double& x : w) x = wd(rng);
+      // analytic gradient
+      std::vector<T> leaves;
+      std::vector<prism_tensor_t> raw;
+      for (size_t k = 0; k < xv.size(); ++k) {
+        leaves.push_back(from_host(xv[k], op.shapes[k], dt, o.device));
+        check(prism_tensor_set_requires_grad(leaves.back().t, 1), "prism_tensor_set_requires_grad");
+        raw.push_back(leaves.back().t);
+      }
+      T root;
+      loss(op, raw, w, dt, o.device, &root);
+      check(prism_backward(root.t, nullptr, 0), "prism_backward");
+      double worst = 0, scale = 1e-3;
+      std::string where;
+      for (size_t k = 0; k < xv.size(); ++k) {
+        prism_tensor_t g = nullptr;
+        check(prism_tensor_grad(leaves[k].t, &g), "prism_tensor_grad");
+        if (g == nullptr) throw Failure{"input " + std::to_string(k) + " has no gradient after backward"};
+        T gt(g);
+        const std::string gdev = prism_tensor_device(gt.t);
+        if (gdev.rfind(o.device.substr(0, o.device.find(':')), 0) != 0)
+          throw Failure{"gradient of input " + std::to_string(k) + " lives on " + gdev + ", not " + o.device};
+        const std::vector<double> analytic = to_host(gt.t);
+        for (size_t j = 0; j < xv[k].size(); ++j) {
+          auto eval = [&](double delta) {
+            prism_no_grad_enter();
+            std::vector<T> ins;
+            std::vector<prism_tensor_t> rs;
+            for (size_t m = 0; m < xv.size(); ++m) {
+              std::vector<double> v = xv[m];
+              if (m == k) v[j] += delta;
+              ins.push_back(from_host(v, op.shapes[m], dt, o.device));
+              rs.push_back(ins.back().t);
+            }
+            double l = 0;
+            try {
+              l = loss(op, rs, w, dt, o.device, nullptr);
+            } catch (...) {
+              prism_no_grad_exit();
+              throw;
+            }
+            prism_no_grad_exit();
+            return l;
+          };
+          const double numeric = (eval(eps) - eval(-eps)) / (2 * eps);
+          scale = std::max(scale, std::fabs(numeric));
+          const double err = std::fabs(numeric - analytic[j]);
+          if (err > worst) {
+            worst = err;
+            char buf[160];
+            std::snprintf(buf, sizeof buf, "input %zu element %zu: autograd %.9g, finite difference %.9g", k,
+                          j, analytic[j], numeric);
+            where = buf;
+          }
+        }
+      }
+      r.max_abs_err = worst;
+      if (worst > tol * scale) {
+        r.status = "fail";
+        char buf[64];
+        std::snprintf(buf, sizeof buf, " (|err| %.3g above %.3g)", worst, tol * scale);
+        r.message = where + buf;
+      } else {
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "max |autograd - finite difference| %.3g (scale %.3g)", worst, scale);
+        r.message = buf;
+      }
+    } catch (const Failure& f) {
+      r.status = "fail";
+      r.message = f.what;
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<CaseResult> run_async_mode(const UserModeOptions& o) {
+  std::vector<CaseResult> out;
+  if (prism_plugin_load(o.plugin_path.c_str()) != PRISM_OK) {
+    out.push_back({"async", "(plugin)", "-", "load", "fail",
+                   std::string("prism_plugin_load failed: ") + prism_last_error()});
+    return out;
+  }
+  prism_fallback_set_policy(PRISM_FALLBACK_ALLOW);
+  const prism_dtype dt = o.f64 ? PRISM_DTYPE_F64 : PRISM_DTYPE_F32;
+  const char* dts = o.f64 ? "f64" : "f32";
+  // 1. a chain of in-place ops read back once: each must see the previous one
+  {
+    CaseResult r{"async", "add_", dts, "stream_order_chain", "pass", ""};
+    try {
+      const int64_t n = 1 << 16;
+      std::vector<double> zeros(static_cast<size_t>(n), 0.0), ones(static_cast<size_t>(n), 1.0);
+      T acc = from_host(zeros, {n}, dt, o.device);
+      T one = from_host(ones, {n}, dt, o.device);
+      for (int i = 0; i < 100; ++i) check(prism_add_(acc.t, one.t, 1.0), "prism_add_");
+      const std::vector<double> got = to_host(acc.t);
+      for (size_t i = 0; i < got.size(); ++i)
+        if (got[i] != 100.0) {
+          r.status = "fail";
+          r.message = "element " + std::to_string(i) + " is " + std::to_string(got[i]) +
+                      " after 100 queued add_ (expected 100): a host read did not wait for queued work";
+          break;
+        }
+      if (r.status == "pass") r.message = "100 queued in-place adds, one host read";
+    } catch (const Failure& f) {
+      r.status = "fail";
+      r.message = f.what;
+    }
+    out.push_back(std::move(r));
+  }
+  // 2. device -> cpu -> device round trip after queued work
+  {
+    CaseResult r{"async", "copy", dts, "cross_device_round_trip", "pass", ""};
+    try {
+      const int64_t n = 4097;
+      std::vector<double> v(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = static_cast<double>(i % 1000) * 0.5;
+      T x = from_host(v, {n}, dt, o.device);
+      T y = unary(prism_neg, x.t, "prism_neg");
+      prism_tensor_t on_cpu = nullptr, back = nullptr;
+      check(prism_to_device(y.t, "cpu", &on_cpu), "prism_to_device(cpu)");
+      T c(on_cpu);
+      check(prism_to_device(c.t, o.device.c_str(), &back), "prism_to_device(device)");
+      T b(back);
+      check(prism_synchronize(o.device.c_str()), "prism_synchronize");
+      const std::vector<double> got = to_host(b.t);
+      for (size_t i = 0; i < got.size(); ++i)
+        if (got[i] != -v[i]) {
+          r.status = "fail";
+          r.message = "element " + std::to_string(i) + " is " + std::to_string(got[i]) + ", expected " +
+                      std::to_string(-v[i]);
+          break;
+        }
+      if (r.status == "pass") r.message = "neg on the device, copy to cpu and back";
+    } catch (const Failure& f) {
+      r.status = "fail";
+      r.message = f.what;
+    }
+    out.push_back(std::move(r));
+  }
+  out.push_back(
+      {"async", "event", "-", "events_between_devices", "skip",
+       "skipped: the user ABI exposes no events; cross-device ordering is covered by the round trip"});
+  return out;
+}
+
+}  // namespace prism::conformance

@@ -1,0 +1,74 @@
+// prism_conformance_main.cpp — the prism-conformance command line over prism_conformance_run.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "prism/conformance.h"
+
+namespace {
+
+void usage(std::FILE* f) {
+  std::fprintf(
+      f,
+      "usage: prism-conformance --plugin PATH [--device N] [--op REGEX] [--dtype LIST]\n"
+      "                         [--mode abi,ops,grad,rng,async,support,perf] [--report FILE.json]\n"
+      "                         [--junit FILE.xml] [--seed N] [--timeout SECONDS] [--verbose] [--quiet]\n"
+      "\n"
+      "Checks a Prism device plugin against the float64 reference kernels of the conformance suite.\n"
+      "Default modes: abi,ops,rng,support. Exit status: 0 pass, 1 failures, 2 usage or unwritable\n"
+      "report, 77 nothing could run (e.g. the plugin has no device).\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  prism_conformance_options o;
+  std::memset(&o, 0, sizeof o);
+  o.struct_size = sizeof o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&](const char* flag) -> const char* {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "prism-conformance: %s needs a value\n", flag);
+        std::exit(PRISM_CONFORMANCE_USAGE);
+      }
+      return argv[++i];
+    };
+    if (a == "--plugin")
+      o.plugin_path = value("--plugin");
+    else if (a == "--device")
+      o.device = std::atoi(value("--device"));
+    else if (a == "--op")
+      o.op_regex = value("--op");
+    else if (a == "--dtype")
+      o.dtypes = value("--dtype");
+    else if (a == "--mode")
+      o.modes = value("--mode");
+    else if (a == "--report")
+      o.report_json = value("--report");
+    else if (a == "--junit")
+      o.junit_xml = value("--junit");
+    else if (a == "--seed")
+      o.seed = std::strtoull(value("--seed"), nullptr, 0);
+    else if (a == "--timeout")
+      o.case_timeout_s = std::atof(value("--timeout"));
+    else if (a == "--verbose" || a == "-v")
+      o.verbose = 1;
+    else if (a == "--quiet" || a == "-q")
+      o.quiet = 1;
+    else if (a == "--help" || a == "-h") {
+      usage(stdout);
+      return 0;
+    } else {
+      std::fprintf(stderr, "prism-conformance: unknown argument '%s'\n", a.c_str());
+      usage(stderr);
+      return PRISM_CONFORMANCE_USAGE;
+    }
+  }
+  if (o.plugin_path == nullptr) {
+    usage(stderr);
+    return PRISM_CONFORMANCE_USAGE;
+  }
+  return prism_conformance_run(&o);
+}
