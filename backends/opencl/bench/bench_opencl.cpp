@@ -1,0 +1,296 @@
+// bench_opencl.cpp — the OpenCL plugin against bare OpenCL and CLBlast: 16M add, 1024² matmul, a chain of
+// 1000 small ops.
+#include <CL/cl.h>
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "prism/plugin.h"
+#include "prism/prism.h"
+
+#ifdef PRISM_OPENCL_HAVE_CLBLAST
+#include <clblast_c.h>
+#endif
+
+namespace {
+
+// Note [Benchmark pairs]
+// ----------------------
+// Each Prism figure has a bare counterpart run in the same process on the same
+// device: the bare side owns its context and queue, builds a one-line kernel
+// (c[i] = a[i] + b[i]) and enqueues it directly; it is the ceiling Prism's
+// dispatch, allocation cache and strided kernel are measured against.
+// The chain benchmarks enqueue 1000 launches and synchronise once, so they
+// measure the per-op host cost of asynchronous dispatch. BM_PluginChain1000
+// calls the plugin's "add" kernel entry directly (dlopen, a stub host table),
+// which splits Prism's per-op cost into plugin and core shares.
+
+const char* kDev = "opencl:0";
+
+bool prism_ready() {
+  static bool ok = [] {
+    if (prism_plugin_load(PRISM_OPENCL_PLUGIN_PATH) != PRISM_OK) return false;
+    int32_t n = 0;
+    prism_device_count(&n);
+    for (int32_t i = 0; i < n; ++i) {
+      prism_device_info info{};
+      info.struct_size = sizeof info;
+      if (prism_device_info_get(i, &info) == PRISM_OK && std::string(info.device) == kDev) return true;
+    }
+    return false;
+  }();
+  return ok;
+}
+
+struct Bare {
+  cl_context ctx = nullptr;
+  cl_command_queue q = nullptr;
+  cl_kernel add = nullptr;
+  bool ok = false;
+  Bare() {
+    cl_platform_id p;
+    cl_device_id d;
+    if (clGetPlatformIDs(1, &p, nullptr) != CL_SUCCESS) return;
+    if (clGetDeviceIDs(p, CL_DEVICE_TYPE_ALL, 1, &d, nullptr) != CL_SUCCESS) return;
+    cl_int rc;
+    ctx = clCreateContext(nullptr, 1, &d, nullptr, nullptr, &rc);
+    q = clCreateCommandQueue(ctx, d, 0, &rc);
+    const char* src =
+        "__kernel void add(__global float* c, __global const float* a, __global const float* b) {"
+        "  size_t i = get_global_id(0); c[i] = a[i] + b[i]; }";
+    cl_program prog = clCreateProgramWithSource(ctx, 1, &src, nullptr, &rc);
+    if (clBuildProgram(prog, 1, &d, "", nullptr, nullptr) != CL_SUCCESS) return;
+    add = clCreateKernel(prog, "add", &rc);
+    ok = rc == CL_SUCCESS;
+  }
+  cl_mem buffer(size_t bytes) {
+    cl_int rc;
+    cl_mem m = clCreateBuffer(ctx, CL_MEM_READ_WRITE, bytes, nullptr, &rc);
+    std::vector<char> zeros(bytes, 0);
+    clEnqueueWriteBuffer(q, m, CL_TRUE, 0, bytes, zeros.data(), 0, nullptr, nullptr);
+    return m;
+  }
+  void launch_add(cl_mem c, cl_mem a, cl_mem b, size_t n) {
+    clSetKernelArg(add, 0, sizeof c, &c);
+    clSetKernelArg(add, 1, sizeof a, &a);
+    clSetKernelArg(add, 2, sizeof b, &b);
+    const size_t local = 256;
+    clEnqueueNDRangeKernel(q, add, 1, nullptr, &n, n % local == 0 ? &local : nullptr, 0, nullptr, nullptr);
+  }
+};
+
+Bare& bare() {
+  static Bare b;
+  return b;
+}
+
+prism_tensor_t make(const std::vector<int64_t>& sizes, double value) {
+  prism_tensor_t t = nullptr;
+  prism_full(sizes.data(), static_cast<int32_t>(sizes.size()), value, PRISM_DTYPE_F32, kDev, &t);
+  return t;
+}
+
+// --- 16M f32 add --------------------------------------------------------------
+constexpr int64_t kBig = 16 << 20;
+
+void BM_PrismAdd16M(benchmark::State& state) {
+  if (!prism_ready()) return state.SkipWithError("skipped: no OpenCL device");
+  prism_tensor_t a = make({kBig}, 1.0), b = make({kBig}, 2.0);
+  prism_synchronize(kDev);
+  for (auto _ : state) {
+    prism_tensor_t c = nullptr;
+    prism_add(a, b, 1.0, &c);
+    prism_synchronize(kDev);
+    prism_tensor_release(c);
+  }
+  state.SetBytesProcessed(state.iterations() * kBig * 4 * 3);
+  prism_tensor_release(a);
+  prism_tensor_release(b);
+}
+
+void BM_BareAdd16M(benchmark::State& state) {
+  Bare& B = bare();
+  if (!B.ok) return state.SkipWithError("skipped: no OpenCL device");
+  cl_mem a = B.buffer(kBig * 4), b = B.buffer(kBig * 4), c = B.buffer(kBig * 4);
+  for (auto _ : state) {
+    B.launch_add(c, a, b, kBig);
+    clFinish(B.q);
+  }
+  state.SetBytesProcessed(state.iterations() * kBig * 4 * 3);
+  clReleaseMemObject(a);
+  clReleaseMemObject(b);
+  clReleaseMemObject(c);
+}
+
+// --- 1024² matmul ---------------------------------------------------------------
+constexpr int64_t kN = 1024;
+
+void prism_matmul_bench(benchmark::State& state, const char* gemm) {
+  if (!prism_ready()) return state.SkipWithError("skipped: no OpenCL device");
+  setenv("PRISM_OPENCL_GEMM", gemm, 1);
+  prism_tensor_t a = make({kN, kN}, 0.5), b = make({kN, kN}, 0.25);
+  prism_tensor_t warm = nullptr;
+  prism_matmul(a, b, &warm);  // builds kernels / CLBlast's cache
+  prism_synchronize(kDev);
+  prism_tensor_release(warm);
+  for (auto _ : state) {
+    prism_tensor_t c = nullptr;
+    if (prism_matmul(a, b, &c) != PRISM_OK) {
+      state.SkipWithError(prism_last_error());
+      break;
+    }
+    prism_synchronize(kDev);
+    prism_tensor_release(c);
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * kN * kN * kN * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+  prism_tensor_release(a);
+  prism_tensor_release(b);
+  unsetenv("PRISM_OPENCL_GEMM");
+}
+
+void BM_PrismMatmul1024(benchmark::State& state) {
+  prism_matmul_bench(state, "auto");
+}
+void BM_PrismMatmul1024Tiled(benchmark::State& state) {
+  prism_matmul_bench(state, "tiled");
+}
+
+#ifdef PRISM_OPENCL_HAVE_CLBLAST
+void BM_ClblastSgemm1024(benchmark::State& state) {
+  Bare& B = bare();
+  if (!B.ok) return state.SkipWithError("skipped: no OpenCL device");
+  cl_mem a = B.buffer(kN * kN * 4), b = B.buffer(kN * kN * 4), c = B.buffer(kN * kN * 4);
+  auto gemm = [&] {
+    return CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, kN, kN, kN, 1.0f, a, 0,
+                        kN, b, 0, kN, 0.0f, c, 0, kN, &B.q, nullptr);
+  };
+  gemm();
+  clFinish(B.q);
+  for (auto _ : state) {
+    gemm();
+    clFinish(B.q);
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * kN * kN * kN * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+  clReleaseMemObject(a);
+  clReleaseMemObject(b);
+  clReleaseMemObject(c);
+}
+#endif
+
+// --- 1000 small ops without host reads -------------------------------------------
+constexpr int kChain = 1000;
+constexpr int64_t kSmall = 1024;
+
+void BM_PrismChain1000(benchmark::State& state) {
+  if (!prism_ready()) return state.SkipWithError("skipped: no OpenCL device");
+  prism_tensor_t x = make({kSmall}, 0.0), y = make({kSmall}, 1.0);
+  prism_add_(x, y, 1.0);
+  prism_synchronize(kDev);
+  for (auto _ : state) {
+    for (int i = 0; i < kChain; ++i) prism_add_(x, y, 1.0);
+    prism_synchronize(kDev);
+  }
+  state.counters["s/op"] = benchmark::Counter(static_cast<double>(state.iterations()) * kChain,
+                                              benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  prism_tensor_release(x);
+  prism_tensor_release(y);
+}
+
+void BM_BareChain1000Batched(benchmark::State& state) {
+  Bare& B = bare();
+  if (!B.ok) return state.SkipWithError("skipped: no OpenCL device");
+  cl_mem x = B.buffer(kSmall * 4), y = B.buffer(kSmall * 4);
+  for (auto _ : state) {
+    for (int i = 0; i < kChain; ++i) B.launch_add(x, x, y, kSmall);
+    clFinish(B.q);
+  }
+  state.counters["s/op"] = benchmark::Counter(static_cast<double>(state.iterations()) * kChain,
+                                              benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  clReleaseMemObject(x);
+  clReleaseMemObject(y);
+}
+
+// The plugin alone: its kernel table entry, no core in between.
+prism_plugin_error* stub_error(prism_status, const char*) {
+  static char token;
+  return reinterpret_cast<prism_plugin_error*>(&token);
+}
+void stub_log(prism_log_level, const char*, const char*) {}
+
+void BM_PluginChain1000(benchmark::State& state) {
+  // A private copy of the library: its globals (the host table pointer) stay
+  // apart from the instance libprism loaded, whose host table must not change.
+  const std::string copy = "/tmp/prism-bench-opencl-" + std::to_string(static_cast<long>(getpid())) + ".so";
+  std::system(("cp '" + std::string(PRISM_OPENCL_PLUGIN_PATH) + "' '" + copy + "'").c_str());
+  void* lib = dlopen(copy.c_str(), RTLD_NOW | RTLD_LOCAL);
+  std::remove(copy.c_str());
+  auto entry = lib ? reinterpret_cast<prism_plugin_entry_fn>(dlsym(lib, PRISM_PLUGIN_ENTRY_SYMBOL)) : nullptr;
+  static const prism_host_table host = {sizeof(prism_host_table), PRISM_PLUGIN_ABI_MAJOR,
+                                        PRISM_PLUGIN_ABI_MINOR, stub_error, stub_log};
+  const prism_plugin_table* t = nullptr;
+  void* ctx = nullptr;
+  int32_t n_dev = 0;
+  if (entry == nullptr || entry(&host, &t) != nullptr || t->init(&ctx) != nullptr ||
+      t->device_count(ctx, &n_dev, nullptr) != nullptr || n_dev == 0) {
+    return state.SkipWithError("skipped: no OpenCL device");
+  }
+  const prism_kernel_def* add = nullptr;
+  for (size_t i = 0; i < t->n_kernels; ++i) {
+    const auto* def = reinterpret_cast<const prism_kernel_def*>(reinterpret_cast<const char*>(t->kernels) +
+                                                                i * t->kernel_def_size);
+    if (std::string(def->op) == "add") add = def;
+  }
+  void* buf = nullptr;
+  t->alloc(ctx, 0, kSmall * 4, &buf);
+  int64_t sizes[1] = {kSmall}, strides[1] = {1};
+  const prism_tensor_desc d = {sizeof(prism_tensor_desc), buf, 0, PRISM_DTYPE_F32, 1, sizes, strides};
+  const prism_tensor_desc ins[2] = {d, d};
+  const prism_attr alpha = {sizeof(prism_attr), "alpha", PRISM_ATTR_SCALAR, 1, 1.0, nullptr, 0};
+  const prism_kernel_call call = {sizeof(prism_kernel_call), "add", 0, nullptr, ins, 2, &d, 1, &alpha, 1};
+  add->run(ctx, &call);
+  t->synchronize(ctx, 0, nullptr);
+  for (auto _ : state) {
+    for (int i = 0; i < kChain; ++i) add->run(ctx, &call);
+    t->synchronize(ctx, 0, nullptr);
+  }
+  state.counters["s/op"] = benchmark::Counter(static_cast<double>(state.iterations()) * kChain,
+                                              benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  t->free(ctx, 0, buf);
+  t->shutdown(ctx);
+}
+
+void BM_BareEmptySyncLaunch(benchmark::State& state) {
+  Bare& B = bare();
+  if (!B.ok) return state.SkipWithError("skipped: no OpenCL device");
+  cl_mem x = B.buffer(256 * 4), y = B.buffer(256 * 4);
+  for (auto _ : state) {
+    B.launch_add(x, x, y, 256);
+    clFinish(B.q);
+  }
+  clReleaseMemObject(x);
+  clReleaseMemObject(y);
+}
+
+BENCHMARK(BM_PrismAdd16M)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BareAdd16M)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_PrismMatmul1024)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_PrismMatmul1024Tiled)->Unit(benchmark::kMillisecond)->UseRealTime();
+#ifdef PRISM_OPENCL_HAVE_CLBLAST
+BENCHMARK(BM_ClblastSgemm1024)->Unit(benchmark::kMillisecond)->UseRealTime();
+#endif
+BENCHMARK(BM_PrismChain1000)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_PluginChain1000)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BareChain1000Batched)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BareEmptySyncLaunch)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,523 @@
+// opencl_plugin.cpp — entry point, plugin table, devices, memory, copies and events of libprism-opencl.so.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "opencl_internal.hpp"
+
+namespace prism::opencl {
+
+const prism_host_table* g_host = nullptr;
+
+// ===========================================================================
+// Errors (Note [OpenCL error mapping])
+// ---------------------------------------------------------------------------
+// Every failing OpenCL call becomes an error naming the call and the CL error
+// name. Allocation failures on the device (CL_MEM_OBJECT_ALLOCATION_FAILURE,
+// CL_OUT_OF_RESOURCES, CL_INVALID_BUFFER_SIZE from clCreateBuffer) and on the
+// host (CL_OUT_OF_HOST_MEMORY) are OUT_OF_MEMORY; a lost device or context is
+// DEVICE_LOST; CL_INVALID_* from argument checks is INVALID_ARGUMENT for
+// buffer-size errors only, INTERNAL otherwise (the plugin validated its
+// inputs, so any other invalid-value error is a plugin bug); a missing
+// platform or device is UNAVAILABLE.
+// ===========================================================================
+
+const char* cl_error_name(cl_int code) {
+  switch (code) {
+#define PRISM_OCL_NAME(c) \
+  case c:                 \
+    return #c;
+    PRISM_OCL_NAME(CL_SUCCESS)
+    PRISM_OCL_NAME(CL_DEVICE_NOT_FOUND)
+    PRISM_OCL_NAME(CL_DEVICE_NOT_AVAILABLE)
+    PRISM_OCL_NAME(CL_COMPILER_NOT_AVAILABLE)
+    PRISM_OCL_NAME(CL_MEM_OBJECT_ALLOCATION_FAILURE)
+    PRISM_OCL_NAME(CL_OUT_OF_RESOURCES)
+    PRISM_OCL_NAME(CL_OUT_OF_HOST_MEMORY)
+    PRISM_OCL_NAME(CL_PROFILING_INFO_NOT_AVAILABLE)
+    PRISM_OCL_NAME(CL_MEM_COPY_OVERLAP)
+    PRISM_OCL_NAME(CL_IMAGE_FORMAT_MISMATCH)
+    PRISM_OCL_NAME(CL_IMAGE_FORMAT_NOT_SUPPORTED)
+    PRISM_OCL_NAME(CL_BUILD_PROGRAM_FAILURE)
+    PRISM_OCL_NAME(CL_MAP_FAILURE)
+    PRISM_OCL_NAME(CL_MISALIGNED_SUB_BUFFER_OFFSET)
+    PRISM_OCL_NAME(CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST)
+    PRISM_OCL_NAME(CL_COMPILE_PROGRAM_FAILURE)
+    PRISM_OCL_NAME(CL_LINKER_NOT_AVAILABLE)
+    PRISM_OCL_NAME(CL_LINK_PROGRAM_FAILURE)
+    PRISM_OCL_NAME(CL_DEVICE_PARTITION_FAILED)
+    PRISM_OCL_NAME(CL_KERNEL_ARG_INFO_NOT_AVAILABLE)
+    PRISM_OCL_NAME(CL_INVALID_VALUE)
+    PRISM_OCL_NAME(CL_INVALID_DEVICE_TYPE)
+    PRISM_OCL_NAME(CL_INVALID_PLATFORM)
+    PRISM_OCL_NAME(CL_INVALID_DEVICE)
+    PRISM_OCL_NAME(CL_INVALID_CONTEXT)
+    PRISM_OCL_NAME(CL_INVALID_QUEUE_PROPERTIES)
+    PRISM_OCL_NAME(CL_INVALID_COMMAND_QUEUE)
+    PRISM_OCL_NAME(CL_INVALID_HOST_PTR)
+    PRISM_OCL_NAME(CL_INVALID_MEM_OBJECT)
+    PRISM_OCL_NAME(CL_INVALID_IMAGE_FORMAT_DESCRIPTOR)
+    PRISM_OCL_NAME(CL_INVALID_IMAGE_SIZE)
+    PRISM_OCL_NAME(CL_INVALID_SAMPLER)
+    PRISM_OCL_NAME(CL_INVALID_BINARY)
+    PRISM_OCL_NAME(CL_INVALID_BUILD_OPTIONS)
+    PRISM_OCL_NAME(CL_INVALID_PROGRAM)
+    PRISM_OCL_NAME(CL_INVALID_PROGRAM_EXECUTABLE)
+    PRISM_OCL_NAME(CL_INVALID_KERNEL_NAME)
+    PRISM_OCL_NAME(CL_INVALID_KERNEL_DEFINITION)
+    PRISM_OCL_NAME(CL_INVALID_KERNEL)
+    PRISM_OCL_NAME(CL_INVALID_ARG_INDEX)
+    PRISM_OCL_NAME(CL_INVALID_ARG_VALUE)
+    PRISM_OCL_NAME(CL_INVALID_ARG_SIZE)
+    PRISM_OCL_NAME(CL_INVALID_KERNEL_ARGS)
+    PRISM_OCL_NAME(CL_INVALID_WORK_DIMENSION)
+    PRISM_OCL_NAME(CL_INVALID_WORK_GROUP_SIZE)
+    PRISM_OCL_NAME(CL_INVALID_WORK_ITEM_SIZE)
+    PRISM_OCL_NAME(CL_INVALID_GLOBAL_OFFSET)
+    PRISM_OCL_NAME(CL_INVALID_EVENT_WAIT_LIST)
+    PRISM_OCL_NAME(CL_INVALID_EVENT)
+    PRISM_OCL_NAME(CL_INVALID_OPERATION)
+    PRISM_OCL_NAME(CL_INVALID_GL_OBJECT)
+    PRISM_OCL_NAME(CL_INVALID_BUFFER_SIZE)
+    PRISM_OCL_NAME(CL_INVALID_MIP_LEVEL)
+    PRISM_OCL_NAME(CL_INVALID_GLOBAL_WORK_SIZE)
+    PRISM_OCL_NAME(CL_INVALID_PROPERTY)
+    PRISM_OCL_NAME(CL_INVALID_IMAGE_DESCRIPTOR)
+    PRISM_OCL_NAME(CL_INVALID_COMPILER_OPTIONS)
+    PRISM_OCL_NAME(CL_INVALID_LINKER_OPTIONS)
+    PRISM_OCL_NAME(CL_INVALID_DEVICE_PARTITION_COUNT)
+#undef PRISM_OCL_NAME
+    case -1001:
+      return "CL_PLATFORM_NOT_FOUND_KHR";
+    default:
+      return "CL_UNKNOWN_ERROR";
+  }
+}
+
+prism_status cl_error_status(cl_int code) {
+  switch (code) {
+    case CL_MEM_OBJECT_ALLOCATION_FAILURE:
+    case CL_OUT_OF_RESOURCES:
+    case CL_OUT_OF_HOST_MEMORY:
+    case CL_INVALID_BUFFER_SIZE:
+      return PRISM_ERROR_OUT_OF_MEMORY;
+    case CL_DEVICE_NOT_AVAILABLE:
+    case CL_INVALID_CONTEXT:
+    case CL_INVALID_COMMAND_QUEUE:
+    case CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST:
+      return PRISM_ERROR_DEVICE_LOST;
+    case CL_DEVICE_NOT_FOUND:
+    case CL_COMPILER_NOT_AVAILABLE:
+    case -1001:
+      return PRISM_ERROR_UNAVAILABLE;
+    default:
+      return PRISM_ERROR_INTERNAL;
+  }
+}
+
+prism_plugin_error* cl_error(cl_int code, const char* what) {
+  return PRISM_OCL_ERROR(cl_error_status(code), "opencl: %s: %s (%d)", what, cl_error_name(code),
+                         static_cast<int>(code));
+}
+
+Device* find_device(void* ctx, int32_t index) {
+  Context* c = static_cast<Context*>(ctx);
+  if (c == nullptr || index < 0 || static_cast<size_t>(index) >= c->devices.size()) return nullptr;
+  return c->devices[static_cast<size_t>(index)].get();
+}
+
+prism_plugin_error* get_device(void* ctx, int32_t index, Device** dev) {
+  Context* c = static_cast<Context*>(ctx);
+  if (c == nullptr || index < 0 || static_cast<size_t>(index) >= c->devices.size()) {
+    return PRISM_OCL_INVALID("opencl: no device %d (the plugin has %zu)", index,
+                             c == nullptr ? size_t{0} : c->devices.size());
+  }
+  *dev = c->devices[static_cast<size_t>(index)].get();
+  return nullptr;
+}
+
+namespace {
+
+// ===========================================================================
+// Enumeration (Note [OpenCL devices])
+// ---------------------------------------------------------------------------
+// Every device of every platform the ICD loader reports becomes "opencl:N"
+// in platform order, then device order. One context per platform holds all
+// of its devices, so events can order work between them; each device gets
+// one in-order queue, its default stream. stable_id is
+// "opencl:<platform>:<device>:<vendor id hex>" — stable across runs as long
+// as the driver reports the same names. No platform is not an error: the
+// plugin loads with zero devices and the ICD's answer as the reason.
+// ===========================================================================
+
+std::string platform_string(cl_platform_id p, cl_platform_info what) {
+  size_t n = 0;
+  if (clGetPlatformInfo(p, what, 0, nullptr, &n) != CL_SUCCESS || n == 0) return {};
+  std::string s(n, '\0');
+  if (clGetPlatformInfo(p, what, n, &s[0], nullptr) != CL_SUCCESS) return {};
+  s.resize(std::strlen(s.c_str()));
+  return s;
+}
+
+std::string device_string(cl_device_id d, cl_device_info what) {
+  size_t n = 0;
+  if (clGetDeviceInfo(d, what, 0, nullptr, &n) != CL_SUCCESS || n == 0) return {};
+  std::string s(n, '\0');
+  if (clGetDeviceInfo(d, what, n, &s[0], nullptr) != CL_SUCCESS) return {};
+  s.resize(std::strlen(s.c_str()));
+  return s;
+}
+
+template <class T>
+T device_value(cl_device_id d, cl_device_info what, T fallback) {
+  T v{};
+  return clGetDeviceInfo(d, what, sizeof v, &v, nullptr) == CL_SUCCESS ? v : fallback;
+}
+
+std::string default_cache_dir() {
+  if (const char* dir = std::getenv("PRISM_CACHE_DIR"); dir != nullptr && *dir != '\0') {
+    return std::string(dir) + "/opencl";
+  }
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
+    return std::string(xdg) + "/prism/opencl";
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    return std::string(home) + "/.cache/prism/opencl";
+  }
+  return {};
+}
+
+void enumerate(Context& c) {
+  cl_uint n_platforms = 0;
+  cl_int rc = clGetPlatformIDs(0, nullptr, &n_platforms);
+  if (rc != CL_SUCCESS || n_platforms == 0) {
+    char buf[160];
+    if (rc != CL_SUCCESS) {
+      std::snprintf(buf, sizeof buf, "no OpenCL platform: clGetPlatformIDs returned %s (%d)",
+                    cl_error_name(rc), static_cast<int>(rc));
+    } else {
+      std::snprintf(buf, sizeof buf, "no OpenCL platform: the ICD loader found none");
+    }
+    c.reason = buf;
+    return;
+  }
+  std::vector<cl_platform_id> platforms(n_platforms);
+  clGetPlatformIDs(n_platforms, platforms.data(), nullptr);
+  std::string last_failure;
+  for (cl_uint pi = 0; pi < n_platforms; ++pi) {
+    cl_platform_id p = platforms[pi];
+    cl_uint n_devices = 0;
+    rc = clGetDeviceIDs(p, CL_DEVICE_TYPE_ALL, 0, nullptr, &n_devices);
+    if (rc != CL_SUCCESS || n_devices == 0) {
+      last_failure =
+          "platform '" + platform_string(p, CL_PLATFORM_NAME) + "' has no device (" + cl_error_name(rc) + ")";
+      continue;
+    }
+    std::vector<cl_device_id> ids(n_devices);
+    clGetDeviceIDs(p, CL_DEVICE_TYPE_ALL, n_devices, ids.data(), nullptr);
+    const cl_context_properties props[] = {CL_CONTEXT_PLATFORM, reinterpret_cast<cl_context_properties>(p),
+                                           0};
+    cl_context context = clCreateContext(props, n_devices, ids.data(), nullptr, nullptr, &rc);
+    if (rc != CL_SUCCESS) {
+      last_failure = std::string("clCreateContext failed: ") + cl_error_name(rc);
+      continue;
+    }
+    c.contexts.push_back(context);
+    for (cl_device_id id : ids) {
+      cl_command_queue q = clCreateCommandQueue(context, id, 0, &rc);
+      if (rc != CL_SUCCESS) {
+        last_failure = std::string("clCreateCommandQueue failed: ") + cl_error_name(rc);
+        continue;
+      }
+      auto dev = std::make_unique<Device>();
+      dev->platform = p;
+      dev->id = id;
+      dev->context = context;
+      dev->queue = q;
+      dev->name = device_string(id, CL_DEVICE_NAME);
+      dev->vendor = device_string(id, CL_DEVICE_VENDOR);
+      dev->driver = device_string(id, CL_DRIVER_VERSION);
+      dev->platform_name = platform_string(p, CL_PLATFORM_NAME);
+      dev->platform_version = platform_string(p, CL_PLATFORM_VERSION);
+      dev->total_memory = device_value<cl_ulong>(id, CL_DEVICE_GLOBAL_MEM_SIZE, 0);
+      dev->max_alloc = device_value<cl_ulong>(id, CL_DEVICE_MAX_MEM_ALLOC_SIZE, 0);
+      dev->max_work_group = device_value<size_t>(id, CL_DEVICE_MAX_WORK_GROUP_SIZE, 1);
+      const std::string ext = device_string(id, CL_DEVICE_EXTENSIONS);
+      dev->fp64 = ext.find("cl_khr_fp64") != std::string::npos;
+      dev->fp16 = ext.find("cl_khr_fp16") != std::string::npos;
+      char vid[16];
+      std::snprintf(vid, sizeof vid, "%x", device_value<cl_uint>(id, CL_DEVICE_VENDOR_ID, 0));
+      dev->stable_id = "opencl:" + dev->platform_name + ":" + dev->name + ":" + vid;
+      c.devices.push_back(std::move(dev));
+    }
+  }
+  if (c.devices.empty()) c.reason = "no OpenCL device: " + last_failure;
+}
+
+// ===========================================================================
+// Lifecycle and devices
+// ===========================================================================
+
+prism_plugin_error* ocl_init(void** ctx) {
+  Context* c = new (std::nothrow) Context();
+  if (c == nullptr) return PRISM_OCL_ERROR(PRISM_ERROR_OUT_OF_MEMORY, "opencl: out of memory in init");
+  try {
+    enumerate(*c);
+    c->cache_dir = default_cache_dir();
+    if (const char* extra = std::getenv("PRISM_OPENCL_BUILD_OPTIONS"); extra != nullptr) {
+      c->extra_build_options = extra;
+    }
+  } catch (...) {
+    delete c;
+    return PRISM_OCL_ERROR(PRISM_ERROR_OUT_OF_MEMORY, "opencl: out of memory enumerating devices");
+  }
+  *ctx = c;
+  return nullptr;
+}
+
+void ocl_shutdown(void* ctx) {
+  Context* c = static_cast<Context*>(ctx);
+  if (c == nullptr) return;
+  for (auto& d : c->devices) {
+    clFinish(d->queue);
+    for (auto& kv : d->kernels) clReleaseKernel(kv.second);
+    for (auto& kv : d->programs) clReleaseProgram(kv.second);
+    clReleaseCommandQueue(d->queue);
+  }
+  for (cl_context ctx_cl : c->contexts) clReleaseContext(ctx_cl);
+  delete c;
+}
+
+prism_plugin_error* ocl_device_count(void* ctx, int32_t* count, const char** reason) {
+  const Context* c = static_cast<const Context*>(ctx);
+  *count = static_cast<int32_t>(c->devices.size());
+  if (reason != nullptr) *reason = c->devices.empty() ? c->reason.c_str() : nullptr;
+  return nullptr;
+}
+
+#define PRISM_OCL_SET_PROP(props, field, value) \
+  if (PRISM_HAS(props, prism_device_props, field)) (props)->field = (value)
+
+prism_plugin_error* ocl_device_props(void* ctx, int32_t device, prism_device_props* props) {
+  Device* d = nullptr;
+  PRISM_OCL_RETURN_IF_ERROR(get_device(ctx, device, &d));
+  if (props == nullptr) return PRISM_OCL_INVALID("opencl: device_props: props is NULL");
+  // Half floats are stored (copies, fills) but not computed; see the kernel
+  // masks in opencl_ops.cpp. FP16 in the capabilities reports the extension.
+  uint32_t mask =
+      PRISM_DTYPE_MASK_ALL & ~PRISM_DTYPE_BIT(PRISM_DTYPE_F16) & ~PRISM_DTYPE_BIT(PRISM_DTYPE_BF16);
+  if (!d->fp64) mask &= ~PRISM_DTYPE_BIT(PRISM_DTYPE_F64);
+  uint32_t caps = PRISM_DEVICE_CAP_ASYNC | PRISM_DEVICE_CAP_EVENTS;
+  if (d->fp64) caps |= PRISM_DEVICE_CAP_FP64;
+  if (d->fp16) caps |= PRISM_DEVICE_CAP_FP16;
+  PRISM_OCL_SET_PROP(props, name, d->name.c_str());
+  PRISM_OCL_SET_PROP(props, vendor, d->vendor.c_str());
+  PRISM_OCL_SET_PROP(props, stable_id, d->stable_id.c_str());
+  PRISM_OCL_SET_PROP(props, total_memory, d->total_memory);
+  PRISM_OCL_SET_PROP(props, dtype_mask, mask);
+  PRISM_OCL_SET_PROP(props, capabilities, caps);
+  return nullptr;
+}
+
+// ===========================================================================
+// Memory and copies (Note [OpenCL buffers])
+// ---------------------------------------------------------------------------
+// A buffer handle is the cl_mem itself. Views never become sub-buffers
+// (sub-buffer origins must be aligned to CL_DEVICE_MEM_BASE_ADDR_ALIGN, which
+// arbitrary tensor offsets are not): kernels receive the whole buffer plus an
+// element offset. Requests above CL_DEVICE_MAX_MEM_ALLOC_SIZE are refused
+// with OUT_OF_MEMORY before reaching the driver. Host-to-device copies are
+// non-blocking (the core keeps the source alive until synchronize, plugin.h);
+// device-to-host reads block, which synchronises the in-order queue.
+// ===========================================================================
+
+prism_plugin_error* ocl_alloc(void* ctx, int32_t device, size_t bytes, void** buffer) {
+  Device* d = nullptr;
+  PRISM_OCL_RETURN_IF_ERROR(get_device(ctx, device, &d));
+  *buffer = nullptr;
+  if (bytes == 0) return nullptr;
+  if (d->max_alloc != 0 && bytes > d->max_alloc) {
+    return PRISM_OCL_ERROR(PRISM_ERROR_OUT_OF_MEMORY,
+                           "opencl: cannot allocate %zu bytes on '%s' (largest allocation %llu bytes)", bytes,
+                           d->name.c_str(), static_cast<unsigned long long>(d->max_alloc));
+  }
+  cl_int rc = CL_SUCCESS;
+  cl_mem m = clCreateBuffer(d->context, CL_MEM_READ_WRITE, bytes, nullptr, &rc);
+  if (rc != CL_SUCCESS || m == nullptr) {
+    return PRISM_OCL_ERROR(
+        cl_error_status(rc) == PRISM_ERROR_INTERNAL ? PRISM_ERROR_OUT_OF_MEMORY : cl_error_status(rc),
+        "opencl: clCreateBuffer of %zu bytes on '%s': %s (%d)", bytes, d->name.c_str(), cl_error_name(rc),
+        static_cast<int>(rc));
+  }
+  *buffer = m;
+  return nullptr;
+}
+
+void ocl_free(void*, int32_t, void* buffer) {
+  // clReleaseMemObject defers the free until enqueued commands using the
+  // buffer have finished, which is the "waits for pending work" of plugin.h
+  // without blocking the host.
+  if (buffer != nullptr) clReleaseMemObject(static_cast<cl_mem>(buffer));
+}
+
+prism_plugin_error* ocl_copy_from_host(void* ctx, int32_t device, prism_stream_t, const void* src,
+                                       void* dst_buffer, uint64_t dst_byte_offset, size_t bytes) {
+  Device* d = nullptr;
+  PRISM_OCL_RETURN_IF_ERROR(get_device(ctx, device, &d));
+  if (bytes == 0) return nullptr;
+  if (src == nullptr || dst_buffer == nullptr)
+    return PRISM_OCL_INVALID("opencl: copy_from_host: NULL pointer");
+  PRISM_OCL_CHECK_CL(
+      clEnqueueWriteBuffer(d->queue, static_cast<cl_mem>(dst_buffer), CL_FALSE,
+                           static_cast<size_t>(dst_byte_offset), bytes, src, 0, nullptr, nullptr),
+      "clEnqueueWriteBuffer");
+  return nullptr;
+}
+
+prism_plugin_error* ocl_copy_to_host(void* ctx, int32_t device, prism_stream_t, const void* src_buffer,
+                                     uint64_t src_byte_offset, void* dst, size_t bytes) {
+  Device* d = nullptr;
+  PRISM_OCL_RETURN_IF_ERROR(get_device(ctx, device, &d));
+  if (bytes == 0) return nullptr;
+  if (dst == nullptr || src_buffer == nullptr) return PRISM_OCL_INVALID("opencl: copy_to_host: NULL pointer");
+  PRISM_OCL_CHECK_CL(
+      clEnqueueReadBuffer(d->queue, static_cast<cl_mem>(const_cast<void*>(src_buffer)), CL_TRUE,
+                          static_cast<size_t>(src_byte_offset), bytes, dst, 0, nullptr, nullptr),
+      "clEnqueueReadBuffer");
+  return nullptr;
+}
+
+prism_plugin_error* ocl_synchronize(void* ctx, int32_t device, prism_stream_t) {
+  Device* d = nullptr;
+  PRISM_OCL_RETURN_IF_ERROR(get_device(ctx, device, &d));
+  PRISM_OCL_CHECK_CL(clFinish(d->queue), "clFinish");
+  return nullptr;
+}
+
+// ===========================================================================
+// Events: a marker on the in-order queue. Waiting on an event of the same
+// context enqueues a barrier (no host round trip); an event of another
+// platform's context cannot enter a wait list, so the host waits for it.
+// ===========================================================================
+
+struct Event {
+  cl_event ev = nullptr;
+  cl_context context = nullptr;
+};
+
+prism_plugin_error* ocl_event_create(void* ctx, int32_t device, prism_event_t* event) {
+  Device* d = nullptr;
+  PRISM_OCL_RETURN_IF_ERROR(get_device(ctx, device, &d));
+  Event* e = new (std::nothrow) Event();
+  if (e == nullptr)
+    return PRISM_OCL_ERROR(PRISM_ERROR_OUT_OF_MEMORY, "opencl: out of memory creating an event");
+  *event = reinterpret_cast<prism_event_t>(e);
+  return nullptr;
+}
+
+prism_plugin_error* ocl_event_record(void* ctx, int32_t device, prism_event_t event, prism_stream_t) {
+  Device* d = nullptr;
+  PRISM_OCL_RETURN_IF_ERROR(get_device(ctx, device, &d));
+  Event* e = reinterpret_cast<Event*>(event);
+  if (e == nullptr) return PRISM_OCL_INVALID("opencl: event_record: NULL event");
+  cl_event ev = nullptr;
+  PRISM_OCL_CHECK_CL(clEnqueueMarkerWithWaitList(d->queue, 0, nullptr, &ev), "clEnqueueMarkerWithWaitList");
+  if (e->ev != nullptr) clReleaseEvent(e->ev);
+  e->ev = ev;
+  e->context = d->context;
+  clFlush(d->queue);
+  return nullptr;
+}
+
+prism_plugin_error* ocl_event_wait(void* ctx, int32_t device, prism_event_t event, prism_stream_t) {
+  Device* d = nullptr;
+  PRISM_OCL_RETURN_IF_ERROR(get_device(ctx, device, &d));
+  Event* e = reinterpret_cast<Event*>(event);
+  if (e == nullptr) return PRISM_OCL_INVALID("opencl: event_wait: NULL event");
+  if (e->ev == nullptr) return nullptr;  // never recorded: nothing to wait for
+  if (e->context == d->context) {
+    PRISM_OCL_CHECK_CL(clEnqueueBarrierWithWaitList(d->queue, 1, &e->ev, nullptr),
+                       "clEnqueueBarrierWithWaitList");
+  } else {
+    PRISM_OCL_CHECK_CL(clWaitForEvents(1, &e->ev), "clWaitForEvents");
+  }
+  return nullptr;
+}
+
+prism_plugin_error* ocl_event_synchronize(void*, prism_event_t event) {
+  Event* e = reinterpret_cast<Event*>(event);
+  if (e == nullptr) return PRISM_OCL_INVALID("opencl: event_synchronize: NULL event");
+  if (e->ev == nullptr) return nullptr;
+  PRISM_OCL_CHECK_CL(clWaitForEvents(1, &e->ev), "clWaitForEvents");
+  return nullptr;
+}
+
+void ocl_event_destroy(void*, prism_event_t event) {
+  Event* e = reinterpret_cast<Event*>(event);
+  if (e == nullptr) return;
+  if (e->ev != nullptr) clReleaseEvent(e->ev);
+  delete e;
+}
+
+// ===========================================================================
+// The table
+// ===========================================================================
+
+constexpr size_t kMaxKernels = 128;
+prism_kernel_def g_kernels[kMaxKernels];
+prism_plugin_table g_table;
+
+void build_table() {
+  size_t n = 0;
+  for (KernelList list : {elementwise_kernels(), gemm_kernels()}) {
+    for (size_t i = 0; i < list.count && n < kMaxKernels; ++i) g_kernels[n++] = list.defs[i];
+  }
+  prism_plugin_table& t = g_table;
+  std::memset(&t, 0, sizeof t);
+  t.struct_size = sizeof(prism_plugin_table);
+  t.abi_major = PRISM_PLUGIN_ABI_MAJOR;
+  t.abi_minor = PRISM_PLUGIN_ABI_MINOR;
+  t.name = "opencl";
+  t.device_type = "opencl";
+  t.version = "0.1.0";
+  t.init = ocl_init;
+  t.shutdown = ocl_shutdown;
+  t.device_count = ocl_device_count;
+  t.device_props = ocl_device_props;
+  t.alloc = ocl_alloc;
+  t.free = ocl_free;
+  t.copy_from_host = ocl_copy_from_host;
+  t.copy_to_host = ocl_copy_to_host;
+  t.synchronize = ocl_synchronize;
+  t.kernels = g_kernels;
+  t.n_kernels = n;
+  t.kernel_def_size = sizeof(prism_kernel_def);
+  t.event_create = ocl_event_create;
+  t.event_record = ocl_event_record;
+  t.event_wait = ocl_event_wait;
+  t.event_synchronize = ocl_event_synchronize;
+  t.event_destroy = ocl_event_destroy;
+}
+
+}  // namespace
+}  // namespace prism::opencl
+
+extern "C" PRISM_PLUGIN_EXPORT prism_plugin_error* prism_plugin_entry(const prism_host_table* host,
+                                                                      const prism_plugin_table** table) {
+  using namespace prism::opencl;
+  if (host == nullptr || table == nullptr || host->error_create == nullptr) return nullptr;
+  *table = nullptr;
+  if (host->abi_major != PRISM_PLUGIN_ABI_MAJOR) {
+    return prism_sdk_error(host, PRISM_ERROR_UNAVAILABLE,
+                           "opencl: plugin ABI %d.%d cannot serve core ABI %u.%u (major differs)",
+                           PRISM_PLUGIN_ABI_MAJOR, PRISM_PLUGIN_ABI_MINOR,
+                           static_cast<unsigned>(host->abi_major), static_cast<unsigned>(host->abi_minor));
+  }
+  static std::once_flag once;
+  std::call_once(once, build_table);
+  g_host = host;
+  *table = &g_table;
+  return nullptr;
+}
