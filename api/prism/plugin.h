@@ -68,7 +68,8 @@ typedef enum prism_log_level {
   PRISM_LOG_DEBUG = 0,
   PRISM_LOG_INFO = 1,
   PRISM_LOG_WARN = 2,
-  PRISM_LOG_ERROR = 3
+  PRISM_LOG_ERROR = 3,
+  PRISM_LOG_FORCE_32BIT = 0x7FFFFFFF /* not a level: makes every int32 a valid value */
 } prism_log_level;
 
 typedef struct prism_host_table {
@@ -131,11 +132,12 @@ typedef struct prism_tensor_desc {
 } prism_tensor_desc;
 
 typedef enum prism_attr_kind {
-  PRISM_ATTR_INT = 1,    /* .i */
-  PRISM_ATTR_FLOAT = 2,  /* .f */
-  PRISM_ATTR_SCALAR = 3, /* a number for a tensor element: both .i and .f are set
-                            (.i truncated); a kernel picks by dtype */
-  PRISM_ATTR_INTS = 4    /* .ints[0 .. n_ints) */
+  PRISM_ATTR_INT = 1,                 /* .i */
+  PRISM_ATTR_FLOAT = 2,               /* .f */
+  PRISM_ATTR_SCALAR = 3,              /* a number for a tensor element: both .i and .f are set
+                                         (.i truncated); a kernel picks by dtype */
+  PRISM_ATTR_INTS = 4,                /* .ints[0 .. n_ints) */
+  PRISM_ATTR_FORCE_32BIT = 0x7FFFFFFF /* not a kind: makes every int32 a valid value */
 } prism_attr_kind;
 
 /* A named attribute of a call, e.g. {"alpha", SCALAR}. Borrowed for the call. */

@@ -129,9 +129,10 @@ PRISM_API prism_status prism_synchronize(const char* device);
  * ======================================================================== */
 
 typedef enum prism_fallback_policy {
-  PRISM_FALLBACK_ALLOW = 0, /* run missing kernels through the CPU plugin silently */
-  PRISM_FALLBACK_WARN = 1,  /* the same, warning once per op (default) */
-  PRISM_FALLBACK_ERROR = 2  /* a missing kernel is an UNIMPLEMENTED error */
+  PRISM_FALLBACK_ALLOW = 0,               /* run missing kernels through the CPU plugin silently */
+  PRISM_FALLBACK_WARN = 1,                /* the same, warning once per op (default) */
+  PRISM_FALLBACK_ERROR = 2,               /* a missing kernel is an UNIMPLEMENTED error */
+  PRISM_FALLBACK_FORCE_32BIT = 0x7FFFFFFF /* not a policy: makes every int32 a valid value */
 } prism_fallback_policy;
 
 /* Sets the policy (overrides the PRISM_FALLBACK environment variable). */
@@ -377,7 +378,8 @@ PRISM_DECLARE_BINARY(minimum)
 typedef enum prism_rounding_mode {
   PRISM_ROUNDING_NONE = 0, /* true division */
   PRISM_ROUNDING_FLOOR = 1,
-  PRISM_ROUNDING_TRUNC = 2
+  PRISM_ROUNDING_TRUNC = 2,
+  PRISM_ROUNDING_FORCE_32BIT = 0x7FFFFFFF /* not a mode: makes every int32 a valid value */
 } prism_rounding_mode;
 
 /* torch.div(a, b, rounding_mode=...). */

@@ -425,7 +425,8 @@ struct ClampOp {
   C lo, hi;
   bool has_lo, has_hi;
   T operator()(T v) const {
-    C x = static_cast<C>(Num<T>::load(v));
+    C x = static_cast<C>(
+        Num<T>::load(v));  // NOLINT(bugprone-signed-char-misuse): int8 values widen with their sign
     if (has_lo) x = MaximumOp<C>{}(x, lo);
     if (has_hi) x = MinimumOp<C>{}(x, hi);
     return Num<T>::store(static_cast<Compute<T>>(x));

@@ -50,6 +50,7 @@ void pack(const MatView& v, Dst* dst) {  // dst: dense (rows, cols)
   for (int64_t i = 0; i < v.rows; ++i) {
     const char* row = v.data + i * v.row_stride * static_cast<int64_t>(sizeof(Src));
     for (int64_t j = 0; j < v.cols; ++j) {
+      // NOLINTNEXTLINE(bugprone-signed-char-misuse): int8 values widen with their sign
       dst[i * v.cols + j] = static_cast<Dst>(Num<Src>::load(
           *reinterpret_cast<const Src*>(row + j * v.col_stride * static_cast<int64_t>(sizeof(Src)))));
     }

@@ -249,9 +249,6 @@ Tensor v_slice(const Tensor& z, const OpAttrs& a) {
 Tensor v_diagonal(const Tensor& z, const OpAttrs& a) {
   return diagonal(z, a.i0, a.i1, a.i2);
 }
-Tensor v_as_strided(const Tensor& z, const OpAttrs& a) {
-  return as_strided(z, a.sizes, a.strides, a.offset);
-}
 Grads d_narrow(const Ctx& c, const Tensor& g) {
   return d_select_like(c, g, v_narrow);
 }

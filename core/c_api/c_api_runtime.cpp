@@ -67,6 +67,9 @@ PRISM_API void prism_clear_error(void) {
 
 PRISM_API const char* prism_status_name(prism_status status) {
   switch (status) {
+    default:  // out-of-range values (the enum's FORCE_32BIT sentinel) fall through to the code after the
+              // switch
+      break;
     case PRISM_OK:
       return "OK";
     case PRISM_ERROR_INVALID_ARGUMENT:

@@ -170,6 +170,8 @@ static int fail(const char* what) {
 
 static const char* fallback_policy_name(prism_fallback_policy p) {
   switch (p) {
+    default:  // out-of-range values fall through to the code after the switch
+      break;
     case PRISM_FALLBACK_ALLOW:
       return "allow";
     case PRISM_FALLBACK_WARN:

@@ -40,6 +40,9 @@ prism_plugin_error kOutOfMemoryError{PRISM_ERROR_OUT_OF_MEMORY,
 
 const char* status_name(prism_status code) {
   switch (code) {
+    default:  // out-of-range values (the enum's FORCE_32BIT sentinel) fall through to the code after the
+              // switch
+      break;
     case PRISM_OK:
       return "OK";
     case PRISM_ERROR_INVALID_ARGUMENT:
@@ -85,6 +88,8 @@ extern "C" prism_plugin_error* host_error_create(prism_status code, const char* 
 
 const char* level_name(prism_log_level level) {
   switch (level) {
+    default:  // out-of-range values fall through to the code after the switch
+      break;
     case PRISM_LOG_DEBUG:
       return "debug";
     case PRISM_LOG_INFO:

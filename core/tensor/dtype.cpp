@@ -116,6 +116,9 @@ float bf16_bits_to_f32(uint16_t h) {
 
 double load_as_double(const void* p, prism_dtype dt) {
   switch (dt) {
+    default:  // out-of-range values (the enum's FORCE_32BIT sentinel) fall through to the code after the
+              // switch
+      break;
     case PRISM_DTYPE_BOOL:
       return *static_cast<const uint8_t*>(p) != 0 ? 1.0 : 0.0;
     case PRISM_DTYPE_U8:
@@ -163,6 +166,9 @@ T saturate_int(double v) {
 
 void store_from_double(void* p, prism_dtype dt, double v) {
   switch (dt) {
+    default:  // out-of-range values (the enum's FORCE_32BIT sentinel) fall through to the code after the
+              // switch
+      break;
     case PRISM_DTYPE_BOOL:
       *static_cast<uint8_t*>(p) = v != 0.0 ? 1 : 0;
       break;

@@ -195,6 +195,9 @@ class Tensor {
   double get(int64_t i) const {
     const void* p = ptr(i);
     switch (dtype_) {
+      default:  // out-of-range values (the enum's FORCE_32BIT sentinel) fall through to the code after the
+                // switch
+        break;
       case PRISM_DTYPE_BOOL:
         return *static_cast<const uint8_t*>(p);
       case PRISM_DTYPE_U8:
@@ -226,6 +229,9 @@ class Tensor {
   void set(int64_t i, double v) {
     void* p = ptr(i);
     switch (dtype_) {
+      default:  // out-of-range values (the enum's FORCE_32BIT sentinel) fall through to the code after the
+                // switch
+        break;
       case PRISM_DTYPE_BOOL:
         *static_cast<uint8_t*>(p) = v != 0;
         break;
