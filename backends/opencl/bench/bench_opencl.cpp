@@ -77,9 +77,10 @@ struct Bare {
     return m;
   }
   void launch_add(cl_mem c, cl_mem a, cl_mem b, size_t n) {
-    clSetKernelArg(add, 0, sizeof c, &c);
-    clSetKernelArg(add, 1, sizeof a, &a);
-    clSetKernelArg(add, 2, sizeof b, &b);
+    // cl_mem is itself a pointer type: the argument size is sizeof(cl_mem).
+    clSetKernelArg(add, 0, sizeof(cl_mem), &c);
+    clSetKernelArg(add, 1, sizeof(cl_mem), &a);
+    clSetKernelArg(add, 2, sizeof(cl_mem), &b);
     const size_t local = 256;
     clEnqueueNDRangeKernel(q, add, 1, nullptr, &n, n % local == 0 ? &local : nullptr, 0, nullptr, nullptr);
   }

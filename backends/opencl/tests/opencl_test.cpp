@@ -681,7 +681,12 @@ std::vector<std::string> cache_files(const std::string& dir) {
   if (DIR* d = opendir(dir.c_str())) {
     while (dirent* e = readdir(d)) {
       const std::string name = e->d_name;
-      if (name.size() > 6 && name.substr(name.size() - 6) == ".clbin") out.push_back(dir + "/" + name);
+      if (name.size() > 6 && name.substr(name.size() - 6) == ".clbin") {
+        std::string path = dir;
+        path += '/';
+        path += name;
+        out.push_back(path);
+      }
     }
     closedir(d);
   }
