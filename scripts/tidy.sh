@@ -58,7 +58,8 @@ printf '%s\0' "${files[@]}" |
 # Keep only diagnostics (clang-tidy prints "N warnings generated." noise to stderr).
 grep -vE '^[0-9]+ warnings? (and [0-9]+ errors? )?generated\.$|^Suppressed [0-9]+ warnings|^Use -header-filter|^Use -system-headers' "$log" || true
 # A header's finding is reported once per translation unit including it: count unique ones.
-count=$(grep -E ': (warning|error): ' "$log" | sort -u | wc -l)
+# (grep finds nothing on a clean run: keep pipefail from failing the script.)
+count=$({ grep -E ': (warning|error): ' "$log" || true; } | sort -u | wc -l)
 if ((count > 0)); then
   echo "tidy.sh: $count finding(s)"
   exit 1
