@@ -116,6 +116,16 @@ void remove_hook(const Tensor& t, int handle);
 bool should_record(std::initializer_list<const Tensor*> inputs);
 // Attaches a node for `op` (an entry of the derivatives table) to `out`.
 void record(const char* op, const Tensor& out, const std::vector<Tensor>& inputs, OpAttrs attrs = OpAttrs());
+// Backward of a composite or fused op: gets the saved tensors (unpacked, in
+// the order given; null stays null) and the output's gradient, returns one
+// gradient per input (null = none). Results are summed back to each input's
+// shape and cast to its dtype by the engine.
+using BackwardClosure = std::function<std::vector<Tensor>(const std::vector<Tensor>& saved, const Tensor& grad)>;
+// Like record() for ops outside the derivatives table: `name` is the node's
+// name (e.g. "SoftmaxBackward"), `saved` are version-checked like the table's
+// saved tensors. Inputs may hold nullptr (optional arguments).
+void record_closure(const char* forward_op, const char* name, const Tensor& out,
+                    const std::vector<Tensor>& inputs, const std::vector<Tensor>& saved, BackwardClosure fn);
 // Note [In-place ops and autograd]: see autograd.cpp.
 void check_inplace(const char* op, const Tensor& t);
 // After an in-place op wrote `result`'s values into `self`, makes `self`

@@ -378,8 +378,13 @@ Tensor sum_to(const Tensor& g, const Dims& sizes) {
   return reshape(r, sizes);
 }
 
+// One node type serves the table's formulas and the closures of composite and
+// fused ops (record_closure): both save detached aliases checked by version on
+// unpack, and both have their gradients summed back to each input's shape.
 struct OpNode : Node {
-  const Derivative* d = nullptr;
+  const Derivative* d = nullptr;  // table entry, or null for a closure node
+  std::string closure_name;
+  BackwardClosure closure;
   std::vector<SavedTensor> saved_in;
   SavedTensor saved_out;
   OpAttrs attrs;
@@ -387,7 +392,7 @@ struct OpNode : Node {
   std::vector<prism_dtype> in_dtypes;
   bool released = false;
 
-  std::string name() const override { return d->name; }
+  std::string name() const override { return d ? std::string(d->name) : closure_name; }
   void release_saved() override {
     // A node that saved nothing can run again (as in PyTorch).
     released = released || !saved_in.empty() || saved_out.defined();
@@ -401,8 +406,8 @@ struct OpNode : Node {
         now == s.version, INVALID_ARGUMENT,
         "one of the variables needed for gradient computation has been modified by an inplace operation: [",
         dtype_name(s.alias->dtype), " ", s.alias->sizes.str(), "], which is ",
-        i == SIZE_MAX ? std::string("the output") : detail::str_cat("input ", i), " of ", d->name,
-        ", is at version ", now, "; expected version ", s.version, " instead");
+        i == SIZE_MAX ? std::string("the output") : detail::str_cat(d ? "input " : "saved tensor ", i),
+        " of ", name(), ", is at version ", now, "; expected version ", s.version, " instead");
     return s.alias;
   }
   std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
@@ -410,14 +415,19 @@ struct OpNode : Node {
         !released, INVALID_ARGUMENT,
         "Trying to backward through the graph a second time (or directly access"
         " saved tensors after they have already been freed) at ",
-        d->name,
+        name(),
         ". Saved intermediate values of the graph are freed when you call backward(); pass retain_graph=1 "
         "if you need to backward through the graph a second time");
     if (grads.empty() || !grads[0]) return std::vector<Tensor>(next.size());
     std::vector<Tensor> in;
     for (size_t i = 0; i < saved_in.size(); ++i) in.push_back(unpack(saved_in[i], i));
-    Ctx c{in, unpack(saved_out, SIZE_MAX), attrs, in_sizes, in_dtypes};
-    Grads r = d->fn(c, grads[0]);
+    Grads r;
+    if (d) {
+      Ctx c{in, unpack(saved_out, SIZE_MAX), attrs, in_sizes, in_dtypes};
+      r = d->fn(c, grads[0]);
+    } else {
+      r = closure(in, grads[0]);
+    }
     r.resize(next.size());
     for (size_t i = 0; i < r.size(); ++i) {
       if (!r[i] || !next[i].node) {
@@ -430,6 +440,30 @@ struct OpNode : Node {
     return r;
   }
 };
+
+// Connects `node` to the inputs' history and makes it `out`'s grad_fn.
+void attach(const std::shared_ptr<OpNode>& node, const Tensor& out, const std::vector<Tensor>& inputs) {
+  node->seq = g_seq++;
+  for (const Tensor& t : inputs) {
+    node->in_sizes.push_back(t ? t->sizes : Dims());
+    node->in_dtypes.push_back(t ? t->dtype : PRISM_DTYPE_F32);
+    if (!t || !requires_grad(t.get())) {
+      node->next.push_back({});
+    } else if (t->autograd->grad_fn) {
+      node->next.push_back({t->autograd->grad_fn, t->autograd->output_nr});
+    } else {
+      if (!t->autograd->accumulator) {
+        t->autograd->accumulator = std::make_shared<AccumulateGrad>();
+        t->autograd->accumulator->leaf = t;
+      }
+      node->next.push_back({t->autograd->accumulator, 0});
+    }
+  }
+  if (!out->autograd) out->autograd = std::make_shared<AutogradMeta>();
+  out->autograd->grad_fn = node;
+  out->autograd->output_nr = 0;
+  out->autograd->requires_grad = false;
+}
 
 }  // namespace
 
@@ -449,26 +483,11 @@ void record(const char* op, const Tensor& out, const std::vector<Tensor>& inputs
   auto node = std::make_shared<OpNode>();
   node->d = d;
   node->forward_op = op;
-  node->seq = g_seq++;
   node->attrs = std::move(attrs);
-  for (const Tensor& t : inputs) {
-    node->in_sizes.push_back(t->sizes);
-    node->in_dtypes.push_back(t->dtype);
-    if (!requires_grad(t.get())) {
-      node->next.push_back({});
-    } else if (t->autograd->grad_fn) {
-      node->next.push_back({t->autograd->grad_fn, t->autograd->output_nr});
-    } else {
-      if (!t->autograd->accumulator) {
-        t->autograd->accumulator = std::make_shared<AccumulateGrad>();
-        t->autograd->accumulator->leaf = t;
-      }
-      node->next.push_back({t->autograd->accumulator, 0});
-    }
-    if (d->save_inputs) node->saved_in.push_back(save(t));
-  }
+  if (d->save_inputs)
+    for (const Tensor& t : inputs) node->saved_in.push_back(save(t));
   if (d->save_output) node->saved_out = save(out);
-  if (!out->autograd) out->autograd = std::make_shared<AutogradMeta>();
+  attach(node, out, inputs);
   static const char* const kViewOps[] = {"view",       "reshape", "squeeze", "unsqueeze", "permute",
                                          "transpose",  "narrow",  "select",  "slice",     "diagonal",
                                          "as_strided", "unfold",  "expand"};
@@ -480,9 +499,17 @@ void record(const char* op, const Tensor& out, const std::vector<Tensor>& inputs
       break;
     }
   }
-  out->autograd->grad_fn = std::move(node);
-  out->autograd->output_nr = 0;
-  out->autograd->requires_grad = false;
+}
+
+void record_closure(const char* forward_op, const char* name, const Tensor& out,
+                    const std::vector<Tensor>& inputs, const std::vector<Tensor>& saved, BackwardClosure fn) {
+  if (!is_float(out->dtype)) return;
+  auto node = std::make_shared<OpNode>();
+  node->closure_name = name;
+  node->closure = std::move(fn);
+  node->forward_op = forward_op;
+  for (const Tensor& t : saved) node->saved_in.push_back(save(t));
+  attach(node, out, inputs);
 }
 
 }  // namespace prism::autograd
