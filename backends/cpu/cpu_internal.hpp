@@ -256,6 +256,7 @@ struct StridedPlan {
   int64_t sizes[PRISM_MAX_DIMS];
   int64_t strides[kMaxOperands][PRISM_MAX_DIMS];  // bytes, dim 0 innermost
   char* data[kMaxOperands];
+  int64_t esz[kMaxOperands];  // element size of each operand, bytes
 };
 
 inline char* desc_data(const prism_tensor_desc& d) {
@@ -269,7 +270,7 @@ inline void build_plan(StridedPlan& p, const prism_tensor_desc* const* ops, int 
   p.nops = nops;
   p.ndim = 0;
   p.numel = 1;
-  int64_t esz[kMaxOperands];
+  int64_t* esz = p.esz;
   for (int k = 0; k < nops; ++k) {
     p.data[k] = desc_data(*ops[k]);
     esz[k] = static_cast<int64_t>(prism_sdk_dtype_size(ops[k]->dtype));
@@ -372,18 +373,57 @@ inline void for_each_run(const StridedPlan& p, int64_t begin, int64_t end, Run& 
 // Dims are ordered by the output, so an input stored transposed walks its
 // inner run with a large stride: every element is a new cache line and, for
 // big matrices, a new page. When some input would rather have dim 1 innermost,
-// the two inner dims are walked in kTile x kTile tiles instead, so the lines
-// an input tile touches are reused by the following rows of the tile.
+// the two inner dims are walked in kTile x kTile tiles instead, and each tile
+// of such an input is first copied (read along its own contiguous dim) into a
+// small buffer laid out like the output. The run then sees unit strides for
+// every operand and takes its vectorised path; the copy is the blocked
+// transpose a hand-written loop would do.
 constexpr int64_t kTile = 64;
+
+inline bool stages_tile(const StridedPlan& p, int k) {
+  const int64_t a0 = p.strides[k][0] < 0 ? -p.strides[k][0] : p.strides[k][0];
+  const int64_t a1 = p.strides[k][1] < 0 ? -p.strides[k][1] : p.strides[k][1];
+  return a1 != 0 && a1 < a0;
+}
 
 inline bool prefers_tiling(const StridedPlan& p) {
   if (p.ndim < 2 || p.sizes[0] < 16 || p.sizes[1] < 16) return false;
-  for (int k = 1; k < p.nops; ++k) {
-    const int64_t a0 = p.strides[k][0] < 0 ? -p.strides[k][0] : p.strides[k][0];
-    const int64_t a1 = p.strides[k][1] < 0 ? -p.strides[k][1] : p.strides[k][1];
-    if (a1 != 0 && a1 < a0) return true;
-  }
+  for (int k = 1; k < p.nops; ++k)
+    if (stages_tile(p, k)) return true;
   return false;
+}
+
+// Copies the n x m tile at `src` (dim 0 stride s0, dim 1 stride s1, bytes)
+// into dst[j * kTile + i], reading along dim 1 (the source's short stride).
+template <class E>
+inline void stage_tile(char* dst, const char* src, int64_t s0, int64_t s1, int64_t n, int64_t m) {
+  E* d = reinterpret_cast<E*>(dst);
+  for (int64_t i = 0; i < n; ++i) {
+    const char* row = src + i * s0;
+    for (int64_t j = 0; j < m; ++j) {
+      E v;
+      std::memcpy(&v, row + j * s1, sizeof(E));
+      d[j * kTile + i] = v;
+    }
+  }
+}
+
+inline void stage_tile_any(int64_t esz, char* dst, const char* src, int64_t s0, int64_t s1, int64_t n,
+                           int64_t m) {
+  switch (esz) {
+    case 1:
+      stage_tile<uint8_t>(dst, src, s0, s1, n, m);
+      break;
+    case 2:
+      stage_tile<uint16_t>(dst, src, s0, s1, n, m);
+      break;
+    case 4:
+      stage_tile<uint32_t>(dst, src, s0, s1, n, m);
+      break;
+    default:
+      stage_tile<uint64_t>(dst, src, s0, s1, n, m);
+      break;
+  }
 }
 
 // Tiled walk of work units [ub, ue): a unit is kTile rows (dim 1) of one
@@ -392,9 +432,15 @@ template <class Run>
 inline void run_tiles(const StridedPlan& p, int64_t ub, int64_t ue, Run& run) {
   const int64_t n0 = p.sizes[0], n1 = p.sizes[1];
   const int64_t row_blocks = (n1 + kTile - 1) / kTile;
+  // Staging buffers for transposed inputs (operand 0, the output, is never staged).
+  alignas(64) static thread_local char stage_buf[kMaxOperands][kTile * kTile * 8];
+  char* stage[kMaxOperands];  // resolved once: a thread_local in a shared object costs a call per access
+  bool staged[kMaxOperands] = {};
+  for (int k = 0; k < p.nops; ++k) stage[k] = stage_buf[k];
+  for (int k = 1; k < p.nops; ++k) staged[k] = stages_tile(p, k) && p.esz[k] <= 8;
   char* ptr[kMaxOperands];
   int64_t inner[kMaxOperands];
-  for (int k = 0; k < p.nops; ++k) inner[k] = p.strides[k][0];
+  for (int k = 0; k < p.nops; ++k) inner[k] = staged[k] ? p.esz[k] : p.strides[k][0];
   for (int64_t u = ub; u < ue; ++u) {
     int64_t outer = u / row_blocks;
     const int64_t j0 = (u % row_blocks) * kTile;
@@ -408,15 +454,25 @@ inline void run_tiles(const StridedPlan& p, int64_t ub, int64_t ue, Run& run) {
     }
     for (int64_t i0 = 0; i0 < n0; i0 += kTile) {
       const int64_t n = n0 - i0 < kTile ? n0 - i0 : kTile;
+      for (int k = 1; k < p.nops; ++k) {
+        if (staged[k]) {
+          stage_tile_any(p.esz[k], stage[k], base[k] + j0 * p.strides[k][1] + i0 * p.strides[k][0],
+                         p.strides[k][0], p.strides[k][1], n, j1 - j0);
+        }
+      }
       for (int64_t j = j0; j < j1; ++j) {
-        for (int k = 0; k < p.nops; ++k) ptr[k] = base[k] + j * p.strides[k][1] + i0 * p.strides[k][0];
+        for (int k = 0; k < p.nops; ++k) {
+          ptr[k] = staged[k] ? stage[k] + (j - j0) * kTile * p.esz[k]
+                             : base[k] + j * p.strides[k][1] + i0 * p.strides[k][0];
+        }
         run(ptr, inner, n);
       }
     }
   }
 }
 
-// Runs `run` over the whole plan, threaded when large.
+// Runs `run` over the whole plan, threaded when large. Operand 0 is the only
+// one written: inputs may be handed to `run` from a staging copy.
 template <class Run>
 inline void run_plan(const StridedPlan& p, Run run) {
   if (p.numel == 0) return;
