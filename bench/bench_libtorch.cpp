@@ -128,6 +128,59 @@ void BM_small_add_inplace(benchmark::State& state) {
   benchmark::DoNotOptimize(a.data_ptr());
 }
 
+// Tiny autograd graph (Note [tiny graph] in bench_prism.cpp): autograd on,
+// outside InferenceMode; grads set to none after each step.
+void BM_tiny_graph(benchmark::State& state) {
+  c10::InferenceMode off(false);
+  at::Tensor a = at::tensor({1.0f, -2.0f, 3.0f, -4.0f}).set_requires_grad(true);
+  at::Tensor b = at::tensor({0.5f, 0.25f, -0.125f, 1.0f}).set_requires_grad(true);
+  for (auto _ : state) {
+    at::Tensor y = (at::relu(a * b) + a).sum();
+    y.backward();
+    a.mutable_grad().reset();
+    b.mutable_grad().reset();
+  }
+}
+
+// Training steps (Note [nn benchmark cases] in bench_prism.cpp): autograd on,
+// outside the global InferenceMode; the same shapes and steps as Prism's.
+struct TrainData {
+  at::Tensor x, w, b, gy, a, bm, gc;
+  TrainData() {
+    c10::InferenceMode off(false);
+    x = rand_f32({64, 1, 28, 28}).requires_grad_(true);
+    w = rand_f32({32, 1, 3, 3}).requires_grad_(true);
+    b = rand_f32({32}).requires_grad_(true);
+    gy = rand_f32({64, 32, 28, 28});
+    a = rand_f32({512, 512}).requires_grad_(true);
+    bm = rand_f32({512, 512}).requires_grad_(true);
+    gc = rand_f32({512, 512});
+  }
+};
+TrainData& train_data() {
+  static TrainData d;
+  return d;
+}
+void BM_conv2d_train(benchmark::State& state) {
+  c10::InferenceMode off(false);
+  TrainData& d = train_data();
+  for (auto _ : state) {
+    at::Tensor y = at::conv2d(d.x, d.w, d.b, {1, 1}, {1, 1});
+    y.backward(d.gy);
+    for (at::Tensor* t : {&d.x, &d.w, &d.b}) t->mutable_grad().reset();
+  }
+}
+void BM_matmul_train(benchmark::State& state) {
+  c10::InferenceMode off(false);
+  TrainData& d = train_data();
+  for (auto _ : state) {
+    at::Tensor c = at::matmul(d.a, d.bm);
+    c.backward(d.gc);
+    for (at::Tensor* t : {&d.a, &d.bm}) t->mutable_grad().reset();
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(3 * 2.0 * 512 * 512 * 512 * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
 void register_all() {
   using benchmark::kMillisecond;
   using benchmark::kNanosecond;
@@ -151,8 +204,15 @@ void register_all() {
         ->UseRealTime()
         ->Unit(kMillisecond);
   }
+  benchmark::RegisterBenchmark("conv2d_train_f32/64x1x28x28-32x3x3/libtorch", BM_conv2d_train)
+      ->UseRealTime()
+      ->Unit(kMillisecond);
+  benchmark::RegisterBenchmark("matmul_train_f32/512/libtorch", BM_matmul_train)
+      ->UseRealTime()
+      ->Unit(kMillisecond);
   benchmark::RegisterBenchmark("small_add_f32/4/libtorch", BM_small_add)->Unit(kNanosecond);
   benchmark::RegisterBenchmark("small_add_f32/4/libtorch_inplace", BM_small_add_inplace)->Unit(kNanosecond);
+  benchmark::RegisterBenchmark("tiny_graph_f32/4/libtorch", BM_tiny_graph)->Unit(kNanosecond);
 }
 
 }  // namespace

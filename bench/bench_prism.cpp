@@ -352,6 +352,39 @@ void BM_small_empty(benchmark::State& state) {
 }
 
 // Only the C ABI round trip: a metadata query.
+// Tiny autograd graph (Note [tiny graph]): y = sum(relu(a * b) + a) on 4
+// elements, then backward into a.grad and b.grad, which are set to none after
+// each step (as optimizer.zero_grad(set_to_none=True) does). bench_libtorch
+// runs the same steps through libtorch's C++ autograd.
+struct TinyGraph {
+  Tensor a, b;
+  TinyGraph() {
+    const float av[4] = {1, -2, 3, -4}, bv[4] = {0.5f, 0.25f, -0.125f, 1};
+    const int64_t n = 4;
+    check(prism_from_data(av, &n, 1, PRISM_DTYPE_F32, "cpu", &a.h), "prism_from_data");
+    check(prism_from_data(bv, &n, 1, PRISM_DTYPE_F32, "cpu", &b.h), "prism_from_data");
+    check(prism_tensor_set_requires_grad(a.h, 1), "set_requires_grad");
+    check(prism_tensor_set_requires_grad(b.h, 1), "set_requires_grad");
+  }
+  void step() {
+    Tensor m, r, s, y;
+    check(prism_mul(a.h, b.h, &m.h), "prism_mul");
+    check(prism_relu(m.h, &r.h), "prism_relu");
+    check(prism_add(r.h, a.h, 1.0, &s.h), "prism_add");
+    check(prism_sum(s.h, nullptr, 0, 0, &y.h), "prism_sum");
+    check(prism_backward(y.h, nullptr, 0), "prism_backward");
+  }
+};
+
+void BM_tiny_graph(benchmark::State& state) {
+  static TinyGraph g;
+  for (auto _ : state) {
+    g.step();
+    check(prism_tensor_zero_grad(g.a.h, 1), "zero_grad");
+    check(prism_tensor_zero_grad(g.b.h, 1), "zero_grad");
+  }
+}
+
 void BM_small_query(benchmark::State& state) {
   SmallData& d = small_data();
   for (auto _ : state) benchmark::DoNotOptimize(prism_tensor_numel(d.a.h));
@@ -382,6 +415,76 @@ bool close_enough(const float* got, const float* want, int64_t n, float tol, con
     return false;
   }
   return true;
+}
+
+// ===========================================================================
+// Training steps: forward + backward (Note [nn benchmark cases])
+// ---------------------------------------------------------------------------
+// conv2d: x (64, 1, 28, 28), w (32, 1, 3, 3), b (32), padding 1; matmul:
+// a, b (512, 512). Every input requires grad, so backward computes every
+// gradient (conv: data, weight and bias); the upstream gradient is a fixed
+// random tensor; grads are dropped (set to none) after each step, as
+// optimizer.zero_grad(set_to_none=True) does. bench_libtorch runs the same
+// steps through libtorch's autograd.
+// ===========================================================================
+
+constexpr int64_t kConvN = 64, kConvC = 1, kConvHW = 28, kConvO = 32;
+constexpr int64_t kTrainMM = 512;
+
+struct TrainData {
+  HostBuf hx{kConvN * kConvC * kConvHW * kConvHW}, hw{kConvO * kConvC * 9}, hb{kConvO},
+      hgy{kConvN * kConvO * kConvHW * kConvHW}, ha{kTrainMM * kTrainMM}, hbm{kTrainMM * kTrainMM},
+      hgc{kTrainMM * kTrainMM};
+  Tensor x, w, b, gy, a, bm, gc;
+  TrainData() {
+    uint64_t seed = 100;
+    for (HostBuf* h : {&hx, &hw, &hb, &hgy, &ha, &hbm, &hgc}) fill_random(*h, seed++);
+    x.h = to_prism(hx, {kConvN, kConvC, kConvHW, kConvHW});
+    w.h = to_prism(hw, {kConvO, kConvC, 3, 3});
+    b.h = to_prism(hb, {kConvO});
+    gy.h = to_prism(hgy, {kConvN, kConvO, kConvHW, kConvHW});
+    a.h = to_prism(ha, {kTrainMM, kTrainMM});
+    bm.h = to_prism(hbm, {kTrainMM, kTrainMM});
+    gc.h = to_prism(hgc, {kTrainMM, kTrainMM});
+    for (Tensor* t : {&x, &w, &b, &a, &bm})
+      check(prism_tensor_set_requires_grad(t->h, 1), "set_requires_grad");
+  }
+};
+
+TrainData& train_data() {
+  static TrainData d;
+  return d;
+}
+
+void conv_step(TrainData& d) {
+  static const int64_t pad[2] = {1, 1};
+  Tensor y;
+  check(prism_conv2d(d.x.h, d.w.h, d.b.h, nullptr, pad, nullptr, 1, &y.h), "prism_conv2d");
+  check(prism_backward(y.h, d.gy.h, 0), "prism_backward (conv2d)");
+}
+
+void matmul_step(TrainData& d) {
+  Tensor c;
+  check(prism_matmul(d.a.h, d.bm.h, &c.h), "prism_matmul");
+  check(prism_backward(c.h, d.gc.h, 0), "prism_backward (matmul)");
+}
+
+void BM_conv2d_train_prism(benchmark::State& state) {
+  TrainData& d = train_data();
+  for (auto _ : state) {
+    conv_step(d);
+    for (Tensor* t : {&d.x, &d.w, &d.b}) check(prism_tensor_zero_grad(t->h, 1), "zero_grad");
+  }
+}
+
+void BM_matmul_train_prism(benchmark::State& state) {
+  TrainData& d = train_data();
+  for (auto _ : state) {
+    matmul_step(d);
+    for (Tensor* t : {&d.a, &d.bm}) check(prism_tensor_zero_grad(t->h, 1), "zero_grad");
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(3 * 2.0 * kTrainMM * kTrainMM * kTrainMM * 1e-9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
 }
 
 bool check_results() {
@@ -449,10 +552,17 @@ void register_all() {
         ->UseRealTime()
         ->Unit(kMillisecond);
   }
+  benchmark::RegisterBenchmark("conv2d_train_f32/64x1x28x28-32x3x3/prism", BM_conv2d_train_prism)
+      ->UseRealTime()
+      ->Unit(kMillisecond);
+  benchmark::RegisterBenchmark("matmul_train_f32/512/prism", BM_matmul_train_prism)
+      ->UseRealTime()
+      ->Unit(kMillisecond);
   benchmark::RegisterBenchmark("small_add_f32/4/prism", BM_small_add)->Unit(kNanosecond);
   benchmark::RegisterBenchmark("small_add_f32/4/prism_inplace", BM_small_add_inplace)->Unit(kNanosecond);
   benchmark::RegisterBenchmark("small_empty_f32/4/prism", BM_small_empty)->Unit(kNanosecond);
   benchmark::RegisterBenchmark("small_query/prism", BM_small_query)->Unit(kNanosecond);
+  benchmark::RegisterBenchmark("tiny_graph_f32/4/prism", BM_tiny_graph)->Unit(kNanosecond);
 }
 
 }  // namespace

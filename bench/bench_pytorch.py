@@ -84,6 +84,20 @@ def cases():
     sa, sb = rand_f32(4), rand_f32(4)
     out.append(("small_add_f32/4/pytorch", (lambda: torch.add(sa, sb)), None, 0, "ns"))
     out.append(("small_add_f32/4/pytorch_inplace", (lambda: sa.add_(sb)), None, 0, "ns"))
+
+    # Tiny autograd graph (Note [tiny graph] in bench_prism.cpp).
+    # Autograd is on for this case (the rest run under inference_mode).
+    with torch.inference_mode(False):
+        ta = torch.tensor([1.0, -2.0, 3.0, -4.0], requires_grad=True)
+        tb = torch.tensor([0.5, 0.25, -0.125, 1.0], requires_grad=True)
+
+    def tiny_graph():
+        with torch.inference_mode(False), torch.enable_grad():
+            (torch.relu(ta * tb) + ta).sum().backward()
+        ta.grad = None
+        tb.grad = None
+
+    out.append(("tiny_graph_f32/4/pytorch", tiny_graph, None, 0, "ns"))
     return out
 
 

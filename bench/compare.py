@@ -54,6 +54,21 @@ LATENCY = [
     ("small add_ 4 f32, in place", "small_add_f32/4/prism_inplace", "tensor.add_ (python)", "small_add_f32/4/pytorch_inplace", None),
     ("prism_empty+release 4 f32", "small_empty_f32/4/prism", "(breakdown)", None, None),
     ("C ABI query (numel)", "small_query/prism", "(breakdown)", None, None),
+    ("tiny graph 4 f32: mul, relu, add, sum, backward", "tiny_graph_f32/4/prism", "(absolute)", None, 10000.0),
+    ("tiny graph 4 f32: mul, relu, add, sum, backward", "tiny_graph_f32/4/prism", "libtorch autograd",
+     "tiny_graph_f32/4/libtorch", None),
+    ("tiny graph 4 f32: mul, relu, add, sum, backward", "tiny_graph_f32/4/prism", "torch (python)",
+     "tiny_graph_f32/4/pytorch", None),
+]
+
+# Training steps, forward + backward (Note [nn benchmark cases] in bench_prism.cpp):
+# (case, prism run, peer label, peer run, target). Ratio = peer time / Prism time;
+# the target "Prism's time <= 1.2x PyTorch's" is a ratio >= 1 / 1.2.
+TRAIN = [
+    ("conv2d train step 64x1x28x28 -> 32, 3x3 pad 1", "conv2d_train_f32/64x1x28x28-32x3x3/prism",
+     "libtorch autograd", "conv2d_train_f32/64x1x28x28-32x3x3/libtorch", 1 / 1.2),
+    ("matmul train step 512x512 f32", "matmul_train_f32/512/prism", "libtorch autograd",
+     "matmul_train_f32/512/libtorch", 1 / 1.2),
 ]
 
 TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
@@ -151,6 +166,18 @@ def main():
         qns = q["real_time"] * TO_NS[q.get("time_unit", "ns")]
         table.append((case, fmt(pns, "ns"), f"{plabel}: {fmt(qns, 'ns')}", f"{qns / pns:.2f}", "-", ""))
 
+    for case, prun, plabel, peer_run, target in TRAIN:
+        p, q = runs.get(prun), runs.get(peer_run)
+        if p is None or q is None:
+            continue
+        pns = p["real_time"] * TO_NS[p.get("time_unit", "ns")]
+        qns = q["real_time"] * TO_NS[q.get("time_unit", "ns")]
+        ratio = qns / pns
+        met = ratio >= target
+        missed += met is False
+        table.append((case, fmt(pns / 1e6, "ms"), f"{plabel}: {fmt(qns / 1e6, 'ms')}", f"{ratio:.2f}",
+                      f">= {target:.2f}", "yes" if met else "NO"))
+
     header = ("case", "prism", "peer", "ratio", "target", "met?")
     if args.markdown:
         print("| " + " | ".join(header) + " |")
@@ -181,7 +208,8 @@ def main():
           f"pytorch {contexts.get('pytorch', {}).get('torch_threads', '-')}; "
           f"host {ctx.get('host_name', '?')}, {ctx.get('num_cpus', '?')} cpus, load {load_avg or '?'}, "
           f"{ctx.get('date', '')}")
-    used = sorted({r for row in THROUGHPUT for r in (row[1], row[3])} | {r for row in LATENCY for r in (row[1], row[3]) if r})
+    used = sorted({r for row in THROUGHPUT for r in (row[1], row[3])} | {r for row in LATENCY for r in (row[1], row[3]) if r}
+                  | {r for row in TRAIN for r in (row[1], row[3])})
     noisy = [f"{r} ({CV[r]:.0%})" for r in used if r in runs and CV.get(r) is not None and CV[r] > NOISY_CV]
     if noisy:
         print(f"noisy (repetitions vary by more than {NOISY_CV:.0%}): " + ", ".join(noisy))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# demo.sh — the README's demo command: installs deps, builds the release preset, runs `prism info` and the device tour.
+# demo.sh — the README's demo command: installs deps, builds the release preset, runs `prism info`, the device tour
+# and the main job: training an MLP and a CNN on Fashion-MNIST, then a C-only training example.
 #
-# Usage: bash scripts/demo.sh [--no-deps]
+# Usage: bash scripts/demo.sh [--no-deps] [-- train_fashion_mnist options, e.g. --device opencl:0 --model mlp]
 # Environment: PRISM_JOBS (parallel build jobs, default: number of cores).
 set -euo pipefail
 
@@ -10,10 +11,14 @@ JOBS=${PRISM_JOBS:-$(nproc 2>/dev/null || echo 2)}
 BUILD=build/release
 
 deps=1
-for arg in "$@"; do
+train_args=()
+while (($#)); do
+  arg=$1
+  shift
   case "$arg" in
+    --) train_args=("$@"); break ;;
     --no-deps) deps=0 ;;
-    -h | --help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) printf 'demo.sh: unknown option %s (try --help)\n' "$arg" >&2; exit 2 ;;
   esac
 done
@@ -37,3 +42,12 @@ step "prism info"
 
 step "device tour"
 "$BUILD/bin/examples/c/device_tour"
+
+# The main job: both models on the best loaded device (or --device), two
+# epochs each, checkpoint written and reloaded; exits non-zero below target.
+step "training on Fashion-MNIST"
+mkdir -p "$BUILD/demo"
+"$BUILD/bin/examples/cpp/train_fashion_mnist" --checkpoint "$BUILD/demo" "${train_args[@]}"
+
+step "training from C (prism.h only)"
+(cd "$BUILD/demo" && "../bin/examples/c/train_mlp")

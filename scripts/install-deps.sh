@@ -23,8 +23,16 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # lint (scripts/test.sh, scripts/tidy.sh)
   clang-format clang-tidy shellcheck
+  # checkpoints and data: gzip-compressed IDX files, the Fashion-MNIST data set
+  zlib1g-dev dataset-fashion-mnist
+  # PyTorch as the reference peer: safetensors interop tests in both directions,
+  # regenerating golden fixtures, bench/train_vs_pytorch (system /usr/bin/python3)
+  python3-torch python3-numpy
   # OpenCL backend: headers, ICD loader, PoCL as a CPU device, CLBlast for GEMM
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo libclblast-dev
+  # ROCm backend: Debian's HIP compiler and runtime (the CUDA backend uses the NVIDIA
+  # toolkit in /usr/local/cuda, which is not a Debian package)
+  hipcc libamdhip64-dev
 )
 
 log() { printf 'install-deps: %s\n' "$*"; }

@@ -571,6 +571,358 @@ PRISM_API prism_status prism_tensor_register_hook(prism_tensor_t t, prism_grad_h
                                                   int32_t* handle);
 PRISM_API prism_status prism_tensor_remove_hook(prism_tensor_t t, int32_t handle);
 
+/* ===========================================================================
+ * Neural-network ops (docs/ops.md, "Neural-network ops"). Each writes a new
+ * tensor to *out (one reference for the caller) and records autograd when an
+ * input requires grad. Tensor arguments documented "optional" may be NULL;
+ * every other handle must be non-NULL. float16 / bfloat16 inputs compute in
+ * float32 where PyTorch accumulates in float (softmax, losses, norms, matmul,
+ * conv) and return the input's dtype.
+ * ======================================================================== */
+
+/* How a loss reduces its per-element values. */
+typedef enum prism_reduction {
+  PRISM_REDUCTION_NONE = 0,                /* per-element losses, the target's shape */
+  PRISM_REDUCTION_MEAN = 1,                /* 0-d mean (weighted mean where the loss has class weights) */
+  PRISM_REDUCTION_SUM = 2,                 /* 0-d sum */
+  PRISM_REDUCTION_FORCE_32BIT = 0x7FFFFFFF /* not a reduction: makes every int32 a valid value */
+} prism_reduction;
+
+/* PyTorch's default ignore_index for the class-index losses. */
+#define PRISM_IGNORE_INDEX_DEFAULT (-100)
+
+/* softmax / log_softmax of a float tensor along `dim` (negative counts from the end). */
+PRISM_API prism_status prism_softmax(prism_tensor_t x, int64_t dim, prism_tensor_t* out);
+PRISM_API prism_status prism_log_softmax(prism_tensor_t x, int64_t dim, prism_tensor_t* out);
+/* Cross-entropy of logits `input` (C), (N, C) or (N, C, d1, ...) with
+ * `target` either integer class indices of shape (), (N) or (N, d1, ...), or
+ * float class probabilities of the input's shape. weight (optional): (C)
+ * class weights. ignore_index: targets equal to it contribute nothing
+ * (indices only; pass PRISM_IGNORE_INDEX_DEFAULT). label_smoothing in [0, 1].
+ * MEAN over indices divides by the sum of the targets' weights, as PyTorch;
+ * over probabilities by the number of samples. A target outside [0, C) is an
+ * error ("Target 12 is out of bounds."). */
+PRISM_API prism_status prism_cross_entropy(prism_tensor_t input, prism_tensor_t target, prism_tensor_t weight,
+                                           int64_t ignore_index, double label_smoothing,
+                                           prism_reduction reduction, prism_tensor_t* out);
+/* Negative log-likelihood of log-probabilities `input` (shapes and weight as
+ * prism_cross_entropy with class indices). */
+PRISM_API prism_status prism_nll_loss(prism_tensor_t input, prism_tensor_t target, prism_tensor_t weight,
+                                      int64_t ignore_index, prism_reduction reduction, prism_tensor_t* out);
+/* Binary cross-entropy on logits; target has the input's shape. weight and
+ * pos_weight (optional) broadcast against the input. */
+PRISM_API prism_status prism_binary_cross_entropy_with_logits(prism_tensor_t input, prism_tensor_t target,
+                                                              prism_tensor_t weight,
+                                                              prism_tensor_t pos_weight,
+                                                              prism_reduction reduction, prism_tensor_t* out);
+/* (input - target)^2, |input - target|, Huber (delta > 0) and smooth L1
+ * (beta >= 0; 0 = L1) losses; input and target broadcast. */
+PRISM_API prism_status prism_mse_loss(prism_tensor_t input, prism_tensor_t target, prism_reduction reduction,
+                                      prism_tensor_t* out);
+PRISM_API prism_status prism_l1_loss(prism_tensor_t input, prism_tensor_t target, prism_reduction reduction,
+                                     prism_tensor_t* out);
+PRISM_API prism_status prism_huber_loss(prism_tensor_t input, prism_tensor_t target, double delta,
+                                        prism_reduction reduction, prism_tensor_t* out);
+PRISM_API prism_status prism_smooth_l1_loss(prism_tensor_t input, prism_tensor_t target, double beta,
+                                            prism_reduction reduction, prism_tensor_t* out);
+/* input (..., in) @ weight(out, in)^T + bias (optional, (out)). */
+PRISM_API prism_status prism_linear(prism_tensor_t input, prism_tensor_t weight, prism_tensor_t bias,
+                                    prism_tensor_t* out);
+/* Zeroes each element with probability p (0 <= p <= 1) and scales the rest by
+ * 1 / (1 - p) when training is 1; returns the input itself (a new reference)
+ * when training is 0. The mask comes from the global Philox generator
+ * (prism_manual_seed), so it is the same on every device. */
+PRISM_API prism_status prism_dropout(prism_tensor_t input, double p, int32_t training, prism_tensor_t* out);
+/* Normalises over the last n_normalized dims, whose sizes are
+ * normalized_shape[0 .. n_normalized) (n_normalized >= 1); weight and bias
+ * (optional) have that shape. Biased variance, eps added inside the sqrt. */
+PRISM_API prism_status prism_layer_norm(prism_tensor_t input, const int64_t* normalized_shape,
+                                        int32_t n_normalized, prism_tensor_t weight, prism_tensor_t bias,
+                                        double eps, prism_tensor_t* out);
+/* Batch normalisation of input (N, C, ...) per channel. training = 1: batch
+ * statistics; running_mean / running_var (optional, (C), both or neither)
+ * are updated in place: running = (1 - momentum) * running + momentum * stat,
+ * with the unbiased batch variance. training = 0: normalises with the
+ * running statistics (then required). weight, bias optional (C). */
+PRISM_API prism_status prism_batch_norm(prism_tensor_t input, prism_tensor_t running_mean,
+                                        prism_tensor_t running_var, prism_tensor_t weight,
+                                        prism_tensor_t bias, int32_t training, double momentum, double eps,
+                                        prism_tensor_t* out);
+/* 2-D convolution (cross-correlation) of input (N, C, H, W) or (C, H, W) with
+ * weight (O, C / groups, kH, kW) and bias (optional, (O)). stride, padding
+ * and dilation point to {h, w} pairs (borrowed); NULL means 1, 0 and 1. */
+PRISM_API prism_status prism_conv2d(prism_tensor_t input, prism_tensor_t weight, prism_tensor_t bias,
+                                    const int64_t* stride, const int64_t* padding, const int64_t* dilation,
+                                    int64_t groups, prism_tensor_t* out);
+/* 2-D max / average pooling of (N, C, H, W) or (C, H, W). kernel_size points
+ * to {kH, kW} (required); stride NULL = kernel_size; padding NULL = 0 (at most
+ * half the kernel). No ceil_mode. count_include_pad 1 divides every window by
+ * kH * kW (PyTorch's default), 0 by the number of unpadded elements. */
+PRISM_API prism_status prism_max_pool2d(prism_tensor_t input, const int64_t* kernel_size,
+                                        const int64_t* stride, const int64_t* padding, prism_tensor_t* out);
+PRISM_API prism_status prism_avg_pool2d(prism_tensor_t input, const int64_t* kernel_size,
+                                        const int64_t* stride, const int64_t* padding,
+                                        int32_t count_include_pad, prism_tensor_t* out);
+
+/* ===========================================================================
+ * Optimizer updates (docs/ops.md, Note [Fused optimizer updates]): one
+ * step of torch.optim.SGD / Adam / AdamW on one parameter, as one op. A
+ * plugin kernel runs it in one pass; devices without one get the same
+ * arithmetic as a composite. No autograd is recorded. param and the state
+ * tensors are updated in place; grad is read. All share param's shape,
+ * floating dtype and device. The C++ optimizers in prism/optim.hpp drive
+ * these for whole parameter groups.
+ * ======================================================================== */
+
+typedef enum prism_sgd_flags {
+  PRISM_SGD_NESTEROV = 1,    /* Nesterov momentum (needs momentum > 0, dampening 0) */
+  PRISM_SGD_MAXIMIZE = 2,    /* ascend: use -grad */
+  PRISM_SGD_INIT_BUFFER = 4, /* first step: momentum_buffer <- d_p (PyTorch's clone) */
+  PRISM_SGD_FLAGS_FORCE_32BIT = 0x7FFFFFFF
+} prism_sgd_flags;
+
+/* SGD: d = grad (negated with MAXIMIZE) + weight_decay * param; with
+ * momentum != 0: buf = INIT_BUFFER ? d : momentum * buf + (1 - dampening) * d,
+ * d = NESTEROV ? d + momentum * buf : buf; then param -= lr * d.
+ * `momentum_buffer` may be NULL when momentum is 0. `flags` ORs prism_sgd_flags. */
+PRISM_API prism_status prism_sgd_update(prism_tensor_t param, prism_tensor_t grad,
+                                        prism_tensor_t momentum_buffer, double lr, double momentum,
+                                        double dampening, double weight_decay, uint32_t flags);
+
+typedef enum prism_adam_flags {
+  PRISM_ADAM_AMSGRAD = 1,                /* keep the running max of exp_avg_sq */
+  PRISM_ADAM_MAXIMIZE = 2,               /* ascend: use -grad */
+  PRISM_ADAM_DECOUPLED_WEIGHT_DECAY = 4, /* AdamW: param *= 1 - lr * weight_decay */
+  PRISM_ADAM_FLAGS_FORCE_32BIT = 0x7FFFFFFF
+} prism_adam_flags;
+
+/* Adam / AdamW step number `step` (1 on the first call; the caller counts):
+ * g = grad (negated with MAXIMIZE), plus weight_decay * param unless
+ * DECOUPLED_WEIGHT_DECAY (then param *= 1 - lr * weight_decay);
+ * exp_avg = beta1 * exp_avg + (1 - beta1) * g;
+ * exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g * g;
+ * with AMSGRAD max_exp_avg_sq = max(max_exp_avg_sq, exp_avg_sq) is used below;
+ * param -= lr / (1 - beta1^step) * exp_avg / (sqrt(v) / sqrt(1 - beta2^step) + eps).
+ * `max_exp_avg_sq` may be NULL without AMSGRAD. State tensors start at zero. */
+PRISM_API prism_status prism_adam_update(prism_tensor_t param, prism_tensor_t grad, prism_tensor_t exp_avg,
+                                         prism_tensor_t exp_avg_sq, prism_tensor_t max_exp_avg_sq, double lr,
+                                         double beta1, double beta2, double eps, double weight_decay,
+                                         int64_t step, uint32_t flags);
+
+/* ===========================================================================
+ * Checkpoints: safetensors files (Note [Safetensors format] in
+ * core/io/safetensors.hpp). Files written here load in PyTorch / the
+ * `safetensors` package and the other way round. Reading is strict: a
+ * corrupt, truncated or inconsistent file is an INVALID_ARGUMENT error naming
+ * the file and the tensor, never a crash.
+ * ======================================================================== */
+
+/* An opened, fully validated safetensors file held in host memory (opaque). */
+typedef struct prism_safetensors_s* prism_safetensors_t;
+
+/* Writes `n` tensors (any device, any layout; borrowed) under `names` (n
+ * non-NULL, unique, non-empty UTF-8 strings, not "__metadata__") to `path`,
+ * replacing it atomically. `metadata_keys`/`metadata_values` hold
+ * `n_metadata` UTF-8 string pairs for the header's "__metadata__" map; both
+ * may be NULL when n_metadata is 0. Data is written row-major little-endian,
+ * tensors ordered by element size then name. Dtypes: all ten Prism dtypes. */
+PRISM_API prism_status prism_safetensors_save(const char* path, const char* const* names,
+                                              const prism_tensor_t* tensors, size_t n,
+                                              const char* const* metadata_keys,
+                                              const char* const* metadata_values, size_t n_metadata);
+/* Reads and validates the file at `path`; *out (out) = a new handle the caller
+ * closes with prism_safetensors_close(). */
+PRISM_API prism_status prism_safetensors_open(const char* path, prism_safetensors_t* out);
+/* The same for `bytes` bytes at `data` (copied; the caller keeps `data`). */
+PRISM_API prism_status prism_safetensors_open_memory(const void* data, size_t bytes,
+                                                     prism_safetensors_t* out);
+/* Frees the handle and every string it returned. NULL is a no-op. Tensors
+ * read from it stay valid (they own their memory). */
+PRISM_API prism_status prism_safetensors_close(prism_safetensors_t f);
+/* *n (out) = the number of tensors in the file. */
+PRISM_API prism_status prism_safetensors_count(prism_safetensors_t f, size_t* n);
+/* *name (out) = the name of tensor `index` (0 .. count-1, in data order);
+ * owned by the handle, valid until prism_safetensors_close(). */
+PRISM_API prism_status prism_safetensors_name(prism_safetensors_t f, size_t index, const char** name);
+/* Dtype (written to *dtype unless NULL), sizes (written to sizes[0 ..
+ * capacity), capacity >= ndim) and *ndim (out) of tensor `name`, without
+ * reading its data. */
+PRISM_API prism_status prism_safetensors_info(prism_safetensors_t f, const char* name, prism_dtype* dtype,
+                                              int64_t* sizes, int32_t capacity, int32_t* ndim);
+/* *out (out) = a new tensor on `device` (NULL = "cpu"; map_location) holding a
+ * copy of tensor `name`. A missing name is an error naming the file. */
+PRISM_API prism_status prism_safetensors_get(prism_safetensors_t f, const char* name, const char* device,
+                                             prism_tensor_t* out);
+/* *n (out) = the number of "__metadata__" entries. */
+PRISM_API prism_status prism_safetensors_metadata_count(prism_safetensors_t f, size_t* n);
+/* *key and *value (out) = metadata entry `index` (in key order); owned by the
+ * handle, valid until prism_safetensors_close(). */
+PRISM_API prism_status prism_safetensors_metadata_get(prism_safetensors_t f, size_t index, const char** key,
+                                                      const char** value);
+
+/* ===========================================================================
+ * Indexing (docs/ops.md, "Indexing"). Functions with `out` write a new tensor
+ * (one reference for the caller); functions ending in `_` write into their
+ * first argument. Index tensors are int64 or int32 (int32 is converted) and
+ * live on the indexed tensor's device; masks are bool. Out-of-range indices
+ * are INVALID_ARGUMENT errors naming the op, the index, the dim and its size
+ * ("index 5 is out of bounds for dimension 0 with size 3"), and nothing is
+ * written. Every handle must be non-NULL. Gradients flow to float inputs
+ * (docs/ops.md lists which argument of each op is differentiable).
+ * ======================================================================== */
+
+/* The kind of one entry of a subscript t[...]. */
+typedef enum prism_index_kind {
+  PRISM_INDEX_INT = 0,                 /* `value`: selects one element, removing the dim */
+  PRISM_INDEX_SLICE = 1,               /* start:stop:step (clamped as Python; step > 0) */
+  PRISM_INDEX_ELLIPSIS = 2,            /* `...`: the dims no other entry consumes (at most one) */
+  PRISM_INDEX_NONE = 3,                /* None: inserts a dim of size 1 */
+  PRISM_INDEX_TENSOR = 4,              /* `tensor`: int64/int32 indices or a bool mask (advanced indexing) */
+  PRISM_INDEX_FORCE_32BIT = 0x7FFFFFFF /* not a kind: makes every int32 a valid value */
+} prism_index_kind;
+
+/* `stop` of an open-ended slice (start:). */
+#define PRISM_SLICE_END INT64_MAX
+
+/* One entry of a subscript. The caller sets struct_size to
+ * sizeof(prism_tensor_index) in every element of an array (the array is
+ * stepped by it); fields other than those of `kind` are ignored. */
+typedef struct prism_tensor_index {
+  size_t struct_size;
+  int32_t kind;          /* a prism_index_kind */
+  int64_t value;         /* PRISM_INDEX_INT; negative counts from the end */
+  int64_t start;         /* PRISM_INDEX_SLICE: negative counts from the end */
+  int64_t stop;          /* PRISM_INDEX_SLICE: exclusive; PRISM_SLICE_END for none */
+  int64_t step;          /* PRISM_INDEX_SLICE: > 0 ("step must be greater than zero") */
+  prism_tensor_t tensor; /* PRISM_INDEX_TENSOR: borrowed for the call */
+} prism_tensor_index;
+
+/* out = t[indices[0], ..., indices[n-1]] (`indices` borrowed; NULL only when
+ * n = 0). Integers, slices, `...` and None give a view sharing t's storage;
+ * index tensors and masks give a copy with PyTorch's advanced-indexing rules
+ * (index tensors broadcast together; their dims replace the indexed dims
+ * where those are adjacent, else they come first). */
+PRISM_API prism_status prism_index(prism_tensor_t t, const prism_tensor_index* indices, size_t n,
+                                   prism_tensor_t* out);
+/* t[indices] = values (accumulate 0), or += (accumulate 1; duplicate indices
+ * add up). values broadcast to the shape of t[indices] and are cast to t's
+ * dtype. Writes into t's memory (through views too). */
+PRISM_API prism_status prism_index_put_(prism_tensor_t t, const prism_tensor_index* indices, size_t n,
+                                        prism_tensor_t values, int32_t accumulate);
+/* torch.index_put: a copy of t with t[tensors[0], ..., tensors[n-1]] =
+ * values (or += with accumulate); `tensors` (borrowed, n >= 1) holds index
+ * tensors or masks for the leading dims. */
+PRISM_API prism_status prism_index_put(prism_tensor_t t, const prism_tensor_t* tensors, size_t n,
+                                       prism_tensor_t values, int32_t accumulate, prism_tensor_t* out);
+
+/* Elements of x at `index` (1-d or 0-d, values in [0, size)) along dim. */
+PRISM_API prism_status prism_index_select(prism_tensor_t x, int64_t dim, prism_tensor_t index,
+                                          prism_tensor_t* out);
+/* x with alpha * src[..., j, ...] added at x[..., index[j], ...] along dim
+ * (src: x's shape with index's length at dim). Duplicates add up, in index
+ * order (deterministic). */
+PRISM_API prism_status prism_index_add(prism_tensor_t x, int64_t dim, prism_tensor_t index,
+                                       prism_tensor_t src, double alpha, prism_tensor_t* out);
+PRISM_API prism_status prism_index_add_(prism_tensor_t x, int64_t dim, prism_tensor_t index,
+                                        prism_tensor_t src, double alpha);
+/* x with the slices at `index` (negative counts from the end) along dim set to value. */
+PRISM_API prism_status prism_index_fill(prism_tensor_t x, int64_t dim, prism_tensor_t index, double value,
+                                        prism_tensor_t* out);
+PRISM_API prism_status prism_index_fill_(prism_tensor_t x, int64_t dim, prism_tensor_t index, double value);
+
+/* out[i][j] = x[index[i][j]][j] (dim 0), ...: out has index's shape; index has
+ * x's number of dims and is no larger than x outside dim. */
+PRISM_API prism_status prism_gather(prism_tensor_t x, int64_t dim, prism_tensor_t index, prism_tensor_t* out);
+/* x with x[index[i][j]][j] = src[i][j] (dim 0), ...; index no larger than src,
+ * nor than x outside dim. Duplicate targets: the last write wins. */
+PRISM_API prism_status prism_scatter(prism_tensor_t x, int64_t dim, prism_tensor_t index, prism_tensor_t src,
+                                     prism_tensor_t* out);
+PRISM_API prism_status prism_scatter_(prism_tensor_t x, int64_t dim, prism_tensor_t index,
+                                      prism_tensor_t src);
+/* The same with every written element = value. */
+PRISM_API prism_status prism_scatter_value(prism_tensor_t x, int64_t dim, prism_tensor_t index, double value,
+                                           prism_tensor_t* out);
+PRISM_API prism_status prism_scatter_value_(prism_tensor_t x, int64_t dim, prism_tensor_t index,
+                                            double value);
+/* How prism_scatter_reduce combines the values that reach one place. */
+typedef enum prism_scatter_reduce_op {
+  PRISM_SCATTER_REDUCE_SUM = 0,
+  PRISM_SCATTER_REDUCE_PROD = 1,
+  PRISM_SCATTER_REDUCE_AMAX = 2,                /* NaN propagates */
+  PRISM_SCATTER_REDUCE_AMIN = 3,                /* NaN propagates */
+  PRISM_SCATTER_REDUCE_FORCE_32BIT = 0x7FFFFFFF /* not an op: makes every int32 a valid value */
+} prism_scatter_reduce_op;
+
+/* torch.scatter_reduce: x with the src values scattered as by prism_scatter
+ * combined by `reduce` at each target, together with x's own value when
+ * include_self is 1 (else targets hold only the combined src values). The
+ * gradient of amax/amin is shared evenly between tied values; prod's needs
+ * inputs without zeros (docs/ops.md). */
+PRISM_API prism_status prism_scatter_reduce(prism_tensor_t x, int64_t dim, prism_tensor_t index,
+                                            prism_tensor_t src, prism_scatter_reduce_op reduce,
+                                            int32_t include_self, prism_tensor_t* out);
+/* x with src added at the scattered positions (duplicates add up, deterministic). */
+PRISM_API prism_status prism_scatter_add(prism_tensor_t x, int64_t dim, prism_tensor_t index,
+                                         prism_tensor_t src, prism_tensor_t* out);
+PRISM_API prism_status prism_scatter_add_(prism_tensor_t x, int64_t dim, prism_tensor_t index,
+                                          prism_tensor_t src);
+
+/* x with value where the bool mask (broadcast with x) is true. The in-place
+ * forms need the mask to broadcast to x's shape. _tensor: value is a 0-d
+ * tensor (differentiable). */
+PRISM_API prism_status prism_masked_fill(prism_tensor_t x, prism_tensor_t mask, double value,
+                                         prism_tensor_t* out);
+PRISM_API prism_status prism_masked_fill_(prism_tensor_t x, prism_tensor_t mask, double value);
+PRISM_API prism_status prism_masked_fill_tensor(prism_tensor_t x, prism_tensor_t mask, prism_tensor_t value,
+                                                prism_tensor_t* out);
+PRISM_API prism_status prism_masked_fill_tensor_(prism_tensor_t x, prism_tensor_t mask, prism_tensor_t value);
+/* 1-d copy of the elements of x where the bool mask is true (x and mask broadcast). */
+PRISM_API prism_status prism_masked_select(prism_tensor_t x, prism_tensor_t mask, prism_tensor_t* out);
+/* x seen as 1-d, at `index` (any shape; negative counts from the end): out has index's shape. */
+PRISM_API prism_status prism_take(prism_tensor_t x, prism_tensor_t index, prism_tensor_t* out);
+/* int64 [n, ndim]: the coordinates of the n non-zero elements, row-major order. */
+PRISM_API prism_status prism_nonzero(prism_tensor_t x, prism_tensor_t* out);
+/* Lower / upper triangle of the last two dims (x has >= 2 dims): keeps
+ * elements with col - row <= diagonal (tril) or >= diagonal (triu). */
+PRISM_API prism_status prism_tril(prism_tensor_t x, int64_t diagonal, prism_tensor_t* out);
+PRISM_API prism_status prism_triu(prism_tensor_t x, int64_t diagonal, prism_tensor_t* out);
+/* Inclusive running sum / product along dim; bool and integer inputs give
+ * int64 (cast x first for another dtype). */
+PRISM_API prism_status prism_cumsum(prism_tensor_t x, int64_t dim, prism_tensor_t* out);
+PRISM_API prism_status prism_cumprod(prism_tensor_t x, int64_t dim, prism_tensor_t* out);
+/* Sorts along dim (ascending unless descending = 1; NaN sorts as the largest
+ * value). Always stable: `stable` is accepted for PyTorch parity. Writes the
+ * values and their int64 positions in x. */
+PRISM_API prism_status prism_sort(prism_tensor_t x, int64_t dim, int32_t descending, int32_t stable,
+                                  prism_tensor_t* values, prism_tensor_t* indices);
+/* The k (0 <= k <= size) largest (largest = 1) or smallest values along dim
+ * and their int64 positions, always sorted (ties: lower position first). */
+PRISM_API prism_status prism_topk(prism_tensor_t x, int64_t k, int64_t dim, int32_t largest, int32_t sorted,
+                                  prism_tensor_t* values, prism_tensor_t* indices);
+/* int64 one-hot encoding of the int64 class indices x, a new last dim of
+ * num_classes (-1: max(x) + 1). */
+PRISM_API prism_status prism_one_hot(prism_tensor_t x, int64_t num_classes, prism_tensor_t* out);
+
+/* `padding_idx` of prism_embedding when no row is padding. */
+#define PRISM_PADDING_IDX_NONE INT64_MIN
+/* Rows of weight (num, dim) at the int64/int32 indices: out is indices'
+ * shape + (dim). The row at padding_idx (negative counts from the end, or
+ * PRISM_PADDING_IDX_NONE) gets no gradient. The gradient of weight adds rows
+ * in index order (deterministic). */
+PRISM_API prism_status prism_embedding(prism_tensor_t weight, prism_tensor_t indices, int64_t padding_idx,
+                                       prism_tensor_t* out);
+
+/* ===========================================================================
+ * Data files
+ * ======================================================================== */
+
+/* Reads an IDX file (the MNIST / Fashion-MNIST format; plain or
+ * gzip-compressed, e.g. the .gz files in /usr/share/datasets/fashion-mnist) into a new
+ * tensor on `device` (NULL = "cpu") with the file's sizes and dtype (u8, i8,
+ * i16, i32, f32, f64; big-endian data is converted). A truncated, padded or
+ * malformed file is an INVALID_ARGUMENT error naming it. */
+PRISM_API prism_status prism_load_idx(const char* path, const char* device, prism_tensor_t* out);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

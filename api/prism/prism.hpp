@@ -474,6 +474,8 @@ enum class RoundingMode : int {
   Trunc = PRISM_ROUNDING_TRUNC,
 };
 
+class TensorIndex;  // the Indexing section below
+
 // ===========================================================================
 // Tensor
 // ===========================================================================
@@ -1073,6 +1075,46 @@ class Tensor {
     check(prism_allclose(h_, other.h_, rtol, atol, equal_nan, &r));
     return r != 0;
   }
+
+  // ----------------------------------------------------------- indexing
+  // Defined in the "Indexing" section below (Note [Indexing in the wrapper]).
+  // t.index({1, Slice(0, 4, 2), indexing::Ellipsis, indexing::None}); t[{...}], t[Slice(1)], t[mask], t[idx].
+  Tensor index(const std::vector<TensorIndex>& indices) const;
+  Tensor operator[](const TensorIndex& i) const;
+  Tensor operator[](std::initializer_list<TensorIndex> indices) const;
+  // t[indices] = values (accumulate: +=); values broadcast and are cast to this dtype.
+  Tensor& index_put_(const std::vector<TensorIndex>& indices, const Tensor& values, bool accumulate = false);
+  Tensor& index_put_(const std::vector<TensorIndex>& indices, double value);
+  Tensor index_select(int64_t d, const Tensor& index) const;
+  Tensor index_add(int64_t d, const Tensor& index, const Tensor& src, double alpha = 1) const;
+  Tensor& index_add_(int64_t d, const Tensor& index, const Tensor& src, double alpha = 1);
+  Tensor index_fill(int64_t d, const Tensor& index, double value) const;
+  Tensor& index_fill_(int64_t d, const Tensor& index, double value);
+  Tensor gather(int64_t d, const Tensor& index) const;
+  Tensor scatter(int64_t d, const Tensor& index, const Tensor& src) const;
+  Tensor scatter(int64_t d, const Tensor& index, double value) const;
+  Tensor& scatter_(int64_t d, const Tensor& index, const Tensor& src);
+  Tensor& scatter_(int64_t d, const Tensor& index, double value);
+  Tensor scatter_add(int64_t d, const Tensor& index, const Tensor& src) const;
+  // reduce: "sum", "prod", "amax" or "amin" (torch.scatter_reduce).
+  Tensor scatter_reduce(int64_t d, const Tensor& index, const Tensor& src, const std::string& reduce,
+                        bool include_self = true) const;
+  Tensor& scatter_add_(int64_t d, const Tensor& index, const Tensor& src);
+  Tensor masked_fill(const Tensor& mask, double value) const;
+  Tensor masked_fill(const Tensor& mask, const Tensor& value) const;  // value: 0-d
+  Tensor& masked_fill_(const Tensor& mask, double value);
+  Tensor& masked_fill_(const Tensor& mask, const Tensor& value);
+  Tensor masked_select(const Tensor& mask) const;
+  Tensor take(const Tensor& index) const;
+  Tensor nonzero() const;
+  Tensor tril(int64_t diagonal = 0) const;
+  Tensor triu(int64_t diagonal = 0) const;
+  // bool/int inputs give int64; `dtype` casts the input first (torch's dtype=).
+  Tensor cumsum(int64_t d, std::optional<Dtype> dtype = std::nullopt) const;
+  Tensor cumprod(int64_t d, std::optional<Dtype> dtype = std::nullopt) const;
+  // (values, int64 indices); always stable / sorted.
+  std::pair<Tensor, Tensor> sort(int64_t d = -1, bool descending = false, bool stable = false) const;
+  std::pair<Tensor, Tensor> topk(int64_t k, int64_t d = -1, bool largest = true, bool sorted = true) const;
 
   // ----------------------------------------------------------- autograd
   // Note [Autograd in the wrapper] (below the class) describes hooks and errors.
@@ -1830,6 +1872,261 @@ inline Tensor grad(const Tensor& output, const Tensor& input, const Tensor& grad
 }  // namespace autograd
 
 // ===========================================================================
+// Indexing
+// ===========================================================================
+
+// Note [Indexing in the wrapper]
+// ------------------------------
+// Subscripts are lists of TensorIndex, as in libtorch: an integer, a Slice
+// (Python's start:stop:step, step > 0; a missing bound is open),
+// indexing::Ellipsis (`...`), indexing::None (new axis) or a Tensor (int64 /
+// int32 indices or a bool mask: advanced indexing, a copy). Without tensors
+// the result is a view. Writes use index_put_: `t[mask] = v` is
+// t.index_put_({mask}, v).
+struct Slice {
+  // Slice() is `:`, Slice(1) `1:`, Slice(1, 4) `1:4`, Slice(std::nullopt, std::nullopt, 2) `::2`.
+  Slice(std::optional<int64_t> first = std::nullopt, std::optional<int64_t> last = std::nullopt,  // NOLINT
+        std::optional<int64_t> stride = std::nullopt)
+      : start(first.value_or(0)), stop(last.value_or(PRISM_SLICE_END)), step(stride.value_or(1)) {}
+  int64_t start, stop, step;
+};
+
+namespace indexing {
+struct EllipsisIndexType {};
+struct NoneIndexType {};
+constexpr EllipsisIndexType Ellipsis{};  // NOLINT(readability-identifier-naming): libtorch's spelling
+constexpr NoneIndexType None{};          // NOLINT(readability-identifier-naming)
+using prism::Slice;
+}  // namespace indexing
+
+class TensorIndex {
+ public:
+  template <typename I,
+            typename = std::enable_if_t<std::is_integral<I>::value && !std::is_same<I, bool>::value>>
+  TensorIndex(I v) : kind_(PRISM_INDEX_INT), value_(static_cast<int64_t>(v)) {}  // NOLINT: implicit by design
+  TensorIndex(Slice s) : kind_(PRISM_INDEX_SLICE), slice_(s) {}                  // NOLINT: implicit by design
+  TensorIndex(indexing::EllipsisIndexType) : kind_(PRISM_INDEX_ELLIPSIS) {}      // NOLINT: implicit by design
+  TensorIndex(indexing::NoneIndexType) : kind_(PRISM_INDEX_NONE) {}              // NOLINT: implicit by design
+  TensorIndex(Tensor t) : kind_(PRISM_INDEX_TENSOR), tensor_(std::move(t)) {}    // NOLINT: implicit by design
+
+  // The C descriptor (borrows this entry's tensor).
+  prism_tensor_index to_c() const {
+    prism_tensor_index c{};
+    c.struct_size = sizeof(prism_tensor_index);
+    c.kind = kind_;
+    c.value = value_;
+    c.start = slice_.start;
+    c.stop = slice_.stop;
+    c.step = slice_.step;
+    c.tensor = tensor_.get();
+    return c;
+  }
+
+ private:
+  prism_index_kind kind_;
+  int64_t value_ = 0;
+  Slice slice_;
+  Tensor tensor_;
+};
+
+namespace detail {
+inline std::vector<prism_tensor_index> c_indices(const std::vector<TensorIndex>& indices) {
+  std::vector<prism_tensor_index> c;
+  c.reserve(indices.size());
+  for (const TensorIndex& i : indices) c.push_back(i.to_c());
+  return c;
+}
+}  // namespace detail
+
+inline Tensor Tensor::index(const std::vector<TensorIndex>& indices) const {
+  std::vector<prism_tensor_index> c = detail::c_indices(indices);
+  return make([&](prism_tensor_t* o) { return prism_index(h_, c.data(), c.size(), o); });
+}
+inline Tensor Tensor::operator[](const TensorIndex& i) const {
+  return index({i});
+}
+inline Tensor Tensor::operator[](std::initializer_list<TensorIndex> indices) const {
+  return index(std::vector<TensorIndex>(indices));
+}
+inline Tensor& Tensor::index_put_(const std::vector<TensorIndex>& indices, const Tensor& values,
+                                  bool accumulate) {
+  std::vector<prism_tensor_index> c = detail::c_indices(indices);
+  check(prism_index_put_(h_, c.data(), c.size(), values.h_, accumulate ? 1 : 0));
+  return *this;
+}
+inline Tensor& Tensor::index_put_(const std::vector<TensorIndex>& indices, double value) {
+  return index_put_(indices, scalar(value, dtype(), device()));
+}
+inline Tensor Tensor::index_select(int64_t d, const Tensor& index) const {
+  return make([&](prism_tensor_t* o) { return prism_index_select(h_, d, index.h_, o); });
+}
+inline Tensor Tensor::index_add(int64_t d, const Tensor& index, const Tensor& src, double alpha) const {
+  return make([&](prism_tensor_t* o) { return prism_index_add(h_, d, index.h_, src.h_, alpha, o); });
+}
+inline Tensor& Tensor::index_add_(int64_t d, const Tensor& index, const Tensor& src, double alpha) {
+  check(prism_index_add_(h_, d, index.h_, src.h_, alpha));
+  return *this;
+}
+inline Tensor Tensor::index_fill(int64_t d, const Tensor& index, double value) const {
+  return make([&](prism_tensor_t* o) { return prism_index_fill(h_, d, index.h_, value, o); });
+}
+inline Tensor& Tensor::index_fill_(int64_t d, const Tensor& index, double value) {
+  check(prism_index_fill_(h_, d, index.h_, value));
+  return *this;
+}
+inline Tensor Tensor::gather(int64_t d, const Tensor& index) const {
+  return make([&](prism_tensor_t* o) { return prism_gather(h_, d, index.h_, o); });
+}
+inline Tensor Tensor::scatter(int64_t d, const Tensor& index, const Tensor& src) const {
+  return make([&](prism_tensor_t* o) { return prism_scatter(h_, d, index.h_, src.h_, o); });
+}
+inline Tensor Tensor::scatter(int64_t d, const Tensor& index, double value) const {
+  return make([&](prism_tensor_t* o) { return prism_scatter_value(h_, d, index.h_, value, o); });
+}
+inline Tensor& Tensor::scatter_(int64_t d, const Tensor& index, const Tensor& src) {
+  check(prism_scatter_(h_, d, index.h_, src.h_));
+  return *this;
+}
+inline Tensor& Tensor::scatter_(int64_t d, const Tensor& index, double value) {
+  check(prism_scatter_value_(h_, d, index.h_, value));
+  return *this;
+}
+inline Tensor Tensor::scatter_add(int64_t d, const Tensor& index, const Tensor& src) const {
+  return make([&](prism_tensor_t* o) { return prism_scatter_add(h_, d, index.h_, src.h_, o); });
+}
+inline Tensor Tensor::scatter_reduce(int64_t d, const Tensor& index, const Tensor& src,
+                                     const std::string& reduce, bool include_self) const {
+  prism_scatter_reduce_op op = reduce == "sum"    ? PRISM_SCATTER_REDUCE_SUM
+                               : reduce == "prod" ? PRISM_SCATTER_REDUCE_PROD
+                               : reduce == "amax" ? PRISM_SCATTER_REDUCE_AMAX
+                               : reduce == "amin" ? PRISM_SCATTER_REDUCE_AMIN
+                                                  : PRISM_SCATTER_REDUCE_FORCE_32BIT;
+  if (op == PRISM_SCATTER_REDUCE_FORCE_32BIT) {
+    detail::fail("scatter_reduce(): reduce must be \"sum\", \"prod\", \"amax\" or \"amin\", got \"" + reduce +
+                 "\"");
+  }
+  return make([&](prism_tensor_t* o) {
+    return prism_scatter_reduce(h_, d, index.h_, src.h_, op, include_self ? 1 : 0, o);
+  });
+}
+inline Tensor& Tensor::scatter_add_(int64_t d, const Tensor& index, const Tensor& src) {
+  check(prism_scatter_add_(h_, d, index.h_, src.h_));
+  return *this;
+}
+inline Tensor Tensor::masked_fill(const Tensor& mask, double value) const {
+  return make([&](prism_tensor_t* o) { return prism_masked_fill(h_, mask.h_, value, o); });
+}
+inline Tensor Tensor::masked_fill(const Tensor& mask, const Tensor& value) const {
+  return make([&](prism_tensor_t* o) { return prism_masked_fill_tensor(h_, mask.h_, value.h_, o); });
+}
+inline Tensor& Tensor::masked_fill_(const Tensor& mask, double value) {
+  check(prism_masked_fill_(h_, mask.h_, value));
+  return *this;
+}
+inline Tensor& Tensor::masked_fill_(const Tensor& mask, const Tensor& value) {
+  check(prism_masked_fill_tensor_(h_, mask.h_, value.h_));
+  return *this;
+}
+inline Tensor Tensor::masked_select(const Tensor& mask) const {
+  return make([&](prism_tensor_t* o) { return prism_masked_select(h_, mask.h_, o); });
+}
+inline Tensor Tensor::take(const Tensor& index) const {
+  return make([&](prism_tensor_t* o) { return prism_take(h_, index.h_, o); });
+}
+inline Tensor Tensor::nonzero() const {
+  return call1(prism_nonzero);
+}
+inline Tensor Tensor::tril(int64_t diagonal) const {
+  return make([&](prism_tensor_t* o) { return prism_tril(h_, diagonal, o); });
+}
+inline Tensor Tensor::triu(int64_t diagonal) const {
+  return make([&](prism_tensor_t* o) { return prism_triu(h_, diagonal, o); });
+}
+inline Tensor Tensor::cumsum(int64_t d, std::optional<Dtype> dtype) const {
+  Tensor x = dtype ? to(*dtype) : *this;
+  return x.make([&](prism_tensor_t* o) { return prism_cumsum(x.h_, d, o); });
+}
+inline Tensor Tensor::cumprod(int64_t d, std::optional<Dtype> dtype) const {
+  Tensor x = dtype ? to(*dtype) : *this;
+  return x.make([&](prism_tensor_t* o) { return prism_cumprod(x.h_, d, o); });
+}
+inline std::pair<Tensor, Tensor> Tensor::sort(int64_t d, bool descending, bool stable) const {
+  prism_tensor_t v = nullptr, i = nullptr;
+  check(prism_sort(handle(), d, descending ? 1 : 0, stable ? 1 : 0, &v, &i));
+  return {adopt(v), adopt(i)};
+}
+inline std::pair<Tensor, Tensor> Tensor::topk(int64_t k, int64_t d, bool largest, bool sorted) const {
+  prism_tensor_t v = nullptr, i = nullptr;
+  check(prism_topk(handle(), k, d, largest ? 1 : 0, sorted ? 1 : 0, &v, &i));
+  return {adopt(v), adopt(i)};
+}
+
+// Free-function forms (torch.gather(x, dim, index), ...).
+inline Tensor index_select(const Tensor& x, int64_t d, const Tensor& index) {
+  return x.index_select(d, index);
+}
+inline Tensor gather(const Tensor& x, int64_t d, const Tensor& index) {
+  return x.gather(d, index);
+}
+inline Tensor scatter(const Tensor& x, int64_t d, const Tensor& index, const Tensor& src) {
+  return x.scatter(d, index, src);
+}
+inline Tensor scatter_add(const Tensor& x, int64_t d, const Tensor& index, const Tensor& src) {
+  return x.scatter_add(d, index, src);
+}
+inline Tensor masked_select(const Tensor& x, const Tensor& mask) {
+  return x.masked_select(mask);
+}
+inline Tensor take(const Tensor& x, const Tensor& index) {
+  return x.take(index);
+}
+inline Tensor nonzero(const Tensor& x) {
+  return x.nonzero();
+}
+inline Tensor tril(const Tensor& x, int64_t diagonal = 0) {
+  return x.tril(diagonal);
+}
+inline Tensor triu(const Tensor& x, int64_t diagonal = 0) {
+  return x.triu(diagonal);
+}
+inline Tensor cumsum(const Tensor& x, int64_t d, std::optional<Dtype> dtype = std::nullopt) {
+  return x.cumsum(d, dtype);
+}
+inline Tensor cumprod(const Tensor& x, int64_t d, std::optional<Dtype> dtype = std::nullopt) {
+  return x.cumprod(d, dtype);
+}
+inline std::pair<Tensor, Tensor> sort(const Tensor& x, int64_t d = -1, bool descending = false,
+                                      bool stable = false) {
+  return x.sort(d, descending, stable);
+}
+inline std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t d = -1, bool largest = true,
+                                      bool sorted = true) {
+  return x.topk(k, d, largest, sorted);
+}
+// torch.index_put: a copy of x with x[indices...] = values (or += with accumulate).
+inline Tensor index_put(const Tensor& x, const std::vector<Tensor>& indices, const Tensor& values,
+                        bool accumulate = false) {
+  std::vector<prism_tensor_t> h;
+  for (const Tensor& t : indices) h.push_back(t.get());
+  prism_tensor_t out = nullptr;
+  check(prism_index_put(x.get(), h.data(), h.size(), values.get(), accumulate ? 1 : 0, &out));
+  return Tensor::adopt(out);
+}
+// int64 one-hot of int64 class indices (num_classes -1: max + 1).
+inline Tensor one_hot(const Tensor& x, int64_t num_classes = -1) {
+  prism_tensor_t out = nullptr;
+  check(prism_one_hot(x.get(), num_classes, &out));
+  return Tensor::adopt(out);
+}
+// Rows of weight (num, dim) at indices; padding_idx's row gets no gradient.
+inline Tensor embedding(const Tensor& weight, const Tensor& indices,
+                        std::optional<int64_t> padding_idx = std::nullopt) {
+  prism_tensor_t out = nullptr;
+  check(prism_embedding(weight.get(), indices.get(), padding_idx.value_or(PRISM_PADDING_IDX_NONE), &out));
+  return Tensor::adopt(out);
+}
+
+// ===========================================================================
 // Printing
 // ===========================================================================
 
@@ -1871,6 +2168,148 @@ inline std::string Tensor::to_string() const {
 inline std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   return os << t.to_string();
 }
+
+// ===========================================================================
+// Neural-network ops: prism::nn::functional (torch.nn.functional's names)
+// ===========================================================================
+
+namespace nn::functional {
+
+enum class Reduction : int32_t {
+  kNone = PRISM_REDUCTION_NONE,
+  kMean = PRISM_REDUCTION_MEAN,
+  kSum = PRISM_REDUCTION_SUM,
+};
+
+namespace detail {
+// Runs `call(&out)` and adopts the tensor it wrote (throws on a failed status).
+template <typename F>
+Tensor make(F&& call) {
+  prism_tensor_t out = nullptr;
+  ::prism::check(call(&out));
+  return Tensor::adopt(out);
+}
+inline prism_reduction to_c(Reduction r) {
+  return static_cast<prism_reduction>(r);
+}
+// {h, w} from one value (both) or two; empty -> nullptr (the op's default).
+inline const int64_t* pair(const IntList& v, int64_t (&buf)[2], const char* op, const char* what) {
+  if (v.empty()) return nullptr;
+  if (v.size() > 2) ::prism::detail::fail(std::string(op) + ": " + what + " takes 1 or 2 values");
+  buf[0] = v.vec()[0];
+  buf[1] = v.vec()[v.size() - 1];
+  return buf;
+}
+}  // namespace detail
+
+inline Tensor softmax(const Tensor& x, int64_t dim) {
+  return detail::make([&](prism_tensor_t* o) { return prism_softmax(x.get(), dim, o); });
+}
+inline Tensor log_softmax(const Tensor& x, int64_t dim) {
+  return detail::make([&](prism_tensor_t* o) { return prism_log_softmax(x.get(), dim, o); });
+}
+// target: integer class indices or class probabilities (the input's shape).
+inline Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight = Tensor(),
+                            int64_t ignore_index = PRISM_IGNORE_INDEX_DEFAULT, double label_smoothing = 0.0,
+                            Reduction reduction = Reduction::kMean) {
+  return detail::make([&](prism_tensor_t* o) {
+    return prism_cross_entropy(input.get(), target.get(), weight.get(), ignore_index, label_smoothing,
+                               detail::to_c(reduction), o);
+  });
+}
+inline Tensor nll_loss(const Tensor& input, const Tensor& target, const Tensor& weight = Tensor(),
+                       int64_t ignore_index = PRISM_IGNORE_INDEX_DEFAULT,
+                       Reduction reduction = Reduction::kMean) {
+  return detail::make([&](prism_tensor_t* o) {
+    return prism_nll_loss(input.get(), target.get(), weight.get(), ignore_index, detail::to_c(reduction), o);
+  });
+}
+inline Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
+                                               const Tensor& weight = Tensor(),
+                                               const Tensor& pos_weight = Tensor(),
+                                               Reduction reduction = Reduction::kMean) {
+  return detail::make([&](prism_tensor_t* o) {
+    return prism_binary_cross_entropy_with_logits(input.get(), target.get(), weight.get(), pos_weight.get(),
+                                                  detail::to_c(reduction), o);
+  });
+}
+inline Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::kMean) {
+  return detail::make([&](prism_tensor_t* o) {
+    return prism_mse_loss(input.get(), target.get(), detail::to_c(reduction), o);
+  });
+}
+inline Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::kMean) {
+  return detail::make([&](prism_tensor_t* o) {
+    return prism_l1_loss(input.get(), target.get(), detail::to_c(reduction), o);
+  });
+}
+inline Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::kMean,
+                         double delta = 1.0) {
+  return detail::make([&](prism_tensor_t* o) {
+    return prism_huber_loss(input.get(), target.get(), delta, detail::to_c(reduction), o);
+  });
+}
+inline Tensor smooth_l1_loss(const Tensor& input, const Tensor& target,
+                             Reduction reduction = Reduction::kMean, double beta = 1.0) {
+  return detail::make([&](prism_tensor_t* o) {
+    return prism_smooth_l1_loss(input.get(), target.get(), beta, detail::to_c(reduction), o);
+  });
+}
+inline Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias = Tensor()) {
+  return detail::make(
+      [&](prism_tensor_t* o) { return prism_linear(input.get(), weight.get(), bias.get(), o); });
+}
+inline Tensor dropout(const Tensor& input, double p = 0.5, bool training = true) {
+  return detail::make([&](prism_tensor_t* o) { return prism_dropout(input.get(), p, training ? 1 : 0, o); });
+}
+inline Tensor layer_norm(const Tensor& input, const IntList& normalized_shape,
+                         const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), double eps = 1e-5) {
+  return detail::make([&](prism_tensor_t* o) {
+    return prism_layer_norm(input.get(), normalized_shape.data(), normalized_shape.size(), weight.get(),
+                            bias.get(), eps, o);
+  });
+}
+// Undefined running statistics are allowed when training.
+inline Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                         const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
+                         bool training = false, double momentum = 0.1, double eps = 1e-5) {
+  return detail::make([&](prism_tensor_t* o) {
+    return prism_batch_norm(input.get(), running_mean.get(), running_var.get(), weight.get(), bias.get(),
+                            training ? 1 : 0, momentum, eps, o);
+  });
+}
+// stride / padding / dilation: one value for both dims or {h, w}.
+inline Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = Tensor(),
+                     const IntList& stride = 1, const IntList& padding = 0, const IntList& dilation = 1,
+                     int64_t groups = 1) {
+  int64_t s[2], p[2], d[2];
+  return detail::make([&](prism_tensor_t* o) {
+    return prism_conv2d(input.get(), weight.get(), bias.get(), detail::pair(stride, s, "conv2d", "stride"),
+                        detail::pair(padding, p, "conv2d", "padding"),
+                        detail::pair(dilation, d, "conv2d", "dilation"), groups, o);
+  });
+}
+// stride empty = kernel_size.
+inline Tensor max_pool2d(const Tensor& input, const IntList& kernel_size, const IntList& stride = IntList(),
+                         const IntList& padding = 0) {
+  int64_t k[2], s[2], p[2];
+  return detail::make([&](prism_tensor_t* o) {
+    return prism_max_pool2d(input.get(), detail::pair(kernel_size, k, "max_pool2d", "kernel_size"),
+                            detail::pair(stride, s, "max_pool2d", "stride"),
+                            detail::pair(padding, p, "max_pool2d", "padding"), o);
+  });
+}
+inline Tensor avg_pool2d(const Tensor& input, const IntList& kernel_size, const IntList& stride = IntList(),
+                         const IntList& padding = 0, bool count_include_pad = true) {
+  int64_t k[2], s[2], p[2];
+  return detail::make([&](prism_tensor_t* o) {
+    return prism_avg_pool2d(input.get(), detail::pair(kernel_size, k, "avg_pool2d", "kernel_size"),
+                            detail::pair(stride, s, "avg_pool2d", "stride"),
+                            detail::pair(padding, p, "avg_pool2d", "padding"), count_include_pad ? 1 : 0, o);
+  });
+}
+
+}  // namespace nn::functional
 
 }  // namespace prism
 

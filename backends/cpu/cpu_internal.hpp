@@ -573,5 +573,8 @@ KernelList binary_kernels();
 KernelList reduce_kernels();
 KernelList bmm_kernels();
 KernelList random_kernels();
+KernelList nn_kernels();     // ops_nn.cpp
+KernelList index_kernels();  // ops_index.cpp
+KernelList optim_kernels();  // ops_optim.cpp
 
 }  // namespace prism::cpu

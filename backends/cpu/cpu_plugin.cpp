@@ -172,14 +172,14 @@ prism_plugin_error* cpu_synchronize(void*, int32_t device, prism_stream_t) {
 // The table
 // ===========================================================================
 
-constexpr size_t kMaxKernels = 128;
+constexpr size_t kMaxKernels = 256;
 prism_kernel_def g_kernels[kMaxKernels];
 prism_plugin_table g_table;
 
 void build_table() {
   size_t n = 0;
-  for (KernelList list :
-       {elementwise_kernels(), binary_kernels(), reduce_kernels(), bmm_kernels(), random_kernels()}) {
+  for (KernelList list : {elementwise_kernels(), binary_kernels(), reduce_kernels(), bmm_kernels(),
+                          random_kernels(), nn_kernels(), index_kernels(), optim_kernels()}) {
     for (size_t i = 0; i < list.count && n < kMaxKernels; ++i) g_kernels[n++] = list.defs[i];
   }
   prism_plugin_table& t = g_table;

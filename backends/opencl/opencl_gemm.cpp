@@ -97,38 +97,15 @@ bool try_clblast(Device& dev, const prism_gk_gemm& g, cl_mem a, cl_mem b, cl_mem
 }
 #endif
 
-prism_plugin_error* run_bmm(void* ctx, const prism_kernel_call* c) {
-  if (c->n_inputs != 2 || c->n_outputs != 1) return PRISM_OCL_INVALID("bmm: expected 2 inputs and 1 output");
+}  // namespace
+
+// bmm after the shared checks (build_gemm in prism_gk_frontend.hpp): CLBlast
+// or the tiled kernel (Note [GEMM choice]).
+prism_plugin_error* run_bmm(void* ctx, const prism_kernel_call* c, const prism_gk_gemm& g) {
   const prism_tensor_desc& a = c->inputs[0];
   const prism_tensor_desc& b = c->inputs[1];
   const prism_tensor_desc& o = c->outputs[0];
-  if (a.ndim != 3 || b.ndim != 3 || o.ndim != 3) return PRISM_OCL_INVALID("bmm: operands must be 3-D");
   const int32_t dt = o.dtype;
-  if (a.dtype != dt || b.dtype != dt) return PRISM_OCL_INVALID("bmm: operands must share the output dtype");
-  if (a.sizes[0] != o.sizes[0] || b.sizes[0] != o.sizes[0] || a.sizes[1] != o.sizes[1] ||
-      b.sizes[2] != o.sizes[2] || a.sizes[2] != b.sizes[1]) {
-    return PRISM_OCL_INVALID(
-        "bmm: shapes (%lld, %lld, %lld) x (%lld, %lld, %lld) -> (%lld, %lld, %lld) do not match",
-        (long long)a.sizes[0], (long long)a.sizes[1], (long long)a.sizes[2], (long long)b.sizes[0],
-        (long long)b.sizes[1], (long long)b.sizes[2], (long long)o.sizes[0], (long long)o.sizes[1],
-        (long long)o.sizes[2]);
-  }
-  const size_t es = prism_sdk_dtype_size(dt);
-  prism_gk_gemm g;
-  std::memset(&g, 0, sizeof g);
-  for (int d = 0; d < 3; ++d) {
-    g.a_strides[d] = a.strides[d];
-    g.b_strides[d] = b.strides[d];
-    g.o_strides[d] = o.strides[d];
-  }
-  g.a_offset = static_cast<int64_t>(a.byte_offset / es);
-  g.b_offset = static_cast<int64_t>(b.byte_offset / es);
-  g.o_offset = static_cast<int64_t>(o.byte_offset / es);
-  g.batch = o.sizes[0];
-  g.m = o.sizes[1];
-  g.n = o.sizes[2];
-  g.k = a.sizes[2];
-  if (g.batch == 0 || g.m == 0 || g.n == 0) return nullptr;
   Device* dev = nullptr;
   PRISM_OCL_RETURN_IF_ERROR(get_device(ctx, c->device, &dev));
   cl_mem am = static_cast<cl_mem>(a.buffer), bm = static_cast<cl_mem>(b.buffer),
@@ -157,17 +134,6 @@ int supports_bmm(void* ctx, const prism_kernel_call* c) {
   if (dev == nullptr) return 1;             // let run() report the bad index
   if (dev->max_work_group < 256) return 0;  // the tiled kernel needs 16 x 16 work-groups
   return supports_operands(ctx, c);
-}
-
-const prism_kernel_def kKernels[] = {
-    {sizeof(prism_kernel_def), "bmm", PRISM_DTYPE_BIT(PRISM_DTYPE_F32) | PRISM_DTYPE_BIT(PRISM_DTYPE_F64),
-     supports_bmm, run_bmm},
-};
-
-}  // namespace
-
-KernelList gemm_kernels() {
-  return {kKernels, sizeof(kKernels) / sizeof(kKernels[0])};
 }
 
 }  // namespace prism::opencl

@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "prism/plugin.h"
+#include "prism_gk_frontend.hpp"
+#include "prism_gk_types.h"
 #include "prism_plugin_sdk.h"
 
 namespace prism::opencl {
@@ -90,13 +92,17 @@ enum class Source { kElementwise, kReduce, kRandom, kGemm };
 prism_plugin_error* get_kernel(Context& ctx, Device& dev, Source source, const std::string& defines,
                                const char* kernel_name, cl_kernel* kernel);
 
-// Kernel definitions (opencl_ops.cpp, opencl_gemm.cpp).
+// The plugin's kernel definitions: the shared front end of
+// backends/gpu_common/prism_gk_frontend.hpp over the OpenCL launches (opencl_ops.cpp).
 struct KernelList {
   const prism_kernel_def* defs;
   size_t count;
 };
-KernelList elementwise_kernels();
-KernelList gemm_kernels();
+KernelList kernels();
+
+// bmm after the shared argument checks, and its supports() (opencl_gemm.cpp).
+prism_plugin_error* run_bmm(void* ctx, const prism_kernel_call* c, const prism_gk_gemm& g);
+int supports_bmm(void* ctx, const prism_kernel_call* c);
 
 // Device `index` of the context, or an INVALID_ARGUMENT error.
 prism_plugin_error* get_device(void* ctx, int32_t index, Device** dev);
@@ -105,10 +111,7 @@ prism_plugin_error* get_device(void* ctx, int32_t index, Device** dev);
 Device* find_device(void* ctx, int32_t index);
 
 // One kernel argument: `size` bytes at `ptr` (clSetKernelArg semantics).
-struct KArg {
-  size_t size;
-  const void* ptr;
-};
+using KArg = gk::KArg;
 
 // Sets the arguments and enqueues `kernel` on the device's queue without
 // waiting. Caller holds dev.mu (the cl_kernel is shared).

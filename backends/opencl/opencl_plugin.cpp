@@ -471,9 +471,8 @@ prism_plugin_table g_table;
 
 void build_table() {
   size_t n = 0;
-  for (KernelList list : {elementwise_kernels(), gemm_kernels()}) {
-    for (size_t i = 0; i < list.count && n < kMaxKernels; ++i) g_kernels[n++] = list.defs[i];
-  }
+  const KernelList list = kernels();
+  for (size_t i = 0; i < list.count && n < kMaxKernels; ++i) g_kernels[n++] = list.defs[i];
   prism_plugin_table& t = g_table;
   std::memset(&t, 0, sizeof t);
   t.struct_size = sizeof(prism_plugin_table);

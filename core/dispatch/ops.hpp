@@ -62,4 +62,89 @@ Tensor randperm(int64_t n, prism_dtype dtype, Device* device);
 Tensor bernoulli(const Tensor& p);
 Tensor bernoulli_scalar(const Dims& sizes, double p, prism_dtype dtype, Device* device);
 
+// ---- neural-network ops (core/dispatch/nn.cpp) ----------------------------------------------------------
+// Note [nn ops: kernels, composites and fallback] in nn.cpp. Optional tensors may be nullptr.
+Tensor softmax(const Tensor& x, int64_t dim);
+Tensor log_softmax(const Tensor& x, int64_t dim);
+// Gradient of softmax (log = false) or log_softmax (log = true) given the forward output.
+Tensor softmax_backward(const Tensor& grad, const Tensor& out, int64_t dim, bool log);
+Tensor nll_loss(const Tensor& input, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                prism_reduction reduction);
+// target: integer class indices, or class probabilities of the input's shape.
+Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                     double label_smoothing, prism_reduction reduction);
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const Tensor& weight,
+                                        const Tensor& pos_weight, prism_reduction reduction);
+Tensor mse_loss(const Tensor& input, const Tensor& target, prism_reduction reduction);
+Tensor l1_loss(const Tensor& input, const Tensor& target, prism_reduction reduction);
+Tensor huber_loss(const Tensor& input, const Tensor& target, double delta, prism_reduction reduction);
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, double beta, prism_reduction reduction);
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias);
+Tensor dropout(const Tensor& input, double p, bool training);
+Tensor layer_norm(const Tensor& input, const std::vector<int64_t>& normalized_shape, const Tensor& weight,
+                  const Tensor& bias, double eps);
+// Updates running_mean / running_var in place when training (momentum, unbiased variance).
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight, const Tensor& bias, bool training, double momentum, double eps);
+// stride/padding/dilation: {h, w}, nullptr = 1 / 0 / 1.
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const int64_t stride[2],
+              const int64_t padding[2], const int64_t dilation[2], int64_t groups);
+// stride nullptr = kernel; padding nullptr = 0.
+Tensor max_pool2d(const Tensor& input, const int64_t kernel[2], const int64_t stride[2],
+                  const int64_t padding[2]);
+Tensor avg_pool2d(const Tensor& input, const int64_t kernel[2], const int64_t stride[2],
+                  const int64_t padding[2], bool count_include_pad);
+
+// ---- indexing (core/dispatch/indexing.cpp, Note [Advanced indexing]) -------------------------------
+// One entry of a subscript t[...]; Kind values match prism_index_kind of prism.h.
+struct TensorIndex {
+  enum Kind { kInt = 0, kSlice = 1, kEllipsis = 2, kNone = 3, kTensor = 4 };
+  Kind kind = kInt;
+  int64_t value = 0;                              // kInt (negative counts from the end)
+  int64_t start = 0, stop = INT64_MAX, step = 1;  // kSlice, clamped like Python; step > 0
+  Tensor tensor;                                  // kTensor: int64/int32 indices or a bool mask
+};
+constexpr int64_t kNoPaddingIdx = INT64_MIN;  // embedding without padding_idx
+
+// x[indices]: a view without index tensors, else a copy (advanced indexing).
+Tensor index(const Tensor& x, const std::vector<TensorIndex>& indices);
+// x[indices] = values (or += with accumulate); values broadcast to x[indices].
+Tensor index_put(const Tensor& x, const std::vector<TensorIndex>& indices, const Tensor& values,
+                 bool accumulate);
+void index_put_(const Tensor& x, const std::vector<TensorIndex>& indices, const Tensor& values,
+                bool accumulate);
+// torch.index_put: one index tensor (or mask) per leading dim.
+Tensor index_put_tensors(const Tensor& x, const std::vector<Tensor>& indices, const Tensor& values,
+                         bool accumulate);
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
+Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src, double alpha);
+void index_add_(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src, double alpha);
+Tensor index_fill(const Tensor& x, int64_t dim, const Tensor& index, double value);
+void index_fill_(const Tensor& x, int64_t dim, const Tensor& index, double value);
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
+Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor scatter_value(const Tensor& x, int64_t dim, const Tensor& index, double value);
+Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+void scatter_(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+void scatter_value_(const Tensor& x, int64_t dim, const Tensor& index, double value);
+void scatter_add_(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+// torch.scatter_reduce (values match prism_scatter_reduce_op of prism.h).
+enum class ScatterReduce { kSum = 0, kProd = 1, kAmax = 2, kAmin = 3 };
+Tensor scatter_reduce(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src,
+                      ScatterReduce reduce, bool include_self);
+// value: a 0-d tensor (cast to x's dtype).
+Tensor masked_fill(const Tensor& x, const Tensor& mask, const Tensor& value);
+void masked_fill_(const Tensor& x, const Tensor& mask, const Tensor& value);
+Tensor masked_select(const Tensor& x, const Tensor& mask);
+Tensor take(const Tensor& x, const Tensor& index);
+Tensor nonzero(const Tensor& x);  // int64 [n, ndim]
+Tensor tril(const Tensor& x, int64_t diagonal);
+Tensor triu(const Tensor& x, int64_t diagonal);
+Tensor cumsum(const Tensor& x, int64_t dim);  // bool/int -> int64
+Tensor cumprod(const Tensor& x, int64_t dim);
+std::pair<Tensor, Tensor> sort(const Tensor& x, int64_t dim, bool descending, bool stable);
+std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool largest, bool sorted);
+Tensor one_hot(const Tensor& x, int64_t num_classes);
+Tensor embedding(const Tensor& weight, const Tensor& indices, int64_t padding_idx);
+
 }  // namespace prism

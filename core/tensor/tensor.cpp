@@ -621,7 +621,19 @@ void copy_(const Tensor& dst, const Tensor& src) {
   // Cross-device: stage through host memory. Note [Cross-device copies]: a
   // contiguous same-dtype destination receives the bytes directly; otherwise
   // the bytes land in a contiguous temporary on the destination device and a
-  // device-side copy kernel scatters/casts them.
+  // device-side copy kernel scatters/casts them. A strided source on a device
+  // without a copy kernel of its own cannot be made contiguous there (that
+  // would fall back to this very copy): the bytes its view spans travel
+  // instead, and the destination device gathers the view from them.
+  if (!s->is_contiguous() && sd->plugin->find_kernel("copy", s->dtype) == nullptr) {
+    int64_t span = 1;
+    for (int i = 0; i < s->dim(); ++i) span += (s->sizes[i] - 1) * s->strides[i];
+    Tensor raw = make_view(s, Dims{span}, Dims{1}, s->offset);
+    Tensor staged = empty(Dims{span}, s->dtype, dd);
+    copy_(staged, raw);
+    run_kernel("copy", dst->dtype, {make_view(staged, s->sizes, s->strides, 0).get()}, {dst.get()});
+    return;
+  }
   Tensor sc = contiguous(s);
   size_t bytes = static_cast<size_t>(sc->numel()) * sc->element_size();
   std::vector<unsigned char> staging;

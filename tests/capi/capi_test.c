@@ -2233,6 +2233,181 @@ static void test_autograd_hooks(void) {
 }
 
 /* ===========================================================================
+ * Optimizer updates
+ * ======================================================================== */
+
+static void test_optimizer_updates(void) {
+  prism_tensor_t p = NULL, g = NULL, buf = NULL, m = NULL, v = NULL, vmax = NULL, small = NULL;
+  double b1c, b2c, denom;
+  g_section = "optimizer updates";
+  EXPECT_OK(prism_from_data(F32S(1, -2), I64S(2), 1, PRISM_DTYPE_F32, "cpu", &p));
+  EXPECT_OK(prism_from_data(F32S(0.5f, 0.25f), I64S(2), 1, PRISM_DTYPE_F32, "cpu", &g));
+  EXPECT_OK(prism_zeros(I64S(2), 1, PRISM_DTYPE_F32, "cpu", &buf));
+  /* Step 1 (buffer = d = g + 0.1 p), step 2 (buffer = 0.9 buf + d): lr 0.1. */
+  EXPECT_OK(prism_sgd_update(p, g, buf, 0.1, 0.9, 0, 0.1, PRISM_SGD_INIT_BUFFER));
+  EXPECT_VALUES(buf, F64S(0.6, 0.05), 2, 1e-6);
+  EXPECT_VALUES(p, F64S(0.94, -2.005), 2, 1e-6);
+  EXPECT_OK(prism_sgd_update(p, g, NULL, 0.5, 0, 0, 0, PRISM_SGD_MAXIMIZE));
+  EXPECT_VALUES(p, F64S(1.19, -1.88), 2, 1e-6);
+  /* Adam step 1 from zero state: the update is lr * sign(g) (up to eps). */
+  EXPECT_OK(prism_zeros(I64S(2), 1, PRISM_DTYPE_F32, "cpu", &m));
+  EXPECT_OK(prism_zeros(I64S(2), 1, PRISM_DTYPE_F32, "cpu", &v));
+  EXPECT_OK(prism_zeros(I64S(2), 1, PRISM_DTYPE_F32, "cpu", &vmax));
+  EXPECT_OK(prism_adam_update(p, g, m, v, vmax, 0.01, 0.9, 0.999, 1e-8, 0, 1, PRISM_ADAM_AMSGRAD));
+  EXPECT_VALUES(p, F64S(1.18, -1.89), 2, 1e-6);
+  EXPECT_VALUES(m, F64S(0.05, 0.025), 2, 1e-7);
+  EXPECT_VALUES(vmax, F64S(0.00025, 0.0000625), 2, 1e-9);
+  /* AdamW step 2: decay first, then the moment update. */
+  EXPECT_OK(
+      prism_adam_update(p, g, m, v, NULL, 0.01, 0.9, 0.999, 1e-8, 0.5, 2, PRISM_ADAM_DECOUPLED_WEIGHT_DECAY));
+  b1c = 1 - 0.9 * 0.9;
+  b2c = sqrt(1 - 0.999 * 0.999);
+  denom = sqrt(0.999 * 0.00025 + 0.001 * 0.25) / b2c + 1e-8;
+  EXPECT_VALUES(m, F64S(0.095, 0.0475), 2, 1e-7);
+  {
+    double want0 = 1.18 * (1 - 0.005) - 0.01 / b1c * 0.095 / denom;
+    double got[2];
+    EXPECT(read_f64(p, got, 2) && fabs(got[0] - want0) < 1e-5);
+  }
+  /* Errors name the op and the mismatch; nothing changes. */
+  EXPECT_OK(prism_zeros(I64S(3), 1, PRISM_DTYPE_F32, "cpu", &small));
+  EXPECT_STATUS(prism_sgd_update(p, small, NULL, 0.1, 0, 0, 0, 0), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("sgd_update");
+  EXPECT_STATUS(prism_sgd_update(p, g, NULL, 0.1, 0.9, 0, 0, 0), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("momentum_buffer");
+  EXPECT_STATUS(prism_adam_update(p, g, m, v, NULL, 0.1, 0.9, 0.999, 1e-8, 0, 0, 0),
+                PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("step");
+  EXPECT_STATUS(prism_adam_update(p, g, m, NULL, NULL, 0.1, 0.9, 0.999, 1e-8, 0, 1, 0),
+                PRISM_ERROR_INVALID_ARGUMENT);
+  prism_tensor_release(p);
+  prism_tensor_release(g);
+  prism_tensor_release(buf);
+  prism_tensor_release(m);
+  prism_tensor_release(v);
+  prism_tensor_release(vmax);
+  prism_tensor_release(small);
+}
+
+/* ===========================================================================
+ * Checkpoints (safetensors)
+ * ======================================================================== */
+
+static void test_safetensors(void) {
+  const char* path = "capi_test_checkpoint.safetensors";
+  const char* names[2] = {"w", "steps"};
+  const char* keys[1] = {"format"};
+  const char* vals[1] = {"pt"};
+  prism_tensor_t ts[2] = {NULL, NULL};
+  prism_tensor_t w_t = NULL, back = NULL, steps = NULL;
+  prism_safetensors_t f = NULL, bad = NULL;
+  size_t n = 0;
+  const char* name = NULL;
+  const char* key = NULL;
+  const char* value = NULL;
+  int64_t sizes[4] = {0, 0, 0, 0};
+  int32_t ndim = 0;
+  prism_dtype dt = PRISM_DTYPE_BOOL;
+  unsigned char junk[16];
+  g_section = "safetensors";
+
+  EXPECT_OK(prism_from_data(F32S(1, 2, 3, 4, 5, 6), I64S(2, 3), 2, PRISM_DTYPE_F32, "cpu", &ts[0]));
+  EXPECT_OK(prism_from_data(I32S(7, 8), I64S(2), 1, PRISM_DTYPE_I32, "cpu", &ts[1]));
+  /* A transposed view is written row-major. */
+  EXPECT_OK(prism_t(ts[0], &w_t));
+  prism_tensor_release(ts[0]);
+  ts[0] = w_t;
+  EXPECT_OK(prism_safetensors_save(path, names, ts, 2, keys, vals, 1));
+  EXPECT_OK(prism_safetensors_open(path, &f));
+  EXPECT_OK(prism_safetensors_count(f, &n));
+  EXPECT(n == 2);
+  EXPECT_OK(prism_safetensors_name(f, 0, &name));
+  EXPECT(name != NULL && strcmp(name, "steps") == 0); /* both 4-byte dtypes: by name */
+  EXPECT_OK(prism_safetensors_info(f, "w", &dt, sizes, 4, &ndim));
+  EXPECT(dt == PRISM_DTYPE_F32 && ndim == 2 && sizes[0] == 3 && sizes[1] == 2);
+  EXPECT_OK(prism_safetensors_get(f, "w", "cpu", &back));
+  EXPECT_VALUES(back, F64S(1, 4, 2, 5, 3, 6), 6, 0);
+  EXPECT_OK(prism_safetensors_get(f, "steps", NULL, &steps));
+  EXPECT(prism_tensor_dtype(steps) == PRISM_DTYPE_I32);
+  EXPECT_VALUES(steps, F64S(7, 8), 2, 0);
+  EXPECT_OK(prism_safetensors_metadata_count(f, &n));
+  EXPECT(n == 1);
+  EXPECT_OK(prism_safetensors_metadata_get(f, 0, &key, &value));
+  EXPECT(key != NULL && value != NULL && strcmp(key, "format") == 0 && strcmp(value, "pt") == 0);
+
+  /* Errors name the file and the tensor; nothing is written on failure. */
+  EXPECT_STATUS(prism_safetensors_get(f, "nope", "cpu", &back), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("nope");
+  EXPECT_STATUS(prism_safetensors_name(f, 5, &name), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_safetensors_info(f, "w", &dt, sizes, 1, &ndim), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_safetensors_metadata_get(f, 3, &key, &value), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_safetensors_count(NULL, &n), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_safetensors_save(path, names, ts, 2, NULL, NULL, 1), PRISM_ERROR_INVALID_ARGUMENT);
+  names[1] = "w";
+  EXPECT_STATUS(prism_safetensors_save(path, names, ts, 2, NULL, NULL, 0), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("used twice");
+  EXPECT_STATUS(prism_safetensors_open("/nonexistent/dir/x.safetensors", &bad), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("/nonexistent/dir/x.safetensors");
+  EXPECT(bad == NULL);
+  /* A header length far past the end of a 16-byte buffer. */
+  memset(junk, 0, sizeof junk);
+  junk[0] = 0xff;
+  junk[8] = '{';
+  EXPECT_STATUS(prism_safetensors_open_memory(junk, sizeof junk, &bad), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("header length");
+  /* The smallest valid file: "{}" padded to 8 bytes. */
+  memset(junk, ' ', sizeof junk);
+  memset(junk, 0, 8);
+  junk[0] = 8;
+  junk[8] = '{';
+  junk[9] = '}';
+  EXPECT_OK(prism_safetensors_open_memory(junk, sizeof junk, &bad));
+  EXPECT_OK(prism_safetensors_count(bad, &n));
+  EXPECT(n == 0);
+
+  EXPECT_OK(prism_safetensors_close(bad));
+  EXPECT_OK(prism_safetensors_close(f));
+  EXPECT_OK(prism_safetensors_close(NULL));
+  remove(path);
+  prism_tensor_release(ts[0]);
+  prism_tensor_release(ts[1]);
+  prism_tensor_release(back);
+  prism_tensor_release(steps);
+}
+
+static void test_load_idx(void) {
+  /* A 2 x 3 int16 IDX file written by hand: big-endian header and data. */
+  static const unsigned char kIdx[] = {0, 0, 0x0B, 2, 0,    0,    0, 2, 0,    0,    0,    3,
+                                       0, 1, 0,    2, 0xFF, 0xFD, 1, 0, 0x7F, 0xFF, 0x80, 0};
+  const char* path = "capi_test_data.idx";
+  prism_tensor_t t = NULL;
+  FILE* f = NULL;
+  g_section = "load_idx";
+  f = fopen(path, "wb");
+  EXPECT(f != NULL);
+  if (f == NULL) return;
+  EXPECT(fwrite(kIdx, 1, sizeof kIdx, f) == sizeof kIdx);
+  fclose(f);
+  EXPECT_OK(prism_load_idx(path, "cpu", &t));
+  EXPECT(prism_tensor_dtype(t) == PRISM_DTYPE_I16);
+  EXPECT_SIZES(t, 2, I64S(2, 3));
+  EXPECT_VALUES(t, F64S(1, 2, -3, 256, 32767, -32768), 6, 0);
+  prism_tensor_release(t);
+  /* Truncated: the last element is cut off. */
+  f = fopen(path, "wb");
+  EXPECT(f != NULL);
+  if (f == NULL) return;
+  EXPECT(fwrite(kIdx, 1, sizeof kIdx - 1, f) == sizeof kIdx - 1);
+  fclose(f);
+  t = NULL;
+  EXPECT_STATUS(prism_load_idx(path, NULL, &t), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("truncated");
+  EXPECT(t == NULL);
+  EXPECT_STATUS(prism_load_idx(NULL, NULL, &t), PRISM_ERROR_INVALID_ARGUMENT);
+  remove(path);
+}
+
+/* ===========================================================================
  * Error paths: NULL handles, messages, nothing changes on failure
  * ======================================================================== */
 
@@ -2318,6 +2493,421 @@ static void test_error_paths(void) {
   rel(tr);
 }
 
+/* ===========================================================================
+ * Neural-network ops
+ * ======================================================================== */
+
+static void test_nn(void) {
+  prism_tensor_t x = NULL, t = NULL, w = NULL, b = NULL, o = NULL, keep = NULL, rm = NULL, rv = NULL,
+                 g = NULL, s = NULL;
+  const double ln3 = 1.0986122886681098;
+  g_section = "nn";
+  x = make(F32S(0, 1.0986122886681098f, 1.0986122886681098f, 0), PRISM_DTYPE_F32, I64S(2, 2), 2);
+  EXPECT_OK(prism_softmax(x, -1, &o));
+  EXPECT_VALUES(o, F64S(0.25, 0.75, 0.75, 0.25), 4, 1e-6);
+  rel(o);
+  EXPECT_OK(prism_log_softmax(x, 1, &o));
+  EXPECT_VALUES(o, F64S(-1.3862944, -0.2876821, -0.2876821, -1.3862944), 4, 1e-6);
+  rel(o);
+  /* cross_entropy with class indices, and its gradient softmax - onehot. */
+  t = make(I64S(1, 1), PRISM_DTYPE_I64, I64S(2), 1);
+  EXPECT_OK(prism_cross_entropy(x, t, NULL, PRISM_IGNORE_INDEX_DEFAULT, 0.0, PRISM_REDUCTION_NONE, &o));
+  EXPECT_VALUES(o, F64S(0.2876821, 1.3862944), 2, 1e-6);
+  rel(o);
+  w = make(F32S(1, 3), PRISM_DTYPE_F32, I64S(2), 1);
+  EXPECT_OK(prism_cross_entropy(x, t, w, PRISM_IGNORE_INDEX_DEFAULT, 0.0, PRISM_REDUCTION_SUM, &o));
+  EXPECT_VALUES(o, F64S(3 * (0.2876821 + 1.3862944)), 1, 1e-5);
+  rel(o);
+  EXPECT_OK(prism_tensor_set_requires_grad(x, 1));
+  EXPECT_OK(prism_cross_entropy(x, t, NULL, PRISM_IGNORE_INDEX_DEFAULT, 0.0, PRISM_REDUCTION_MEAN, &o));
+  EXPECT_VALUES(o, F64S((0.2876821 + 1.3862944) / 2), 1, 1e-6);
+  EXPECT_OK(prism_backward(o, NULL, 0));
+  EXPECT_OK(prism_tensor_grad(x, &g));
+  EXPECT_VALUES(g, F64S(0.125, -0.125, 0.375, -0.375), 4, 1e-6);
+  rel(g);
+  rel(o);
+  EXPECT_OK(prism_tensor_set_requires_grad(x, 0));
+  rel(t);
+  t = make(I64S(12, 0), PRISM_DTYPE_I64, I64S(2), 1);
+  keep = o = x;
+  EXPECT_STATUS(prism_cross_entropy(x, t, NULL, -100, 0.0, PRISM_REDUCTION_MEAN, &o),
+                PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("Target 12 is out of bounds.");
+  EXPECT(o == keep);
+  rel(t);
+  t = make(I64S(0, 1), PRISM_DTYPE_I64, I64S(2), 1);
+  rel(x);
+  x = make(F32S(-1, -2, -3, -4), PRISM_DTYPE_F32, I64S(2, 2), 2);
+  EXPECT_OK(prism_nll_loss(x, t, NULL, PRISM_IGNORE_INDEX_DEFAULT, PRISM_REDUCTION_MEAN, &o));
+  EXPECT_VALUES(o, F64S(2.5), 1, 1e-6);
+  rel(o);
+  rel(x);
+  rel(t);
+  rel(w);
+  /* Binary cross-entropy on logits, regression losses. */
+  x = make(F32S(0), PRISM_DTYPE_F32, I64S(1), 1);
+  t = make(F32S(1), PRISM_DTYPE_F32, I64S(1), 1);
+  w = make(F32S(2), PRISM_DTYPE_F32, I64S(1), 1);
+  EXPECT_OK(prism_binary_cross_entropy_with_logits(x, t, NULL, w, PRISM_REDUCTION_MEAN, &o));
+  EXPECT_VALUES(o, F64S(2 * 0.6931472), 1, 1e-6);
+  rel(o);
+  rel(x);
+  rel(t);
+  rel(w);
+  x = make(F32S(0.5, 2), PRISM_DTYPE_F32, I64S(2), 1);
+  t = make(F32S(0, 0), PRISM_DTYPE_F32, I64S(2), 1);
+  EXPECT_OK(prism_mse_loss(x, t, PRISM_REDUCTION_MEAN, &o));
+  EXPECT_VALUES(o, F64S(2.125), 1, 1e-6);
+  rel(o);
+  EXPECT_OK(prism_l1_loss(x, t, PRISM_REDUCTION_SUM, &o));
+  EXPECT_VALUES(o, F64S(2.5), 1, 1e-6);
+  rel(o);
+  EXPECT_OK(prism_huber_loss(x, t, 1.0, PRISM_REDUCTION_NONE, &o));
+  EXPECT_VALUES(o, F64S(0.125, 1.5), 2, 1e-6);
+  rel(o);
+  EXPECT_OK(prism_smooth_l1_loss(x, t, 2.0, PRISM_REDUCTION_NONE, &o));
+  EXPECT_VALUES(o, F64S(0.0625, 1.0), 2, 1e-6);
+  rel(o);
+  EXPECT_STATUS(prism_mse_loss(NULL, t, PRISM_REDUCTION_MEAN, &o), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("mse_loss");
+  rel(x);
+  rel(t);
+  /* linear, dropout */
+  x = make(F32S(1, 2), PRISM_DTYPE_F32, I64S(1, 2), 2);
+  w = make(F32S(3, 4), PRISM_DTYPE_F32, I64S(1, 2), 2);
+  b = make(F32S(5), PRISM_DTYPE_F32, I64S(1), 1);
+  EXPECT_OK(prism_linear(x, w, b, &o));
+  EXPECT_VALUES(o, F64S(16), 1, 0);
+  rel(o);
+  EXPECT_OK(prism_dropout(x, 0.0, 1, &o));
+  EXPECT_VALUES(o, F64S(1, 2), 2, 0);
+  rel(o);
+  EXPECT_OK(prism_dropout(x, 1.0, 1, &o));
+  EXPECT_VALUES(o, F64S(0, 0), 2, 0);
+  rel(o);
+  EXPECT_STATUS(prism_dropout(x, 2.0, 1, &o), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("dropout");
+  rel(x);
+  rel(w);
+  rel(b);
+  /* layer_norm, batch_norm (running statistics updated in place) */
+  x = make(F32S(1, 2, 3), PRISM_DTYPE_F32, I64S(1, 3), 2);
+  EXPECT_OK(prism_layer_norm(x, I64S(3), 1, NULL, NULL, 0.0, &o));
+  EXPECT_VALUES(o, F64S(-1.2247449, 0, 1.2247449), 3, 1e-5);
+  rel(o);
+  EXPECT_STATUS(prism_layer_norm(x, NULL, 0, NULL, NULL, 0.0, &o), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("normalized_shape");
+  rel(x);
+  x = make(F32S(1, 3), PRISM_DTYPE_F32, I64S(2, 1), 2);
+  rm = make(F32S(0), PRISM_DTYPE_F32, I64S(1), 1);
+  rv = make(F32S(1), PRISM_DTYPE_F32, I64S(1), 1);
+  EXPECT_OK(prism_batch_norm(x, rm, rv, NULL, NULL, 1, 0.5, 0.0, &o));
+  EXPECT_VALUES(o, F64S(-1, 1), 2, 1e-6);
+  EXPECT_VALUES(rm, F64S(1), 1, 1e-6);
+  EXPECT_VALUES(rv, F64S(1.5), 1, 1e-6);
+  rel(o);
+  EXPECT_OK(prism_batch_norm(x, rm, rv, NULL, NULL, 0, 0.5, 0.0, &o));
+  EXPECT_VALUES(o, F64S(0, 2 / 1.2247449), 2, 1e-5);
+  rel(o);
+  rel(x);
+  rel(rm);
+  rel(rv);
+  /* conv2d and pooling */
+  x = iota(I64S(1, 1, 3, 3), 4);
+  w = make(F32S(1, 1, 1, 1), PRISM_DTYPE_F32, I64S(1, 1, 2, 2), 4);
+  b = make(F32S(1), PRISM_DTYPE_F32, I64S(1), 1);
+  EXPECT_OK(prism_conv2d(x, w, b, NULL, NULL, NULL, 1, &o));
+  EXPECT_SIZES(o, 4, I64S(1, 1, 2, 2));
+  EXPECT_VALUES(o, F64S(9, 13, 21, 25), 4, 0);
+  rel(o);
+  EXPECT_OK(prism_conv2d(x, w, NULL, I64S(2, 2), I64S(1, 1), I64S(1, 1), 1, &o));
+  EXPECT_SIZES(o, 4, I64S(1, 1, 2, 2));
+  EXPECT_VALUES(o, F64S(0, 3, 9, 24), 4, 0);
+  rel(o);
+  rel(w);
+  w = make(F32S(1, 1, 1, 1, 1, 1, 1, 1), PRISM_DTYPE_F32, I64S(1, 2, 2, 2), 4);
+  EXPECT_STATUS(prism_conv2d(x, w, NULL, NULL, NULL, NULL, 1, &o), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("expected input[1, 1, 3, 3] to have 2 channels");
+  rel(w);
+  rel(x);
+  rel(b);
+  x = iota(I64S(1, 1, 4, 4), 4);
+  EXPECT_OK(prism_max_pool2d(x, I64S(2, 2), NULL, NULL, &o));
+  EXPECT_VALUES(o, F64S(5, 7, 13, 15), 4, 0);
+  rel(o);
+  EXPECT_OK(prism_avg_pool2d(x, I64S(2, 2), I64S(2, 2), I64S(0, 0), 1, &o));
+  EXPECT_VALUES(o, F64S(2.5, 4.5, 10.5, 12.5), 4, 0);
+  rel(o);
+  EXPECT_OK(prism_avg_pool2d(x, I64S(3, 3), I64S(3, 3), I64S(1, 1), 0, &o));
+  EXPECT_VALUES(o, F64S(2.5, 4.5, 10.5, 12.5), 4, 1e-6);
+  rel(o);
+  EXPECT_STATUS(prism_max_pool2d(x, NULL, NULL, NULL, &o), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("kernel_size");
+  EXPECT_STATUS(prism_softmax(NULL, 0, &o), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("softmax");
+  EXPECT_STATUS(prism_softmax(x, 0, NULL), PRISM_ERROR_INVALID_ARGUMENT);
+  /* The gradient of a pooled sum reaches every window's maximum once. */
+  EXPECT_OK(prism_tensor_set_requires_grad(x, 1));
+  EXPECT_OK(prism_max_pool2d(x, I64S(2, 2), NULL, NULL, &o));
+  EXPECT_OK(prism_sum(o, NULL, 0, 0, &s));
+  EXPECT_OK(prism_backward(s, NULL, 0));
+  EXPECT_OK(prism_tensor_grad(x, &g));
+  EXPECT_VALUES(g, F64S(0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1), 16, 0);
+  rel(g);
+  rel(s);
+  rel(o);
+  rel(x);
+  (void)ln3;
+}
+
+/* ===========================================================================
+ * Indexing
+ * ======================================================================== */
+
+static prism_tensor_index idx_entry(prism_index_kind kind) {
+  prism_tensor_index e;
+  memset(&e, 0, sizeof e);
+  e.struct_size = sizeof e;
+  e.kind = kind;
+  return e;
+}
+static prism_tensor_index idx_int(int64_t v) {
+  prism_tensor_index e = idx_entry(PRISM_INDEX_INT);
+  e.value = v;
+  return e;
+}
+static prism_tensor_index idx_slice(int64_t start, int64_t stop, int64_t step) {
+  prism_tensor_index e = idx_entry(PRISM_INDEX_SLICE);
+  e.start = start;
+  e.stop = stop;
+  e.step = step;
+  return e;
+}
+static prism_tensor_index idx_tensor(prism_tensor_t t) {
+  prism_tensor_index e = idx_entry(PRISM_INDEX_TENSOR);
+  e.tensor = t;
+  return e;
+}
+
+static void test_indexing(void) {
+  prism_tensor_t x = NULL, y = NULL, i = NULL, m = NULL, s = NULL, v = NULL, vals = NULL, inds = NULL;
+  prism_tensor_t w = NULL, g = NULL, loss = NULL, z = NULL, src = NULL;
+  prism_tensor_index sub[4];
+  g_section = "indexing";
+  x = iota(I64S(3, 4), 2); /* float32 0 .. 11 */
+
+  /* Subscripts without tensors are views: x[1, 0::2], x[..., None, -1]. */
+  sub[0] = idx_int(1);
+  sub[1] = idx_slice(0, PRISM_SLICE_END, 2);
+  EXPECT_OK(prism_index(x, sub, 2, &y));
+  EXPECT_SIZES(y, 1, I64S(2));
+  EXPECT_VALUES(y, F64S(4, 6), 2, 0);
+  EXPECT(prism_tensor_storage_offset(y) == 4);
+  rel(y);
+  sub[0] = idx_entry(PRISM_INDEX_ELLIPSIS);
+  sub[1] = idx_entry(PRISM_INDEX_NONE);
+  sub[2] = idx_int(-1);
+  EXPECT_OK(prism_index(x, sub, 3, &y));
+  EXPECT_SIZES(y, 2, I64S(3, 1));
+  EXPECT_VALUES(y, F64S(3, 7, 11), 3, 0);
+  rel(y);
+  sub[0] = idx_slice(0, 3, -1);
+  EXPECT_STATUS(prism_index(x, sub, 1, &y), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("step must be greater than zero");
+  sub[0] = idx_int(0);
+  sub[0].struct_size = 3;
+  EXPECT_STATUS(prism_index(x, sub, 1, &y), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("struct_size");
+  EXPECT_STATUS(prism_index(x, NULL, 1, &y), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(y == NULL);
+
+  /* Advanced indexing: rows [2, 0]; an out-of-range index names the dim and its size. */
+  i = make(I64S(2, 0), PRISM_DTYPE_I64, I64S(2), 1);
+  sub[0] = idx_tensor(i);
+  EXPECT_OK(prism_index(x, sub, 1, &y));
+  EXPECT_SIZES(y, 2, I64S(2, 4));
+  EXPECT_VALUES(y, F64S(8, 9, 10, 11, 0, 1, 2, 3), 8, 0);
+  rel(y);
+  sub[0] = idx_entry(PRISM_INDEX_SLICE);
+  sub[0].stop = PRISM_SLICE_END;
+  sub[0].step = 1;
+  sub[1] = idx_tensor(i);
+  EXPECT_OK(prism_index(x, sub, 2, &y)); /* x[:, [2, 0]] */
+  EXPECT_SIZES(y, 2, I64S(3, 2));
+  EXPECT_VALUES(y, F64S(2, 0, 6, 4, 10, 8), 6, 0);
+  rel(y);
+  sub[1] = idx_int(7);
+  EXPECT_STATUS(prism_index(x, sub, 2, &y), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("index 7 is out of bounds for dimension 1 with size 4");
+
+  /* t[mask] = -1, then the functional index_put with accumulate. */
+  EXPECT_OK(prism_scalar(9.5, PRISM_DTYPE_F32, "cpu", &s));
+  EXPECT_OK(prism_gt(x, s, &m));
+  rel(s);
+  EXPECT_OK(prism_scalar(-1, PRISM_DTYPE_F32, "cpu", &s));
+  sub[0] = idx_tensor(m);
+  EXPECT_OK(prism_index_put_(x, sub, 1, s, 0));
+  EXPECT_VALUES(x, F64S(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -1), 12, 0);
+  EXPECT_OK(prism_index_put(x, &i, 1, s, 1, &y));
+  EXPECT_VALUES(y, F64S(-1, 0, 1, 2, 4, 5, 6, 7, 7, 8, -2, -2), 12, 0);
+  rel(y);
+  EXPECT_STATUS(prism_index_put(x, &i, 0, s, 0, &y), PRISM_ERROR_INVALID_ARGUMENT);
+  rel(m);
+  rel(s);
+  rel(x);
+
+  /* index_select / index_add / index_fill along dim 1 of a 2 x 3 tensor. */
+  x = iota(I64S(2, 3), 2);
+  EXPECT_OK(prism_index_select(x, 1, i, &y)); /* i = [2, 0] */
+  EXPECT_VALUES(y, F64S(2, 0, 5, 3), 4, 0);
+  EXPECT_OK(prism_index_add(x, 1, i, y, 2.0, &z));
+  EXPECT_VALUES(z, F64S(0, 1, 6, 9, 4, 15), 6, 0);
+  rel(z);
+  EXPECT_OK(prism_index_add_(x, 1, i, y, 1.0));
+  EXPECT_VALUES(x, F64S(0, 1, 4, 6, 4, 10), 6, 0);
+  rel(y);
+  EXPECT_OK(prism_index_fill(x, 1, i, 7, &y));
+  EXPECT_VALUES(y, F64S(7, 1, 7, 7, 4, 7), 6, 0);
+  rel(y);
+  EXPECT_STATUS(prism_index_fill_(x, 0, i, -3), PRISM_ERROR_INVALID_ARGUMENT); /* 2 is out of range */
+  EXPECT_MSG_HAS("index 2 is out of bounds for dimension 0 with size 2");
+  rel(i);
+  i = make(I64S(-1), PRISM_DTYPE_I64, I64S(1), 1);
+  EXPECT_OK(prism_index_fill_(x, 0, i, -3));
+  EXPECT_VALUES(x, F64S(0, 1, 4, -3, -3, -3), 6, 0);
+  EXPECT_STATUS(prism_index_select(x, 0, i, &y), PRISM_ERROR_INVALID_ARGUMENT); /* no wrapping here */
+  rel(i);
+  rel(x);
+
+  /* gather / scatter: out[i][j] = x[index[i][j]][j]. */
+  x = iota(I64S(3, 2), 2);
+  i = make(I64S(2, 0, 1, 2), PRISM_DTYPE_I64, I64S(2, 2), 2);
+  EXPECT_OK(prism_gather(x, 0, i, &y));
+  EXPECT_VALUES(y, F64S(4, 1, 2, 5), 4, 0);
+  EXPECT_OK(prism_zeros(I64S(3, 2), 2, PRISM_DTYPE_F32, "cpu", &z));
+  EXPECT_OK(prism_scatter(z, 0, i, y, &v));
+  EXPECT_VALUES(v, F64S(0, 1, 2, 0, 4, 5), 6, 0);
+  rel(v);
+  EXPECT_STATUS(prism_scatter_value(z, 1, i, 3, &v), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("index 2 is out of bounds for dimension 1 with size 2");
+  EXPECT_OK(prism_scatter_value(z, 0, i, 3, &v));
+  EXPECT_VALUES(v, F64S(0, 3, 3, 0, 3, 3), 6, 0);
+  rel(v);
+  EXPECT_OK(prism_scatter_add(z, 0, i, y, &v));
+  EXPECT_VALUES(v, F64S(0, 1, 2, 0, 4, 5), 6, 0);
+  rel(v);
+  EXPECT_OK(prism_scatter_(z, 0, i, y));
+  EXPECT_OK(prism_scatter_add_(z, 0, i, y));
+  EXPECT_VALUES(z, F64S(0, 2, 4, 0, 8, 10), 6, 0);
+  EXPECT_OK(prism_scatter_value_(z, 0, i, 1));
+  EXPECT_VALUES(z, F64S(0, 1, 1, 0, 1, 1), 6, 0);
+  EXPECT_OK(prism_scatter_reduce(z, 0, i, y, PRISM_SCATTER_REDUCE_AMAX, 1, &v)); /* y = [[4, 1], [2, 5]] */
+  EXPECT_VALUES(v, F64S(0, 1, 2, 0, 4, 5), 6, 0);
+  rel(v);
+  EXPECT_OK(prism_scatter_reduce(z, 0, i, y, PRISM_SCATTER_REDUCE_PROD, 0, &v));
+  EXPECT_VALUES(v, F64S(0, 1, 2, 0, 4, 5), 6, 0);
+  rel(v);
+  EXPECT_STATUS(prism_scatter_reduce(z, 0, i, y, (prism_scatter_reduce_op)7, 1, &v),
+                PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_gather(NULL, 0, i, &v), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_gather(x, 0, y, &v), PRISM_ERROR_INVALID_ARGUMENT); /* float index */
+  EXPECT_MSG_HAS("int64");
+  rel(y);
+  rel(z);
+  rel(i);
+
+  /* masked ops, take, nonzero on x = [[0, 1], [2, 3], [4, 5]]. */
+  EXPECT_OK(prism_scalar(2.5, PRISM_DTYPE_F32, "cpu", &s));
+  EXPECT_OK(prism_gt(x, s, &m));
+  EXPECT_OK(prism_masked_fill(x, m, -1, &y));
+  EXPECT_VALUES(y, F64S(0, 1, 2, -1, -1, -1), 6, 0);
+  EXPECT_OK(prism_masked_fill_(y, m, -2));
+  EXPECT_VALUES(y, F64S(0, 1, 2, -2, -2, -2), 6, 0);
+  EXPECT_OK(prism_masked_fill_tensor(x, m, s, &z));
+  EXPECT_VALUES(z, F64S(0, 1, 2, 2.5, 2.5, 2.5), 6, 0);
+  EXPECT_OK(prism_masked_fill_tensor_(y, m, s));
+  EXPECT_VALUES(y, F64S(0, 1, 2, 2.5, 2.5, 2.5), 6, 0);
+  EXPECT_STATUS(prism_masked_fill(x, x, 0, &v), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("bool");
+  rel(y);
+  rel(z);
+  EXPECT_OK(prism_masked_select(x, m, &y));
+  EXPECT_VALUES(y, F64S(3, 4, 5), 3, 0);
+  rel(y);
+  EXPECT_OK(prism_nonzero(m, &y));
+  EXPECT_SIZES(y, 2, I64S(3, 2));
+  EXPECT(prism_tensor_dtype(y) == PRISM_DTYPE_I64);
+  EXPECT_VALUES(y, F64S(1, 1, 2, 0, 2, 1), 6, 0);
+  rel(y);
+  i = make(I64S(5, -6, 2), PRISM_DTYPE_I64, I64S(3), 1);
+  EXPECT_OK(prism_take(x, i, &y));
+  EXPECT_VALUES(y, F64S(5, 0, 2), 3, 0);
+  rel(y);
+  rel(i);
+  rel(m);
+  rel(s);
+
+  /* tril / triu, cumsum / cumprod. */
+  EXPECT_OK(prism_tril(x, 0, &y));
+  EXPECT_VALUES(y, F64S(0, 0, 2, 3, 4, 5), 6, 0);
+  rel(y);
+  EXPECT_OK(prism_triu(x, 1, &y));
+  EXPECT_VALUES(y, F64S(0, 1, 0, 0, 0, 0), 6, 0);
+  rel(y);
+  EXPECT_OK(prism_cumsum(x, 0, &y));
+  EXPECT_VALUES(y, F64S(0, 1, 2, 4, 6, 9), 6, 0);
+  rel(y);
+  EXPECT_OK(prism_to_dtype(x, PRISM_DTYPE_I32, &z));
+  EXPECT_OK(prism_cumprod(z, 1, &y));
+  EXPECT(prism_tensor_dtype(y) == PRISM_DTYPE_I64);
+  EXPECT_VALUES(y, F64S(0, 0, 2, 6, 4, 20), 6, 0);
+  rel(y);
+  rel(z);
+
+  /* sort / topk of [3, 1, 2, 1]. */
+  EXPECT_OK(prism_from_data(F32S(3, 1, 2, 1), I64S(4), 1, PRISM_DTYPE_F32, "cpu", &v));
+  EXPECT_OK(prism_sort(v, 0, 0, 1, &vals, &inds));
+  EXPECT_VALUES(vals, F64S(1, 1, 2, 3), 4, 0);
+  EXPECT_VALUES(inds, F64S(1, 3, 2, 0), 4, 0);
+  rel(vals);
+  rel(inds);
+  EXPECT_OK(prism_topk(v, 2, -1, 1, 1, &vals, &inds));
+  EXPECT_VALUES(vals, F64S(3, 2), 2, 0);
+  EXPECT_VALUES(inds, F64S(0, 2), 2, 0);
+  rel(vals);
+  rel(inds);
+  EXPECT_STATUS(prism_topk(v, 5, 0, 1, 1, &vals, &inds), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(vals == NULL && inds == NULL);
+  rel(v);
+  rel(x);
+
+  /* one_hot and embedding (with its gradient; padding row 0 gets none). */
+  i = make(I64S(2, 0, 2), PRISM_DTYPE_I64, I64S(3), 1);
+  EXPECT_OK(prism_one_hot(i, -1, &y));
+  EXPECT_SIZES(y, 2, I64S(3, 3));
+  EXPECT_VALUES(y, F64S(0, 0, 1, 1, 0, 0, 0, 0, 1), 9, 0);
+  rel(y);
+  w = iota(I64S(3, 2), 2);
+  EXPECT_OK(prism_tensor_set_requires_grad(w, 1));
+  EXPECT_OK(prism_embedding(w, i, 0, &y));
+  EXPECT_SIZES(y, 2, I64S(3, 2));
+  EXPECT_VALUES(y, F64S(4, 5, 0, 1, 4, 5), 6, 0);
+  EXPECT(strcmp(prism_tensor_grad_fn_name(y), "EmbeddingBackward") == 0);
+  EXPECT_OK(prism_sum(y, NULL, 0, 0, &loss));
+  EXPECT_OK(prism_backward(loss, NULL, 0));
+  EXPECT_OK(prism_tensor_grad(w, &g));
+  EXPECT_VALUES(g, F64S(0, 0, 0, 0, 2, 2), 6, 0);
+  EXPECT_STATUS(prism_embedding(w, i, 3, &src), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("padding_idx");
+  EXPECT_OK(prism_embedding(w, i, PRISM_PADDING_IDX_NONE, &src));
+  rel(src);
+  rel(g);
+  rel(loss);
+  rel(y);
+  rel(w);
+  rel(i);
+}
+
 int main(void) {
   test_errors_and_versions();
   test_dtypes();
@@ -2332,6 +2922,7 @@ int main(void) {
   test_binary();
   test_reductions();
   test_matmul();
+  test_nn();
   test_join_split();
   test_random();
   test_autograd_canonical();
@@ -2340,6 +2931,10 @@ int main(void) {
   test_autograd_grad_fn();
   test_autograd_hooks();
   test_error_paths();
+  test_safetensors();
+  test_load_idx();
+  test_optimizer_updates();
+  test_indexing();
   if (g_failures) {
     fprintf(stderr, "capi_test: %d failure(s)\n", g_failures);
     return g_failures > 255 ? 255 : g_failures;

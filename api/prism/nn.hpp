@@ -1,0 +1,691 @@
+// nn.hpp — header-only layers, initialisers, losses and module state dicts over prism.hpp (torch.nn's shape).
+#ifndef PRISM_API_PRISM_NN_HPP_
+#define PRISM_API_PRISM_NN_HPP_
+
+// Note [Modules]
+// --------------
+// A Module owns named parameters (leaf tensors with requires_grad), named
+// buffers (tensors without gradients, such as BatchNorm's running statistics)
+// and named child modules, in registration order. Names follow torch.nn:
+// "fc1.weight", "0.bias", "bn.running_mean", so a state dict saved here loads
+// into the same model in PyTorch and back (safetensors, prism/serialize.hpp).
+//
+// to(device) replaces every parameter and buffer by a copy on that device
+// (still a leaf, requires_grad kept) — move the model before building its
+// optimizer, as in PyTorch. train()/eval() set the mode of the whole tree;
+// Dropout and BatchNorm read it.
+//
+// Layers initialise their parameters as torch.nn does (Linear and Conv2d:
+// kaiming_uniform_ with a = sqrt(5) for weights, U(-1/sqrt(fan_in),
+// 1/sqrt(fan_in)) for biases; Embedding: N(0, 1); norms: ones and zeros),
+// drawing from Prism's global Philox generator (prism::manual_seed), so a
+// seeded model is the same on every device.
+
+#include <cmath>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "prism/prism.hpp"
+#include "prism/serialize.hpp"
+
+namespace prism::nn {
+
+// ===========================================================================
+// Initialisers (torch.nn.init): fill a tensor in place, without autograd.
+// ===========================================================================
+namespace init {
+
+// fan_in and fan_out of a weight: dim 1 and dim 0 times the receptive field.
+inline std::pair<int64_t, int64_t> calculate_fan_in_and_fan_out(const Tensor& t) {
+  if (t.dim() < 2) {
+    detail::fail(
+        "init: fan in and fan out can not be computed for a tensor with fewer than 2 dimensions (got " +
+        shape_string(t.sizes()) + ")");
+  }
+  int64_t field = 1;
+  for (int64_t d = 2; d < t.dim(); ++d) field *= t.size(d);
+  return {t.size(1) * field, t.size(0) * field};
+}
+
+// torch.nn.init.calculate_gain for the nonlinearities the layers use.
+inline double calculate_gain(const std::string& nonlinearity, double param = 0.01) {
+  if (nonlinearity == "linear" || nonlinearity == "sigmoid" || nonlinearity.rfind("conv", 0) == 0) return 1.0;
+  if (nonlinearity == "tanh") return 5.0 / 3.0;
+  if (nonlinearity == "relu") return std::sqrt(2.0);
+  if (nonlinearity == "leaky_relu") return std::sqrt(2.0 / (1.0 + param * param));
+  if (nonlinearity == "selu") return 0.75;
+  detail::fail("init: unsupported nonlinearity '" + nonlinearity + "'");
+}
+
+inline Tensor& uniform_(Tensor& t, double low = 0.0, double high = 1.0) {
+  NoGradGuard no_grad;
+  Tensor r = Tensor::rand(t.sizes(), t.dtype(), t.device());
+  t.copy_(r.mul(high - low).add(low));
+  return t;
+}
+inline Tensor& normal_(Tensor& t, double mean = 0.0, double std = 1.0) {
+  NoGradGuard no_grad;
+  Tensor r = Tensor::randn(t.sizes(), t.dtype(), t.device());
+  t.copy_(r.mul(std).add(mean));
+  return t;
+}
+inline Tensor& constant_(Tensor& t, double value) {
+  NoGradGuard no_grad;
+  t.fill_(value);
+  return t;
+}
+inline Tensor& zeros_(Tensor& t) {
+  return constant_(t, 0.0);
+}
+inline Tensor& ones_(Tensor& t) {
+  return constant_(t, 1.0);
+}
+inline Tensor& xavier_uniform_(Tensor& t, double gain = 1.0) {
+  auto f = calculate_fan_in_and_fan_out(t);
+  const double a = gain * std::sqrt(6.0 / static_cast<double>(f.first + f.second));
+  return uniform_(t, -a, a);
+}
+inline Tensor& xavier_normal_(Tensor& t, double gain = 1.0) {
+  auto f = calculate_fan_in_and_fan_out(t);
+  return normal_(t, 0.0, gain * std::sqrt(2.0 / static_cast<double>(f.first + f.second)));
+}
+// mode: "fan_in" (default) or "fan_out".
+inline int64_t fan(const Tensor& t, const std::string& mode) {
+  auto f = calculate_fan_in_and_fan_out(t);
+  if (mode == "fan_in") return f.first;
+  if (mode == "fan_out") return f.second;
+  detail::fail("init: mode must be 'fan_in' or 'fan_out', not '" + mode + "'");
+}
+inline Tensor& kaiming_uniform_(Tensor& t, double a = 0.0, const std::string& mode = "fan_in",
+                                const std::string& nonlinearity = "leaky_relu") {
+  const double bound =
+      std::sqrt(3.0) * calculate_gain(nonlinearity, a) / std::sqrt(static_cast<double>(fan(t, mode)));
+  return uniform_(t, -bound, bound);
+}
+inline Tensor& kaiming_normal_(Tensor& t, double a = 0.0, const std::string& mode = "fan_in",
+                               const std::string& nonlinearity = "leaky_relu") {
+  return normal_(t, 0.0, calculate_gain(nonlinearity, a) / std::sqrt(static_cast<double>(fan(t, mode))));
+}
+
+}  // namespace init
+
+// ===========================================================================
+// Module
+// ===========================================================================
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+class Module {
+ public:
+  Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+  Module(Module&&) = delete;
+  Module& operator=(Module&&) = delete;
+  virtual ~Module() = default;
+
+  // One input, one output (losses and multi-input models define their own calls).
+  virtual Tensor forward(const Tensor& input) = 0;
+  Tensor operator()(const Tensor& input) { return forward(input); }
+  // The class name shown in messages ("Linear", "Sequential", ...).
+  virtual std::string name() const = 0;
+
+  // ---- registration (call from constructors) ----
+  // The parameter becomes a leaf with requires_grad.
+  Tensor& register_parameter(const std::string& n, Tensor t, bool requires_grad = true) {
+    Tensor leaf = t.detach();
+    leaf.requires_grad_(requires_grad);
+    params_.emplace_back(n, std::move(leaf));
+    return params_.back().second;
+  }
+  // An undefined buffer is allowed (it is then left out of state dicts).
+  Tensor& register_buffer(const std::string& n, Tensor t) {
+    buffers_.emplace_back(n, std::move(t));
+    return buffers_.back().second;
+  }
+  template <class M>
+  std::shared_ptr<M> register_module(const std::string& n, std::shared_ptr<M> m) {
+    if (!m) detail::fail(name() + ": register_module('" + n + "') got a null module");
+    children_.emplace_back(n, m);
+    return m;
+  }
+
+  // ---- access ----
+  NamedTensors named_parameters(bool recurse = true) const {
+    NamedTensors out;
+    collect(out, "", recurse, true);
+    return out;
+  }
+  NamedTensors named_buffers(bool recurse = true) const {
+    NamedTensors out;
+    collect(out, "", recurse, false);
+    return out;
+  }
+  std::vector<Tensor> parameters(bool recurse = true) const {
+    std::vector<Tensor> out;
+    for (auto& kv : named_parameters(recurse)) out.push_back(kv.second);
+    return out;
+  }
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_children() const { return children_; }
+  // The parameter or buffer called `n` (a dotted path such as "fc1.weight").
+  Tensor& at(const std::string& n) {
+    const size_t dot = n.find('.');
+    if (dot != std::string::npos) {
+      const std::string head = n.substr(0, dot);
+      for (auto& c : children_)
+        if (c.first == head) return c.second->at(n.substr(dot + 1));
+    } else {
+      for (auto& p : params_)
+        if (p.first == n) return p.second;
+      for (auto& b : buffers_)
+        if (b.first == n) return b.second;
+    }
+    detail::fail(name() + ": no parameter or buffer named '" + n + "'");
+  }
+
+  // ---- modes, devices, traversal ----
+  virtual void train(bool on = true) {
+    training_ = on;
+    for (auto& c : children_) c.second->train(on);
+  }
+  void eval() { train(false); }
+  bool is_training() const noexcept { return training_; }
+
+  void to(const Device& device) {
+    for (auto& p : params_) {
+      if (!p.second.defined() || p.second.device() == device) continue;
+      const bool rg = p.second.requires_grad();
+      Tensor moved = p.second.detach().to(device);
+      moved.requires_grad_(rg);
+      p.second = moved;
+    }
+    for (auto& b : buffers_)
+      if (b.second.defined() && b.second.device() != device) b.second = b.second.to(device);
+    for (auto& c : children_) c.second->to(device);
+  }
+  // Calls fn on every module of the tree, children first (torch's apply).
+  void apply(const std::function<void(Module&)>& fn) {
+    for (auto& c : children_) c.second->apply(fn);
+    fn(*this);
+  }
+  void zero_grad(bool set_to_none = true) {
+    for (Tensor& p : parameters()) p.zero_grad(set_to_none);
+  }
+  int64_t num_parameters() const {
+    int64_t n = 0;
+    for (const Tensor& p : parameters()) n += p.numel();
+    return n;
+  }
+
+  // ---- state dicts (parameters then buffers, torch's names) ----
+  TensorMap state_dict() const {
+    TensorMap out;
+    for (auto& kv : named_parameters()) out[kv.first] = kv.second.detach();
+    for (auto& kv : named_buffers()) out[kv.first] = kv.second;
+    return out;
+  }
+  // Copies values into the existing tensors (shapes must match; dtypes and
+  // devices are converted). strict: every key present and no extra keys.
+  void load_state_dict(const TensorMap& sd, bool strict = true) {
+    NoGradGuard no_grad;
+    size_t used = 0;
+    auto load = [&](NamedTensors entries) {
+      for (auto& kv : entries) {
+        auto it = sd.find(kv.first);
+        if (it == sd.end()) {
+          if (strict) detail::fail(name() + ".load_state_dict: missing key '" + kv.first + "'");
+          continue;
+        }
+        ++used;
+        if (it->second.sizes() != kv.second.sizes()) {
+          detail::fail(name() + ".load_state_dict: size mismatch for '" + kv.first +
+                       "': the checkpoint has " + shape_string(it->second.sizes()) + ", the model " +
+                       shape_string(kv.second.sizes()));
+        }
+        Tensor dst = kv.second;
+        dst.copy_(it->second.to(kv.second.device()).to(kv.second.dtype()));
+      }
+    };
+    load(named_parameters());
+    load(named_buffers());
+    if (strict && used != sd.size()) {
+      for (auto& kv : sd) {
+        bool known = false;
+        for (auto& p : named_parameters()) known = known || p.first == kv.first;
+        for (auto& b : named_buffers()) known = known || b.first == kv.first;
+        if (!known) detail::fail(name() + ".load_state_dict: unexpected key '" + kv.first + "'");
+      }
+    }
+  }
+  void save(const std::string& path, const StringMap& metadata = StringMap()) const {
+    save_safetensors(path, state_dict(), metadata);
+  }
+  // Loads a safetensors file (e.g. written by PyTorch's safetensors) into this model.
+  void load(const std::string& path, bool strict = true) {
+    load_state_dict(load_safetensors(path, Device()), strict);
+  }
+
+ protected:
+  bool training_ = true;
+
+ private:
+  void collect(NamedTensors& out, const std::string& prefix, bool recurse, bool params) const {
+    for (auto& kv : params ? params_ : buffers_)
+      if (kv.second.defined()) out.emplace_back(prefix + kv.first, kv.second);
+    if (!recurse) return;
+    for (auto& c : children_) c.second->collect(out, prefix + c.first + ".", true, params);
+  }
+
+  // deques: registration returns references that later registrations keep valid.
+  std::deque<std::pair<std::string, Tensor>> params_, buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+};
+
+namespace F = ::prism::nn::functional;
+
+// ===========================================================================
+// Layers
+// ===========================================================================
+
+class Linear : public Module {
+ public:
+  Linear(int64_t in_features, int64_t out_features, bool with_bias = true, Dtype dtype = kFloat32)
+      : in_(in_features), out_(out_features) {
+    if (in_features <= 0 || out_features <= 0) {
+      detail::fail("Linear: in_features and out_features must be positive (got " +
+                   std::to_string(in_features) + ", " + std::to_string(out_features) + ")");
+    }
+    Tensor w = Tensor::empty({out_features, in_features}, dtype);
+    init::kaiming_uniform_(w, std::sqrt(5.0));
+    weight = &register_parameter("weight", w);
+    if (with_bias) {
+      Tensor b = Tensor::empty({out_features}, dtype);
+      const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
+      init::uniform_(b, -bound, bound);
+      this->bias = &register_parameter("bias", b);
+    }
+  }
+  Tensor forward(const Tensor& x) override { return F::linear(x, *weight, bias ? *bias : Tensor()); }
+  std::string name() const override { return "Linear"; }
+  int64_t in_features() const noexcept { return in_; }
+  int64_t out_features() const noexcept { return out_; }
+  Tensor* weight = nullptr;
+  Tensor* bias = nullptr;
+
+ private:
+  int64_t in_, out_;
+};
+
+class Conv2d : public Module {
+ public:
+  Conv2d(int64_t in_channels, int64_t out_channels, IntList kernel_size, IntList stride = 1,
+         IntList padding = 0, IntList dilation = 1, int64_t groups = 1, bool with_bias = true,
+         Dtype dtype = kFloat32)
+      : stride_(std::move(stride)),
+        padding_(std::move(padding)),
+        dilation_(std::move(dilation)),
+        groups_(groups) {
+    if (groups <= 0 || in_channels % groups != 0 || out_channels % groups != 0) {
+      detail::fail("Conv2d: in_channels (" + std::to_string(in_channels) + ") and out_channels (" +
+                   std::to_string(out_channels) + ") must be divisible by groups (" + std::to_string(groups) +
+                   ")");
+    }
+    const auto& k = kernel_size.vec();
+    if (k.empty() || k.size() > 2) detail::fail("Conv2d: kernel_size takes 1 or 2 values");
+    Tensor w = Tensor::empty({out_channels, in_channels / groups, k[0], k[k.size() - 1]}, dtype);
+    init::kaiming_uniform_(w, std::sqrt(5.0));
+    weight = &register_parameter("weight", w);
+    if (with_bias) {
+      Tensor b = Tensor::empty({out_channels}, dtype);
+      const double bound = 1.0 / std::sqrt(static_cast<double>(init::calculate_fan_in_and_fan_out(w).first));
+      init::uniform_(b, -bound, bound);
+      this->bias = &register_parameter("bias", b);
+    }
+  }
+  Tensor forward(const Tensor& x) override {
+    return F::conv2d(x, *weight, bias ? *bias : Tensor(), stride_, padding_, dilation_, groups_);
+  }
+  std::string name() const override { return "Conv2d"; }
+  Tensor* weight = nullptr;
+  Tensor* bias = nullptr;
+
+ private:
+  IntList stride_, padding_, dilation_;
+  int64_t groups_;
+};
+
+class MaxPool2d : public Module {
+ public:
+  explicit MaxPool2d(IntList kernel_size, IntList stride = IntList(), IntList padding = 0)
+      : k_(std::move(kernel_size)), s_(std::move(stride)), p_(std::move(padding)) {}
+  Tensor forward(const Tensor& x) override { return F::max_pool2d(x, k_, s_, p_); }
+  std::string name() const override { return "MaxPool2d"; }
+
+ private:
+  IntList k_, s_, p_;
+};
+
+class AvgPool2d : public Module {
+ public:
+  explicit AvgPool2d(IntList kernel_size, IntList stride = IntList(), IntList padding = 0,
+                     bool count_include_pad = true)
+      : k_(std::move(kernel_size)), s_(std::move(stride)), p_(std::move(padding)), cip_(count_include_pad) {}
+  Tensor forward(const Tensor& x) override { return F::avg_pool2d(x, k_, s_, p_, cip_); }
+  std::string name() const override { return "AvgPool2d"; }
+
+ private:
+  IntList k_, s_, p_;
+  bool cip_;
+};
+
+// Activations.
+#define PRISM_NN_ACTIVATION(Class, method)                          \
+  class Class : public Module {                                     \
+   public:                                                          \
+    Tensor forward(const Tensor& x) override { return x.method(); } \
+    std::string name() const override { return #Class; }            \
+  };
+PRISM_NN_ACTIVATION(ReLU, relu)
+PRISM_NN_ACTIVATION(GELU, gelu)
+PRISM_NN_ACTIVATION(SiLU, silu)
+PRISM_NN_ACTIVATION(Tanh, tanh)
+PRISM_NN_ACTIVATION(Sigmoid, sigmoid)
+#undef PRISM_NN_ACTIVATION
+
+class Dropout : public Module {
+ public:
+  explicit Dropout(double p = 0.5) : p_(p) {
+    if (!(p >= 0.0 && p <= 1.0)) {
+      detail::fail("Dropout: probability has to be between 0 and 1, but got " + std::to_string(p));
+    }
+  }
+  Tensor forward(const Tensor& x) override { return F::dropout(x, p_, training_); }
+  std::string name() const override { return "Dropout"; }
+
+ private:
+  double p_;
+};
+
+class Flatten : public Module {
+ public:
+  explicit Flatten(int64_t start_dim = 1, int64_t end_dim = -1) : start_(start_dim), end_(end_dim) {}
+  Tensor forward(const Tensor& x) override { return x.flatten(start_, end_); }
+  std::string name() const override { return "Flatten"; }
+
+ private:
+  int64_t start_, end_;
+};
+
+class Embedding : public Module {
+ public:
+  Embedding(int64_t num_embeddings, int64_t embedding_dim, std::optional<int64_t> padding_idx = std::nullopt,
+            Dtype dtype = kFloat32)
+      : padding_idx_(padding_idx) {
+    Tensor w = Tensor::empty({num_embeddings, embedding_dim}, dtype);
+    init::normal_(w);
+    if (padding_idx) {
+      int64_t p = *padding_idx < 0 ? *padding_idx + num_embeddings : *padding_idx;
+      if (p < 0 || p >= num_embeddings) detail::fail("Embedding: padding_idx must be within num_embeddings");
+      padding_idx_ = p;
+      NoGradGuard no_grad;
+      w.select(0, p).zero_();
+    }
+    weight = &register_parameter("weight", w);
+  }
+  Tensor forward(const Tensor& indices) override { return embedding(*weight, indices, padding_idx_); }
+  std::string name() const override { return "Embedding"; }
+  Tensor* weight = nullptr;
+
+ private:
+  std::optional<int64_t> padding_idx_;
+};
+
+class LayerNorm : public Module {
+ public:
+  explicit LayerNorm(IntList normalized_shape, double eps = 1e-5, bool elementwise_affine = true,
+                     Dtype dtype = kFloat32)
+      : shape_(std::move(normalized_shape)), eps_(eps) {
+    if (elementwise_affine) {
+      weight = &register_parameter("weight", Tensor::ones(shape_, dtype));
+      bias = &register_parameter("bias", Tensor::zeros(shape_, dtype));
+    }
+  }
+  Tensor forward(const Tensor& x) override {
+    return F::layer_norm(x, shape_, weight ? *weight : Tensor(), bias ? *bias : Tensor(), eps_);
+  }
+  std::string name() const override { return "LayerNorm"; }
+  Tensor* weight = nullptr;
+  Tensor* bias = nullptr;
+
+ private:
+  IntList shape_;
+  double eps_;
+};
+
+// BatchNorm1d ((N, C) or (N, C, L)) and BatchNorm2d ((N, C, H, W)). The
+// state dict carries running_mean, running_var and num_batches_tracked, as
+// torch's does; momentum is used as given (no cumulative average).
+class BatchNormBase : public Module {
+ public:
+  BatchNormBase(int64_t num_features, double eps, double momentum, bool affine, bool track_running_stats,
+                Dtype dtype)
+      : eps_(eps), momentum_(momentum) {
+    if (affine) {
+      weight = &register_parameter("weight", Tensor::ones({num_features}, dtype));
+      bias = &register_parameter("bias", Tensor::zeros({num_features}, dtype));
+    }
+    if (track_running_stats) {
+      running_mean = &register_buffer("running_mean", Tensor::zeros({num_features}, dtype));
+      running_var = &register_buffer("running_var", Tensor::ones({num_features}, dtype));
+      num_batches_tracked = &register_buffer("num_batches_tracked", Tensor::zeros({}, kInt64));
+    }
+  }
+  Tensor forward(const Tensor& x) override {
+    check_input(x);
+    const bool use_batch = training_ || running_mean == nullptr;
+    if (training_ && num_batches_tracked != nullptr) num_batches_tracked->add_(1);
+    return F::batch_norm(x, running_mean ? *running_mean : Tensor(), running_var ? *running_var : Tensor(),
+                         weight ? *weight : Tensor(), bias ? *bias : Tensor(), use_batch, momentum_, eps_);
+  }
+  Tensor* weight = nullptr;
+  Tensor* bias = nullptr;
+  Tensor* running_mean = nullptr;
+  Tensor* running_var = nullptr;
+  Tensor* num_batches_tracked = nullptr;
+
+ protected:
+  virtual void check_input(const Tensor& x) const = 0;
+
+ private:
+  double eps_, momentum_;
+};
+
+class BatchNorm1d : public BatchNormBase {
+ public:
+  explicit BatchNorm1d(int64_t num_features, double eps = 1e-5, double momentum = 0.1, bool affine = true,
+                       bool track_running_stats = true, Dtype dtype = kFloat32)
+      : BatchNormBase(num_features, eps, momentum, affine, track_running_stats, dtype) {}
+  std::string name() const override { return "BatchNorm1d"; }
+
+ protected:
+  void check_input(const Tensor& x) const override {
+    if (x.dim() != 2 && x.dim() != 3) {
+      detail::fail("BatchNorm1d: expected 2D or 3D input (got " + std::to_string(x.dim()) + "D input)");
+    }
+  }
+};
+
+class BatchNorm2d : public BatchNormBase {
+ public:
+  explicit BatchNorm2d(int64_t num_features, double eps = 1e-5, double momentum = 0.1, bool affine = true,
+                       bool track_running_stats = true, Dtype dtype = kFloat32)
+      : BatchNormBase(num_features, eps, momentum, affine, track_running_stats, dtype) {}
+  std::string name() const override { return "BatchNorm2d"; }
+
+ protected:
+  void check_input(const Tensor& x) const override {
+    if (x.dim() != 4)
+      detail::fail("BatchNorm2d: expected 4D input (got " + std::to_string(x.dim()) + "D input)");
+  }
+};
+
+// Runs its children in order; children are named "0", "1", ... as in torch.
+class Sequential : public Module {
+ public:
+  Sequential() = default;
+  Sequential(std::initializer_list<std::shared_ptr<Module>> modules) {
+    for (const auto& m : modules) push_back(m);
+  }
+  Sequential& push_back(std::shared_ptr<Module> m) {
+    register_module(std::to_string(size_++), std::move(m));
+    return *this;
+  }
+  Tensor forward(const Tensor& x) override {
+    Tensor h = x;
+    for (auto& c : named_children()) h = c.second->forward(h);
+    return h;
+  }
+  std::string name() const override { return "Sequential"; }
+  size_t size() const noexcept { return size_; }
+  std::shared_ptr<Module> operator[](size_t i) const {
+    if (i >= size_)
+      detail::fail("Sequential: index " + std::to_string(i) + " is out of range for size " +
+                   std::to_string(size_));
+    return named_children()[i].second;
+  }
+
+ private:
+  size_t size_ = 0;
+};
+
+// Holds modules (named "0", "1", ...) without a forward of its own.
+class ModuleList : public Module {
+ public:
+  ModuleList() = default;
+  ModuleList& push_back(std::shared_ptr<Module> m) {
+    register_module(std::to_string(size_++), std::move(m));
+    return *this;
+  }
+  Tensor forward(const Tensor&) override { detail::fail("ModuleList: has no forward(); call its modules"); }
+  std::string name() const override { return "ModuleList"; }
+  size_t size() const noexcept { return size_; }
+  std::shared_ptr<Module> operator[](size_t i) const {
+    if (i >= size_)
+      detail::fail("ModuleList: index " + std::to_string(i) + " is out of range for size " +
+                   std::to_string(size_));
+    return named_children()[i].second;
+  }
+
+ private:
+  size_t size_ = 0;
+};
+
+// ===========================================================================
+// Losses: callables of (input, target), torch.nn's defaults.
+// ===========================================================================
+
+class CrossEntropyLoss {
+ public:
+  explicit CrossEntropyLoss(Tensor weight = Tensor(), int64_t ignore_index = PRISM_IGNORE_INDEX_DEFAULT,
+                            double label_smoothing = 0.0, F::Reduction reduction = F::Reduction::kMean)
+      : weight_(std::move(weight)),
+        ignore_(ignore_index),
+        smoothing_(label_smoothing),
+        reduction_(reduction) {}
+  Tensor operator()(const Tensor& input, const Tensor& target) const {
+    return F::cross_entropy(input, target, weight_, ignore_, smoothing_, reduction_);
+  }
+
+ private:
+  Tensor weight_;
+  int64_t ignore_;
+  double smoothing_;
+  F::Reduction reduction_;
+};
+
+class BCEWithLogitsLoss {
+ public:
+  explicit BCEWithLogitsLoss(Tensor weight = Tensor(), Tensor pos_weight = Tensor(),
+                             F::Reduction reduction = F::Reduction::kMean)
+      : weight_(std::move(weight)), pos_weight_(std::move(pos_weight)), reduction_(reduction) {}
+  Tensor operator()(const Tensor& input, const Tensor& target) const {
+    return F::binary_cross_entropy_with_logits(input, target, weight_, pos_weight_, reduction_);
+  }
+
+ private:
+  Tensor weight_, pos_weight_;
+  F::Reduction reduction_;
+};
+
+class MSELoss {
+ public:
+  explicit MSELoss(F::Reduction reduction = F::Reduction::kMean) : reduction_(reduction) {}
+  Tensor operator()(const Tensor& input, const Tensor& target) const {
+    return F::mse_loss(input, target, reduction_);
+  }
+
+ private:
+  F::Reduction reduction_;
+};
+
+class L1Loss {
+ public:
+  explicit L1Loss(F::Reduction reduction = F::Reduction::kMean) : reduction_(reduction) {}
+  Tensor operator()(const Tensor& input, const Tensor& target) const {
+    return F::l1_loss(input, target, reduction_);
+  }
+
+ private:
+  F::Reduction reduction_;
+};
+
+class HuberLoss {
+ public:
+  explicit HuberLoss(F::Reduction reduction = F::Reduction::kMean, double delta = 1.0)
+      : reduction_(reduction), delta_(delta) {}
+  Tensor operator()(const Tensor& input, const Tensor& target) const {
+    return F::huber_loss(input, target, reduction_, delta_);
+  }
+
+ private:
+  F::Reduction reduction_;
+  double delta_;
+};
+
+// ===========================================================================
+// Utilities
+// ===========================================================================
+
+// torch.nn.utils.clip_grad_norm_: scales every gradient in place so that their
+// joint norm is at most max_norm; returns the norm before clipping. Parameters
+// without a gradient are skipped. norm_type: a p >= 1 or INFINITY.
+inline double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, double norm_type = 2.0) {
+  NoGradGuard no_grad;
+  std::vector<Tensor> grads;
+  for (const Tensor& p : params) {
+    Tensor g = p.grad();
+    if (g.defined()) grads.push_back(g);
+  }
+  if (grads.empty()) return 0.0;
+  double total = 0.0;
+  if (std::isinf(norm_type)) {
+    for (const Tensor& g : grads) total = std::max(total, g.abs().amax().to(kFloat64).item<double>());
+  } else {
+    for (const Tensor& g : grads) total += std::pow(g.norm(norm_type).to(kFloat64).item<double>(), norm_type);
+    total = std::pow(total, 1.0 / norm_type);
+  }
+  const double coef = max_norm / (total + 1e-6);
+  if (coef < 1.0)
+    for (Tensor& g : grads) g.mul_(coef);
+  return total;
+}
+
+}  // namespace prism::nn
+
+#endif  // PRISM_API_PRISM_NN_HPP_
