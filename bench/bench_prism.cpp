@@ -206,6 +206,14 @@ void loop_add_transposed(const float* a, const float* b, float* c, int64_t n) {
   }
 }
 
+// out = a + b.t() as the plain two-level loop a first version would be (b read down its columns).
+void loop_add_transposed_plain(const float* a, const float* b, float* c, int64_t n) {
+#pragma omp parallel for num_threads(threads()) schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < n; ++j) c[i * n + j] = a[i * n + j] + b[j * n + i];
+  }
+}
+
 // ===========================================================================
 // Benchmarks
 // ===========================================================================
@@ -552,6 +560,18 @@ void register_all() {
         ->UseRealTime()
         ->Unit(kMillisecond);
   }
+  benchmark::RegisterBenchmark("add_f32/4096x4096+t/plain_loop",
+                               [](benchmark::State& state) {
+                                 AddData& d = add_data();
+                                 for (auto _ : state) {
+                                   loop_add_transposed_plain(d.a.p, d.b.p, d.c.p, kSide);
+                                   benchmark::DoNotOptimize(d.c.p);
+                                   benchmark::ClobberMemory();
+                                 }
+                                 set_gbps(state, add_bytes(AddCase::kTransposed));
+                               })
+      ->UseRealTime()
+      ->Unit(kMillisecond);
   benchmark::RegisterBenchmark("conv2d_train_f32/64x1x28x28-32x3x3/prism", BM_conv2d_train_prism)
       ->UseRealTime()
       ->Unit(kMillisecond);
