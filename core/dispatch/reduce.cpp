@@ -120,12 +120,70 @@ Tensor var(const Tensor& x, const std::vector<int64_t>& dims, int64_t correction
   return to_dtype(binary("div", s, scalar_like(denom, s)), x->dtype);
 }
 
+namespace {
+// A reduction's result (or gradient) with the reduced dims put back as size 1,
+// so it broadcasts against the input.
+Tensor with_reduced_dims(Tensor r, const std::vector<bool>& mask, bool keepdim) {
+  if (keepdim) return r;
+  for (size_t i = 0; i < mask.size(); ++i)
+    if (mask[i]) r = unsqueeze(r, static_cast<int64_t>(i));
+  return r;
+}
+// 0 where `den` is 0, num / den elsewhere (PyTorch's masking of 0/0 in the
+// std and norm backward formulas).
+Tensor div_or_zero(const Tensor& num, const Tensor& den) {
+  Tensor q = binary("div", num, den);
+  return where(compare("eq", den, scalar_like(0.0, den)), scalar_like(0.0, q), q);
+}
+}  // namespace
+
+// Note [std and norm backward]: recorded with their own closures rather than
+// through sqrt / pow, so a zero result gives a zero gradient as in PyTorch
+// (the composite's chain rule would give 0 * inf = NaN).
 Tensor std_(const Tensor& x, const std::vector<int64_t>& dims, int64_t correction, bool keepdim) {
-  return unary("sqrt", var(x, dims, correction, keepdim));
+  if (!autograd::should_record({&x})) return unary("sqrt", var(x, dims, correction, keepdim));
+  Tensor out;
+  {
+    autograd::NoGradGuard no_grad;
+    out = unary("sqrt", var(x, dims, correction, keepdim));
+  }
+  std::vector<bool> mask = reduce_mask("std", x, dims);
+  const double denom = static_cast<double>(reduced_count(x, mask)) - static_cast<double>(correction);
+  autograd::record_closure("std", "StdBackward", out, {x}, {x, out},
+                           [dims, mask, keepdim, denom](const std::vector<Tensor>& s, const Tensor& g) {
+                             Tensor o = with_reduced_dims(s[1], mask, keepdim);
+                             Tensor gg = with_reduced_dims(g, mask, keepdim);
+                             Tensor centered = binary("sub", s[0], mean(s[0], dims, true));
+                             Tensor scale = div_or_zero(gg, binary("mul", o, scalar_like(denom, o)));
+                             return std::vector<Tensor>{binary("mul", centered, scale)};
+                           });
+  return out;
 }
 
 Tensor norm(const Tensor& x, double p, const std::vector<int64_t>& dims, bool keepdim) {
   require_float("norm", x);
+  if (std::isfinite(p) && p >= 1 && autograd::should_record({&x})) {
+    Tensor out;
+    {
+      autograd::NoGradGuard no_grad;
+      out = norm(x, p, dims, keepdim);
+    }
+    std::vector<bool> mask = reduce_mask("norm", x, dims);
+    autograd::record_closure("norm", "NormBackward", out, {x}, {x, out},
+                             [p, mask, keepdim](const std::vector<Tensor>& s, const Tensor& g) {
+                               const Tensor& xs = s[0];
+                               Tensor gg = with_reduced_dims(g, mask, keepdim);
+                               if (p == 1) return std::vector<Tensor>{binary("mul", unary("sign", xs), gg)};
+                               Tensor o = with_reduced_dims(s[1], mask, keepdim);
+                               if (p == 2) return std::vector<Tensor>{binary("mul", xs, div_or_zero(gg, o))};
+                               // sign(x) |x|^(p-1) / norm^(p-1)
+                               Tensor num = binary("mul", unary("sign", xs),
+                                                   binary("pow", unary("abs", xs), scalar_like(p - 1, xs)));
+                               Tensor den = binary("pow", o, scalar_like(p - 1, o));
+                               return std::vector<Tensor>{binary("mul", num, div_or_zero(gg, den))};
+                             });
+    return out;
+  }
   Tensor xx = upcast(x);
   Tensor a = unary("abs", xx);
   Tensor r;
@@ -194,6 +252,25 @@ std::pair<Tensor, Tensor> max_min_dim(bool is_max, const Tensor& x, int64_t dim,
   int64_t d = wrap_dim(dim, x->dim(), name);
   PRISM_CHECK(x->dim() == 0 || x->sizes[d] > 0, INVALID_ARGUMENT, name, "(): expected reduction dim ", d,
               " to have non-zero size (", describe(x), ")");
+  if (is_float(x->dtype) && autograd::should_record({&x})) {
+    // The gradient goes to the returned index only, as in PyTorch (amax would
+    // share it between ties).
+    std::pair<Tensor, Tensor> r;
+    {
+      autograd::NoGradGuard no_grad;
+      r = max_min_dim(is_max, x, dim, keepdim);
+    }
+    const Dims sizes = x->sizes;
+    autograd::record_closure(name, is_max ? "MaxBackward" : "MinBackward", r.first, {x}, {r.second},
+                             [d, keepdim, sizes](const std::vector<Tensor>& s, const Tensor& g) {
+                               if (sizes.n == 0) return std::vector<Tensor>{g};
+                               Tensor idx = keepdim ? s[0] : unsqueeze(s[0], d);
+                               Tensor gg = keepdim ? g : unsqueeze(g, d);
+                               Tensor zeros = full(sizes, 0.0, g->dtype, g->device());
+                               return std::vector<Tensor>{scatter(zeros, d, idx, gg)};
+                             });
+    return r;
+  }
   Tensor values = reduce(is_max ? "amax" : "amin", x, {dim}, keepdim);
   Tensor src = x->dtype == PRISM_DTYPE_BOOL ? to_dtype(x, PRISM_DTYPE_U8) : x;
   Tensor idx = arg_reduce(is_max ? "argmax" : "argmin", src, dim, keepdim);

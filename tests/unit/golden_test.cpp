@@ -597,18 +597,10 @@ struct KnownDifference {
 };
 // Matched as a prefix of the case name, so "op/tag/" covers every dtype.
 const KnownDifference kKnownDifferences[] = {
-    {"std/c0_dimsall_0d/",
-     "std == 0: PyTorch's std backward masks the 0/0 to 0, Prism's sqrt(var) gives NaN"},
-    {"std/const_rows_2x3/",
-     "std == 0: PyTorch's std backward masks the 0/0 to 0, Prism's sqrt(var) gives NaN"},
     {"var/c1_dimsall_0d/", "no degrees of freedom (N - correction = 0): PyTorch's grad is inf, Prism's NaN"},
-    {"norm/p2_zeros_2x3/", "norm == 0: PyTorch's norm backward gives 0 there, Prism's composite NaN"},
     {"prod/zeros_dims1_2x3/",
      "prod with zeros: PyTorch gives the product of the others, Prism's prod / x NaN "
      "(docs/ops.md, known limitation)"},
-    {"max_dim/ties_dim1_3x4/",
-     "max(dim) with ties: PyTorch routes the gradient to the returned index only, "
-     "Prism's amax-based values share it evenly between the tied elements"},
 };
 
 const char* known_difference(const json& c) {
