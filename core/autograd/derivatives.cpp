@@ -196,10 +196,62 @@ Grads d_clamp(const Ctx& c, const Tensor& g) {
 Grads d_sum(const Ctx& c, const Tensor& g) {
   return {unreduce(g, c)};
 }
+// Product of every other element of each reduced group: exclusive products
+// from the left and from the right along the flattened reduced dims.
+Tensor prod_of_others(const Tensor& x, const Ctx& c) {
+  const int n = x->dim();
+  std::vector<bool> red(static_cast<size_t>(n), c.a.dims.empty());
+  for (int64_t d : c.a.dims) red[static_cast<size_t>(wrap_dim(d, n, "prod backward"))] = true;
+  Dims order, kept_sizes;
+  int64_t k = 1;
+  for (int i = 0; i < n; ++i)
+    if (!red[i]) {
+      order.push_back(i);
+      kept_sizes.push_back(x->sizes[i]);
+    }
+  for (int i = 0; i < n; ++i)
+    if (red[i]) {
+      order.push_back(i);
+      k *= x->sizes[i];
+    }
+  Dims flat = kept_sizes;
+  flat.push_back(k);
+  Tensor xf = reshape(permute(x, order), flat);
+  const int last = flat.n - 1;
+  Dims one_col = kept_sizes;
+  one_col.push_back(1);
+  Tensor ones = full(one_col, 1.0, x->dtype, x->device());
+  auto exclusive = [&](const Tensor& t) {
+    return cat({ones, narrow(cumprod(t, last), last, 0, k - 1)}, last);
+  };
+  Tensor rev = arange(static_cast<double>(k - 1), -1.0, -1.0, PRISM_DTYPE_I64, x->device());
+  Tensor left = exclusive(xf);
+  Tensor right = index_select(exclusive(index_select(xf, last, rev)), last, rev);
+  Tensor others = mul(left, right);
+  // back to x's layout: undo the flattening, then the permutation
+  Dims unflat = kept_sizes;
+  for (int i = 0; i < n; ++i)
+    if (red[i]) unflat.push_back(x->sizes[i]);
+  Dims inverse;
+  inverse.n = n;
+  for (int i = 0; i < n; ++i) inverse[static_cast<int>(order[i])] = i;
+  return permute(reshape(others, unflat), inverse);
+}
+
 Grads d_prod(const Ctx& c, const Tensor& g) {
-  // prod / x; inputs with zeros get the product of the other elements only
-  // through this formula when there is no zero (documented limitation).
-  return {div(mul(unreduce(g, c), unreduce(c.out, c)), c.in[0])};
+  // prod / x when no input is zero; otherwise the product of the other
+  // elements of each group (PyTorch's result, also for several zeros).
+  const Tensor& x = c.in[0];
+  if (x->dim() == 0) return {g};  // the product of one element is that element
+  bool has_zero = false;
+  if (x->numel() > 0) {
+    Tensor z = reduce("any", compare("eq", x, S(0.0, x)), {}, false);
+    unsigned char b = 0;
+    copy_to_host(z, &b, 1);
+    has_zero = b != 0;
+  }
+  if (!has_zero) return {div(mul(unreduce(g, c), unreduce(c.out, c)), x)};
+  return {mul(unreduce(g, c), prod_of_others(x, c))};
 }
 Grads d_amaxmin(const Ctx& c, const Tensor& g) {
   // The gradient is shared evenly between tied extrema.

@@ -256,3 +256,34 @@ TEST_F(AutogradTest, FiniteDifferencesLinalgViewsAndJoins) {
 
 }  // namespace
 }  // namespace prism
+
+namespace prism {
+namespace {
+
+// prod's gradient with zeros in the input is the product of the other
+// elements of each group (one zero: that element gets it; two: all zero), as
+// PyTorch, over one dim, several dims and all dims, on a transposed input.
+TEST(AutogradProd, ZerosGetTheProductOfTheOthers) {
+  std::vector<double> v = {1.5, 0.0, -2.0, 0.5, 3.0, 0.0, 1.25, -0.75, 2.0, 0.0, -1.0, 0.8};
+  Tensor x = test::tensor<double>(v, Dims{2, 3, 2});
+  test::gradcheck("prod dim 1",
+                  [](const std::vector<Tensor>& in) { return reduce("prod", in[0], {1}, false); }, {x});
+  test::gradcheck("prod dims 0,2",
+                  [](const std::vector<Tensor>& in) {
+                    return reduce("prod", in[0], {0, 2}, true);
+                  },
+                  {x});
+  test::gradcheck("prod all", [](const std::vector<Tensor>& in) { return reduce("prod", in[0], {}, false); },
+                  {test::tensor<double>({2.0, 0.0, 3.0, 4.0}, Dims{2, 2})});
+  test::gradcheck(
+      "prod transposed",
+      [](const std::vector<Tensor>& in) { return reduce("prod", transpose(in[0], 0, 2), {0}, false); }, {x});
+  // One zero in the group: exactly the product of the others there, zero elsewhere.
+  Tensor y = test::tensor<double>({2.0, 0.0, 3.0}, Dims{3});
+  autograd::set_requires_grad(y, true);
+  autograd::backward({reduce("prod", y, {}, false)}, {nullptr}, false);
+  EXPECT_EQ(values(autograd::grad(y)), (std::vector<double>{0.0, 6.0, 0.0}));
+}
+
+}  // namespace
+}  // namespace prism

@@ -598,9 +598,6 @@ struct KnownDifference {
 // Matched as a prefix of the case name, so "op/tag/" covers every dtype.
 const KnownDifference kKnownDifferences[] = {
     {"var/c1_dimsall_0d/", "no degrees of freedom (N - correction = 0): PyTorch's grad is inf, Prism's NaN"},
-    {"prod/zeros_dims1_2x3/",
-     "prod with zeros: PyTorch gives the product of the others, Prism's prod / x NaN "
-     "(docs/ops.md, known limitation)"},
 };
 
 const char* known_difference(const json& c) {
