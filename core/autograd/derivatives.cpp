@@ -204,16 +204,18 @@ Tensor prod_of_others(const Tensor& x, const Ctx& c) {
   for (int64_t d : c.a.dims) red[static_cast<size_t>(wrap_dim(d, n, "prod backward"))] = true;
   Dims order, kept_sizes;
   int64_t k = 1;
-  for (int i = 0; i < n; ++i)
+  for (int i = 0; i < n; ++i) {
     if (!red[i]) {
       order.push_back(i);
       kept_sizes.push_back(x->sizes[i]);
     }
-  for (int i = 0; i < n; ++i)
+  }
+  for (int i = 0; i < n; ++i) {
     if (red[i]) {
       order.push_back(i);
       k *= x->sizes[i];
     }
+  }
   Dims flat = kept_sizes;
   flat.push_back(k);
   Tensor xf = reshape(permute(x, order), flat);
