@@ -120,7 +120,8 @@ void record(const char* op, const Tensor& out, const std::vector<Tensor>& inputs
 // the order given; null stays null) and the output's gradient, returns one
 // gradient per input (null = none). Results are summed back to each input's
 // shape and cast to its dtype by the engine.
-using BackwardClosure = std::function<std::vector<Tensor>(const std::vector<Tensor>& saved, const Tensor& grad)>;
+using BackwardClosure =
+    std::function<std::vector<Tensor>(const std::vector<Tensor>& saved, const Tensor& grad)>;
 // Like record() for ops outside the derivatives table: `name` is the node's
 // name (e.g. "SoftmaxBackward"), `saved` are version-checked like the table's
 // saved tensors. Inputs may hold nullptr (optional arguments).
