@@ -106,23 +106,10 @@ ninja -C "$build" -j"$jobs" "${targets[@]}" >&2
 
 # --- run -------------------------------------------------------------------------
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
-# OpenBLAS (libtorch's at::mm here) picks its kernels from the CPU model; on a
-# CPU it does not know (new models, many VMs) it falls back to its SSE3
-# "Prescott" kernels, about 5x slower. Give it the best kernels the CPU flags
-# allow so the libtorch peer is not handicapped. An explicit
-# OPENBLAS_CORETYPE is kept.
-if [[ -z "${OPENBLAS_CORETYPE:-}" ]]; then
-  blas_core=$(OPENBLAS_VERBOSE=2 "$python" -c 'import ctypes; ctypes.CDLL("libopenblas.so.0")' 2>&1 >/dev/null |
-    awk '/^Core:/ {print $2; exit}' || true)
-  if [[ "$blas_core" == Prescott || "$blas_core" == Core2 || "$blas_core" == Nehalem ]]; then
-    if grep -qw avx512f /proc/cpuinfo; then
-      export OPENBLAS_CORETYPE=SkylakeX
-    elif grep -qw avx2 /proc/cpuinfo; then
-      export OPENBLAS_CORETYPE=Haswell
-    fi
-    [[ -z "${OPENBLAS_CORETYPE:-}" ]] || log "OpenBLAS detected '$blas_core'; using OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE"
-  fi
-fi
+# OpenBLAS kernels for the PyTorch peers (bench/openblas_core.sh).
+# shellcheck source=bench/openblas_core.sh
+source "$root/bench/openblas_core.sh"
+set_openblas_core "$python"
 mkdir -p "$out"
 if ((quick)); then
   gbench=(--benchmark_min_time=0.05 --benchmark_repetitions=1)

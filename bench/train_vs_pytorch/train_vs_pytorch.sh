@@ -34,6 +34,9 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
+# shellcheck source=bench/openblas_core.sh
+source "$root/bench/openblas_core.sh"
+set_openblas_core "$python"
 script=$root/bench/train_vs_pytorch/train_vs_pytorch.py
 "$python" "$script" prepare "$work" --epochs "$epochs"
 # Both sides run one after the other in the same script, on the same data.
