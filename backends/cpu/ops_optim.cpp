@@ -1,4 +1,6 @@
 // ops_optim.cpp — CPU kernels of the fused optimizer updates sgd_update and adam_update (one pass, OpenMP).
+#include <type_traits>
+
 #include "cpu_internal.hpp"
 #include "cpu_loops.hpp"
 
@@ -82,6 +84,35 @@ prism_plugin_error* run_sgd(void* /*ctx*/, const prism_kernel_call* c) {
       const T* g = data_of<const T>(c->inputs[0]);
       const C clr = static_cast<C>(lr), cm = static_cast<C>(momentum), cd = static_cast<C>(1 - dampening);
       const C cwd = static_cast<C>(wd);
+      if constexpr (std::is_same_v<T, C>) {
+        // f32/f64 in the common cases: the same arithmetic, in the same order,
+        // without per-element branches, so the loops vectorise.
+        if (has_buf && momentum != 0 && !init && !nesterov && !maximize) {
+          parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) {
+            if (wd != 0) {
+              for (int64_t i = b; i < e; ++i) {
+                const T d = g[i] + cwd * p[i];
+                const T bv = buf[i] * cm + cd * d;
+                buf[i] = bv;
+                p[i] = p[i] + (-clr) * bv;
+              }
+            } else {
+              for (int64_t i = b; i < e; ++i) {
+                const T bv = buf[i] * cm + cd * g[i];
+                buf[i] = bv;
+                p[i] = p[i] + (-clr) * bv;
+              }
+            }
+          });
+          return nullptr;
+        }
+        if ((!has_buf || momentum == 0) && wd == 0 && !maximize) {
+          parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) {
+            for (int64_t i = b; i < e; ++i) p[i] = p[i] + (-clr) * g[i];
+          });
+          return nullptr;
+        }
+      }
       parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) {
         for (int64_t i = b; i < e; ++i) {
           const C pv = Num<T>::load(p[i]);
