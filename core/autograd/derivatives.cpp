@@ -32,9 +32,6 @@ struct Derivative {
 
 // ---- helpers written with dispatcher ops ---------------------------------------------------------
 
-Tensor S(double v, const Tensor& like) {
-  return scalar_tensor(v, like->dtype, like->device());
-}
 Tensor mul(const Tensor& a, const Tensor& b) {
   return binary("mul", a, b);
 }
@@ -48,7 +45,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
   return binary("sub", a, b);
 }
 Tensor muls(const Tensor& a, double s) {
-  return mul(a, S(s, a));
+  return mul(a, scalar_like(s, a));
 }
 Tensor mask(const Tensor& b, const Tensor& like) {
   return to_dtype(b, like->dtype);
@@ -88,10 +85,10 @@ Grads d_log(const Ctx& c, const Tensor& g) {
   return {div(g, c.in[0])};
 }
 Grads d_log1p(const Ctx& c, const Tensor& g) {
-  return {div(g, add(c.in[0], S(1, c.in[0])))};
+  return {div(g, add(c.in[0], scalar_like(1, c.in[0])))};
 }
 Grads d_expm1(const Ctx& c, const Tensor& g) {
-  return {mul(g, add(c.out, S(1, c.out)))};
+  return {mul(g, add(c.out, scalar_like(1, c.out)))};
 }
 Grads d_sqrt(const Ctx& c, const Tensor& g) {
   return {div(g, muls(c.out, 2))};
@@ -112,27 +109,27 @@ Grads d_cos(const Ctx& c, const Tensor& g) {
   return {mul(unary("neg", g), unary("sin", c.in[0]))};
 }
 Grads d_tanh(const Ctx& c, const Tensor& g) {
-  return {mul(g, sub(S(1, c.out), unary("square", c.out)))};
+  return {mul(g, sub(scalar_like(1, c.out), unary("square", c.out)))};
 }
 Grads d_sigmoid(const Ctx& c, const Tensor& g) {
-  return {mul(g, mul(c.out, sub(S(1, c.out), c.out)))};
+  return {mul(g, mul(c.out, sub(scalar_like(1, c.out), c.out)))};
 }
 Grads d_relu(const Ctx& c, const Tensor& g) {
-  return {mul(g, mask(compare("gt", c.out, S(0, c.out)), g))};
+  return {mul(g, mask(compare("gt", c.out, scalar_like(0, c.out)), g))};
 }
 Grads d_gelu(const Ctx& c, const Tensor& g) {
   // gelu(x) = x * Phi(x): d/dx = Phi(x) + x * phi(x), with Phi(x) = gelu(x) / x (1/2 at 0).
   const Tensor& x = c.in[0];
-  Tensor is0 = compare("eq", x, S(0, x));
-  Tensor safe_x = where(is0, S(1, x), x);
-  Tensor cdf = where(is0, S(0.5, x), div(c.out, safe_x));
+  Tensor is0 = compare("eq", x, scalar_like(0, x));
+  Tensor safe_x = where(is0, scalar_like(1, x), x);
+  Tensor cdf = where(is0, scalar_like(0.5, x), div(c.out, safe_x));
   Tensor pdf = muls(unary("exp", muls(unary("square", x), -0.5)), 0.3989422804014327);
   return {mul(g, add(cdf, mul(x, pdf)))};
 }
 Grads d_silu(const Ctx& c, const Tensor& g) {
   const Tensor& x = c.in[0];
   Tensor s = unary("sigmoid", x);
-  return {mul(g, mul(s, add(S(1, x), mul(x, sub(S(1, s), s)))))};
+  return {mul(g, mul(s, add(scalar_like(1, x), mul(x, sub(scalar_like(1, s), s)))))};
 }
 Grads d_identity(const Ctx&, const Tensor& g) {
   return {g};
@@ -163,10 +160,11 @@ Grads d_remainder(const Ctx& c, const Tensor& g) {
 Grads d_pow(const Ctx& c, const Tensor& g) {
   const Tensor& a = c.in[0];
   const Tensor& b = c.in[1];
-  Tensor ga = mul(g, mul(b, binary("pow", a, sub(b, S(1, b)))));
+  Tensor ga = mul(g, mul(b, binary("pow", a, sub(b, scalar_like(1, b)))));
   // d/db a^b = a^b log a; where a == 0 and b >= 0 the limit is 0.
-  Tensor zero_base = compare("logical_and", compare("eq", a, S(0, a)), compare("ge", b, S(0, b)));
-  Tensor gb = where(zero_base, S(0, g), mul(g, mul(c.out, unary("log", a))));
+  Tensor zero_base =
+      compare("logical_and", compare("eq", a, scalar_like(0, a)), compare("ge", b, scalar_like(0, b)));
+  Tensor gb = where(zero_base, scalar_like(0, g), mul(g, mul(c.out, unary("log", a))));
   return {ga, gb};
 }
 Grads d_maxmin(const Ctx& c, const Tensor& g, const char* win) {
@@ -184,13 +182,13 @@ Grads d_minimum(const Ctx& c, const Tensor& g) {
 }
 Grads d_where(const Ctx& c, const Tensor& g) {
   const Tensor& cond = c.in[0];
-  return {nullptr, where(cond, g, S(0, g)), where(cond, S(0, g), g)};
+  return {nullptr, where(cond, g, scalar_like(0, g)), where(cond, scalar_like(0, g), g)};
 }
 Grads d_clamp(const Ctx& c, const Tensor& g) {
   const Tensor& x = c.in[0];
   Tensor keep = full(x->sizes, 1.0, PRISM_DTYPE_BOOL, x->device());
-  if (c.a.has_min) keep = compare("logical_and", keep, compare("ge", x, S(c.a.min, x)));
-  if (c.a.has_max) keep = compare("logical_and", keep, compare("le", x, S(c.a.max, x)));
+  if (c.a.has_min) keep = compare("logical_and", keep, compare("ge", x, scalar_like(c.a.min, x)));
+  if (c.a.has_max) keep = compare("logical_and", keep, compare("le", x, scalar_like(c.a.max, x)));
   return {mul(g, mask(keep, g))};
 }
 Grads d_sum(const Ctx& c, const Tensor& g) {
@@ -247,7 +245,7 @@ Grads d_prod(const Ctx& c, const Tensor& g) {
   if (x->dim() == 0) return {g};  // the product of one element is that element
   bool has_zero = false;
   if (x->numel() > 0) {
-    Tensor z = reduce("any", compare("eq", x, S(0.0, x)), {}, false);
+    Tensor z = reduce("any", compare("eq", x, scalar_like(0.0, x)), {}, false);
     unsigned char b = 0;
     copy_to_host(z, &b, 1);
     has_zero = b != 0;

@@ -38,9 +38,6 @@ bool has_kernel(Device* dev, const char* op, prism_dtype dt) {
   return dev->plugin->find_kernel(op, dt) != nullptr;
 }
 
-Tensor S(double v, const Tensor& like) {
-  return scalar_tensor(v, like->dtype, like->device());
-}
 Tensor add(const Tensor& a, const Tensor& b) {
   return binary("add", a, b);
 }
@@ -327,14 +324,14 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& we
                   " classes or no classes but got weight tensor of shape: ", weight->sizes.str());
     }
     Tensor t = to_dtype(target, dt);
-    if (eps > 0) t = add(mul(t, S(1.0 - eps, t)), S(eps / static_cast<double>(C), t));
+    if (eps > 0) t = add(mul(t, scalar_like(1.0 - eps, t)), scalar_like(eps / static_cast<double>(C), t));
     Tensor prod = mul(logp, t);
     if (weight) prod = mul(prod, reshape(to_dtype(weight, dt), class_shape(C, input->dim(), cd)));
     Tensor loss = unary("neg", reduce("sum", prod, {cd}, false));
     Tensor r;
     if (reduction == PRISM_REDUCTION_MEAN) {
       double n = C == 0 ? 0.0 : static_cast<double>(input->numel()) / static_cast<double>(C);
-      r = div(sum_all(loss), S(n, loss));
+      r = div(sum_all(loss), scalar_like(n, loss));
     } else {
       r = apply_reduction(op, loss, reduction);
     }
@@ -353,9 +350,9 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& we
   Tensor r = reduce_loss(nll);
   if (eps > 0) {
     Tensor smooth = unary("neg", reduce("sum", weight ? mul(logp, cw) : logp, {cd}, false));
-    smooth = where(ct.valid, smooth, S(0.0, smooth));
+    smooth = where(ct.valid, smooth, scalar_like(0.0, smooth));
     Tensor rs = reduce_loss(smooth);
-    r = add(mul(r, S(1.0 - eps, r)), mul(rs, S(eps / static_cast<double>(C), rs)));
+    r = add(mul(r, scalar_like(1.0 - eps, r)), mul(rs, scalar_like(eps / static_cast<double>(C), rs)));
   }
   return to_dtype(r, input->dtype);
 }
@@ -383,9 +380,9 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
     common_device(op, {input.get(), pos_weight.get()});
     broadcast_shapes(op, pos_weight->sizes, input->sizes);
     Tensor pw = to_dtype(pos_weight, dt);
-    lw = mul(add(mul(sub(pw, S(1.0, pw)), y), S(1.0, y)), sp);
+    lw = mul(add(mul(sub(pw, scalar_like(1.0, pw)), y), scalar_like(1.0, y)), sp);
   }
-  Tensor loss = add(mul(sub(S(1.0, y), y), x), lw);
+  Tensor loss = add(mul(sub(scalar_like(1.0, y), y), x), lw);
   if (weight) {
     require_float(op, weight, "weight");
     common_device(op, {input.get(), weight.get()});
@@ -435,9 +432,9 @@ Tensor huber_loss(const Tensor& input, const Tensor& target, double delta, prism
   Tensor d = loss_diff("huber_loss", input, target, reduction);
   Tensor a = unary("abs", d);
   // |d| < delta: d^2 / 2; else delta * (|d| - delta / 2)
-  Tensor quad = mul(unary("square", d), S(0.5, d));
-  Tensor lin = mul(sub(a, S(0.5 * delta, a)), S(delta, a));
-  Tensor loss = where(compare("lt", a, S(delta, a)), quad, lin);
+  Tensor quad = mul(unary("square", d), scalar_like(0.5, d));
+  Tensor lin = mul(sub(a, scalar_like(0.5 * delta, a)), scalar_like(delta, a));
+  Tensor loss = where(compare("lt", a, scalar_like(delta, a)), quad, lin);
   return to_dtype(apply_reduction("huber_loss", loss, reduction), loss_out_dtype(input, target));
 }
 
@@ -448,8 +445,8 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, double beta, pr
   Tensor loss = a;
   if (beta > 0) {
     // |d| < beta: d^2 / (2 beta); else |d| - beta / 2
-    Tensor quad = mul(unary("square", d), S(0.5 / beta, d));
-    loss = where(compare("lt", a, S(beta, a)), quad, sub(a, S(0.5 * beta, a)));
+    Tensor quad = mul(unary("square", d), scalar_like(0.5 / beta, d));
+    loss = where(compare("lt", a, scalar_like(beta, a)), quad, sub(a, scalar_like(0.5 * beta, a)));
   }
   return to_dtype(apply_reduction("smooth_l1_loss", loss, reduction), loss_out_dtype(input, target));
 }
@@ -487,14 +484,14 @@ Tensor dropout(const Tensor& input, double p, bool training) {
               ": dropout probability has to be between 0 and 1, but got ", p);
   if (!training || p == 0.0) return input;
   require_float(op, input, "input");
-  if (p == 1.0) return mul(input, S(0.0, input));
+  if (p == 1.0) return mul(input, scalar_like(0.0, input));
   // The keep mask comes from the Philox generator (core/random), so every
   // device draws the same mask for the same seed.
   Tensor keep;
   {
     ag::NoGradGuard ng;
     keep = bernoulli_scalar(input->sizes, 1.0 - p, input->dtype, input->device());
-    keep = mul(keep, S(1.0 / (1.0 - p), keep));
+    keep = mul(keep, scalar_like(1.0 / (1.0 - p), keep));
   }
   return mul(input, keep);
 }
@@ -549,7 +546,7 @@ Tensor layer_norm(const Tensor& input, const std::vector<int64_t>& normalized_sh
     Tensor x = upcast(input);
     Tensor m = mean(x, dims, true);
     Tensor v = var(x, dims, 0, true);
-    Tensor rstd = unary("rsqrt", add(v, S(eps, v)));
+    Tensor rstd = unary("rsqrt", add(v, scalar_like(eps, v)));
     Tensor y = mul(sub(x, m), rstd);
     if (weight) y = mul(y, to_dtype(weight, y->dtype));
     if (bias) y = add(y, to_dtype(bias, y->dtype));
@@ -617,17 +614,17 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
         ag::NoGradGuard ng;
         const double unbias = static_cast<double>(count) / static_cast<double>(count - 1);
         Tensor mf = to_dtype(reshape(m, Dims{C}), running_mean->dtype);
-        Tensor vf = to_dtype(reshape(mul(v, S(unbias, v)), Dims{C}), running_var->dtype);
-        binary_("mul", running_mean, S(1.0 - momentum, running_mean));
+        Tensor vf = to_dtype(reshape(mul(v, scalar_like(unbias, v)), Dims{C}), running_var->dtype);
+        binary_("mul", running_mean, scalar_like(1.0 - momentum, running_mean));
         binary_("add", running_mean, mf, momentum);
-        binary_("mul", running_var, S(1.0 - momentum, running_var));
+        binary_("mul", running_var, scalar_like(1.0 - momentum, running_var));
         binary_("add", running_var, vf, momentum);
       }
     } else {
       m = reshape(to_dtype(running_mean, x->dtype), cshape);
       v = reshape(to_dtype(running_var, x->dtype), cshape);
     }
-    Tensor rstd = unary("rsqrt", add(v, S(eps, v)));
+    Tensor rstd = unary("rsqrt", add(v, scalar_like(eps, v)));
     Tensor y = mul(sub(x, m), rstd);
     if (weight) y = mul(y, reshape(to_dtype(weight, y->dtype), cshape));
     if (bias) y = add(y, reshape(to_dtype(bias, y->dtype), cshape));

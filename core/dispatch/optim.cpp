@@ -37,10 +37,6 @@ bool use_kernel(const char* op, const Tensor& param, std::initializer_list<const
   return d->plugin->find_kernel(op, param->dtype) != nullptr;
 }
 
-Tensor scalar_like(double v, const Tensor& like) {
-  return scalar_tensor(v, like->dtype, like->device());
-}
-
 }  // namespace
 
 void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, const SgdOptions& o) {

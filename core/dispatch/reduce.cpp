@@ -52,10 +52,6 @@ bool is_op(const char* a, const char* b) {
   return std::strcmp(a, b) == 0;
 }
 
-Tensor scalar_like(double v, const Tensor& like) {
-  return scalar_tensor(v, like->dtype, like->device());
-}
-
 // Halves compute composites in float32 (PyTorch accumulates them in float).
 Tensor upcast(const Tensor& x) {
   return (x->dtype == PRISM_DTYPE_F16 || x->dtype == PRISM_DTYPE_BF16) ? to_dtype(x, PRISM_DTYPE_F32) : x;

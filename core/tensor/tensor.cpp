@@ -152,6 +152,10 @@ Tensor scalar_tensor(double value, prism_dtype dtype, Device* device) {
   return full(Dims{}, value, dtype, device);
 }
 
+Tensor scalar_like(double value, const Tensor& like) {
+  return scalar_tensor(value, like->dtype, like->device());
+}
+
 Tensor from_host(const void* data, const Dims& sizes, prism_dtype dtype, Device* device) {
   Tensor t = empty(sizes, dtype, device);
   size_t bytes = static_cast<size_t>(t->numel()) * dtype_size(dtype);

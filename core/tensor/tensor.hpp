@@ -90,6 +90,8 @@ Tensor empty(const Dims& sizes, prism_dtype dtype, Device* device);
 Tensor empty_like(const Tensor& t);  // contiguous, same dtype/device
 Tensor full(const Dims& sizes, double value, prism_dtype dtype, Device* device);
 Tensor scalar_tensor(double value, prism_dtype dtype, Device* device);
+// A 0-d tensor holding `value` with `like`'s dtype and device.
+Tensor scalar_like(double value, const Tensor& like);
 Tensor from_host(const void* data, const Dims& sizes, prism_dtype dtype, Device* device);
 Tensor arange(double start, double end, double step, prism_dtype dtype, Device* device);
 Tensor linspace(double start, double end, int64_t steps, prism_dtype dtype, Device* device);
