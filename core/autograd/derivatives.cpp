@@ -18,6 +18,9 @@ struct Ctx {
   const OpAttrs& a;
   const std::vector<Dims>& in_sizes;
   const std::vector<prism_dtype>& in_dtypes;
+  const std::vector<bool>& needs;  // needs[i]: input i has a history to receive a gradient
+  // Formulas may skip (return null for) a gradient nobody receives.
+  bool need(size_t i) const { return i < needs.size() && needs[i]; }
 };
 using Grads = std::vector<Tensor>;
 using BackwardFn = Grads (*)(const Ctx&, const Tensor& g);
@@ -259,8 +262,26 @@ Grads d_amaxmin(const Ctx& c, const Tensor& g) {
   Tensor count = reduce("sum", hit, c.a.dims, true);
   return {div(mul(unreduce(g, c), hit), expand(count, c.in_sizes[0]))};
 }
+// Note [bmm gradient layout]
+// A gradient is produced in its input's layout when that input is stored
+// transposed (column-major in its last two dims, e.g. weight.t() in linear):
+// grad_b = (g^T a)^T instead of a^T g, so after the transpose's backward the
+// leaf's gradient arrives contiguous and is taken over without a copy (as
+// PyTorch's mm_mat1/mat2_backward do). Unneeded gradients are not computed.
+bool col_major(const Tensor& t) {
+  return t->strides[1] == 1 && t->strides[2] != 1 && t->sizes[1] > 1 && t->sizes[2] > 1;
+}
 Grads d_bmm(const Ctx& c, const Tensor& g) {
-  return {bmm(g, transpose(c.in[1], 1, 2)), bmm(transpose(c.in[0], 1, 2), g)};
+  const Tensor& a = c.in[0];
+  const Tensor& b = c.in[1];
+  Tensor ga, gb;
+  if (c.need(0)) {
+    ga = col_major(a) ? transpose(bmm(b, transpose(g, 1, 2)), 1, 2) : bmm(g, transpose(b, 1, 2));
+  }
+  if (c.need(1)) {
+    gb = col_major(b) ? transpose(bmm(transpose(g, 1, 2), a), 1, 2) : bmm(transpose(a, 1, 2), g);
+  }
+  return {ga, gb};
 }
 Grads d_cat(const Ctx& c, const Tensor& g) {
   Grads r;
@@ -423,7 +444,10 @@ Tensor sum_to(const Tensor& g, const Dims& sizes) {
   int lead = g->dim() - sizes.n;
   std::vector<int64_t> dims;
   dims.reserve(static_cast<size_t>(g->dim()));
-  for (int i = 0; i < lead; ++i) dims.push_back(i);
+  // Summing over a dim of size 1 changes nothing: those dims are dropped by
+  // the reshape alone, which keeps g's layout (Note [bmm gradient layout]).
+  for (int i = 0; i < lead; ++i)
+    if (g->sizes[i] != 1) dims.push_back(i);
   for (int i = 0; i < sizes.n; ++i)
     if (sizes[i] == 1 && g->sizes[i + lead] != 1) dims.push_back(i + lead);
   Tensor r = dims.empty() ? g : reduce("sum", g, dims, true);
@@ -475,7 +499,9 @@ struct OpNode : Node {
     for (size_t i = 0; i < saved_in.size(); ++i) in.push_back(unpack(saved_in[i], i));
     Grads r;
     if (d) {
-      Ctx c{in, unpack(saved_out, SIZE_MAX), attrs, in_sizes, in_dtypes};
+      std::vector<bool> needs(next.size());
+      for (size_t i = 0; i < next.size(); ++i) needs[i] = next[i].node != nullptr;
+      Ctx c{in, unpack(saved_out, SIZE_MAX), attrs, in_sizes, in_dtypes, needs};
       r = d->fn(c, grads[0]);
     } else {
       r = closure(in, grads[0]);

@@ -165,14 +165,26 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>& grad_outputs) {
   std::vector<Tensor>& grads = grad_outputs;
   Tensor t = leaf.lock();
   if (!t || grads.empty() || !grads[0]) return {};
-  Tensor g = grads[0];
+  Tensor g = std::move(grads[0]);
   for (auto& h : hooks)
     if (Tensor r = h.second(g)) g = r;
   if (g->sizes != t->sizes) g = expand(g, t->sizes);
   AutogradMeta& m = meta(t);
   if (!m.grad) {
-    // .grad owns fresh, contiguous memory (the incoming grad may be a view).
-    m.grad = g->dtype == t->dtype ? clone(g) : to_dtype(g, t->dtype);
+    // .grad owns fresh, contiguous memory. A gradient that already is such
+    // memory (contiguous, the whole of a storage nobody else references, the
+    // usual result of a backward formula) is taken over as it is, as PyTorch's
+    // AccumulateGrad steals; anything else (a view, an expanded or shared
+    // tensor, caller memory, another dtype) is copied.
+    const bool own = g.use_count() == 1 && g->storage.use_count() == 1 && !g->autograd &&
+                     g->dtype == t->dtype && g->device() == t->device() && g->offset == 0 &&
+                     g->storage->deleter == nullptr && g->is_contiguous() &&
+                     g->storage->nbytes == static_cast<size_t>(g->numel()) * g->element_size();
+    if (own) {
+      m.grad = std::move(g);
+    } else {
+      m.grad = g->dtype == t->dtype ? clone(g) : to_dtype(g, t->dtype);
+    }
   } else {
     binary_("add", m.grad, g);
   }

@@ -473,8 +473,34 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
   PRISM_CHECK(input->dtype == weight->dtype && (!bias || bias->dtype == input->dtype), INVALID_ARGUMENT, op,
               ": input ", describe(input), ", weight ", describe(weight), bias ? " and bias " : "",
               bias ? describe(bias) : std::string(), " must have the same dtype");
-  Tensor out = matmul(input, transpose(weight, 0, 1));
-  return bias ? add(out, bias) : out;
+  // Note [linear]: one node instead of transpose + matmul + add. The forward
+  // hands weight.t() to the bmm kernel as a transposed operand (no copy) and
+  // adds the bias in place; the backward computes only the gradients some input
+  // needs, and the weight's as g^T x, so it arrives contiguous in the weight's
+  // own layout. Batched inputs (N-D) fold their leading dims into rows.
+  auto forward = [&] {
+    Tensor out = matmul(input, transpose(weight, 0, 1));
+    if (bias) binary_("add", out, bias);
+    return out;
+  };
+  if (!any_requires_grad({&input, &weight, &bias})) return forward();
+  const bool need_x = ag::requires_grad(input), need_w = ag::requires_grad(weight);
+  const bool need_b = bias && ag::requires_grad(bias);
+  const int64_t in_f = weight->sizes[1], out_f = weight->sizes[0];
+  return with_closure(
+      op, "LinearBackward", {input, weight, bias},
+      [&](const Tensor&) {
+        return std::vector<Tensor>{need_w ? input : nullptr, need_x ? weight : nullptr};
+      },
+      [need_x, need_w, need_b, in_f, out_f](const std::vector<Tensor>& s, const Tensor& g) {
+        Tensor gx, gw, gb;
+        if (need_x) gx = matmul(g, s[1]);
+        const Tensor g2 = (need_w || need_b) ? reshape(g, Dims{-1, out_f}) : nullptr;
+        if (need_w) gw = matmul(transpose(g2, 0, 1), reshape(s[0], Dims{-1, in_f}));
+        if (need_b) gb = reduce("sum", g2, {0}, false);
+        return std::vector<Tensor>{gx, gw, gb};
+      },
+      forward);
 }
 
 Tensor dropout(const Tensor& input, double p, bool training) {

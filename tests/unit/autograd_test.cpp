@@ -136,6 +136,33 @@ TEST_F(AutogradTest, HooksGradAndAnomaly) {
   EXPECT_EQ(values(ag::grad(m)), (std::vector<double>{1, 1}));
 }
 
+TEST_F(AutogradTest, LeafGradientsOwnTheirMemory) {
+  // A transposed weight's gradient reaches the leaf contiguous, and .grad never
+  // shares memory with a tensor someone else holds (here a hook keeps it).
+  Tensor w = leaf({1, 2, 3, 4, 5, 6}, Dims{2, 3});
+  Tensor x = test::tensor<double>({1, -1, 2, 0.5, 3, -2}, Dims{2, 3});
+  Tensor kept;
+  ag::register_hook(w, [&kept](const Tensor& g) {
+    kept = g;
+    return Tensor();
+  });
+  ag::backward({reduce("sum", matmul(x, transpose(w, 0, 1)), {}, false)}, {}, false);
+  Tensor g = ag::grad(w);
+  ASSERT_TRUE(g && kept);
+  EXPECT_TRUE(g->is_contiguous());
+  EXPECT_EQ(values(g), (std::vector<double>{1.5, 2, 0, 1.5, 2, 0}));
+  ag::zero_grad(w, false);  // in place: kept must not change
+  EXPECT_EQ(values(g), (std::vector<double>(6, 0.0)));
+  EXPECT_EQ(values(kept), (std::vector<double>{1.5, 2, 0, 1.5, 2, 0}));
+  // Without a hook the formula's result is taken over; a second backward adds into it.
+  Tensor v = leaf({1, 2}, Dims{2});
+  ag::backward({reduce("sum", binary("mul", v, v), {}, false)}, {}, false);
+  Tensor gv = ag::grad(v);
+  ag::backward({reduce("sum", binary("mul", v, v), {}, false)}, {}, false);
+  EXPECT_EQ(values(ag::grad(v)), (std::vector<double>{4, 8}));
+  EXPECT_EQ(ag::grad(v).get(), gv.get());
+}
+
 // ---- finite differences over the derivatives table ---------------------------------------------------
 
 // gradcheck (tests/unit/gradcheck.hpp): d(sum(f(x) * w))/dx against central differences.
@@ -220,6 +247,13 @@ TEST_F(AutogradTest, FiniteDifferencesLinalgViewsAndJoins) {
   gradcheck("matmul transposed",
             [](const std::vector<Tensor>& x) { return matmul(transpose(x[0], 0, 1), x[1]); },
             {rnd({3, 2}), rnd({3, 4})});
+  // Column-major operands get their gradients in their own layout (Note [bmm gradient layout]).
+  gradcheck("matmul both transposed",
+            [](const std::vector<Tensor>& x) { return matmul(transpose(x[0], 0, 1), transpose(x[1], 0, 1)); },
+            {rnd({3, 2}), rnd({4, 3})});
+  gradcheck("bmm transposed batch",
+            [](const std::vector<Tensor>& x) { return bmm(x[0], transpose(x[1], 1, 2)); },
+            {rnd({2, 2, 3}), rnd({2, 4, 3})});
   gradcheck("cat",
             [](const std::vector<Tensor>& x) {
               return cat({x[0], x[1]}, 1);

@@ -294,6 +294,26 @@ TEST_F(NnTest, LinearAndDropout) {
             {rnd({3, 2}), rnd({4, 3}), rnd({4})});
   gradcheck("linear 3-D no bias", [](const Ts& a) { return linear(a[0], a[1], nullptr); },
             {rnd({2, 2, 3}), rnd({4, 3})});
+  gradcheck("linear 1-D", [](const Ts& a) { return linear(a[0], a[1], a[2]); },
+            {rnd({3}), rnd({2, 3}), rnd({2})});
+  {
+    // Only the parameters need gradients (a first layer): x gets none, the
+    // weight's is g^T x in its own contiguous layout, the bias's sums the rows.
+    Tensor lw = rnd({2, 3}), lb = rnd({2});
+    ag::set_requires_grad(lw, true);
+    ag::set_requires_grad(lb, true);
+    Tensor y = linear(x, lw, lb);
+    ag::backward({reduce("sum", binary("mul", y, y), {}, false)}, {}, false);
+    Tensor g2;
+    {
+      ag::NoGradGuard ng;
+      g2 = binary("mul", linear(x, lw, lb), scalar_tensor(2.0, PRISM_DTYPE_F64, cpu()));
+    }
+    expect_near(values(ag::grad(lw)), values(matmul(transpose(g2, 0, 1), x)), 1e-12, "linear weight grad");
+    expect_near(values(ag::grad(lb)), values(reduce("sum", g2, {0}, false)), 1e-12, "linear bias grad");
+    EXPECT_TRUE(ag::grad(lw)->is_contiguous());
+    EXPECT_EQ(ag::grad(x), nullptr);
+  }
   // Dropout: kept elements are scaled by 1 / (1 - p); the mask follows the seed.
   Tensor ones = full(Dims{4000}, 1.0, PRISM_DTYPE_F64, cpu());
   manual_seed(42);
