@@ -20,6 +20,7 @@
 // - prefetch = 0 assembles each batch on the calling thread instead.
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -107,6 +108,10 @@ struct DataLoaderOptions {
   bool drop_last = false;
   size_t prefetch = 2;       // batches prepared ahead by the background thread; 0: no thread
   Device device = Device();  // where batches are delivered
+  // Host batches bound for a device with memory of its own are staged in
+  // memory pinned for it (prism_pin_memory) before the copy. A device whose
+  // plugin has no pinned memory gets ordinary host batches instead.
+  bool pin_memory = true;
 };
 
 class DataLoader {
@@ -184,10 +189,30 @@ class DataLoader {
     const int64_t last = std::min(n, first + o_.batch_size);
     std::vector<int64_t> idx(order_.begin() + first, order_.begin() + last);
     Example batch = dataset_->get_batch(idx);
-    for (Tensor& t : batch) t = t.to(o_.device);
+    for (Tensor& t : batch) t = stage(t).to(o_.device);
     return batch;
   }
 
+  // The pinned copy of a host batch tensor, or the tensor itself (see
+  // DataLoaderOptions::pin_memory).
+  Tensor stage(const Tensor& t) const {
+    if (!o_.pin_memory || no_pinned_.load()) return t;
+    prism_tensor_t out = nullptr;
+    const prism_status st = prism_pin_memory(t.get(), o_.device.c_str(), &out);
+    if (st == PRISM_ERROR_UNAVAILABLE || st == PRISM_ERROR_INVALID_ARGUMENT) {
+      no_pinned_.store(true);  // no pinned memory there, or batches that are not on the host
+      return t;
+    }
+    check(st);
+    return Tensor::adopt(out);
+  }
+
+ public:
+  // Whether batches are staged in pinned memory (false once the device
+  // turned out to have none).
+  bool pins_batches() const { return o_.pin_memory && !no_pinned_.load(); }
+
+ private:
   void produce() {
     const int64_t total = size();
     try {
@@ -251,6 +276,7 @@ class DataLoader {
   std::deque<Example> queue_;
   std::exception_ptr error_;
   bool stopping_ = false;
+  mutable std::atomic<bool> no_pinned_{false};  // the device has no pinned memory
 };
 
 // Reads an IDX file (plain or gzip-compressed) onto `device` (prism_load_idx).

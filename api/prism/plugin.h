@@ -1,4 +1,4 @@
-/* plugin.h — the Prism plugin ABI v1.0: what a device backend exports and what the core hands it. */
+/* plugin.h — the Prism plugin ABI v1.1: what a device backend exports and what the core hands it. */
 #ifndef PRISM_API_PRISM_PLUGIN_H_
 #define PRISM_API_PRISM_PLUGIN_H_
 
@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 #define PRISM_PLUGIN_ABI_MAJOR 1
-#define PRISM_PLUGIN_ABI_MINOR 0
+#define PRISM_PLUGIN_ABI_MINOR 1
 
 #if defined(_WIN32)
 #define PRISM_PLUGIN_EXPORT __declspec(dllexport)
@@ -256,6 +256,21 @@ typedef struct prism_plugin_table {
   prism_plugin_error* (*event_wait)(void* ctx, int32_t device, prism_event_t event, prism_stream_t stream);
   prism_plugin_error* (*event_synchronize)(void* ctx, prism_event_t event);
   void (*event_destroy)(void* ctx, prism_event_t event);
+
+  /* --- pinned host memory (optional, ABI 1.1: a table without these fields,
+   *     or with NULL slots, means the device has none; the core then refuses
+   *     prism_tensor_pin_memory for it and the DataLoader stages batches in
+   *     ordinary host memory) ----------------------------------------------- */
+  /* Allocates `bytes` (> 0) of host memory that `device` copies from and to
+   * without an intermediate copy (page-locked / mapped). *ptr (out) is a host
+   * pointer, aligned to at least 64 bytes, readable and writable by the CPU,
+   * owned by the caller until host_free. copy_from_host and copy_to_host may
+   * be given pointers into it. Out of memory must return
+   * PRISM_ERROR_OUT_OF_MEMORY. */
+  prism_plugin_error* (*host_alloc)(void* ctx, int32_t device, size_t bytes, void** ptr);
+  /* Frees a pointer from host_alloc of the same device (NULL is a no-op).
+   * Copies still reading it finish first. */
+  void (*host_free)(void* ctx, int32_t device, void* ptr);
 } prism_plugin_table;
 
 /* ===========================================================================

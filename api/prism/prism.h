@@ -161,7 +161,8 @@ typedef struct prism_memory_stats {
 PRISM_API prism_status prism_memory_stats_get(const char* device, prism_memory_stats* stats);
 /* Sets peak_allocated to the current allocated. */
 PRISM_API prism_status prism_memory_reset_peak(const char* device);
-/* Returns every cached (unused) block of `device` to its plugin. */
+/* Returns every cached (unused) block of `device` to its plugin, and the
+ * pinned host blocks kept for `device` (prism_pin_memory). */
 PRISM_API prism_status prism_memory_empty_cache(const char* device);
 
 /* ===========================================================================
@@ -261,6 +262,19 @@ PRISM_API prism_status prism_from_blob(void* data, const int64_t* sizes, const i
 /* Copy to another device (same dtype). When `t` is already there, *out is a
  * new handle to the same tensor (same storage, no copy). */
 PRISM_API prism_status prism_to_device(prism_tensor_t t, const char* device, prism_tensor_t* out);
+/* Pinned host memory (plugin ABI 1.1, docs/abi-policy.md): *out (out, owned
+ * by the caller) is a contiguous copy of host tensor `t` on "cpu" whose memory
+ * `device`'s plugin allocated so that copies to and from `device` need no
+ * staging; it is freed through that plugin when the last view is released.
+ * When `t` already is pinned for `device`, or `device` addresses host memory
+ * itself (e.g. "cpu"), *out is a new handle to `t` (no copy). Errors:
+ * INVALID_ARGUMENT when `t` is not in host memory or a handle is NULL,
+ * UNAVAILABLE naming the plugin when it offers no pinned memory,
+ * OUT_OF_MEMORY. */
+PRISM_API prism_status prism_pin_memory(prism_tensor_t t, const char* device, prism_tensor_t* out);
+/* 1 when t's memory is pinned host memory (prism_pin_memory), 0 otherwise or
+ * for a NULL handle. */
+PRISM_API int32_t prism_tensor_is_pinned(prism_tensor_t t);
 /* Cast to another dtype on the same device (a new tensor unless the dtype is
  * already `dtype`, then a new handle to the same tensor). */
 PRISM_API prism_status prism_to_dtype(prism_tensor_t t, prism_dtype dtype, prism_tensor_t* out);

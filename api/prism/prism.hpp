@@ -762,6 +762,11 @@ class Tensor {
     return make([&](prism_tensor_t* o) { return prism_to_dtype(h_, to_c(dtype), o); });
   }
   Tensor to(const Device& device, Dtype dtype) const { return to(device).to(dtype); }
+  // A host copy in memory `device` copies without staging (prism_pin_memory).
+  Tensor pin_memory(const Device& device) const {
+    return make([&](prism_tensor_t* o) { return prism_pin_memory(h_, device.c_str(), o); });
+  }
+  bool is_pinned() const { return prism_tensor_is_pinned(h_) != 0; }
   Tensor cpu() const { return to(Device("cpu")); }
   // Row-major copy, or *this when already contiguous.
   Tensor contiguous() const { return call1(prism_contiguous); }

@@ -73,6 +73,9 @@ struct Context {
   std::string reason;               // why there are no devices (empty when there are)
   std::string cache_dir;            // on-disk program cache; empty = disabled
   std::string extra_build_options;  // $PRISM_OPENCL_BUILD_OPTIONS, appended to every build
+  // Pinned host blocks (host_alloc): mapped pointer -> its host-allocated buffer.
+  std::mutex pinned_mu;
+  std::unordered_map<void*, cl_mem> pinned;
 };
 
 // Kernel sources embedded at build time (embed_sources.cmake).

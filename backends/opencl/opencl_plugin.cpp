@@ -362,6 +362,53 @@ void ocl_free(void*, int32_t, void* buffer) {
   if (buffer != nullptr) clReleaseMemObject(static_cast<cl_mem>(buffer));
 }
 
+// Pinned host memory (plugin ABI 1.1): a buffer the runtime allocates in
+// host memory (CL_MEM_ALLOC_HOST_PTR), mapped for the host for its whole
+// life. Drivers page-lock such buffers, so writes from the mapped pointer
+// need no staging copy; the mapping is undone when the block is freed.
+prism_plugin_error* ocl_host_alloc(void* ctx, int32_t device, size_t bytes, void** ptr) {
+  Device* d = nullptr;
+  PRISM_OCL_RETURN_IF_ERROR(get_device(ctx, device, &d));
+  *ptr = nullptr;
+  if (bytes == 0) return PRISM_OCL_INVALID("opencl: host_alloc of 0 bytes");
+  cl_int rc = CL_SUCCESS;
+  cl_mem m = clCreateBuffer(d->context, CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR, bytes, nullptr, &rc);
+  if (rc != CL_SUCCESS || m == nullptr) {
+    return PRISM_OCL_ERROR(PRISM_ERROR_OUT_OF_MEMORY,
+                           "opencl: cannot allocate %zu bytes of pinned host memory for '%s': %s (%d)", bytes,
+                           d->name.c_str(), cl_error_name(rc), static_cast<int>(rc));
+  }
+  void* p = clEnqueueMapBuffer(d->queue, m, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0, bytes, 0, nullptr,
+                               nullptr, &rc);
+  if (rc != CL_SUCCESS || p == nullptr) {
+    clReleaseMemObject(m);
+    return cl_error(rc, "clEnqueueMapBuffer (pinned host memory)");
+  }
+  auto* c = static_cast<Context*>(ctx);
+  std::lock_guard<std::mutex> lock(c->pinned_mu);
+  c->pinned[p] = m;
+  *ptr = p;
+  return nullptr;
+}
+
+void ocl_host_free(void* ctx, int32_t device, void* ptr) {
+  if (ptr == nullptr || ctx == nullptr) return;
+  auto* c = static_cast<Context*>(ctx);
+  cl_mem m = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(c->pinned_mu);
+    auto it = c->pinned.find(ptr);
+    if (it == c->pinned.end()) return;
+    m = it->second;
+    c->pinned.erase(it);
+  }
+  if (device >= 0 && static_cast<size_t>(device) < c->devices.size()) {
+    // in order after every copy queued from this block; release waits for the unmap
+    clEnqueueUnmapMemObject(c->devices[static_cast<size_t>(device)]->queue, m, ptr, 0, nullptr, nullptr);
+  }
+  clReleaseMemObject(m);
+}
+
 prism_plugin_error* ocl_copy_from_host(void* ctx, int32_t device, prism_stream_t, const void* src,
                                        void* dst_buffer, uint64_t dst_byte_offset, size_t bytes) {
   Device* d = nullptr;
@@ -488,6 +535,8 @@ void build_table() {
   t.alloc = ocl_alloc;
   t.free = ocl_free;
   t.copy_from_host = ocl_copy_from_host;
+  t.host_alloc = ocl_host_alloc;
+  t.host_free = ocl_host_free;
   t.copy_to_host = ocl_copy_to_host;
   t.synchronize = ocl_synchronize;
   t.kernels = g_kernels;

@@ -1424,6 +1424,48 @@ void Runner::mode_abi() {
           crash.empty() ? (e.ok ? "create/record/wait/synchronize/destroy" : describe(e)) : crash);
     }
   }
+  // --- optional slots (1.1): pinned host memory, both or none; a block is
+  // written by the host, copied to the device and back through the table
+  {
+    const bool fits = PRISM_HAS(t, prism_plugin_table, host_free);
+    const int n = fits ? (t->host_alloc != nullptr) + (t->host_free != nullptr) : 0;
+    if (n == 1) {
+      row("pinned_slots", false, "only one of host_alloc/host_free is set: set both or none");
+    } else if (n == 0) {
+      row("pinned_slots", true,
+          fits ? "no pinned host memory (NULL slots)" : "no pinned host memory (a table older than 1.1)");
+    } else if (device_ok_) {
+      constexpr size_t kBytes = 4096 + 64;
+      Err e;
+      bool same = false, aligned = false;
+      std::string crash = guarded(opt_.timeout_s, [&] {
+        void* pin = nullptr;
+        void* buf = nullptr;
+        e = take(t->host_alloc(p_.ctx, opt_.device, kBytes, &pin));
+        if (!e.ok) return;
+        aligned = pin != nullptr && reinterpret_cast<uintptr_t>(pin) % 64 == 0;
+        auto* bytes = static_cast<unsigned char*>(pin);
+        for (size_t i = 0; aligned && i < kBytes; ++i) bytes[i] = static_cast<unsigned char>(i * 7 + 3);
+        std::vector<unsigned char> back(kBytes, 0);
+        e = take(t->alloc(p_.ctx, opt_.device, kBytes, &buf));
+        if (e.ok && aligned) e = take(t->copy_from_host(p_.ctx, opt_.device, nullptr, pin, buf, 0, kBytes));
+        if (e.ok && aligned) e = take(t->synchronize(p_.ctx, opt_.device, nullptr));
+        if (e.ok && aligned) {
+          e = take(t->copy_to_host(p_.ctx, opt_.device, nullptr, buf, 0, back.data(), kBytes));
+          same = e.ok && std::memcmp(back.data(), pin, kBytes) == 0;
+        }
+        if (buf != nullptr) t->free(p_.ctx, opt_.device, buf);
+        t->host_free(p_.ctx, opt_.device, pin);
+        t->host_free(p_.ctx, opt_.device, nullptr);  // a no-op
+      });
+      row("pinned_slots", crash.empty() && e.ok && aligned && same,
+          !crash.empty() ? crash
+          : !e.ok        ? describe(e)
+          : !aligned     ? "host_alloc returned NULL or memory not aligned to 64 bytes"
+          : !same        ? "bytes copied from pinned memory to the device and back differ"
+                         : "host_alloc, copies from and to the device, host_free");
+    }
+  }
   if (!device_ok_) {
     add({"abi", "(plugin)", "-", "device_checks", "skip", "skipped: " + device_skip_reason_});
     return;

@@ -256,7 +256,11 @@ PRISM_API prism_status prism_memory_reset_peak(const char* device) {
   return guard([&] { prism::Runtime::get().device(device)->allocator->reset_peak(); });
 }
 PRISM_API prism_status prism_memory_empty_cache(const char* device) {
-  return guard([&] { prism::Runtime::get().device(device)->allocator->empty_cache(); });
+  return guard([&] {
+    prism::Device* d = prism::Runtime::get().device(device);
+    d->allocator->empty_cache();
+    prism::free_cached_pinned(d);
+  });
 }
 
 // ---- random -------------------------------------------------------------------------------------

@@ -377,6 +377,13 @@ PRISM_API prism_status prism_from_dlpack(struct DLManagedTensor* src, prism_tens
 PRISM_API prism_status prism_to_device(prism_tensor_t t, const char* device, prism_tensor_t* out) {
   return make(out, "to_device", [&] { return prism::to_device(arg(t, "to_device", "t"), dev(device)); });
 }
+PRISM_API prism_status prism_pin_memory(prism_tensor_t t, const char* device, prism_tensor_t* out) {
+  return make(out, "pin_memory", [&] { return prism::pin_memory(arg(t, "pin_memory", "t"), dev(device)); });
+}
+PRISM_API int32_t prism_tensor_is_pinned(prism_tensor_t t) {
+  return query<int32_t>(t, "tensor_is_pinned", 0,
+                        [](const Tensor& x) { return prism::is_pinned(x) ? 1 : 0; });
+}
 PRISM_API prism_status prism_to_dtype(prism_tensor_t t, prism_dtype dtype, prism_tensor_t* out) {
   return make(out, "to_dtype", [&] { return prism::to_dtype(arg(t, "to_dtype", "t"), dtype); });
 }

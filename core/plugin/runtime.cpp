@@ -443,6 +443,8 @@ void Runtime::admit(prism_plugin_entry_fn entry, std::shared_ptr<void> library, 
                          table->event_create != nullptr && table->event_record != nullptr &&
                          table->event_wait != nullptr && table->event_synchronize != nullptr &&
                          table->event_destroy != nullptr;
+    plugin->has_pinned = PRISM_HAS(table, prism_plugin_table, host_free) && table->host_alloc != nullptr &&
+                         table->host_free != nullptr;
 
     // Kernels: step with the plugin's kernel_def_size (Note [ABI minimum sizes]).
     if (table->n_kernels > 0) {

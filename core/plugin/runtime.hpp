@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -42,6 +43,7 @@ struct Plugin {
   int32_t device_count = 0;
   std::string zero_device_reason;
   bool has_events = false;        // all five event slots present and non-NULL
+  bool has_pinned = false;        // host_alloc and host_free present and non-NULL (ABI 1.1)
   std::shared_ptr<void> library;  // keeps the shared library loaded (type-erased)
 
   // Finds the kernel for `op` whose dtype_mask contains `key_dtype`; nullptr if none.
@@ -58,6 +60,10 @@ struct Device {
   uint32_t dtype_mask = 0;
   uint32_t capabilities = 0;
   std::unique_ptr<CachingAllocator> allocator;
+  // Released pinned host blocks of this device's plugin, by size, kept for
+  // reuse (Note [Pinned host memory], core/tensor/tensor.cpp).
+  std::mutex pinned_mu;
+  std::multimap<size_t, void*> pinned_free;
 
   bool host_memory() const { return (capabilities & PRISM_DEVICE_CAP_HOST_MEMORY) != 0; }
 };

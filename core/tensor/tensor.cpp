@@ -686,6 +686,102 @@ Tensor to_device(const Tensor& t, Device* device) {
   return out;
 }
 
+// Note [Pinned host memory]
+// Pinned memory comes from the target device's plugin (host_alloc, plugin ABI
+// 1.1) and is wrapped as a host tensor whose deleter hands the block back.
+// Page-locking is slow (milliseconds in CUDA), so released blocks are kept
+// per device and reused by exact (4 KiB-rounded) size, as PyTorch's caching
+// host allocator does; a data loader pins batches of one size over and over.
+// At most kPinnedKeep blocks are kept; empty_cache frees them
+// (free_cached_pinned).
+namespace {
+constexpr size_t kPinnedKeep = 16;
+
+size_t pinned_round(size_t bytes) {
+  return (bytes + 4095) / 4096 * 4096;
+}
+
+void release_pinned(void* data, void* ctx) {
+  auto* d = static_cast<Device*>(ctx);
+  char* base = static_cast<char*>(data) - 64;
+  size_t block = 0;
+  std::memcpy(&block, base, sizeof block);  // written by acquire_pinned
+  {
+    std::lock_guard<std::mutex> lock(d->pinned_mu);
+    if (d->pinned_free.size() < kPinnedKeep) {
+      d->pinned_free.emplace(block, base);
+      return;
+    }
+  }
+  d->plugin->table->host_free(d->plugin->ctx, d->index, base);
+}
+
+// Returns the user pointer of a block of at least `bytes` (64 bytes past the
+// block start, which records the block's size and keeps 64-byte alignment).
+void* acquire_pinned(Device* d, size_t bytes) {
+  const size_t block = pinned_round(bytes + 64);
+  {
+    std::lock_guard<std::mutex> lock(d->pinned_mu);
+    auto it = d->pinned_free.find(block);
+    if (it != d->pinned_free.end()) {
+      void* p = it->second;
+      d->pinned_free.erase(it);
+      return static_cast<char*>(p) + 64;
+    }
+  }
+  const Plugin& pl = *d->plugin;
+  void* p = nullptr;
+  PRISM_PLUGIN_CHECK(pl.table->host_alloc(pl.ctx, d->index, block, &p), pl, "pin_memory: ", block,
+                     " bytes of pinned host memory for ", d->name);
+  PRISM_CHECK(p != nullptr, INTERNAL, "pin_memory: plugin '", pl.name, "' returned no memory for ", block,
+              " bytes on ", d->name);
+  std::memcpy(p, &block, sizeof block);
+  return static_cast<char*>(p) + 64;
+}
+}  // namespace
+
+void free_cached_pinned(Device* d) {
+  std::multimap<size_t, void*> blocks;
+  {
+    std::lock_guard<std::mutex> lock(d->pinned_mu);
+    blocks.swap(d->pinned_free);
+  }
+  for (auto& b : blocks) d->plugin->table->host_free(d->plugin->ctx, d->index, b.second);
+}
+
+Tensor pin_memory(const Tensor& t, Device* target) {
+  PRISM_CHECK(target != nullptr, INVALID_ARGUMENT, "pin_memory: no target device");
+  PRISM_CHECK(t->device()->host_memory(), INVALID_ARGUMENT, "pin_memory: ", describe(t),
+              " is not in host memory; only host tensors can be pinned (for ", target->name, ")");
+  if (target->host_memory() || t->storage->pinned_for == target) return t;
+  const Plugin& pl = *target->plugin;
+  PRISM_CHECK(pl.has_pinned, UNAVAILABLE, "pin_memory: plugin '", pl.name, "' (ABI ", pl.abi_major, ".",
+              pl.abi_minor, ") offers no pinned host memory for ", target->name, " (", describe(t), ")");
+  const size_t bytes = static_cast<size_t>(t->numel()) * t->element_size();
+  auto s = std::make_shared<Storage>();
+  s->device = t->device();
+  s->nbytes = bytes;
+  if (bytes > 0) {
+    void* p = acquire_pinned(target, bytes);
+    s->buffer = p;
+    s->deleter = release_pinned;
+    s->deleter_data = p;
+    s->deleter_ctx = target;
+    s->pinned_for = target;
+  }
+  auto out = std::make_shared<TensorImpl>();
+  out->storage = std::move(s);
+  out->dtype = t->dtype;
+  out->sizes = t->sizes;
+  out->strides = contiguous_strides(t->sizes);
+  copy_(out, t);
+  return out;
+}
+
+bool is_pinned(const Tensor& t) {
+  return t->storage->pinned_for != nullptr;
+}
+
 Tensor to_dtype(const Tensor& t, prism_dtype dtype) {
   if (autograd::should_record({&t})) {
     return autograd::recorded("to", {t}, {}, [&] { return to_dtype(t, dtype); });

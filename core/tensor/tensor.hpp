@@ -53,6 +53,9 @@ struct Storage {
   // Note [Version counter]: bumped by every in-place write. It lives in the
   // storage, so all views of the same memory share it (as in PyTorch).
   std::atomic<uint64_t> version{0};
+  // Host memory from `pinned_for`'s plugin (host_alloc): that device copies
+  // it without staging. Null for ordinary memory.
+  Device* pinned_for = nullptr;
   ~Storage();
 };
 using StoragePtr = std::shared_ptr<Storage>;
@@ -122,6 +125,16 @@ void copy_(const Tensor& dst, const Tensor& src);
 Tensor contiguous(const Tensor& t);
 Tensor clone(const Tensor& t);
 Tensor to_device(const Tensor& t, Device* device);
+// Note [Pinned host memory]: a contiguous copy of host tensor `t` in memory
+// that `target` copies from and to without staging (its plugin's host_alloc,
+// plugin ABI 1.1). Returns `t` itself when it already is pinned for `target`
+// or when `target` addresses host memory (nothing to pin). Throws UNAVAILABLE
+// naming the plugin when it has no pinned memory.
+Tensor pin_memory(const Tensor& t, Device* target);
+// True when `t`'s storage is pinned host memory (for any device).
+bool is_pinned(const Tensor& t);
+// Frees the pinned blocks `d` keeps for reuse (prism_memory_empty_cache).
+void free_cached_pinned(Device* d);
 Tensor to_dtype(const Tensor& t, prism_dtype dtype);
 void fill_(const Tensor& t, double value);
 // Copies the elements row-major to host memory (bytes == numel * element size).

@@ -715,6 +715,18 @@ static void test_copies(void) {
   EXPECT(prism_to_device(a, "nosuchdevice:0", &same) != PRISM_OK);
   EXPECT_MSG_HAS("nosuchdevice");
   EXPECT(same == NULL);
+  /* Pinning for a device that addresses host memory is a no-op (same tensor);
+   * the pinned path itself is covered on emu:0 (emu_user_test). */
+  EXPECT_OK(prism_pin_memory(a, "cpu", &same));
+  EXPECT(shares_storage(a, same));
+  EXPECT(prism_tensor_is_pinned(same) == 0);
+  rel(same);
+  same = NULL;
+  EXPECT(prism_pin_memory(NULL, "cpu", &same) == PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(prism_pin_memory(a, "nosuchdevice:0", &same) != PRISM_OK);
+  EXPECT_MSG_HAS("nosuchdevice");
+  EXPECT(same == NULL);
+  EXPECT(prism_tensor_is_pinned(NULL) == 0);
 
   EXPECT_OK(prism_to_dtype(a, PRISM_DTYPE_I32, &cast));
   EXPECT(prism_tensor_dtype(cast) == PRISM_DTYPE_I32);

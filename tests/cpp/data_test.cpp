@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "prism/optim.hpp"
+#include "prism/plugin.h"
 #include "test_util.hpp"
 
 namespace {
@@ -126,6 +127,44 @@ TEST(DataLoader, ErrorsReachTheConsumerAndEarlyExitsStopTheThread) {
   }
   auto it = loader.begin();
   EXPECT_TRUE(near_values((*it)[0], {0, 0, 1, 1, 2, 2}));
+}
+
+TEST(DataLoader, PinsBatchesForDevicesWithTheirOwnMemory) {
+  // Batches bound for a device with memory of its own go through pinned host
+  // memory; the data arrive unchanged, with and without the prefetch thread.
+  prism::load_default_plugins();
+  std::string target;
+  for (const prism::DeviceInfo& d : prism::devices()) {
+    if ((d.capabilities & PRISM_DEVICE_CAP_HOST_MEMORY) == 0 && d.supports(prism::kFloat32) &&
+        d.supports(prism::kInt64)) {
+      target = d.device;
+      break;
+    }
+  }
+  if (target.empty()) GTEST_SKIP() << "skipped: no device with its own memory is loaded";
+  for (size_t prefetch : {size_t{0}, size_t{2}}) {
+    data::DataLoaderOptions o;
+    o.batch_size = 4;
+    o.prefetch = prefetch;
+    o.device = prism::Device(target);
+    data::DataLoader loader(numbered(10), o);
+    std::vector<int64_t> labels;
+    for (const data::Example& b : loader) {
+      EXPECT_EQ(b[0].device(), target);
+      std::vector<int64_t> y = b[1].to_vector<int64_t>();
+      std::vector<float> x = b[0].to_vector<float>();
+      for (size_t i = 0; i < y.size(); ++i) EXPECT_EQ(x[2 * i + 1], static_cast<float>(10 * y[i]));
+      labels.insert(labels.end(), y.begin(), y.end());
+    }
+    EXPECT_EQ(labels, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})) << target;
+    EXPECT_TRUE(loader.pins_batches()) << target;
+  }
+  // The same tensor pinned by hand: a pinned host copy.
+  Tensor h = Tensor::from_vector(std::vector<float>{1, 2, 3});
+  Tensor p = h.pin_memory(prism::Device(target));
+  EXPECT_TRUE(p.is_pinned());
+  EXPECT_FALSE(h.is_pinned());
+  EXPECT_EQ(p.to_vector<float>(), (std::vector<float>{1, 2, 3}));
 }
 
 TEST(DataLoader, BadOptionsAndDatasets) {

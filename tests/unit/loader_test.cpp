@@ -16,6 +16,7 @@
 
 #include "core/memory/caching_allocator.hpp"
 #include "core/plugin/runtime.hpp"
+#include "core/tensor/tensor.hpp"
 
 #ifndef PRISM_TEST_PLUGIN_DIR
 #error "PRISM_TEST_PLUGIN_DIR is defined by tests/plugins/CMakeLists.txt"
@@ -139,6 +140,31 @@ bool cpu_plugin_built() {
 }
 
 // Exercises the good plugins: the toy always, the real CPU plugin when built.
+// pin_memory for a device whose plugin has no pinned memory: UNAVAILABLE
+// naming the plugin, the host tensor untouched.
+void expect_no_pinned_memory(Device* dev) {
+  if (!cpu_plugin_built()) return;
+  rt().load_path(PRISM_TEST_CPU_PLUGIN);
+  const float v[4] = {1, 2, 3, 4};
+  Tensor h = from_host(v, Dims{4}, PRISM_DTYPE_F32, rt().cpu());
+  // Toy devices address host memory (pinning is then a no-op); treat this
+  // one as a device with memory of its own for the check.
+  const uint32_t caps = dev->capabilities;
+  dev->capabilities &= ~static_cast<uint32_t>(PRISM_DEVICE_CAP_HOST_MEMORY);
+  try {
+    (void)pin_memory(h, dev);
+    ADD_FAILURE() << "pin_memory for " << dev->name << " did not fail";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), PRISM_ERROR_UNAVAILABLE);
+    EXPECT_NE(std::string(e.what()).find("plugin '" + dev->plugin->name + "'"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("no pinned host memory"), std::string::npos) << e.what();
+  }
+  dev->capabilities = caps;
+  EXPECT_FALSE(is_pinned(h));
+  EXPECT_EQ(pin_memory(h, dev), h);  // host memory: nothing to pin
+}
+
 void expect_good_plugins_work() {
   expect_add_works(load_toy());
   if (!cpu_plugin_built()) return;
@@ -160,7 +186,7 @@ TEST(HostTable, AdvertisesAbiOne) {
   const prism_host_table* host = host_table();
   EXPECT_EQ(host->struct_size, sizeof(prism_host_table));
   EXPECT_EQ(host->abi_major, 1u);
-  EXPECT_EQ(host->abi_minor, 0u);
+  EXPECT_EQ(host->abi_minor, 1u);
   ASSERT_NE(host->error_create, nullptr);
   ASSERT_NE(host->log, nullptr);
 }
@@ -255,7 +281,7 @@ TEST(Loader, ToyPluginLoadsAndRuns) {
   EXPECT_TRUE(row.loaded);
   EXPECT_EQ(row.plugin_name, "toy");
   EXPECT_EQ(row.abi_major, 1u);
-  EXPECT_EQ(row.abi_minor, 0u);
+  EXPECT_EQ(row.abi_minor, 1u);
   EXPECT_EQ(row.device_count, 1);
   EXPECT_EQ(row.reason, "");
 }
@@ -325,7 +351,7 @@ TEST_P(BrokenPlugin, IsRefusedWithReasonAndOthersKeepWorking) {
 INSTANTIATE_TEST_SUITE_P(
     Loader, BrokenPlugin,
     testing::Values(
-        BrokenCase{"abi2", {"plugin ABI 2.0 is not compatible with core ABI 1.0"}},
+        BrokenCase{"abi2", {"plugin ABI 2.1 is not compatible with core ABI 1.1"}},
         BrokenCase{"noentry", {"does not export 'prism_plugin_entry'"}},
         BrokenCase{"entryerr", {"prism_plugin_entry failed: UNAVAILABLE: toy needs host ABI 2.x"}},
         BrokenCase{"initfail", {"init failed: UNAVAILABLE: simulated driver initialisation failure"}},
@@ -348,7 +374,7 @@ TEST(Loader, WrongAbiRowKeepsThePluginsVersion) {
   refusal(broken("abi2"));
   LoadReportRow row = row_for(broken("abi2"));
   EXPECT_EQ(row.abi_major, 2u);
-  EXPECT_EQ(row.abi_minor, 0u);
+  EXPECT_EQ(row.abi_minor, 1u);
 }
 
 TEST(Loader, FailedPropsSkipsOnlyThatDevice) {
@@ -377,6 +403,8 @@ TEST(Loader, OlderTableWithoutEventSlotsLoads) {
   Device* dev = rt().device("old:0");
   EXPECT_LT(dev->plugin->table->struct_size, sizeof(prism_plugin_table));
   EXPECT_FALSE(dev->plugin->has_events);  // slots past struct_size read as NULL
+  EXPECT_FALSE(dev->plugin->has_pinned);  // a 1.0 table has no pinned-memory slots
+  expect_no_pinned_memory(dev);
   expect_add_works(dev);
   expect_good_plugins_work();
 }
@@ -386,11 +414,12 @@ TEST(Loader, NewerTableAndKernelDefsLoad) {
   LoadReportRow row = row_for(broken("new"));
   EXPECT_TRUE(row.loaded) << row.reason;
   EXPECT_EQ(row.abi_major, 1u);
-  EXPECT_EQ(row.abi_minor, 1u);
+  EXPECT_EQ(row.abi_minor, 2u);
   Device* dev = rt().device("new:0");
   EXPECT_GT(dev->plugin->table->struct_size, sizeof(prism_plugin_table));
   EXPECT_GT(dev->plugin->table->kernel_def_size, sizeof(prism_kernel_def));
   EXPECT_TRUE(dev->plugin->has_events);
+  EXPECT_FALSE(dev->plugin->has_pinned);       // present but NULL
   ASSERT_EQ(dev->plugin->kernels.size(), 2u);  // stepped with kernel_def_size
   EXPECT_EQ(dev->plugin->kernels[0].op, "fill");
   EXPECT_EQ(dev->plugin->kernels[1].op, "add");

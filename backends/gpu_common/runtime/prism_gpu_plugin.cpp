@@ -2,6 +2,7 @@
 // events, memory, copies and kernel launches over the vendor shim (prism_gpu_shim.hpp).
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -309,6 +310,53 @@ prism_plugin_error* get_staging(Device& d, Staging** out) {
   return nullptr;
 }
 
+// Pinned host memory (plugin ABI 1.1): the runtime's page-locked host
+// allocation, usable from every device. Blocks are remembered so that a copy
+// whose source lies in one goes to the device directly instead of through a
+// staging block.
+std::mutex g_pinned_mu;
+std::map<uintptr_t, size_t> g_pinned;  // start -> bytes
+
+bool in_pinned(const void* p, size_t bytes) {
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  std::lock_guard<std::mutex> lock(g_pinned_mu);
+  auto it = g_pinned.upper_bound(a);
+  if (it == g_pinned.begin()) return false;
+  --it;
+  return a + bytes <= it->first + it->second;
+}
+
+prism_plugin_error* gpu_host_alloc(void* ctx, int32_t device, size_t bytes, void** ptr) {
+  Device* d = nullptr;
+  *ptr = nullptr;
+  PRISM_GK_RETURN_IF_ERROR(use_device(ctx, device, &d));
+  if (bytes == 0) {
+    return prism_sdk_error(g_host, PRISM_ERROR_INVALID_ARGUMENT, "%s: host_alloc of 0 bytes", kPluginName);
+  }
+  void* p = nullptr;
+  const Error e = malloc_pinned(&p, bytes);
+  if (e != kSuccess || p == nullptr) {
+    clear_last_error();
+    return prism_sdk_error(g_host, e == kSuccess ? PRISM_ERROR_OUT_OF_MEMORY : error_status(e),
+                           "%s: cannot allocate %zu bytes of pinned host memory for '%s': %s (%s)",
+                           kPluginName, bytes, d->display_name.c_str(), error_string(e), error_name(e));
+  }
+  std::lock_guard<std::mutex> lock(g_pinned_mu);
+  g_pinned[reinterpret_cast<uintptr_t>(p)] = bytes;
+  *ptr = p;
+  return nullptr;
+}
+
+void gpu_host_free(void*, int32_t, void* ptr) {
+  if (ptr == nullptr) return;
+  {
+    std::lock_guard<std::mutex> lock(g_pinned_mu);
+    if (g_pinned.erase(reinterpret_cast<uintptr_t>(ptr)) == 0) return;
+  }
+  // the runtime's free of page-locked memory waits for copies still reading it
+  if (free_pinned(ptr) != kSuccess) clear_last_error();
+}
+
 prism_plugin_error* gpu_copy_from_host(void* ctx, int32_t device, prism_stream_t, const void* src,
                                        void* dst_buffer, uint64_t dst_byte_offset, size_t bytes) {
   Device* d = nullptr;
@@ -319,7 +367,7 @@ prism_plugin_error* gpu_copy_from_host(void* ctx, int32_t device, prism_stream_t
                            kPluginName);
   }
   void* dst = static_cast<char*>(dst_buffer) + dst_byte_offset;
-  if (bytes <= kStagingBytes) {
+  if (bytes <= kStagingBytes && !in_pinned(src, bytes)) {
     std::lock_guard<std::mutex> lock(d->mu);
     Staging* s = nullptr;
     PRISM_GK_RETURN_IF_ERROR(get_staging(*d, &s));
@@ -706,6 +754,8 @@ void build_table() {
   t.free = gpu_free;
   t.copy_from_host = gpu_copy_from_host;
   t.copy_to_host = gpu_copy_to_host;
+  t.host_alloc = gpu_host_alloc;
+  t.host_free = gpu_host_free;
   t.synchronize = gpu_synchronize;
   t.kernels = g_defs;
   t.n_kernels = n;

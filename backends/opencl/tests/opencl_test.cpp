@@ -295,6 +295,35 @@ TEST_F(OpenCL, RoundTripAndOffsetsAndFill) {
   for (float x : to_host<float>(f.get())) EXPECT_EQ(x, -2.25f);
 }
 
+TEST_F(OpenCL, PinnedHostMemoryCopiesBothWays) {
+  // host_alloc (plugin ABI 1.1): a mapped CL_MEM_ALLOC_HOST_PTR buffer holds
+  // the host copy; copies to the device read it directly, and released blocks
+  // are reused and finally freed by empty_cache.
+  auto v = random_floats(3000, 9, -1, 1);
+  const int64_t sizes[2] = {60, 50};
+  T h;
+  ASSERT_OK(prism_from_data(v.data(), sizes, 2, PRISM_DTYPE_F32, "cpu", h.out()));
+  for (int round = 0; round < 3; ++round) {
+    T pin, dev, back;
+    ASSERT_OK(prism_pin_memory(h.get(), kOcl, pin.out()));
+    EXPECT_EQ(prism_tensor_is_pinned(pin.get()), 1);
+    EXPECT_STREQ(prism_tensor_device(pin.get()), "cpu:0");
+    EXPECT_EQ(to_host<float>(pin.get()), v);
+    ASSERT_OK(prism_to_device(pin.get(), kOcl, dev.out()));
+    EXPECT_EQ(to_host<float>(dev.get()), v);
+    ASSERT_OK(prism_add(dev.get(), dev.get(), 1.0, back.out()));
+    ASSERT_OK(prism_copy_(pin.get(), back.get()));  // device -> pinned host
+    auto w = to_host<float>(pin.get());
+    for (size_t i = 0; i < w.size(); ++i) ASSERT_EQ(w[i], 2.0f * v[i]) << i;
+  }
+  ASSERT_OK(prism_memory_empty_cache(kOcl));
+  T dev_t, bad;
+  ASSERT_OK(prism_to_device(h.get(), kOcl, dev_t.out()));
+  EXPECT_EQ(prism_pin_memory(dev_t.get(), kOcl, bad.out()), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(prism_last_error()).find("not in host memory"), std::string::npos)
+      << prism_last_error();
+}
+
 // ===========================================================================
 // Elementwise ops against the CPU device, f32, four layouts
 // ===========================================================================

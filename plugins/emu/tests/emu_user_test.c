@@ -126,6 +126,51 @@ int main(int argc, char** argv) {
   for (i = 0; i < 12; ++i) want[i] = 2.0f * a[i];
   expect_near("backward of sum(x*x) on emu:0", got, want, 12, 0);
 
+  /* pinned host memory for emu:0 (plugin ABI 1.1): a host copy, reused blocks, direct copies */
+  {
+    prism_tensor_t hc, hct, pin, pin2, same, on_emu, bad = NULL;
+    int round;
+    CHECK_OK(prism_from_data(a, sizes, 2, PRISM_DTYPE_F32, "cpu", &hc));
+    CHECK_OK(prism_transpose(hc, 0, 1, &hct));
+    for (round = 0; round < 3; ++round) { /* later rounds reuse the released block */
+      CHECK_OK(prism_pin_memory(hct, "emu:0", &pin));
+      if (!prism_tensor_is_pinned(pin) || prism_tensor_is_pinned(hct) || !prism_tensor_is_contiguous(pin) ||
+          strcmp(prism_tensor_device(pin), "cpu:0") != 0) {
+        fprintf(stderr, "FAIL pin_memory: pinned %d, source pinned %d, contiguous %d, device %s\n",
+                prism_tensor_is_pinned(pin), prism_tensor_is_pinned(hct), prism_tensor_is_contiguous(pin),
+                prism_tensor_device(pin));
+        ++g_failures;
+      }
+      CHECK_OK(prism_pin_memory(pin, "emu:0", &same)); /* already pinned: no copy */
+      CHECK_OK(prism_to_device(pin, "emu:0", &on_emu));
+      to_host(on_emu, got, 12);
+      for (i = 0; i < 12; ++i) want[i] = a[(i % 3) * 4 + i / 3]; /* the transpose, row-major */
+      expect_near("pinned copy of a transposed host tensor reaches emu:0", got, want, 12, 0);
+      prism_tensor_release(on_emu);
+      prism_tensor_release(same);
+      prism_tensor_release(pin);
+    }
+    CHECK_OK(prism_pin_memory(hc, "cpu", &pin2)); /* host devices need no pinning */
+    if (prism_tensor_is_pinned(pin2)) {
+      fprintf(stderr, "FAIL pin_memory for cpu made a pinned copy\n");
+      ++g_failures;
+    }
+    if (prism_pin_memory(x, "emu:0", &bad) != PRISM_ERROR_INVALID_ARGUMENT || bad != NULL ||
+        strstr(prism_last_error(), "not in host memory") == NULL) {
+      fprintf(stderr, "FAIL pin_memory of an emu tensor: %s\n", prism_last_error());
+      ++g_failures;
+    }
+    if (prism_pin_memory(NULL, "emu:0", &bad) != PRISM_ERROR_INVALID_ARGUMENT ||
+        prism_pin_memory(hc, "nowhere:0", &bad) == PRISM_OK || prism_tensor_is_pinned(NULL) != 0) {
+      fprintf(stderr, "FAIL pin_memory bad arguments: %s\n", prism_last_error());
+      ++g_failures;
+    }
+    CHECK_OK(prism_memory_empty_cache("emu:0")); /* frees the kept pinned block */
+    prism_tensor_release(pin2);
+    prism_tensor_release(hct);
+    prism_tensor_release(hc);
+  }
+
   prism_tensor_release(grad);
   prism_tensor_release(total);
   prism_tensor_release(sq);
