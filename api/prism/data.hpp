@@ -126,6 +126,10 @@ class DataLoader {
   DataLoader& operator=(const DataLoader&) = delete;
   ~DataLoader() { stop(); }
 
+  // Whether batches are staged in pinned memory (false once the device
+  // turned out to have none).
+  bool pins_batches() const { return o_.pin_memory && !no_pinned_.load(); }
+
   // Batches per epoch.
   int64_t size() const {
     const int64_t n = dataset_->size();
@@ -207,12 +211,6 @@ class DataLoader {
     return Tensor::adopt(out);
   }
 
- public:
-  // Whether batches are staged in pinned memory (false once the device
-  // turned out to have none).
-  bool pins_batches() const { return o_.pin_memory && !no_pinned_.load(); }
-
- private:
   void produce() {
     const int64_t total = size();
     try {

@@ -18,9 +18,9 @@ struct Ctx {
   const OpAttrs& a;
   const std::vector<Dims>& in_sizes;
   const std::vector<prism_dtype>& in_dtypes;
-  const std::vector<bool>& needs;  // needs[i]: input i has a history to receive a gradient
+  const std::vector<Edge>& next;  // the node's edges: input i receives a gradient when next[i].node is set
   // Formulas may skip (return null for) a gradient nobody receives.
-  bool need(size_t i) const { return i < needs.size() && needs[i]; }
+  bool need(size_t i) const { return i < next.size() && next[i].node != nullptr; }
 };
 using Grads = std::vector<Tensor>;
 using BackwardFn = Grads (*)(const Ctx&, const Tensor& g);
@@ -499,9 +499,7 @@ struct OpNode : Node {
     for (size_t i = 0; i < saved_in.size(); ++i) in.push_back(unpack(saved_in[i], i));
     Grads r;
     if (d) {
-      std::vector<bool> needs(next.size());
-      for (size_t i = 0; i < next.size(); ++i) needs[i] = next[i].node != nullptr;
-      Ctx c{in, unpack(saved_out, SIZE_MAX), attrs, in_sizes, in_dtypes, needs};
+      Ctx c{in, unpack(saved_out, SIZE_MAX), attrs, in_sizes, in_dtypes, next};
       r = d->fn(c, grads[0]);
     } else {
       r = closure(in, grads[0]);

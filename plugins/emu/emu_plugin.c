@@ -60,7 +60,6 @@ typedef struct emu_ctx {
   size_t n_regions, cap_regions;
   size_t page;
   int64_t live_buffers;
-  int64_t live_pinned; /* host_alloc blocks not yet freed */
 } emu_ctx;
 
 static prism_plugin_error* emu_error(prism_status code, const char* msg) {
@@ -210,32 +209,25 @@ static prism_plugin_error* emu_check_range(emu_ctx* c, const void* handle, uint6
 
 /* Pinned host memory (ABI 1.1): the emulated device copies from any host
  * memory directly, so a "pinned" block is ordinary 64-byte-aligned host
- * memory; the plugin counts them so shutdown can tell a leak. */
+ * memory. */
 static prism_plugin_error* emu_host_alloc(void* ctx, int32_t device, size_t bytes, void** ptr) {
-  emu_ctx* c = (emu_ctx*)ctx;
   prism_plugin_error* err = emu_check_device(device);
   void* p = NULL;
+  (void)ctx;
   if (err != NULL) return err;
   *ptr = NULL;
   if (bytes == 0 || bytes > EMU_MAX_BYTES || posix_memalign(&p, 64, bytes) != 0) {
     return prism_sdk_error(g_host, bytes == 0 ? PRISM_ERROR_INVALID_ARGUMENT : PRISM_ERROR_OUT_OF_MEMORY,
                            "emu: cannot allocate %lu bytes of pinned host memory", (unsigned long)bytes);
   }
-  pthread_mutex_lock(&c->lock);
-  ++c->live_pinned;
-  pthread_mutex_unlock(&c->lock);
   *ptr = p;
   return NULL;
 }
 
 static void emu_host_free(void* ctx, int32_t device, void* ptr) {
-  emu_ctx* c = (emu_ctx*)ctx;
+  (void)ctx;
   (void)device;
-  if (ptr == NULL) return;
-  pthread_mutex_lock(&c->lock);
-  --c->live_pinned;
-  pthread_mutex_unlock(&c->lock);
-  free(ptr);
+  free(ptr); /* free(NULL) is a no-op */
 }
 
 static prism_plugin_error* emu_copy_from_host(void* ctx, int32_t device, prism_stream_t stream,
