@@ -120,6 +120,12 @@ const char* status_name(prism_status s) {
       return "DEVICE_LOST";
     case PRISM_ERROR_INTERNAL:
       return "INTERNAL";
+    case PRISM_ERROR_IO:
+      return "IO";
+    case PRISM_ERROR_TYPE:
+      return "TYPE";
+    case PRISM_ERROR_INDEX:
+      return "INDEX";
     default:
       return "UNKNOWN";
   }

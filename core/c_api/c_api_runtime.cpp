@@ -84,6 +84,12 @@ PRISM_API const char* prism_status_name(prism_status status) {
       return "DEVICE_LOST";
     case PRISM_ERROR_INTERNAL:
       return "INTERNAL";
+    case PRISM_ERROR_IO:
+      return "IO";
+    case PRISM_ERROR_TYPE:
+      return "TYPE";
+    case PRISM_ERROR_INDEX:
+      return "INDEX";
   }
   return "UNKNOWN";
 }

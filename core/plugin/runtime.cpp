@@ -18,8 +18,8 @@
 
 #include "core/memory/caching_allocator.hpp"
 
-#ifndef PRISM_INSTALL_PLUGIN_DIR
-#define PRISM_INSTALL_PLUGIN_DIR ""
+#ifndef PRISM_PLUGIN_DIR_FROM_LIB
+#define PRISM_PLUGIN_DIR_FROM_LIB ""
 #endif
 
 namespace prism {
@@ -57,6 +57,12 @@ const char* status_name(prism_status code) {
       return "DEVICE_LOST";
     case PRISM_ERROR_INTERNAL:
       return "INTERNAL";
+    case PRISM_ERROR_IO:
+      return "IO";
+    case PRISM_ERROR_TYPE:
+      return "TYPE";
+    case PRISM_ERROR_INDEX:
+      return "INDEX";
   }
   return "UNKNOWN";
 }
@@ -73,7 +79,7 @@ static_assert(sizeof(prism_status) == sizeof(int32_t), "prism_status is a 32-bit
 prism_status checked_code(const prism_status* where) {
   int32_t raw = 0;
   std::memcpy(&raw, where, sizeof(raw));
-  if (raw < PRISM_ERROR_INVALID_ARGUMENT || raw > PRISM_ERROR_INTERNAL) return PRISM_ERROR_INTERNAL;
+  if (raw < PRISM_ERROR_INVALID_ARGUMENT || raw > PRISM_ERROR_INDEX) return PRISM_ERROR_INTERNAL;
   return static_cast<prism_status>(raw);
 }
 
@@ -215,9 +221,20 @@ std::vector<std::string> discovery_dirs() {
       start = colon + 1;
     }
   }
-  if (std::strlen(PRISM_INSTALL_PLUGIN_DIR) > 0) dirs.emplace_back(PRISM_INSTALL_PLUGIN_DIR);
+  // Note [Relocatable plugin directory]
+  // The install's plugin directory is found relative to where libprism really
+  // is (symlinks resolved), never through a path baked in at build time: an
+  // install moved or made with `cmake --install --prefix P`, and a Python
+  // wheel that carries libprism and its plugins, both find their plugins.
+  // PRISM_PLUGIN_DIR_FROM_LIB is the plugin directory relative to the library
+  // directory ("prism/plugins" for the default layout).
   try {
-    dirs.push_back(boost::dll::this_line_location().parent_path().string());
+    fs::path self(boost::dll::this_line_location().string());
+    std::error_code ec;
+    fs::path real = fs::canonical(self, ec);
+    fs::path lib_dir = ec ? self.parent_path() : real.parent_path();
+    if (std::strlen(PRISM_PLUGIN_DIR_FROM_LIB) > 0) dirs.push_back((lib_dir / PRISM_PLUGIN_DIR_FROM_LIB).string());
+    dirs.push_back(lib_dir.string());
   } catch (const std::exception& e) {
     loader_log(PRISM_LOG_DEBUG, detail::str_cat("cannot locate libprism: ", e.what()));
   }
