@@ -560,7 +560,7 @@ void register_interop(nb::module_& m) {
                                        "A NumPy array sharing this CPU tensor's memory (no copy).");
   cls.attr("__dlpack__") = nb::cpp_function(
       &dlpack_export, nb::is_method(), nb::name("__dlpack__"), nb::scope(cls), nb::kw_only(),
-      "stream"_a = nb::none(), "max_version"_a = nb::none(), "dl_device"_a = nb::none(), "copy"_a = nb::none(),
+      nb::arg("stream").none() = nb::none(), nb::arg("max_version").none() = nb::none(), nb::arg("dl_device").none() = nb::none(), nb::arg("copy").none() = nb::none(),
       "A DLPack capsule viewing this tensor: unversioned without max_version, DLPack 1.0 when max_version >= (1, 0).");
   cls.attr("__dlpack_device__") = nb::cpp_function(
       [](nb::handle s) {
@@ -575,9 +575,9 @@ void register_interop(nb::module_& m) {
       },
       nb::is_method(), nb::name("__dlpack_device__"), nb::scope(cls), "(DLPack device type, index).");
   m.def("from_numpy", &from_numpy, "ndarray"_a, "A CPU tensor sharing the NumPy array's memory (no copy).");
-  m.def("from_dlpack", &from_dlpack, "ext_tensor"_a, nb::kw_only(), "device"_a = nb::none(), "copy"_a = nb::none(),
+  m.def("from_dlpack", &from_dlpack, "ext_tensor"_a, nb::kw_only(), nb::arg("device").none() = nb::none(), nb::arg("copy").none() = nb::none(),
         "A tensor viewing the memory of any object with __dlpack__ (or a DLPack capsule), without copying.");
-  m.def("_tensor_from_data", &from_nested, "data"_a, "dtype"_a = nb::none(), "device"_a = nb::none());
+  m.def("_tensor_from_data", &from_nested, "data"_a, nb::arg("dtype").none() = nb::none(), nb::arg("device").none() = nb::none());
 }
 
 }  // namespace prism_py

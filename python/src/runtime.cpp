@@ -345,7 +345,7 @@ void register_runtime(nb::module_& m) {
   m.def("device_infos", &device_infos, "One dict per device of every loaded plugin.");
   m.def(
       "synchronize", [](nb::handle device) { check(prism_synchronize(device_arg(device).c_str())); },
-      "device"_a = nb::none(), "Waits until all queued work on the device is complete.");
+      nb::arg("device").none() = nb::none(), "Waits until all queued work on the device is complete.");
   m.def(
       "manual_seed", [](uint64_t seed) { check(prism_manual_seed(seed)); }, "seed"_a,
       "Seeds the global generator: the same seed gives the same random tensors on every device.");
@@ -381,7 +381,7 @@ void register_runtime(nb::module_& m) {
         check(prism_fallback_count(op.is_none() ? nullptr : s.c_str(), &n));
         return n;
       },
-      "op"_a = nb::none(), "Fallbacks taken by kernel op `op` (None: all ops).");
+      nb::arg("op").none() = nb::none(), "Fallbacks taken by kernel op `op` (None: all ops).");
   m.def("fallback_reset", [] { check(prism_fallback_reset()); }, "Resets every fallback counter.");
   m.def(
       "memory_stats",
@@ -397,13 +397,13 @@ void register_runtime(nb::module_& m) {
         d["num_cache_hits"] = s.num_cache_hits;
         return d;
       },
-      "device"_a = nb::none(), "Caching-allocator statistics of a device (bytes and counts).");
+      nb::arg("device").none() = nb::none(), "Caching-allocator statistics of a device (bytes and counts).");
   m.def(
       "reset_peak_memory_stats", [](nb::handle device) { check(prism_memory_reset_peak(device_arg(device).c_str())); },
-      "device"_a = nb::none());
+      nb::arg("device").none() = nb::none());
   m.def(
       "empty_cache", [](nb::handle device) { check(prism_memory_empty_cache(device_arg(device).c_str())); },
-      "device"_a = nb::none(), "Returns the device's cached blocks to its plugin.");
+      nb::arg("device").none() = nb::none(), "Returns the device's cached blocks to its plugin.");
 
   // autograd
   m.def("is_grad_enabled", [] { return prism_is_grad_enabled() != 0; }, "True when gradients are recorded.");
@@ -429,7 +429,7 @@ void register_runtime(nb::module_& m) {
           rethrow_hook_error(prism_backward(ts[i], gs.empty() ? nullptr : gs[i], retain_graph ? 1 : 0));
         }
       },
-      "tensors"_a, "grad_tensors"_a = nb::none(), "retain_graph"_a = false);
+      "tensors"_a, nb::arg("grad_tensors").none() = nb::none(), "retain_graph"_a = false);
   m.def(
       "grad",
       [](nb::handle outputs, nb::handle inputs, nb::handle grad_outputs, bool retain_graph, bool allow_unused) {
@@ -458,7 +458,7 @@ void register_runtime(nb::module_& m) {
         }
         return nb::tuple(out);
       },
-      "outputs"_a, "inputs"_a, "grad_outputs"_a = nb::none(), "retain_graph"_a = false, "allow_unused"_a = false);
+      "outputs"_a, "inputs"_a, nb::arg("grad_outputs").none() = nb::none(), "retain_graph"_a = false, "allow_unused"_a = false);
   m.def(
       "_register_hook",
       [](nb::handle t, nb::object fn) {

@@ -480,7 +480,7 @@ void register_tensor(nb::module_& m) {
             if (dim.is_none()) return size_tuple(sizes_of(h));
             return nb::int_(size_at(h, int_list(dim, "dim").at(0)));
           },
-          "dim"_a = nb::none(), "The sizes (prism.Size), or the size of one dim.")
+          nb::arg("dim").none() = nb::none(), "The sizes (prism.Size), or the size of one dim.")
       .def(
           "stride",
           [](nb::handle s, nb::handle dim) -> nb::object {
@@ -499,7 +499,7 @@ void register_tensor(nb::module_& m) {
             }
             return nb::int_(st[static_cast<size_t>(d < 0 ? d + n : d)]);
           },
-          "dim"_a = nb::none(), "Strides in elements (a tuple), or the stride of one dim.")
+          nb::arg("dim").none() = nb::none(), "Strides in elements (a tuple), or the stride of one dim.")
       .def("storage_offset", [](nb::handle s) { return prism_tensor_storage_offset(handle_of(s)); })
       .def(
           "is_contiguous", [](nb::handle s) { return prism_tensor_is_contiguous(handle_of(s)) != 0; },
@@ -672,7 +672,7 @@ void register_tensor(nb::module_& m) {
             check(prism_div_mode(a, operand(other, a, tmp, "div"), rm, &out));
             return wrap(out);
           },
-          "other"_a, "rounding_mode"_a = nb::none())
+          "other"_a, nb::arg("rounding_mode").none() = nb::none())
 
       // unary math (and in-place forms)
       PRISM_PY_UNARY(neg) PRISM_PY_UNARY(abs) PRISM_PY_UNARY(sign) PRISM_PY_UNARY(exp) PRISM_PY_UNARY(log)
@@ -690,7 +690,7 @@ void register_tensor(nb::module_& m) {
             check(prism_clamp(handle_of(s), lo.is_none() ? nullptr : &a, hi.is_none() ? nullptr : &b, &out));
             return wrap(out);
           },
-          "min"_a = nb::none(), "max"_a = nb::none(), "Clamps every element into [min, max].")
+          nb::arg("min").none() = nb::none(), nb::arg("max").none() = nb::none(), "Clamps every element into [min, max].")
       .def(
           "clamp_",
           [](nb::handle s, nb::handle lo, nb::handle hi) {
@@ -700,23 +700,23 @@ void register_tensor(nb::module_& m) {
             check(prism_clamp_(handle_of(s), lo.is_none() ? nullptr : &a, hi.is_none() ? nullptr : &b));
             return nb::borrow(s);
           },
-          "min"_a = nb::none(), "max"_a = nb::none())
+          nb::arg("min").none() = nb::none(), nb::arg("max").none() = nb::none())
 
       // reductions
-      .def("sum", &reduce<prism_sum>, "dim"_a = nb::none(), "keepdim"_a = false, nb::kw_only(),
-           "dtype"_a = nb::none(), "Sum over `dim` (int or tuple; None: all).")
-      .def("prod", &reduce<prism_prod>, "dim"_a = nb::none(), "keepdim"_a = false, nb::kw_only(),
-           "dtype"_a = nb::none())
-      .def("mean", &reduce<prism_mean>, "dim"_a = nb::none(), "keepdim"_a = false, nb::kw_only(),
-           "dtype"_a = nb::none())
-      .def("amax", &reduce<prism_amax>, "dim"_a = nb::none(), "keepdim"_a = false, nb::kw_only(),
-           "dtype"_a = nb::none())
-      .def("amin", &reduce<prism_amin>, "dim"_a = nb::none(), "keepdim"_a = false, nb::kw_only(),
-           "dtype"_a = nb::none())
-      .def("all", &reduce<prism_all>, "dim"_a = nb::none(), "keepdim"_a = false, nb::kw_only(),
-           "dtype"_a = nb::none())
-      .def("any", &reduce<prism_any>, "dim"_a = nb::none(), "keepdim"_a = false, nb::kw_only(),
-           "dtype"_a = nb::none())
+      .def("sum", &reduce<prism_sum>, nb::arg("dim").none() = nb::none(), "keepdim"_a = false, nb::kw_only(),
+           nb::arg("dtype").none() = nb::none(), "Sum over `dim` (int or tuple; None: all).")
+      .def("prod", &reduce<prism_prod>, nb::arg("dim").none() = nb::none(), "keepdim"_a = false, nb::kw_only(),
+           nb::arg("dtype").none() = nb::none())
+      .def("mean", &reduce<prism_mean>, nb::arg("dim").none() = nb::none(), "keepdim"_a = false, nb::kw_only(),
+           nb::arg("dtype").none() = nb::none())
+      .def("amax", &reduce<prism_amax>, nb::arg("dim").none() = nb::none(), "keepdim"_a = false, nb::kw_only(),
+           nb::arg("dtype").none() = nb::none())
+      .def("amin", &reduce<prism_amin>, nb::arg("dim").none() = nb::none(), "keepdim"_a = false, nb::kw_only(),
+           nb::arg("dtype").none() = nb::none())
+      .def("all", &reduce<prism_all>, nb::arg("dim").none() = nb::none(), "keepdim"_a = false, nb::kw_only(),
+           nb::arg("dtype").none() = nb::none())
+      .def("any", &reduce<prism_any>, nb::arg("dim").none() = nb::none(), "keepdim"_a = false, nb::kw_only(),
+           nb::arg("dtype").none() = nb::none())
       .def(
           "logsumexp",
           [](nb::handle s, nb::handle dim, bool keepdim) { return reduce<prism_logsumexp>(s, dim, keepdim, nb::none()); },
@@ -731,7 +731,7 @@ void register_tensor(nb::module_& m) {
                      keepdim ? 1 : 0, &out));
             return wrap(out);
           },
-          "dim"_a, "correction"_a, "keepdim"_a, "is_std"_a)
+          nb::arg("dim").none(), "correction"_a, "keepdim"_a, "is_std"_a)
       .def(
           "norm",
           [](nb::handle s, nb::handle p, nb::handle dim, bool keepdim) {
@@ -750,7 +750,7 @@ void register_tensor(nb::module_& m) {
                              keepdim ? 1 : 0, &out));
             return wrap(out);
           },
-          "p"_a = nb::none(), "dim"_a = nb::none(), "keepdim"_a = false, "The p-norm over `dim` (None: all).")
+          nb::arg("p").none() = nb::none(), nb::arg("dim").none() = nb::none(), "keepdim"_a = false, "The p-norm over `dim` (None: all).")
       .def(
           "_max_all",
           [](nb::handle s, bool is_min) {
@@ -776,7 +776,7 @@ void register_tensor(nb::module_& m) {
                                keepdim ? 1 : 0, &out));
             return wrap(out);
           },
-          "dim"_a = nb::none(), "keepdim"_a = false)
+          nb::arg("dim").none() = nb::none(), "keepdim"_a = false)
       .def(
           "argmin",
           [](nb::handle s, nb::handle dim, bool keepdim) {
@@ -785,7 +785,7 @@ void register_tensor(nb::module_& m) {
                                keepdim ? 1 : 0, &out));
             return wrap(out);
           },
-          "dim"_a = nb::none(), "keepdim"_a = false)
+          nb::arg("dim").none() = nb::none(), "keepdim"_a = false)
       .def(
           "cumsum",
           [](nb::handle s, int64_t dim) {
@@ -849,7 +849,7 @@ void register_tensor(nb::module_& m) {
             check(prism_pin_memory(handle_of(s), device_arg(device).c_str(), &out));
             return wrap(out);
           },
-          "device"_a = nb::none())
+          nb::arg("device").none() = nb::none())
       .def(
           "copy_",
           [](nb::handle s, nb::handle src, bool) {
@@ -916,7 +916,7 @@ void register_tensor(nb::module_& m) {
             }
             return cur;
           },
-          "dim"_a = nb::none())
+          nb::arg("dim").none() = nb::none())
       .def(
           "unsqueeze",
           [](nb::handle s, int64_t dim) {
