@@ -533,38 +533,38 @@ void register_tensor(nb::module_& m) {
       .def("__hash__", [](nb::handle s) { return reinterpret_cast<Py_ssize_t>(s.ptr()) >> 4; })
 
       // arithmetic (Note [Python scalars are weak])
-      .def("__add__", &binop<add1>)
-      .def("__radd__", &rbinop<add1>)
-      .def("__iadd__", &inplace<add1_>)
-      .def("__sub__", &binop<sub1>)
-      .def("__rsub__", &rbinop<sub1>)
-      .def("__isub__", &inplace<sub1_>)
-      .def("__mul__", &binop<prism_mul>)
-      .def("__rmul__", &rbinop<prism_mul>)
-      .def("__imul__", &inplace<prism_mul_>)
-      .def("__truediv__", &binop<prism_div>)
-      .def("__rtruediv__", &rbinop<prism_div>)
-      .def("__itruediv__", &inplace<prism_div_>)
-      .def("__floordiv__", &binop<floordiv>)
-      .def("__rfloordiv__", &rbinop<floordiv>)
-      .def("__ifloordiv__", &inplace<floordiv_>)
-      .def("__mod__", &binop<prism_remainder>)
-      .def("__rmod__", &rbinop<prism_remainder>)
-      .def("__imod__", &inplace<prism_remainder_>)
-      .def("__pow__", &binop<prism_pow>)
-      .def("__rpow__", &rbinop<prism_pow>)
-      .def("__ipow__", &inplace<prism_pow_>)
-      .def("__matmul__", &binop<matmul_>)
-      .def("__rmatmul__", &rbinop<matmul_>)
-      .def("__and__", &binop<bitwise<prism_logical_and>>)
-      .def("__rand__", &rbinop<bitwise<prism_logical_and>>)
-      .def("__iand__", &inplace<bitwise_<prism_logical_and>>)
-      .def("__or__", &binop<bitwise<prism_logical_or>>)
-      .def("__ror__", &rbinop<bitwise<prism_logical_or>>)
-      .def("__ior__", &inplace<bitwise_<prism_logical_or>>)
-      .def("__xor__", &binop<bitwise<prism_logical_xor>>)
-      .def("__rxor__", &rbinop<bitwise<prism_logical_xor>>)
-      .def("__ixor__", &inplace<bitwise_<prism_logical_xor>>)
+      .def("__add__", &binop<add1>, nb::arg("other").none())
+      .def("__radd__", &rbinop<add1>, nb::arg("other").none())
+      .def("__iadd__", &inplace<add1_>, nb::arg("other").none())
+      .def("__sub__", &binop<sub1>, nb::arg("other").none())
+      .def("__rsub__", &rbinop<sub1>, nb::arg("other").none())
+      .def("__isub__", &inplace<sub1_>, nb::arg("other").none())
+      .def("__mul__", &binop<prism_mul>, nb::arg("other").none())
+      .def("__rmul__", &rbinop<prism_mul>, nb::arg("other").none())
+      .def("__imul__", &inplace<prism_mul_>, nb::arg("other").none())
+      .def("__truediv__", &binop<prism_div>, nb::arg("other").none())
+      .def("__rtruediv__", &rbinop<prism_div>, nb::arg("other").none())
+      .def("__itruediv__", &inplace<prism_div_>, nb::arg("other").none())
+      .def("__floordiv__", &binop<floordiv>, nb::arg("other").none())
+      .def("__rfloordiv__", &rbinop<floordiv>, nb::arg("other").none())
+      .def("__ifloordiv__", &inplace<floordiv_>, nb::arg("other").none())
+      .def("__mod__", &binop<prism_remainder>, nb::arg("other").none())
+      .def("__rmod__", &rbinop<prism_remainder>, nb::arg("other").none())
+      .def("__imod__", &inplace<prism_remainder_>, nb::arg("other").none())
+      .def("__pow__", &binop<prism_pow>, nb::arg("other").none())
+      .def("__rpow__", &rbinop<prism_pow>, nb::arg("other").none())
+      .def("__ipow__", &inplace<prism_pow_>, nb::arg("other").none())
+      .def("__matmul__", &binop<matmul_>, nb::arg("other").none())
+      .def("__rmatmul__", &rbinop<matmul_>, nb::arg("other").none())
+      .def("__and__", &binop<bitwise<prism_logical_and>>, nb::arg("other").none())
+      .def("__rand__", &rbinop<bitwise<prism_logical_and>>, nb::arg("other").none())
+      .def("__iand__", &inplace<bitwise_<prism_logical_and>>, nb::arg("other").none())
+      .def("__or__", &binop<bitwise<prism_logical_or>>, nb::arg("other").none())
+      .def("__ror__", &rbinop<bitwise<prism_logical_or>>, nb::arg("other").none())
+      .def("__ior__", &inplace<bitwise_<prism_logical_or>>, nb::arg("other").none())
+      .def("__xor__", &binop<bitwise<prism_logical_xor>>, nb::arg("other").none())
+      .def("__rxor__", &rbinop<bitwise<prism_logical_xor>>, nb::arg("other").none())
+      .def("__ixor__", &inplace<bitwise_<prism_logical_xor>>, nb::arg("other").none())
       .def("__invert__",
            [](nb::handle s) {
              prism_tensor_t h = handle_of(s);
@@ -579,12 +579,12 @@ void register_tensor(nb::module_& m) {
       .def("__neg__", &unop<prism_neg>)
       .def("__pos__", [](nb::handle s) { return nb::borrow(s); })
       .def("__abs__", &unop<prism_abs>)
-      .def("__eq__", &binop<prism_eq>)
-      .def("__ne__", &binop<prism_ne>)
-      .def("__lt__", &binop<prism_lt>)
-      .def("__le__", &binop<prism_le>)
-      .def("__gt__", &binop<prism_gt>)
-      .def("__ge__", &binop<prism_ge>)
+      .def("__eq__", &binop<prism_eq>, nb::arg("other").none())
+      .def("__ne__", &binop<prism_ne>, nb::arg("other").none())
+      .def("__lt__", &binop<prism_lt>, nb::arg("other").none())
+      .def("__le__", &binop<prism_le>, nb::arg("other").none())
+      .def("__gt__", &binop<prism_gt>, nb::arg("other").none())
+      .def("__ge__", &binop<prism_ge>, nb::arg("other").none())
 
       // named binary ops (methods); add/sub take alpha
       .def(
@@ -596,7 +596,7 @@ void register_tensor(nb::module_& m) {
             check(prism_add(a, operand(other, a, tmp, "add"), alpha, &out));
             return wrap(out);
           },
-          "other"_a, nb::kw_only(), "alpha"_a = 1.0, "self + alpha * other (broadcasting, type promotion).")
+          nb::arg("other").none(), nb::kw_only(), "alpha"_a = 1.0, "self + alpha * other (broadcasting, type promotion).")
       .def(
           "add_",
           [](nb::handle s, nb::handle other, double alpha) {
@@ -605,7 +605,7 @@ void register_tensor(nb::module_& m) {
             check(prism_add_(a, operand(other, a, tmp, "add_"), alpha));
             return nb::borrow(s);
           },
-          "other"_a, nb::kw_only(), "alpha"_a = 1.0, "In place: self += alpha * other.")
+          nb::arg("other").none(), nb::kw_only(), "alpha"_a = 1.0, "In place: self += alpha * other.")
       .def(
           "sub",
           [](nb::handle s, nb::handle other, double alpha) {
@@ -615,7 +615,7 @@ void register_tensor(nb::module_& m) {
             check(prism_sub(a, operand(other, a, tmp, "sub"), alpha, &out));
             return wrap(out);
           },
-          "other"_a, nb::kw_only(), "alpha"_a = 1.0, "self - alpha * other.")
+          nb::arg("other").none(), nb::kw_only(), "alpha"_a = 1.0, "self - alpha * other.")
       .def(
           "sub_",
           [](nb::handle s, nb::handle other, double alpha) {
@@ -624,31 +624,31 @@ void register_tensor(nb::module_& m) {
             check(prism_sub_(a, operand(other, a, tmp, "sub_"), alpha));
             return nb::borrow(s);
           },
-          "other"_a, nb::kw_only(), "alpha"_a = 1.0, "In place: self -= alpha * other.")
-      .def("mul", &binop<prism_mul>, "other"_a)
-      .def("mul_", &inplace<prism_mul_>, "other"_a)
-      .def("div", &binop<prism_div>, "other"_a)
-      .def("div_", &inplace<prism_div_>, "other"_a)
-      .def("true_divide", &binop<prism_div>, "other"_a)
-      .def("floor_divide", &binop<floordiv>, "other"_a)
-      .def("remainder", &binop<prism_remainder>, "other"_a)
-      .def("remainder_", &inplace<prism_remainder_>, "other"_a)
-      .def("pow", &binop<prism_pow>, "exponent"_a)
-      .def("pow_", &inplace<prism_pow_>, "exponent"_a)
-      .def("maximum", &binop<prism_maximum>, "other"_a)
-      .def("minimum", &binop<prism_minimum>, "other"_a)
-      .def("matmul", &binop<matmul_>, "other"_a)
-      .def("mm", &binop<matmul_>, "other"_a)
-      .def("bmm", &binop<prism_bmm>, "other"_a)
-      .def("eq", &binop<prism_eq>, "other"_a)
-      .def("ne", &binop<prism_ne>, "other"_a)
-      .def("lt", &binop<prism_lt>, "other"_a)
-      .def("le", &binop<prism_le>, "other"_a)
-      .def("gt", &binop<prism_gt>, "other"_a)
-      .def("ge", &binop<prism_ge>, "other"_a)
-      .def("logical_and", &binop<prism_logical_and>, "other"_a)
-      .def("logical_or", &binop<prism_logical_or>, "other"_a)
-      .def("logical_xor", &binop<prism_logical_xor>, "other"_a)
+          nb::arg("other").none(), nb::kw_only(), "alpha"_a = 1.0, "In place: self -= alpha * other.")
+      .def("mul", &binop<prism_mul>, nb::arg("other").none())
+      .def("mul_", &inplace<prism_mul_>, nb::arg("other").none())
+      .def("div", &binop<prism_div>, nb::arg("other").none())
+      .def("div_", &inplace<prism_div_>, nb::arg("other").none())
+      .def("true_divide", &binop<prism_div>, nb::arg("other").none())
+      .def("floor_divide", &binop<floordiv>, nb::arg("other").none())
+      .def("remainder", &binop<prism_remainder>, nb::arg("other").none())
+      .def("remainder_", &inplace<prism_remainder_>, nb::arg("other").none())
+      .def("pow", &binop<prism_pow>, nb::arg("exponent").none())
+      .def("pow_", &inplace<prism_pow_>, nb::arg("exponent").none())
+      .def("maximum", &binop<prism_maximum>, nb::arg("other").none())
+      .def("minimum", &binop<prism_minimum>, nb::arg("other").none())
+      .def("matmul", &binop<matmul_>, nb::arg("other").none())
+      .def("mm", &binop<matmul_>, nb::arg("other").none())
+      .def("bmm", &binop<prism_bmm>, nb::arg("other").none())
+      .def("eq", &binop<prism_eq>, nb::arg("other").none())
+      .def("ne", &binop<prism_ne>, nb::arg("other").none())
+      .def("lt", &binop<prism_lt>, nb::arg("other").none())
+      .def("le", &binop<prism_le>, nb::arg("other").none())
+      .def("gt", &binop<prism_gt>, nb::arg("other").none())
+      .def("ge", &binop<prism_ge>, nb::arg("other").none())
+      .def("logical_and", &binop<prism_logical_and>, nb::arg("other").none())
+      .def("logical_or", &binop<prism_logical_or>, nb::arg("other").none())
+      .def("logical_xor", &binop<prism_logical_xor>, nb::arg("other").none())
       .def("logical_not", &unop<prism_logical_not>)
       .def(
           "div_mode",
@@ -672,7 +672,7 @@ void register_tensor(nb::module_& m) {
             check(prism_div_mode(a, operand(other, a, tmp, "div"), rm, &out));
             return wrap(out);
           },
-          "other"_a, nb::arg("rounding_mode").none() = nb::none())
+          nb::arg("other").none(), nb::arg("rounding_mode").none() = nb::none())
 
       // unary math (and in-place forms)
       PRISM_PY_UNARY(neg) PRISM_PY_UNARY(abs) PRISM_PY_UNARY(sign) PRISM_PY_UNARY(exp) PRISM_PY_UNARY(log)
@@ -1215,7 +1215,7 @@ void register_tensor(nb::module_& m) {
         check(prism_where(c, ha, hb, &out));
         return wrap(out);
       },
-      "condition"_a, "input"_a, "other"_a, "condition ? input : other, elementwise (three-way broadcasting).");
+      "condition"_a, "input"_a, nb::arg("other").none(), "condition ? input : other, elementwise (three-way broadcasting).");
   m.def(
       "equal",
       [](nb::handle a, nb::handle b) {
@@ -1223,7 +1223,7 @@ void register_tensor(nb::module_& m) {
         check(prism_equal(tensor_arg(a, "equal"), tensor_arg(b, "equal"), &r));
         return r != 0;
       },
-      "input"_a, "other"_a, "True when both have the same sizes and equal elements.");
+      "input"_a, nb::arg("other").none(), "True when both have the same sizes and equal elements.");
   m.def(
       "allclose",
       [](nb::handle a, nb::handle b, double rtol, double atol, bool equal_nan) {
@@ -1231,7 +1231,7 @@ void register_tensor(nb::module_& m) {
         check(prism_allclose(tensor_arg(a, "allclose"), tensor_arg(b, "allclose"), rtol, atol, equal_nan ? 1 : 0, &r));
         return r != 0;
       },
-      "input"_a, "other"_a, "rtol"_a = 1e-5, "atol"_a = 1e-8, "equal_nan"_a = false,
+      "input"_a, nb::arg("other").none(), "rtol"_a = 1e-5, "atol"_a = 1e-8, "equal_nan"_a = false,
       "True when |input - other| <= atol + rtol * |other| everywhere.");
   m.def(
       "index_put",
