@@ -51,3 +51,12 @@ mkdir -p "$BUILD/demo"
 
 step "training from C (prism.h only)"
 (cd "$BUILD/demo" && "../bin/examples/c/train_mlp")
+
+# ---- Python: the same MLP trained from the prism package (examples/python), ----
+# ---- 2 epochs on the best device with a progress bar; exits non-zero below 0.85. ----
+step "training from Python (prism package)"
+if [[ -x .venv/bin/python ]]; then
+  .venv/bin/python examples/python/train_fashion_mnist.py --checkpoint "$BUILD/demo"
+else
+  echo "skipped: .venv/bin/python not found (scripts/install-deps.sh creates it)"
+fi

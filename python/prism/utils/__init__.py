@@ -1,0 +1,2 @@
+"""prism.utils: data loading (prism.utils.data)."""
+from prism.utils import data  # noqa: F401
