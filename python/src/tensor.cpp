@@ -1002,8 +1002,8 @@ void register_tensor(nb::module_& m) {
           "chunks"_a, "dim"_a = 0)
 
       // indexing
-      .def("__getitem__", &getitem)
-      .def("__setitem__", &setitem)
+      .def("__getitem__", &getitem, nb::arg("key").none())
+      .def("__setitem__", &setitem, nb::arg("key").none(), nb::arg("value").none())
       .def(
           "index_select",
           [](nb::handle s, int64_t dim, nb::handle index) {
