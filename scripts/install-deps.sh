@@ -28,6 +28,8 @@ PACKAGES=(
   # PyTorch as the reference peer: safetensors interop tests in both directions,
   # regenerating golden fixtures, bench/train_vs_pytorch (system /usr/bin/python3)
   python3-torch python3-numpy
+  # the Python package (python/): venv with pip, headers for the nanobind extension
+  python3-venv python3-dev
   # OpenCL backend: headers, ICD loader, PoCL as a CPU device, CLBlast for GEMM
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo libclblast-dev
   # ROCm backend: Debian's HIP compiler and runtime (the CUDA backend uses the NVIDIA
@@ -37,6 +39,39 @@ PACKAGES=(
 
 log() { printf 'install-deps: %s\n' "$*"; }
 die() { printf 'install-deps: error: %s\n' "$*" >&2; exit 1; }
+
+# Note [Python environment]
+# The Python package is built and tested in .venv (repository root), made with
+# --system-site-packages so Debian's torch 1.13 and numpy 1.24 stay visible for
+# the interop tests; pip adds only the build and test tools (never numpy: a
+# newer numpy breaks Debian's torch). A second run finds them and uses no network.
+VENV_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.venv"
+PIP_PACKAGES=(nanobind scikit-build-core pytest 'hypothesis>=6.151' ndindex pytest-json-report)
+venv_ready() {
+  [[ -x "$VENV_DIR/bin/python" ]] || return 1
+  "$VENV_DIR/bin/python" - <<'PY' 2>/dev/null
+import importlib.metadata as md
+import nanobind, scikit_build_core, pytest, hypothesis, ndindex, pytest_jsonreport  # noqa: F401
+major, minor = (int(x) for x in md.version("hypothesis").split(".")[:2])
+assert (major, minor) >= (6, 151)
+PY
+}
+setup_venv() {
+  if venv_ready; then
+    log ".venv has ${PIP_PACKAGES[*]}"
+    return 0
+  fi
+  [[ "$mode" == check ]] && { log "missing: .venv with ${PIP_PACKAGES[*]}"; return 1; }
+  local py=/usr/bin/python3
+  [[ -x "$py" ]] || py=$(command -v python3)
+  if [[ ! -x "$VENV_DIR/bin/python" ]]; then
+    log "python3 -m venv --system-site-packages .venv"
+    "$py" -m venv --system-site-packages "$VENV_DIR" || die "could not create $VENV_DIR (is python3-venv installed?)"
+  fi
+  log "pip install ${PIP_PACKAGES[*]}"
+  "$VENV_DIR/bin/python" -m pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}" || die "pip install failed"
+  venv_ready || die ".venv still lacks one of: ${PIP_PACKAGES[*]}"
+}
 
 mode=install
 for arg in "$@"; do
@@ -73,7 +108,8 @@ done
 
 if ((${#missing[@]} == 0)); then
   log "all ${#PACKAGES[@]} packages are installed"
-  exit 0
+  setup_venv
+  exit $?
 fi
 log "missing: ${missing[*]}"
 if [[ "$mode" == check ]]; then
@@ -143,3 +179,4 @@ for pkg in "${missing[@]}"; do
 done
 ((${#still[@]} == 0)) || die "still not installed: ${still[*]}"
 log "installed ${#missing[@]} package(s); all ${#PACKAGES[@]} present"
+setup_venv

@@ -91,6 +91,29 @@ run_ctest() {
   return "$rc"
 }
 
+# python_tests: pip installs python/ into .venv against the ci build (find_package(Prism) through
+# CMAKE_PREFIX_PATH), then runs pytest on python/tests from the repository root (so `import prism`
+# is the installed package). pytest's exit 5 (no tests collected) fails like any other failure.
+python_tests() {
+  local py=$ROOT/.venv/bin/python log=$LOGS/pytest.log rc=0 line
+  if [[ ! -x "$py" ]]; then
+    echo "no .venv: run scripts/install-deps.sh"
+    return 1
+  fi
+  mkdir -p "$LOGS"
+  CMAKE_PREFIX_PATH=$ROOT/build/ci CMAKE_BUILD_PARALLEL_LEVEL=$JOBS \
+    "$py" -m pip install --no-build-isolation --no-deps --disable-pip-version-check -q ./python || return
+  "$py" -m pytest python/tests --ignore=python/tests/array_api -q -p no:cacheprovider 2>&1 | tee "$log" || rc=$?
+  # "312 passed, 3 skipped in 41.20s"
+  line=$(grep -E '^(=+ )?[0-9]+ (passed|failed)' "$log" | tail -n 1 || true)
+  printf 'pytest: %s\n' "${line:-no summary line}"
+  if [[ -n "$line" ]]; then
+    tests_passed=$((tests_passed + $(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+' || echo 0)))
+    tests_failed=$((tests_failed + $(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+' || echo 0)))
+  fi
+  return "$rc"
+}
+
 shell_check() {
   local scripts=(scripts/*.sh .ci/run) s
   for s in "${scripts[@]}"; do bash -n "$s" || return; done
@@ -111,6 +134,13 @@ if stage_ok "build ci"; then
   run_stage "test ci" run_ctest ci || true
 else
   skip_stage "test ci" "build failed"
+fi
+
+# --- Python package: built against build/ci (no second core build), installed into .venv, pytest ---
+if stage_ok "build ci"; then
+  run_stage "python" python_tests || true
+else
+  skip_stage "python" "the ci build failed"
 fi
 
 if ((quick)); then
