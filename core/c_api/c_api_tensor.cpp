@@ -53,17 +53,12 @@ extern "C" {
 // ---- handles and metadata -------------------------------------------------------------------------
 
 PRISM_API prism_status prism_tensor_retain(prism_tensor_t t) {
-  return guard([&] {
-    arg(t, "tensor_retain", "t");
-    t->refs.fetch_add(1, std::memory_order_relaxed);
-  });
+  return guard([&] { prism::capi::retain(t); });
 }
 
 PRISM_API prism_status prism_tensor_release(prism_tensor_t t) {
   if (t == nullptr) return PRISM_OK;
-  return guard([&] {
-    if (t->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete t;
-  });
+  return guard([&] { prism::capi::release(t); });
 }
 
 PRISM_API int32_t prism_tensor_ndim(prism_tensor_t t) {
