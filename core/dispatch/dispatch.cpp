@@ -126,7 +126,16 @@ const KernelEntry* select_kernel(Device* dev, const char* op, prism_dtype key,
 
 void run_on(Device* dev, const KernelEntry* k, prism_kernel_call& call) {
   call.device = dev->index;
-  PRISM_PLUGIN_CHECK(k->run(dev->plugin->ctx, &call), *dev->plugin, "running '", call.op, "' on ", dev->name);
+  Plugin& pl = *dev->plugin;
+  if (!pl.first_kernel_done.load(std::memory_order_acquire)) {
+    // Note [Signal dispositions]: runtimes that set up on first use.
+    SignalGuard signals(detail::str_cat("plugin '", pl.name, "' (first kernel, '", call.op, "')"));
+    prism_plugin_error* err = k->run(pl.ctx, &call);
+    pl.first_kernel_done.store(true, std::memory_order_release);
+    PRISM_PLUGIN_CHECK(err, pl, "running '", call.op, "' on ", dev->name);
+    return;
+  }
+  PRISM_PLUGIN_CHECK(k->run(pl.ctx, &call), pl, "running '", call.op, "' on ", dev->name);
 }
 
 std::string shapes_of(std::initializer_list<TensorImpl*> ts) {
