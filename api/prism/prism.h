@@ -14,7 +14,16 @@
  * - prism_tensor_t is a reference-counted handle. Every function that writes
  *   a tensor to an out-parameter gives the caller one new reference, which
  *   the caller releases with prism_tensor_release(). Input tensors are
- *   borrowed for the call. A NULL handle is an INVALID_ARGUMENT error.
+ *   borrowed for the call. A NULL handle is an INVALID_ARGUMENT error, and so
+ *   is a released or invalid one (see prism_tensor_t below).
+ * - In-place writes (the `_` functions, prism_copy_) refuse, as PyTorch does,
+ *   an output that shares memory with an input without being the same view
+ *   element for element (x.add_(x) is fine, x[1:].copy_(x[:-1]) is not), and
+ *   an output in which several elements are one memory location (an expanded
+ *   view); prism_fill_ may write into such a view.
+ * - Sizes, strides and offsets are checked with int64 overflow checks:
+ *   a shape or view whose element count or byte span overflows is
+ *   INVALID_ARGUMENT ("integer multiplication overflow").
  * - Devices are named by strings "type:index" ("cpu", "cpu:0", "opencl:1").
  *   "type" alone means index 0. A NULL device string means "cpu".
  * - Sizes and strides are in elements; byte counts are named bytes.
@@ -31,7 +40,18 @@
 extern "C" {
 #endif
 
-/* A tensor handle (opaque, reference counted). */
+/* A tensor handle (opaque, reference counted). Handle rules:
+ * - A handle is a checked value, not a pointer to dereference: its bits name
+ *   a slot of a table the runtime never frees plus a generation. Every call
+ *   checks the handles it is given, so a released handle (used after
+ *   prism_tensor_release, released twice, retained after release) or a value
+ *   that never came from Prism is PRISM_ERROR_INVALID_ARGUMENT with a message,
+ *   never a crash. Only NULL means "no tensor".
+ * - Do not compare handles for tensor identity beyond equality of values, and
+ *   do not keep using a handle after its last release: a slot is reused, and
+ *   after about 2^31 reuses of one slot a stale handle could name a new tensor.
+ * - Releasing a handle while another thread is still using it is a race, as
+ *   with any object; retain it first. */
 typedef struct prism_tensor_s* prism_tensor_t;
 
 /* DLPack's managed tensor (dlpack/dlpack.h); declared here so this header
@@ -177,9 +197,11 @@ PRISM_API prism_status prism_manual_seed(uint64_t seed);
  * Tensor handles and metadata
  * ======================================================================== */
 
-/* Adds a reference. */
+/* Adds a reference. A NULL, released or invalid handle is INVALID_ARGUMENT. */
 PRISM_API prism_status prism_tensor_retain(prism_tensor_t t);
-/* Drops a reference; the tensor is freed at zero. NULL is a no-op (returns OK). */
+/* Drops a reference; the tensor is freed at zero. NULL is a no-op (returns OK);
+ * a released (double release) or invalid handle is INVALID_ARGUMENT and
+ * changes nothing. */
 PRISM_API prism_status prism_tensor_release(prism_tensor_t t);
 
 /* Plain queries: return 0 / PRISM_DTYPE_BOOL / "" for a NULL handle and set
@@ -248,7 +270,9 @@ PRISM_API prism_status prism_from_data(const void* data, const int64_t* sizes, i
 typedef void (*prism_deleter_fn)(void* data, void* ctx);
 
 /* Wraps caller-owned host memory without copying (a tensor on "cpu"). `strides`
- * may be NULL (row-major). The memory must stay valid until `deleter` is
+ * may be NULL (row-major). `data` must be aligned to the dtype's element size
+ * (INVALID_ARGUMENT otherwise), and the span sizes x strides must fit in
+ * int64 bytes. The memory must stay valid until `deleter` is
  * called; `deleter` may be NULL (the caller then keeps it alive for as long
  * as any tensor uses it). On error the deleter is NOT called. */
 PRISM_API prism_status prism_from_blob(void* data, const int64_t* sizes, const int64_t* strides, int32_t ndim,
@@ -736,7 +760,15 @@ typedef struct prism_safetensors_s* prism_safetensors_t;
 
 /* Writes `n` tensors (any device, any layout; borrowed) under `names` (n
  * non-NULL, unique, non-empty UTF-8 strings, not "__metadata__") to `path`,
- * replacing it atomically. `metadata_keys`/`metadata_values` hold
+ * replacing it atomically: the data goes to a new temporary file in the
+ * target's directory (created exclusively, never through a symlink), is
+ * fsync'ed and renamed over the target, and the directory is fsync'ed. A
+ * symlink as `path` is followed (its target is replaced); a target that is a
+ * directory, FIFO or device is refused. On any failure the previous file is
+ * unchanged and no temporary file remains; I/O failures (disk full, file too
+ * large for RLIMIT_FSIZE, which raises no SIGXFSZ) are PRISM_ERROR_IO.
+ * Concurrent saves to one path (threads or processes) each write a whole
+ * file; the last rename wins. `metadata_keys`/`metadata_values` hold
  * `n_metadata` UTF-8 string pairs for the header's "__metadata__" map; both
  * may be NULL when n_metadata is 0. Data is written row-major little-endian,
  * tensors ordered by element size then name. Dtypes: all ten Prism dtypes. */
@@ -750,8 +782,10 @@ PRISM_API prism_status prism_safetensors_open(const char* path, prism_safetensor
 /* The same for `bytes` bytes at `data` (copied; the caller keeps `data`). */
 PRISM_API prism_status prism_safetensors_open_memory(const void* data, size_t bytes,
                                                      prism_safetensors_t* out);
-/* Frees the handle and every string it returned. NULL is a no-op. Tensors
- * read from it stay valid (they own their memory). */
+/* Frees the handle and every string it returned. NULL is a no-op; a handle
+ * closed already or never returned by Prism is INVALID_ARGUMENT (as in every
+ * call taking a prism_safetensors_t). Tensors read from it stay valid (they
+ * own their memory). */
 PRISM_API prism_status prism_safetensors_close(prism_safetensors_t f);
 /* *n (out) = the number of tensors in the file. */
 PRISM_API prism_status prism_safetensors_count(prism_safetensors_t f, size_t* n);

@@ -178,7 +178,7 @@ PRISM_API prism_status prism_tensor_register_hook(prism_tensor_t t, prism_grad_h
         throw prism::Error(st, std::string("gradient hook returned ") + prism_status_name(st) + ": " + why);
       }
       if (repl == nullptr) return nullptr;
-      Tensor r = repl->t;
+      Tensor r = prism::capi::arg(repl, "gradient hook", "replacement");
       prism_tensor_release(repl);
       PRISM_CHECK(r && r->sizes == g->sizes, INVALID_ARGUMENT, "gradient hook returned a tensor of shape ",
                   r ? r->sizes.str() : std::string("NULL"), " for a gradient of shape ", g->sizes.str());

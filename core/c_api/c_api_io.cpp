@@ -2,7 +2,9 @@
 // and IDX data files.
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -23,8 +25,29 @@ using prism::capi::wrap;
 
 namespace {
 
+// Note [Safetensors handles]: open handles are kept in a set and every call
+// checks membership before it dereferences one, so a closed handle (used
+// after close, closed twice) or a garbage value is INVALID_ARGUMENT, never a
+// read of freed memory. A handle closed long ago whose address the allocator
+// hands to a newer file refers to that newer file.
+std::mutex g_files_mutex;
+std::unordered_set<const prism_safetensors_s*>& open_files() {
+  static auto* files = new std::unordered_set<const prism_safetensors_s*>();  // never destroyed
+  return *files;
+}
+
+prism_safetensors_t register_file(std::shared_ptr<prism::io::SafetensorsFile> file) {
+  auto h = std::make_unique<prism_safetensors_s>(prism_safetensors_s{std::move(file)});
+  std::lock_guard<std::mutex> lock(g_files_mutex);
+  open_files().insert(h.get());
+  return h.release();
+}
+
 const prism::io::SafetensorsFile& file_arg(prism_safetensors_t f, const char* op) {
-  PRISM_CHECK(f != nullptr && f->file != nullptr, INVALID_ARGUMENT, op, ": file handle is NULL");
+  PRISM_CHECK(f != nullptr, INVALID_ARGUMENT, op, ": file handle is NULL");
+  std::lock_guard<std::mutex> lock(g_files_mutex);
+  PRISM_CHECK(open_files().count(f) != 0, INVALID_ARGUMENT, op, ": ", static_cast<const void*>(f),
+              " is not an open safetensors handle (closed already, or never returned by Prism)");
   return *f->file;
 }
 
@@ -69,7 +92,7 @@ PRISM_API prism_status prism_safetensors_open(const char* path, prism_safetensor
   return guard([&] {
     out_arg(out, "safetensors_open");
     auto file = prism::io::SafetensorsFile::open(str_arg(path, "safetensors_open", "path"));
-    *out = new prism_safetensors_s{std::move(file)};
+    *out = register_file(std::move(file));
   });
 }
 
@@ -78,13 +101,21 @@ PRISM_API prism_status prism_safetensors_open_memory(const void* data, size_t by
   return guard([&] {
     out_arg(out, "safetensors_open_memory");
     auto file = prism::io::SafetensorsFile::from_memory(data, bytes);
-    *out = new prism_safetensors_s{std::move(file)};
+    *out = register_file(std::move(file));
   });
 }
 
 PRISM_API prism_status prism_safetensors_close(prism_safetensors_t f) {
-  delete f;
-  return PRISM_OK;
+  if (f == nullptr) return PRISM_OK;
+  return guard([&] {
+    {
+      std::lock_guard<std::mutex> lock(g_files_mutex);
+      PRISM_CHECK(open_files().erase(f) != 0, INVALID_ARGUMENT,
+                  "safetensors_close: ", static_cast<const void*>(f),
+                  " is not an open safetensors handle (closed already, or never returned by Prism)");
+    }
+    delete f;
+  });
 }
 
 PRISM_API prism_status prism_safetensors_count(prism_safetensors_t f, size_t* n) {

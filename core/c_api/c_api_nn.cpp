@@ -23,7 +23,7 @@ prism_status make(prism_tensor_t* out, const char* op, F&& f) {
 
 // An optional tensor argument: NULL stays nullptr.
 Tensor opt(prism_tensor_t h) {
-  return h == nullptr ? nullptr : h->t;
+  return prism::capi::opt_arg(h, "nn", "optional tensor");
 }
 
 }  // namespace

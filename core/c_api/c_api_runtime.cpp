@@ -31,19 +31,6 @@ prism_status set_error(prism_status status, const std::string& message) {
   return status;
 }
 
-const prism::Tensor& arg(prism_tensor_t h, const char* op, const char* arg_name) {
-  PRISM_CHECK(h != nullptr, INVALID_ARGUMENT, op, ": argument '", arg_name, "' is a NULL tensor handle");
-  PRISM_CHECK(h->t != nullptr, INVALID_ARGUMENT, op, ": argument '", arg_name,
-              "' is a released tensor handle");
-  return h->t;
-}
-
-prism_tensor_t wrap(prism::Tensor t) {
-  auto* h = new prism_tensor_s;
-  h->t = std::move(t);
-  return h;
-}
-
 const char* last_error_message() {
   return error_state().message.c_str();
 }

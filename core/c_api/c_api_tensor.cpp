@@ -53,17 +53,12 @@ extern "C" {
 // ---- handles and metadata -------------------------------------------------------------------------
 
 PRISM_API prism_status prism_tensor_retain(prism_tensor_t t) {
-  return guard([&] {
-    arg(t, "tensor_retain", "t");
-    t->refs.fetch_add(1, std::memory_order_relaxed);
-  });
+  return guard([&] { prism::capi::retain(t); });
 }
 
 PRISM_API prism_status prism_tensor_release(prism_tensor_t t) {
   if (t == nullptr) return PRISM_OK;
-  return guard([&] {
-    if (t->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete t;
-  });
+  return guard([&] { prism::capi::release(t); });
 }
 
 PRISM_API int32_t prism_tensor_ndim(prism_tensor_t t) {
@@ -152,12 +147,18 @@ PRISM_API prism_status prism_ones(const int64_t* sizes, int32_t ndim, prism_dtyp
 }
 PRISM_API prism_status prism_full(const int64_t* sizes, int32_t ndim, double value, prism_dtype dtype,
                                   const char* device, prism_tensor_t* out) {
-  return make(out, "full",
-              [&] { return prism::full(dims_arg(sizes, ndim, "full"), value, dtype, dev(device)); });
+  return make(out, "full", [&] {
+    Dims d = dims_arg(sizes, ndim, "full");
+    prism::check_value_fits(value, dtype, "full");
+    return prism::full(d, value, dtype, dev(device));
+  });
 }
 PRISM_API prism_status prism_scalar(double value, prism_dtype dtype, const char* device,
                                     prism_tensor_t* out) {
-  return make(out, "scalar", [&] { return prism::scalar_tensor(value, dtype, dev(device)); });
+  return make(out, "scalar", [&] {
+    prism::check_value_fits(value, dtype, "scalar");
+    return prism::scalar_tensor(value, dtype, dev(device));
+  });
 }
 PRISM_API prism_status prism_eye(int64_t n, int64_t m, prism_dtype dtype, const char* device,
                                  prism_tensor_t* out) {
@@ -189,6 +190,7 @@ PRISM_API prism_status prism_ones_like(prism_tensor_t like, prism_tensor_t* out)
 PRISM_API prism_status prism_full_like(prism_tensor_t like, double value, prism_tensor_t* out) {
   return make(out, "full_like", [&] {
     const Tensor& l = arg(like, "full_like", "like");
+    prism::check_value_fits(value, l->dtype, "full_like");
     return prism::full(l->sizes, value, l->dtype, l->device());
   });
 }
@@ -210,22 +212,32 @@ Tensor wrap_host_memory(void* data, const Dims& sizes, const Dims* strides, pris
   prism::Device* cpu = prism::Runtime::get().cpu();
   PRISM_CHECK(cpu->host_memory(), UNAVAILABLE, op, ": the cpu device cannot address host memory");
   Dims st = strides != nullptr ? *strides : prism::contiguous_strides(sizes);
-  int64_t max_el = 0;
-  bool empty = false;
   for (int i = 0; i < sizes.n; ++i) {
     PRISM_CHECK(sizes[i] >= 0, INVALID_ARGUMENT, op, ": negative size in ", sizes.str());
     PRISM_CHECK(st[i] >= 0, INVALID_ARGUMENT, op, ": negative strides are not supported, got ", st.str());
-    if (sizes[i] == 0) empty = true;
-    max_el += (sizes[i] - 1) * st[i];
   }
+  const bool empty = prism::numel_of(sizes) == 0;
   PRISM_CHECK(data != nullptr || empty, INVALID_ARGUMENT, op, ": data is NULL");
-  size_t es = prism::dtype_size(dtype);
-  PRISM_CHECK(byte_offset % static_cast<int64_t>(es) == 0, INVALID_ARGUMENT, op, ": byte offset ",
-              byte_offset, " is not a multiple of the element size ", es);
+  const auto es = static_cast<int64_t>(prism::dtype_size(dtype));
+  PRISM_CHECK(byte_offset >= 0 && byte_offset % es == 0, INVALID_ARGUMENT, op, ": byte offset ", byte_offset,
+              " is not a non-negative multiple of the element size ", es);
+  // Note [Checked size arithmetic]: the span in bytes must fit in int64.
+  int64_t span_bytes = 0;
+  if (!empty) {
+    const int64_t elems = prism::checked_add(prism::max_reach(sizes, st, op), 1, op);
+    span_bytes = prism::checked_add(byte_offset, prism::checked_mul(elems, es, op), op);
+  }
+  // Note [Aligned external memory]: kernels read elements as their C type, so
+  // the first element must be aligned to the element size (a misaligned
+  // pointer is undefined behaviour in C and faults on some targets).
+  const uintptr_t first = reinterpret_cast<uintptr_t>(data) + static_cast<uintptr_t>(byte_offset);
+  PRISM_CHECK(empty || first % static_cast<uintptr_t>(es) == 0, INVALID_ARGUMENT, op, ": data pointer ", data,
+              " + byte offset ", byte_offset, " is not aligned to the ", es, "-byte element size of ",
+              prism::dtype_name(dtype));
   auto s = std::make_shared<prism::Storage>();
   s->device = cpu;
   s->buffer = data;
-  s->nbytes = empty ? 0 : static_cast<size_t>(byte_offset) + static_cast<size_t>(max_el + 1) * es;
+  s->nbytes = static_cast<size_t>(span_bytes);
   s->deleter = deleter;
   s->deleter_data = data_for_deleter;
   s->deleter_ctx = ctx;
@@ -234,7 +246,7 @@ Tensor wrap_host_memory(void* data, const Dims& sizes, const Dims* strides, pris
   t->dtype = dtype;
   t->sizes = sizes;
   t->strides = st;
-  t->offset = byte_offset / static_cast<int64_t>(es);
+  t->offset = byte_offset / es;
   return t;
 }
 
@@ -397,7 +409,11 @@ PRISM_API prism_status prism_copy_(prism_tensor_t dst, prism_tensor_t src) {
   return guard([&] { prism::copy_(arg(dst, "copy_", "dst"), arg(src, "copy_", "src")); });
 }
 PRISM_API prism_status prism_fill_(prism_tensor_t t, double value) {
-  return guard([&] { prism::fill_(arg(t, "fill_", "t"), value); });
+  return guard([&] {
+    const Tensor& x = arg(t, "fill_", "t");
+    prism::check_value_fits(value, x->dtype, "fill_");
+    prism::fill_(x, value);
+  });
 }
 
 // ---- views ------------------------------------------------------------------------------------------

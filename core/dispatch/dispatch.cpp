@@ -1,6 +1,7 @@
 // dispatch.cpp — kernel lookup, descriptor building and the CPU fallback (Note [Dispatch]).
 #include "core/dispatch/dispatch.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -125,7 +126,16 @@ const KernelEntry* select_kernel(Device* dev, const char* op, prism_dtype key,
 
 void run_on(Device* dev, const KernelEntry* k, prism_kernel_call& call) {
   call.device = dev->index;
-  PRISM_PLUGIN_CHECK(k->run(dev->plugin->ctx, &call), *dev->plugin, "running '", call.op, "' on ", dev->name);
+  Plugin& pl = *dev->plugin;
+  if (!pl.first_kernel_done.load(std::memory_order_acquire)) {
+    // Note [Signal dispositions]: runtimes that set up on first use.
+    SignalGuard signals(detail::str_cat("plugin '", pl.name, "' (first kernel, '", call.op, "')"));
+    prism_plugin_error* err = k->run(pl.ctx, &call);
+    pl.first_kernel_done.store(true, std::memory_order_release);
+    PRISM_PLUGIN_CHECK(err, pl, "running '", call.op, "' on ", dev->name);
+    return;
+  }
+  PRISM_PLUGIN_CHECK(k->run(pl.ctx, &call), pl, "running '", call.op, "' on ", dev->name);
 }
 
 std::string shapes_of(std::initializer_list<TensorImpl*> ts) {
@@ -137,7 +147,74 @@ std::string shapes_of(std::initializer_list<TensorImpl*> ts) {
   return s;
 }
 
+// Note [Memory overlap]
+// A kernel that writes an output while reading an input over the same bytes
+// in another order gives timing-dependent results (and memcpy with
+// overlapping ranges is undefined). Like PyTorch's assert_no_internal_overlap
+// and assert_no_partial_overlap, run_kernel refuses:
+//  * an output in which one memory location is several elements (a stride 0
+//    over a dim of size > 1, as in an expanded view), except for `fill`,
+//    which writes one value everywhere (PyTorch allows fill_ there too);
+//  * an output and an input of the same storage that share bytes without
+//    being element-for-element the same view (x.add_(x) and x.copy_(x) stay
+//    allowed). As in PyTorch, views that are not non-overlapping-and-dense
+//    (every other column, say) are "too hard" to decide and pass.
+bool non_overlapping_and_dense(const TensorImpl* t) {
+  int order[PRISM_MAX_DIMS];
+  int n = 0;
+  for (int i = 0; i < t->sizes.n; ++i)
+    if (t->sizes[i] != 1) order[n++] = i;
+  std::sort(order, order + n, [t](int a, int b) { return t->strides[a] < t->strides[b]; });
+  int64_t expected = 1;
+  for (int k = 0; k < n; ++k) {
+    if (t->strides[order[k]] != expected) return false;
+    expected *= t->sizes[order[k]];
+  }
+  return true;
+}
+
+bool has_internal_overlap(const TensorImpl* t) {
+  for (int i = 0; i < t->sizes.n; ++i)
+    if (t->strides[i] == 0 && t->sizes[i] > 1) return true;
+  return false;
+}
+
+bool partially_overlaps(const TensorImpl* out, const TensorImpl* in) {
+  if (out == in || out->storage != in->storage) return false;
+  if (out->offset == in->offset && out->sizes == in->sizes && out->strides == in->strides &&
+      out->dtype == in->dtype)
+    return false;  // the same elements: in-place
+  const int64_t n_out = out->numel(), n_in = in->numel();
+  if (n_out == 0 || n_in == 0) return false;
+  if (!non_overlapping_and_dense(out) || !non_overlapping_and_dense(in)) return false;  // too hard
+  const int64_t out_begin = out->offset * static_cast<int64_t>(out->element_size());
+  const int64_t out_end = out_begin + n_out * static_cast<int64_t>(out->element_size());
+  const int64_t in_begin = in->offset * static_cast<int64_t>(in->element_size());
+  const int64_t in_end = in_begin + n_in * static_cast<int64_t>(in->element_size());
+  return out_begin < in_end && in_begin < out_end;
+}
+
 }  // namespace
+
+void check_overlap(const char* op, std::initializer_list<TensorImpl*> inputs,
+                   std::initializer_list<TensorImpl*> outputs) {
+  for (TensorImpl* o : outputs) {
+    if (std::strcmp(op, "fill") != 0 && has_internal_overlap(o) && o->numel() > 1)
+      PRISM_FAIL(INVALID_ARGUMENT, op,
+                 ": unsupported operation: more than one element of the written-to tensor ",
+                 dtype_name(o->dtype), o->sizes.str(), " (strides ", o->strides.str(),
+                 ") refers to a single memory location. Please clone() the tensor before performing the "
+                 "operation.");
+    for (TensorImpl* i : inputs)
+      if (partially_overlaps(o, i))
+        PRISM_FAIL(INVALID_ARGUMENT, op, ": unsupported operation: some elements of the input tensor ",
+                   dtype_name(i->dtype), i->sizes.str(), " (strides ", i->strides.str(), ", offset ",
+                   i->offset, ") and the written-to tensor ", dtype_name(o->dtype), o->sizes.str(),
+                   " (strides ", o->strides.str(), ", offset ", o->offset,
+                   ") refer to a single memory location. Please clone() the tensor before performing the "
+                   "operation.");
+  }
+}
 
 prism_fallback_policy fallback_policy() {
   std::lock_guard<std::mutex> lock(fallback_state().mutex);
@@ -186,6 +263,7 @@ void run_kernel(const char* op, prism_dtype key, std::initializer_list<TensorImp
       PRISM_FAIL(INVALID_ARGUMENT, op, ": expected all tensors on the same device, but found tensors on ",
                  dev->name, " and ", t->device()->name, " (move one with to())");
   }
+  check_overlap(op, inputs, outputs);
   Descs in, out;
   fill_descs(in, inputs);
   fill_descs(out, outputs);

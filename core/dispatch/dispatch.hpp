@@ -38,6 +38,13 @@ class Attrs {
 void run_kernel(const char* op, prism_dtype key, std::initializer_list<TensorImpl*> inputs,
                 std::initializer_list<TensorImpl*> outputs, const Attrs& attrs = Attrs());
 
+// Note [Memory overlap] (dispatch.cpp): throws INVALID_ARGUMENT naming `op`
+// when an output has internal overlap (except for "fill") or partially
+// overlaps an input. run_kernel calls it; in-place ops that compute through
+// temporaries call it on their user-visible operands first.
+void check_overlap(const char* op, std::initializer_list<TensorImpl*> inputs,
+                   std::initializer_list<TensorImpl*> outputs);
+
 // Checks that every tensor is on the same device; throws naming `op` and both devices.
 Device* common_device(const char* op, std::initializer_list<const TensorImpl*> tensors);
 

@@ -68,15 +68,6 @@ void check_writable(const char* op, const Tensor& out) {
         " refers to a single memory location. Please clone() the tensor before performing the operation.");
   }
 }
-bool same_view(const TensorImpl* a, const TensorImpl* b) {
-  return a->storage == b->storage && a->offset == b->offset && a->sizes == b->sizes &&
-         a->strides == b->strides;
-}
-Tensor unalias(const Tensor& out, const Tensor& in) {
-  if (in->storage == out->storage && !same_view(in.get(), out.get())) return clone(in);
-  return in;
-}
-
 void check_result_castable(const char* op, prism_dtype result, prism_dtype out) {
   PRISM_CHECK(dtype_category(result) <= dtype_category(out), INVALID_ARGUMENT, op, ": result type ",
               dtype_name(result), " can't be cast to the desired output type ", dtype_name(out));
@@ -125,6 +116,7 @@ void binary_inplace_impl(const char* op, const Tensor& a, const Tensor& b, prism
               " doesn't match the broadcast shape ", shape.str());
   check_result_castable(op, dt, a->dtype);
   check_writable(op, a);
+  check_overlap(op, {b.get()}, {a.get()});  // Note [Memory overlap]: as PyTorch, refused
   if (autograd::should_record({&a, &b})) {
     autograd::recorded_inplace(op, a, [&](const Tensor& old) { return binary(op, old, b, alpha); });
     return;
@@ -134,7 +126,7 @@ void binary_inplace_impl(const char* op, const Tensor& a, const Tensor& b, prism
     copy_(a, r);
     return;
   }
-  Tensor cb = cast_expand(unalias(a, b), dt, shape);
+  Tensor cb = cast_expand(b, dt, shape);
   bump_version(a);
   if (a->numel() == 0) return;
   run_kernel(op, dt, {a.get(), cb.get()}, {a.get()}, at);

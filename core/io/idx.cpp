@@ -1,7 +1,10 @@
 // idx.cpp — the IDX reader (Note [IDX format]).
 #include "core/io/idx.hpp"
 
+#include <sys/stat.h>
 #include <zlib.h>
+
+#include <algorithm>
 
 #include <cerrno>
 #include <cstring>
@@ -86,27 +89,66 @@ Tensor parse_idx(const unsigned char* data, size_t n, const std::string& source,
   return from_host(host.data(), sizes, dt, device);
 }
 
+// Note [IDX header first]: the magic number and the sizes are read and
+// checked first; the data then is read in pieces up to exactly the size the
+// header declares, plus one byte to detect trailing data. A small gzip file
+// that inflates to gigabytes (a "gzip bomb") therefore costs at most the
+// declared size, and a header declaring more than kMaxFileBytes is refused
+// before anything is allocated.
 Tensor load_idx(const std::string& path, Device* device) {
+  struct stat st {};
+  PRISM_CHECK(::stat(path.c_str(), &st) == 0, INVALID_ARGUMENT, "load_idx: cannot open '", path,
+              "': ", std::strerror(errno));
+  PRISM_CHECK(S_ISREG(st.st_mode), INVALID_ARGUMENT, "load_idx: '", path, "' is not a regular file");
   gzFile f = gzopen(path.c_str(), "rb");
   PRISM_CHECK(f != nullptr, INVALID_ARGUMENT, "load_idx: cannot open '", path,
               "': ", errno != 0 ? std::strerror(errno) : "out of memory");
   std::unique_ptr<gzFile_s, int (*)(gzFile)> guard(f, &gzclose);
-  std::vector<unsigned char> bytes;
-  unsigned char buf[1 << 16];
-  for (;;) {
-    int got = gzread(f, buf, sizeof buf);
-    if (got < 0) {
-      int code = 0;
-      const char* msg = gzerror(f, &code);
-      PRISM_FAIL(INVALID_ARGUMENT, "load_idx: reading '", path, "' failed: ", msg != nullptr ? msg : "error",
-                 code == Z_ERRNO ? std::string(" (") + std::strerror(errno) + ")" : std::string());
+  // Reads up to `n` bytes into `dst`; returns how many (fewer only at the end).
+  auto read = [&](unsigned char* dst, size_t n) {
+    size_t got_total = 0;
+    while (got_total < n) {
+      const unsigned chunk = static_cast<unsigned>(std::min<size_t>(n - got_total, 1u << 20));
+      const int got = gzread(f, dst + got_total, chunk);
+      if (got < 0) {
+        int code = 0;
+        const char* msg = gzerror(f, &code);
+        PRISM_FAIL(INVALID_ARGUMENT, "load_idx: reading '", path,
+                   "' failed: ", msg != nullptr ? msg : "error",
+                   code == Z_ERRNO ? std::string(" (") + std::strerror(errno) + ")" : std::string());
+      }
+      if (got == 0) break;
+      got_total += static_cast<size_t>(got);
     }
-    if (got == 0) break;
-    PRISM_CHECK(bytes.size() + static_cast<size_t>(got) <= kMaxFileBytes, INVALID_ARGUMENT, "load_idx: '",
-                path, "' holds more than ", kMaxFileBytes, " bytes");
-    bytes.insert(bytes.end(), buf, buf + got);
+    return got_total;
+  };
+  std::vector<unsigned char> bytes(4);
+  bytes.resize(read(bytes.data(), 4));
+  if (bytes.size() == 4 && bytes[0] == 0 && bytes[1] == 0 && bytes[3] >= 1 && bytes[3] <= PRISM_MAX_DIMS) {
+    const size_t header = 4 + 4 * static_cast<size_t>(bytes[3]);
+    bytes.resize(header);
+    bytes.resize(4 + read(bytes.data() + 4, header - 4));
+    if (bytes.size() == header) {
+      // The declared data size; parse_idx checks the fields again (and says what is wrong).
+      uint64_t want = 1;
+      bool fits = true;
+      for (size_t i = 4; i < header && fits; i += 4) {
+        const uint64_t d = read_be32(bytes.data() + i);
+        fits = d == 0 || want <= kMaxFileBytes / d;
+        want = d == 0 ? 0 : want * d;
+      }
+      const size_t esize = bytes[2] == 0x0B                       ? 2
+                           : bytes[2] == 0x0C || bytes[2] == 0x0D ? 4
+                           : bytes[2] == 0x0E                     ? 8
+                                                                  : 1;
+      PRISM_CHECK(fits && want <= kMaxFileBytes / esize, INVALID_ARGUMENT, "load_idx: '", path,
+                  "': the header declares more than ", kMaxFileBytes, " bytes of data");
+      const size_t data = static_cast<size_t>(want) * esize;
+      bytes.resize(header + data + 1);  // one more byte: trailing data is an error
+      bytes.resize(header + read(bytes.data() + header, data + 1));
+    }
   }
-  // A damaged gzip stream ends early without an error from gzread: gzclose reports it.
+  // A damaged gzip stream ends early without an error from gzread.
   int code = Z_OK;
   gzerror(f, &code);
   PRISM_CHECK(code == Z_OK || code == Z_BUF_ERROR, INVALID_ARGUMENT, "load_idx: '", path,

@@ -1,8 +1,13 @@
 // safetensors.cpp — the strict safetensors reader and the writer (Note [Safetensors format]).
 #include "core/io/safetensors.hpp"
 
+#include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
 
 #include <algorithm>
 #include <cerrno>
@@ -70,20 +75,41 @@ const char* safetensors_dtype_name(prism_dtype dtype) {
 std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
   std::shared_ptr<SafetensorsFile> f(new SafetensorsFile());
   f->source_ = path;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  PRISM_CHECK(fd >= 0, INVALID_ARGUMENT, "safetensors: cannot open '", path, "': ", std::strerror(errno));
+  std::unique_ptr<int, void (*)(int*)> closer(new int(fd), [](int* p) {
+    ::close(*p);
+    delete p;
+  });
   struct stat st {};
-  PRISM_CHECK(::stat(path.c_str(), &st) == 0, INVALID_ARGUMENT, "safetensors: cannot open '", path,
-              "': ", std::strerror(errno));
+  PRISM_CHECK(::fstat(fd, &st) == 0, IO, "safetensors: cannot stat '", path, "': ", std::strerror(errno));
   PRISM_CHECK(S_ISREG(st.st_mode), INVALID_ARGUMENT, "safetensors: '", path, "' is not a regular file");
-  std::FILE* fp = std::fopen(path.c_str(), "rb");
-  PRISM_CHECK(fp != nullptr, INVALID_ARGUMENT, "safetensors: cannot open '", path,
-              "': ", std::strerror(errno));
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> guard(fp, &std::fclose);
   const auto size = static_cast<uint64_t>(st.st_size);
+  // Reads bytes_[from, to) from the file.
+  auto read_range = [&](size_t from, size_t to) {
+    size_t at = from;
+    while (at < to) {
+      const ssize_t got = ::pread(fd, f->bytes_.data() + at, to - at, static_cast<off_t>(at));
+      if (got < 0 && errno == EINTR) continue;
+      PRISM_CHECK(got >= 0, IO, "safetensors: reading '", path, "' failed: ", std::strerror(errno));
+      PRISM_CHECK(got > 0, INVALID_ARGUMENT, "safetensors: reading '", path, "' stopped after ", at, " of ",
+                  size, " bytes");
+      at += static_cast<size_t>(got);
+    }
+  };
+  // Note [Header before data]: the length and the header first.
+  f->bytes_.resize(static_cast<size_t>(std::min<uint64_t>(size, 8)));
+  read_range(0, f->bytes_.size());
+  if (size >= 8) {
+    const uint64_t header_len = read_u64_le(f->bytes_.data());
+    if (header_len <= kMaxHeaderBytes && header_len <= size - 8) {
+      f->bytes_.resize(static_cast<size_t>(8 + header_len));
+      read_range(8, f->bytes_.size());
+    }
+  }
+  f->parse(static_cast<size_t>(size));
   f->bytes_.resize(static_cast<size_t>(size));
-  size_t got = f->bytes_.empty() ? 0 : std::fread(f->bytes_.data(), 1, f->bytes_.size(), fp);
-  PRISM_CHECK(got == f->bytes_.size(), INVALID_ARGUMENT, "safetensors: reading '", path, "' stopped after ",
-              got, " of ", size, " bytes");
-  f->parse();
+  read_range(f->data_start_, f->bytes_.size());
   return f;
 }
 
@@ -94,7 +120,7 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::from_memory(const void* bytes,
   f->source_ = source;
   const auto* p = static_cast<const unsigned char*>(bytes);
   f->bytes_.assign(p, p + n);
-  f->parse();
+  f->parse(n);
   return f;
 }
 
@@ -102,11 +128,10 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::from_memory(const void* bytes,
 #define ENTRY_CHECK(cond, ...) \
   PRISM_CHECK(cond, INVALID_ARGUMENT, "safetensors: '", src, "': tensor '", name, "': ", __VA_ARGS__)
 
-void SafetensorsFile::parse() {
+void SafetensorsFile::parse(size_t total) {
   const std::string& src = source_;
   PRISM_CHECK(host_is_little_endian(), UNIMPLEMENTED, "safetensors: '", src,
               "': reading needs a little-endian host");
-  const size_t total = bytes_.size();
   PRISM_CHECK(total >= 8, INVALID_ARGUMENT, "safetensors: '", src, "' is truncated: ", total,
               " bytes, but the header length alone takes 8");
   const uint64_t header_len = read_u64_le(bytes_.data());
@@ -313,27 +338,138 @@ std::vector<unsigned char> serialize_safetensors(
   return out;
 }
 
+namespace {
+
+[[noreturn]] void io_fail(const std::string& what, const std::string& path, int err) {
+  PRISM_FAIL(IO, "safetensors: ", what, " '", path, "': ", std::strerror(err));
+}
+
+// The process umask without changing it (Linux reports it in /proc).
+mode_t current_umask() {
+  std::FILE* f = std::fopen("/proc/self/status", "re");
+  mode_t mask = 022;
+  if (f == nullptr) return mask;
+  char line[256];
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    unsigned int m = 0;
+    if (std::sscanf(line, "Umask: %o", &m) == 1) {
+      mask = static_cast<mode_t>(m);
+      break;
+    }
+  }
+  std::fclose(f);
+  return mask;
+}
+
+// Writes all of `data` to `fd` with SIGXFSZ blocked in this thread, so that
+// RLIMIT_FSIZE gives EFBIG; a SIGXFSZ raised by this write is consumed.
+// Returns 0 or an errno value.
+int write_all(int fd, const unsigned char* data, size_t n) {
+  sigset_t xfsz, old, pending_before;
+  sigemptyset(&xfsz);
+  sigaddset(&xfsz, SIGXFSZ);
+  pthread_sigmask(SIG_BLOCK, &xfsz, &old);
+  sigpending(&pending_before);
+  const bool was_pending = sigismember(&pending_before, SIGXFSZ) == 1;
+  int err = 0;
+  size_t done = 0;
+  while (done < n) {
+    const ssize_t put = ::write(fd, data + done, n - done);
+    if (put < 0 && errno == EINTR) continue;
+    if (put < 0) {
+      err = errno;
+      break;
+    }
+    if (put == 0) {
+      err = ENOSPC;
+      break;
+    }
+    done += static_cast<size_t>(put);
+  }
+  if (!was_pending) {
+    sigset_t now;
+    sigpending(&now);
+    if (sigismember(&now, SIGXFSZ) == 1) {
+      const struct timespec zero = {0, 0};
+      sigtimedwait(&xfsz, nullptr, &zero);
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return err;
+}
+
+}  // namespace
+
 void save_safetensors(const std::string& path, const std::vector<std::string>& names,
                       const std::vector<Tensor>& tensors,
                       const std::vector<std::pair<std::string, std::string>>& metadata) {
+  PRISM_CHECK(!path.empty(), INVALID_ARGUMENT, "safetensors: the path is empty");
   std::vector<unsigned char> bytes = serialize_safetensors(names, tensors, metadata);
-  const std::string tmp = path + ".tmp" + std::to_string(static_cast<long>(::getpid()));
-  std::FILE* fp = std::fopen(tmp.c_str(), "wb");
-  PRISM_CHECK(fp != nullptr, INVALID_ARGUMENT, "safetensors: cannot create '", tmp,
-              "': ", std::strerror(errno));
-  size_t put = std::fwrite(bytes.data(), 1, bytes.size(), fp);
-  int err = errno;
-  bool closed = std::fclose(fp) == 0;
-  if (put != bytes.size() || !closed) {
-    std::remove(tmp.c_str());
-    PRISM_FAIL(INVALID_ARGUMENT, "safetensors: writing '", tmp, "' failed after ", put, " of ", bytes.size(),
-               " bytes: ", std::strerror(err));
+
+  // Note [Atomic checkpoint save]: follow a symlink as the final path; the
+  // target must be a regular file or absent.
+  std::string target = path;
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    char* real = ::realpath(path.c_str(), nullptr);
+    if (real == nullptr) {
+      const int err = errno;
+      PRISM_FAIL(IO, "safetensors: cannot save to '", path,
+                 "': it is a symbolic link that does not resolve (", std::strerror(err), ")");
+    }
+    target = real;
+    std::free(real);
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    err = errno;
-    std::remove(tmp.c_str());
-    PRISM_FAIL(INVALID_ARGUMENT, "safetensors: cannot move '", tmp, "' to '", path,
-               "': ", std::strerror(err));
+  mode_t mode = 0;
+  if (::stat(target.c_str(), &st) == 0) {
+    PRISM_CHECK(S_ISREG(st.st_mode), IO, "safetensors: cannot save to '", path,
+                "': it exists and is not a regular file (directory, FIFO, socket or device)");
+    mode = st.st_mode & 07777;
+  } else if (errno != ENOENT) {
+    io_fail("cannot save to", path, errno);
+  } else {
+    mode = 0666 & ~current_umask();
+  }
+  const size_t slash = target.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : target.substr(0, slash));
+  const std::string base = slash == std::string::npos ? target : target.substr(slash + 1);
+  std::string tmp = (dir == "/" ? "" : dir) + "/." + base + ".tmp-XXXXXX";
+  std::vector<char> tmpl(tmp.begin(), tmp.end());
+  tmpl.push_back('\0');
+  const int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);  // O_CREAT|O_EXCL, mode 0600
+  if (fd < 0) io_fail("cannot create a temporary file in the directory of", path, errno);
+  tmp = tmpl.data();
+  auto fail = [&](const char* what, int err) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    PRISM_FAIL(IO, "safetensors: ", what, " '", path, "' (temporary file '", tmp,
+               "') failed: ", std::strerror(err), " (the previous file, if any, is unchanged)");
+  };
+  if (::fchmod(fd, mode) != 0) fail("setting the permissions of", errno);
+  if (const int err = write_all(fd, bytes.data(), bytes.size())) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    PRISM_FAIL(IO, "safetensors: writing ", bytes.size(), " bytes to '", path,
+               "' failed: ", std::strerror(err), " (the previous file, if any, is unchanged)");
+  }
+  if (::fsync(fd) != 0) fail("flushing", errno);
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    io_fail("closing the temporary file for", path, err);
+  }
+  if (::rename(tmp.c_str(), target.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    io_fail("cannot replace", path, err);
+  }
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    const int rc = ::fsync(dfd);
+    const int err = errno;
+    ::close(dfd);
+    // Some file systems cannot fsync a directory (EINVAL): the rename is done.
+    if (rc != 0 && err != EINVAL && err != EROFS) io_fail("flushing the directory of", path, err);
   }
 }
 

@@ -32,6 +32,25 @@ namespace prism::io {
 // a corrupt file can never make the reader touch memory outside the buffer
 // (tests/unit/safetensors_fuzz_test.cpp mutates files to hold it to that).
 //
+// Note [Header before data]: open() reads the 8-byte length and the header
+// first and validates them against the file's size before it reads (or
+// allocates for) the data region, so a huge file with a bad header fails
+// after reading at most 8 + N bytes.
+//
+// Note [Atomic checkpoint save]: save_safetensors writes a new file next to
+// the target, created with O_CREAT|O_EXCL under a unique name (mkstemp),
+// so the temp file is never a pre-planted symlink and concurrent savers
+// (threads or processes) never share one. The data is fsync'ed, the temp
+// file renamed over the target (atomic on POSIX), and the directory
+// fsync'ed. A symlink as the final path is followed, as numpy.save and
+// torch.save do: its target file is replaced and the link stays. The target
+// (after following) must be a regular file or absent: directories, FIFOs
+// and devices are refused. Any failure (disk full, RLIMIT_FSIZE, EIO)
+// removes the temp file and leaves the old target intact, reported as
+// PRISM_ERROR_IO. SIGXFSZ from RLIMIT_FSIZE is blocked in the saving thread
+// during the write and the one it raised is consumed, so the write fails with
+// EFBIG instead of killing the process; signal dispositions are untouched.
+//
 // The writer sorts tensors by dtype size (largest first), then by name, as
 // the reference writer does, so every tensor starts aligned to its element
 // size, and pads the header with spaces to a multiple of 8 bytes.
@@ -64,7 +83,9 @@ class SafetensorsFile {
 
  private:
   SafetensorsFile() = default;
-  void parse();
+  // Checks the header in bytes_[0, 8 + N) against a file of `total` bytes;
+  // the data region need not be read yet (Note [Header before data]).
+  void parse(size_t total);
   std::string source_;
   std::vector<unsigned char> bytes_;
   size_t data_start_ = 0;

@@ -52,6 +52,11 @@ void* CachingAllocator::allocate(size_t bytes, size_t* block_bytes) {
     err = t->alloc(device_->plugin->ctx, device_->index, want, &buf);
   }
   PRISM_PLUGIN_CHECK(err, *device_->plugin, "allocating ", bytes, " bytes on ", device_->name);
+  // A NULL handle is "no buffer" everywhere in the ABI (free(NULL) is a no-op):
+  // a plugin that reports success without one has a bug, caught here rather
+  // than at the first kernel that writes through it.
+  PRISM_CHECK(buf != nullptr || want == 0, INTERNAL, "allocating ", bytes, " bytes on ", device_->name,
+              ": plugin '", device_->plugin->name, "' returned success with a NULL buffer");
   std::lock_guard<std::mutex> lock(mutex_);
   *block_bytes = want;
   allocated_ += want;

@@ -2,8 +2,11 @@
 #include "core/plugin/runtime.hpp"
 
 #include <dlfcn.h>
+#include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -186,9 +189,52 @@ std::string canonical_key(const std::string& path) {
   return p.string();
 }
 
+// Note [Discovery problems]
+// Whatever discovery skips is said in the load report (and so by `prism
+// info`), as a row with loaded = 0 and a reason, and logged as a warning:
+// PRISM_PLUGIN_PATH entries that are empty, missing or not directories, and
+// entries named libprism-*.so that are not regular files (directories,
+// dangling symlinks, FIFOs). The install's own directories are not checked
+// this way (a missing one is normal).
+constexpr int32_t kMaxDevicesPerPlugin = 1024;  // Note [Device count cap]
+
+struct Skipped {
+  std::string path, reason;
+};
+
+std::string file_kind(const fs::path& p) {
+  std::error_code ec;
+  fs::file_status st = fs::status(p, ec);
+  if (ec || st.type() == fs::file_type::not_found) {
+    std::error_code lec;
+    if (fs::is_symlink(fs::symlink_status(p, lec))) {
+      std::error_code rec;
+      fs::path to = fs::read_symlink(p, rec);
+      return detail::str_cat("a dangling symbolic link (to '", to.string(), "')");
+    }
+    return "does not exist";
+  }
+  switch (st.type()) {
+    case fs::file_type::regular:
+      return "a regular file";
+    case fs::file_type::directory:
+      return "a directory";
+    case fs::file_type::fifo:
+      return "a FIFO";
+    case fs::file_type::socket:
+      return "a socket";
+    case fs::file_type::block:
+    case fs::file_type::character:
+      return "a device";
+    default:
+      return "not a regular file";
+  }
+}
+
 // Files named libprism-*.so in `dir`, sorted by name. A missing or unreadable
-// directory yields nothing.
-std::vector<std::string> candidates_in(const std::string& dir) {
+// directory yields nothing; entries with that name that are not regular files
+// go to `skipped` (Note [Discovery problems]).
+std::vector<std::string> candidates_in(const std::string& dir, std::vector<Skipped>* skipped = nullptr) {
   std::vector<std::string> names;
   std::error_code ec;
   fs::directory_iterator it(dir, ec), end;
@@ -199,7 +245,12 @@ std::vector<std::string> candidates_in(const std::string& dir) {
     if (name.compare(0, prefix.size(), prefix) != 0) continue;
     if (name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
     std::error_code fec;
-    if (!fs::is_regular_file(it->path(), fec)) continue;  // follows symlinks
+    if (!fs::is_regular_file(it->path(), fec)) {  // follows symlinks
+      if (skipped != nullptr)
+        skipped->push_back({it->path().string(), detail::str_cat("not a plugin library: '", name, "' is ",
+                                                                 file_kind(it->path()))});
+      continue;
+    }
     names.push_back(name);
   }
   std::sort(names.begin(), names.end());
@@ -209,15 +260,38 @@ std::vector<std::string> candidates_in(const std::string& dir) {
   return paths;
 }
 
-std::vector<std::string> discovery_dirs() {
+std::vector<std::string> discovery_dirs(std::vector<Skipped>* skipped = nullptr) {
   std::vector<std::string> dirs;
   if (const char* env = std::getenv("PRISM_PLUGIN_PATH")) {
     std::string list = env;
     size_t start = 0;
+    int entry = 0;
     while (start <= list.size()) {
       size_t colon = list.find(':', start);
       if (colon == std::string::npos) colon = list.size();
-      if (colon > start) dirs.push_back(list.substr(start, colon - start));
+      ++entry;
+      if (colon > start) {
+        std::string dir = list.substr(start, colon - start);
+        std::error_code ec;
+        if (fs::is_directory(dir, ec)) {
+          dirs.push_back(dir);
+        } else if (skipped != nullptr) {
+          const std::string kind = file_kind(dir);
+          skipped->push_back(
+              {dir, detail::str_cat(
+                        "PRISM_PLUGIN_PATH entry ", entry,
+                        kind == "does not exist" ? " does not exist" : " is " + kind + ", not a directory",
+                        "; ignored",
+                        fs::is_regular_file(dir, ec) ? " (to load one file, use prism_plugin_load or "
+                                                       "prism info --plugin)"
+                                                     : "")});
+        }
+      } else if (skipped != nullptr && !list.empty()) {
+        skipped->push_back({detail::str_cat("PRISM_PLUGIN_PATH entry ", entry),
+                            detail::str_cat("PRISM_PLUGIN_PATH entry ", entry, " of '", list,
+                                            "' is empty; ignored (an empty entry does not mean the current "
+                                            "directory)")});
+      }
       start = colon + 1;
     }
   }
@@ -233,7 +307,8 @@ std::vector<std::string> discovery_dirs() {
     std::error_code ec;
     fs::path real = fs::canonical(self, ec);
     fs::path lib_dir = ec ? self.parent_path() : real.parent_path();
-    if (std::strlen(PRISM_PLUGIN_DIR_FROM_LIB) > 0) dirs.push_back((lib_dir / PRISM_PLUGIN_DIR_FROM_LIB).string());
+    if (std::strlen(PRISM_PLUGIN_DIR_FROM_LIB) > 0)
+      dirs.push_back((lib_dir / PRISM_PLUGIN_DIR_FROM_LIB).string());
     dirs.push_back(lib_dir.string());
   } catch (const std::exception& e) {
     loader_log(PRISM_LOG_DEBUG, detail::str_cat("cannot locate libprism: ", e.what()));
@@ -254,6 +329,48 @@ struct Refusal {
 };
 
 }  // namespace
+
+// ===========================================================================
+// Signal dispositions (Note [Signal dispositions])
+// ===========================================================================
+
+struct SignalGuard::Saved {
+  struct sigaction act[NSIG];
+  bool ok[NSIG];
+};
+
+namespace {
+bool same_disposition(const struct sigaction& a, const struct sigaction& b) {
+  if ((a.sa_flags & SA_SIGINFO) != (b.sa_flags & SA_SIGINFO)) return false;
+  if (a.sa_flags & SA_SIGINFO) return a.sa_sigaction == b.sa_sigaction && a.sa_flags == b.sa_flags;
+  return a.sa_handler == b.sa_handler && a.sa_flags == b.sa_flags;
+}
+}  // namespace
+
+SignalGuard::SignalGuard(std::string who) : who_(std::move(who)), saved_(new (std::nothrow) Saved) {
+  if (!saved_) return;
+  for (int sig = 1; sig < NSIG; ++sig) saved_->ok[sig] = ::sigaction(sig, nullptr, &saved_->act[sig]) == 0;
+}
+
+SignalGuard::~SignalGuard() {
+  if (!saved_) return;
+  std::string restored, failed;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction now {};
+    if (!saved_->ok[sig] || ::sigaction(sig, nullptr, &now) != 0) continue;
+    if (same_disposition(now, saved_->act[sig])) continue;
+    const char* abbrev = sigabbrev_np(sig);
+    std::string name = abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+    std::string& list = ::sigaction(sig, &saved_->act[sig], nullptr) == 0 ? restored : failed;
+    list += (list.empty() ? "" : ", ") + name;
+  }
+  if (!restored.empty())
+    write_log(PRISM_LOG_WARN, "loader",
+              (who_ + " changed the handlers of " + restored + "; restored the previous ones").c_str());
+  if (!failed.empty())
+    write_log(PRISM_LOG_ERROR, "loader",
+              (who_ + " changed the handlers of " + failed + "; they could not be restored").c_str());
+}
 
 // ===========================================================================
 // Errors and the host table
@@ -331,8 +448,14 @@ void Runtime::load_default() {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
   if (defaults_loaded_) return;
   defaults_loaded_ = true;
-  for (const std::string& dir : discovery_dirs()) {
-    for (const std::string& path : candidates_in(dir)) {
+  std::vector<Skipped> skipped;
+  const std::vector<std::string> dirs = discovery_dirs(&skipped);
+  for (const Skipped& s : skipped) note_row(s.path, s.reason);
+  for (const std::string& dir : dirs) {
+    std::vector<Skipped> odd;
+    std::vector<std::string> paths = candidates_in(dir, &odd);
+    for (const Skipped& s : odd) note_row(s.path, s.reason);
+    for (const std::string& path : paths) {
       LoadReportRow row;
       if (!load_file(path, row)) continue;
       if (!row.loaded) {
@@ -378,12 +501,51 @@ void Runtime::load_entry(prism_plugin_entry_fn entry, const std::string& label) 
   if (!row.loaded) PRISM_FAIL(UNAVAILABLE, "cannot load plugin '", label, "': ", row.reason);
 }
 
+void Runtime::note_row(const std::string& path, const std::string& reason) {
+  if (find_row(path) != nullptr) return;
+  LoadReportRow row;
+  row.path = path;
+  row.loaded = false;
+  row.reason = reason;
+  report_.push_back(row);
+  loader_log(PRISM_LOG_WARN, detail::str_cat("skipping ", path, ": ", reason));
+}
+
+// Note [Third-party cpu devices]
+// A plugin other than the built-in one ("cpu") may declare device type
+// "cpu". The built-in CPU plugin always keeps cpu:0: before such a plugin is
+// registered, the built-in one is loaded from the discovery directories if it
+// is not loaded yet, and the other plugin's devices take the next indices
+// (cpu:1, ...), with a warning in the log and in its load-report row.
+void Runtime::load_builtin_cpu() {
+  for (const auto& p : plugins_)
+    if (p->name == "cpu") return;
+  for (const std::string& dir : discovery_dirs()) {
+    const std::string path = (fs::path(dir) / "libprism-cpu.so").string();
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) continue;
+    LoadReportRow row;
+    load_file(path, row);
+    for (const auto& p : plugins_)
+      if (p->name == "cpu") return;
+  }
+}
+
 bool Runtime::load_file(const std::string& path, LoadReportRow& row) {
   std::string key = canonical_key(path);
   if (find_row(key) != nullptr) return false;
   row = LoadReportRow{};
   row.path = key;
   try {
+    // dlopen reads the file: a FIFO would block it (holding the runtime lock)
+    // and a device or directory is never a library. Refuse them first.
+    struct stat st {};
+    if (::stat(key.c_str(), &st) != 0) {
+      const int err = errno;
+      throw Refusal{detail::str_cat("cannot load the library: ", std::strerror(err))};
+    }
+    if (!S_ISREG(st.st_mode))
+      throw Refusal{detail::str_cat("not a plugin library: '", path, "' is ", file_kind(key))};
     // rtld_now: unresolved symbols fail here, with the loader's message,
     // rather than at the first call. rtld_local: plugins never see each
     // other's symbols (two plugins may bundle different copies of a library).
@@ -416,6 +578,7 @@ bool Runtime::load_file(const std::string& path, LoadReportRow& row) {
 // Any Refusal thrown here leaves the runtime unchanged; `library` is then
 // released (dlclose) by the caller's shared_ptr.
 void Runtime::admit(prism_plugin_entry_fn entry, std::shared_ptr<void> library, LoadReportRow& row) {
+  SignalGuard signals(detail::str_cat("the plugin loaded from '", row.path, "'"));
   try {
     const prism_plugin_table* table = nullptr;
     if (prism_plugin_error* err = entry(host_table(), &table))
@@ -445,8 +608,17 @@ void Runtime::admit(prism_plugin_entry_fn entry, std::shared_ptr<void> library, 
       throw Refusal{detail::str_cat("device_type '", device_type, "' must not contain ':' or blanks")};
     if (const char* slot = first_null_slot(table))
       throw Refusal{detail::str_cat("required slot '", slot, "' is NULL")};
+    std::string cpu_note;
+    if (device_type == "cpu" && name != "cpu") {
+      load_builtin_cpu();  // Note [Third-party cpu devices]
+      cpu_note = detail::str_cat("plugin '", name,
+                                 "' claims device type 'cpu'; the built-in CPU plugin keeps cpu:0 and this "
+                                 "plugin's devices take the next indices");
+      loader_log(PRISM_LOG_WARN, detail::str_cat(row.path, ": ", cpu_note));
+    }
 
     auto plugin = std::make_unique<Plugin>();
+    plugin->load_note = cpu_note;
     plugin->path = row.path;
     plugin->name = name;
     plugin->device_type = device_type;
@@ -500,6 +672,16 @@ void Runtime::admit(prism_plugin_entry_fn entry, std::shared_ptr<void> library, 
       if (prism_plugin_error* err = table->device_count(plugin->ctx, &count, &reason))
         throw Refusal{detail::str_cat("device_count failed: ", consume_error(err))};
       if (count < 0) throw Refusal{detail::str_cat("device_count returned a negative count (", count, ")")};
+      if (count > kMaxDevicesPerPlugin) {
+        // Note [Device count cap]: a plugin reporting millions of devices
+        // would make every device listing enormous; the first
+        // kMaxDevicesPerPlugin are used and the report says so.
+        std::string cap = detail::str_cat("the plugin reports ", count, " devices; only the first ",
+                                          kMaxDevicesPerPlugin, " are used (Prism's per-plugin cap)");
+        loader_log(PRISM_LOG_WARN, detail::str_cat(row.path, ": ", cap));
+        plugin->load_note += (plugin->load_note.empty() ? "" : "; ") + cap;
+        count = kMaxDevicesPerPlugin;
+      }
       plugin->device_count = count;
       if (count == 0)
         plugin->zero_device_reason =
@@ -525,6 +707,7 @@ void Runtime::register_plugin(std::unique_ptr<Plugin> plugin, LoadReportRow& row
   LoadReportRow done;
   try {
     std::vector<std::string> notes;
+    if (!plugin->load_note.empty()) notes.push_back(plugin->load_note);
     int32_t next_index = 0;
     for (const auto& d : devices_)
       if (d->plugin->device_type == plugin->device_type) ++next_index;

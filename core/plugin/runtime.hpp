@@ -1,6 +1,7 @@
 // runtime.hpp — the loaded plugins, their devices and the load report (internal, no compatibility promise).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -31,6 +32,31 @@ struct KernelEntry {
   prism_kernel_fn run = nullptr;
 };
 
+// Note [Signal dispositions]
+// Prism leaves the host process's signal handling as it found it. Device
+// runtimes loaded by plugins may install process-wide handlers (PoCL installs
+// a SIGFPE handler that patches a faulting integer division and carries on,
+// which would silently hide a division by zero in the user's own code). A
+// SignalGuard saves the disposition of every signal 1 .. NSIG-1 and, when it
+// goes out of scope, restores each one that changed and logs a warning naming
+// the plugin and the signal. Guards surround everything the loader runs of a
+// plugin (entry point, init, device queries) and each plugin's first kernel
+// (runtimes that initialise lazily). Prism's own integer division never
+// relies on signals (docs/ops.md, "Integer division").
+class SignalGuard {
+ public:
+  explicit SignalGuard(std::string who);
+  ~SignalGuard();
+  SignalGuard(const SignalGuard&) = delete;
+  SignalGuard& operator=(const SignalGuard&) = delete;
+  void set_who(std::string who) { who_ = std::move(who); }
+
+ private:
+  std::string who_;
+  struct Saved;
+  std::unique_ptr<Saved> saved_;
+};
+
 struct Plugin {
   std::string path;         // file it was loaded from ("" for built-in test plugins)
   std::string name;         // table->name
@@ -45,6 +71,11 @@ struct Plugin {
   bool has_events = false;        // all five event slots present and non-NULL
   bool has_pinned = false;        // host_alloc and host_free present and non-NULL (ABI 1.1)
   std::shared_ptr<void> library;  // keeps the shared library loaded (type-erased)
+  // Set once a kernel of this plugin has run under a SignalGuard
+  // (Note [Signal dispositions]).
+  std::atomic<bool> first_kernel_done{false};
+  // Set while loading: a note for the load report (device count capped ...).
+  std::string load_note;
 
   // Finds the kernel for `op` whose dtype_mask contains `key_dtype`; nullptr if none.
   const KernelEntry* find_kernel(const std::string& op, prism_dtype key_dtype) const;
@@ -137,6 +168,11 @@ class Runtime {
   bool load_file(const std::string& path, LoadReportRow& row);
   // Calls `entry`, checks its table and registers the plugin; fills `row`.
   void admit(prism_plugin_entry_fn entry, std::shared_ptr<void> library, LoadReportRow& row);
+  // Loads the built-in CPU plugin (libprism-cpu.so of the discovery
+  // directories) if it is not loaded yet (Note [Third-party cpu devices]).
+  void load_builtin_cpu();
+  // Adds a report row for a discovery problem that is not a load attempt.
+  void note_row(const std::string& path, const std::string& reason);
   // The report row of an earlier attempt at `path`, or nullptr.
   const LoadReportRow* find_row(const std::string& path) const;
   std::recursive_mutex mutex_;

@@ -202,4 +202,45 @@ void store_from_double(void* p, prism_dtype dt, double v) {
   }
 }
 
+void check_value_fits(double v, prism_dtype dt, const char* op) {
+  double lo = 0, hi = 0;
+  bool integral = true;
+  switch (dt) {
+    case PRISM_DTYPE_BOOL:
+    case PRISM_DTYPE_F64:
+      return;
+    case PRISM_DTYPE_U8:
+      lo = -255.0, hi = 255.0;  // integer values wrap like PyTorch's integral scalars
+      break;
+    case PRISM_DTYPE_I8:
+      lo = -128.0, hi = 127.0;
+      break;
+    case PRISM_DTYPE_I16:
+      lo = -32768.0, hi = 32767.0;
+      break;
+    case PRISM_DTYPE_I32:
+      lo = -2147483648.0, hi = 2147483647.0;
+      break;
+    case PRISM_DTYPE_I64:
+      lo = -9223372036854775808.0, hi = 9223372036854774784.0;  // the largest double below 2^63
+      break;
+    case PRISM_DTYPE_F16:
+      integral = false, lo = -65504.0, hi = 65504.0;
+      break;
+    case PRISM_DTYPE_BF16:
+      integral = false, lo = -3.3895313892515355e38, hi = 3.3895313892515355e38;
+      break;
+    case PRISM_DTYPE_F32:
+      integral = false, lo = -3.4028234663852886e38, hi = 3.4028234663852886e38;
+      break;
+    default:
+      return;
+  }
+  bool fits = integral ? (v >= lo && v <= hi)  // false for NaN
+                       : (std::isnan(v) || std::isinf(v) || (v >= lo && v <= hi));
+  if (fits && dt == PRISM_DTYPE_U8 && v < 0) fits = v == std::trunc(v);
+  PRISM_CHECK(fits, INVALID_ARGUMENT, op, ": value ", v, " cannot be converted to type ", dtype_name(dt),
+              " without overflow");
+}
+
 }  // namespace prism

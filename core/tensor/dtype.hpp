@@ -35,6 +35,12 @@ namespace prism {
 double load_as_double(const void* p, prism_dtype dt);
 int64_t load_as_int64(const void* p, prism_dtype dt);
 void store_from_double(void* p, prism_dtype dt, double v);
+// Throws INVALID_ARGUMENT naming `op` when `v` cannot be stored in `dt`
+// without overflow, by PyTorch's rule (c10::overflows): NaN or +-Inf into an
+// integer dtype, a finite value outside the dtype's range (integer values
+// down to -max wrap into unsigned dtypes, as PyTorch's integer scalars do).
+// Bool takes every value; floats take NaN and +-Inf.
+void check_value_fits(double v, prism_dtype dt, const char* op);
 uint16_t f32_to_f16_bits(float f);
 float f16_bits_to_f32(uint16_t h);
 uint16_t f32_to_bf16_bits(float f);

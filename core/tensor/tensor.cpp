@@ -49,9 +49,27 @@ std::string Dims::str() const {
   return os.str();
 }
 
+int64_t checked_mul(int64_t a, int64_t b, const char* op) {
+  int64_t r = 0;
+  PRISM_CHECK(!mul_overflows(a, b, &r), INVALID_ARGUMENT, op, ": integer multiplication overflow (", a, " * ",
+              b, ")");
+  return r;
+}
+int64_t checked_add(int64_t a, int64_t b, const char* op) {
+  int64_t r = 0;
+  PRISM_CHECK(!add_overflows(a, b, &r), INVALID_ARGUMENT, op, ": integer addition overflow (", a, " + ", b,
+              ")");
+  return r;
+}
+
 int64_t numel_of(const Dims& sizes) {
-  int64_t n = 1;
-  for (int i = 0; i < sizes.n; ++i) n *= sizes[i];
+  int64_t n = 1, span = 1;
+  bool overflow = false;
+  for (int i = 0; i < sizes.n; ++i) {
+    n *= sizes[i];  // cannot overflow when the span (zeros as ones) does not
+    overflow |= mul_overflows(span, sizes[i] > 1 ? sizes[i] : 1, &span);
+  }
+  if (overflow) PRISM_FAIL(INVALID_ARGUMENT, "numel: integer multiplication overflow for size ", sizes.str());
   return n;
 }
 Dims contiguous_strides(const Dims& sizes) {
@@ -60,9 +78,23 @@ Dims contiguous_strides(const Dims& sizes) {
   int64_t acc = 1;
   for (int i = sizes.n - 1; i >= 0; --i) {
     s[i] = acc;
-    acc *= std::max<int64_t>(sizes[i], 1);
+    if (i > 0 && mul_overflows(acc, std::max<int64_t>(sizes[i], 1), &acc))
+      PRISM_FAIL(INVALID_ARGUMENT, "strides: integer multiplication overflow for size ", sizes.str());
   }
   return s;
+}
+int64_t max_reach(const Dims& sizes, const Dims& strides, const char* op) {
+  int64_t reach = 0;
+  for (int i = 0; i < sizes.n; ++i)
+    if (sizes[i] == 0) return 0;
+  for (int i = 0; i < sizes.n; ++i) {
+    int64_t step = 0;
+    PRISM_CHECK(!mul_overflows(sizes[i] - 1, strides[i] < 0 ? -strides[i] : strides[i], &step) &&
+                    !add_overflows(reach, step, &reach),
+                INVALID_ARGUMENT, op, ": size ", sizes.str(), " with stride ", strides.str(),
+                " overflows int64 element offsets (integer multiplication overflow)");
+  }
+  return reach;
 }
 
 bool TensorImpl::is_contiguous() const {
@@ -114,11 +146,19 @@ void check_sizes(const Dims& sizes, prism_dtype dtype, const char* op) {
   for (int i = 0; i < sizes.n; ++i)
     PRISM_CHECK(sizes[i] >= 0, INVALID_ARGUMENT, op, ": negative dimension ", sizes[i], " in size ",
                 sizes.str());
-  // Guard against byte-count overflow.
-  long double bytes = static_cast<long double>(dtype_size(dtype));
-  for (int i = 0; i < sizes.n; ++i) bytes *= static_cast<long double>(sizes[i]);
-  PRISM_CHECK(bytes < 9.0e18L, OUT_OF_MEMORY, op, ": size ", sizes.str(), " of ", dtype_name(dtype),
+  // Guard against element- and byte-count overflow (Note [Checked size arithmetic]):
+  // too many elements cannot be allocated (OUT_OF_MEMORY); an empty shape whose
+  // strides overflow is invalid.
+  int64_t span = static_cast<int64_t>(dtype_size(dtype));
+  bool overflow = false, has_zero = false;
+  for (int i = 0; i < sizes.n; ++i) {
+    has_zero |= sizes[i] == 0;
+    overflow |= mul_overflows(span, std::max<int64_t>(sizes[i], 1), &span);
+  }
+  PRISM_CHECK(!overflow || has_zero, OUT_OF_MEMORY, op, ": size ", sizes.str(), " of ", dtype_name(dtype),
               " does not fit in memory");
+  PRISM_CHECK(!overflow, INVALID_ARGUMENT, op, ": size ", sizes.str(),
+              " has strides that overflow int64 (integer multiplication overflow)");
 }
 Tensor make_tensor(StoragePtr storage, prism_dtype dtype, const Dims& sizes) {
   auto t = std::make_shared<TensorImpl>();
@@ -238,16 +278,19 @@ Dims infer_size(Dims sizes, int64_t numel, const char* op, const Tensor& t) {
     } else {
       PRISM_CHECK(sizes[i] >= 0, INVALID_ARGUMENT, op, ": invalid shape dimension ", sizes[i], " in ",
                   sizes.str());
-      known *= sizes[i];
+      PRISM_CHECK(!mul_overflows(known, sizes[i], &known), INVALID_ARGUMENT, op,
+                  ": integer multiplication overflow in shape ", sizes.str());
     }
   }
   if (infer >= 0) {
     PRISM_CHECK(known != 0 && numel % known == 0, INVALID_ARGUMENT, op, ": shape ", sizes.str(),
                 " is invalid for input of size ", numel, " (", describe(t), ")");
     sizes[infer] = numel / known;
+    numel_of(sizes);
   } else {
     PRISM_CHECK(known == numel, INVALID_ARGUMENT, op, ": shape ", sizes.str(),
                 " is invalid for input of size ", numel, " (", describe(t), ")");
+    numel_of(sizes);  // zero-sized shapes: the strides must not overflow either
   }
   return sizes;
 }
@@ -384,6 +427,7 @@ Tensor expand(const Tensor& t, const Dims& sizes) {
       st[i] = 0;
     }
   }
+  numel_of(s);  // throws "numel: integer multiplication overflow" (as PyTorch does)
   return make_view(t, s, st, t->offset);
 }
 
@@ -420,7 +464,7 @@ Tensor unsqueeze(const Tensor& t, int64_t dim) {
   }
   dim = wrap_dim(dim, t->dim() + 1, "unsqueeze");
   Dims s = t->sizes, st = t->strides;
-  int64_t new_stride = dim < t->dim() ? s[dim] * st[dim] : 1;
+  int64_t new_stride = dim < t->dim() ? checked_mul(s[dim], st[dim], "unsqueeze") : 1;
   s.insert(static_cast<int>(dim), 1);
   st.insert(static_cast<int>(dim), new_stride);
   return make_view(t, s, st, t->offset);
@@ -444,7 +488,8 @@ Tensor narrow(const Tensor& t, int64_t dim, int64_t start, int64_t length) {
               ") + length (", length, ") exceeds dimension size (", size, ") of dim ", dim);
   Dims s = t->sizes;
   s[dim] = length;
-  return make_view(t, s, t->strides, t->offset + start * t->strides[dim]);
+  return make_view(t, s, t->strides,
+                   checked_add(t->offset, checked_mul(start, t->strides[dim], "narrow"), "narrow"));
 }
 
 Tensor select(const Tensor& t, int64_t dim, int64_t index) {
@@ -461,7 +506,7 @@ Tensor select(const Tensor& t, int64_t dim, int64_t index) {
               " is out of bounds for dimension ", dim, " with size ", size);
   if (index < 0) index += size;
   Dims s = t->sizes, st = t->strides;
-  int64_t off = t->offset + index * st[dim];
+  int64_t off = checked_add(t->offset, checked_mul(index, st[dim], "select"), "select");
   s.erase(static_cast<int>(dim));
   st.erase(static_cast<int>(dim));
   return make_view(t, s, st, off);
@@ -486,9 +531,13 @@ Tensor slice(const Tensor& t, int64_t dim, int64_t start, int64_t end, int64_t s
   start = std::clamp<int64_t>(start, 0, size);
   end = std::clamp<int64_t>(end, start, size);
   Dims s = t->sizes, st = t->strides;
-  s[dim] = (end - start + step - 1) / step;
-  int64_t off = t->offset + start * st[dim];
-  st[dim] *= step;
+  // Note [Checked size arithmetic]: (len + step - 1) / step overflows for a
+  // step near INT64_MAX; a dim of at most one element keeps its stride.
+  const int64_t len = end - start;
+  s[dim] = len == 0 ? 0 : (len - 1) / step + 1;
+  int64_t off = t->offset;
+  if (s[dim] > 0) off = checked_add(t->offset, checked_mul(start, st[dim], "slice"), "slice");
+  if (s[dim] > 1) st[dim] = checked_mul(st[dim], step, "slice");
   return make_view(t, s, st, off);
 }
 
@@ -501,7 +550,7 @@ Tensor flatten(const Tensor& t, int64_t start_dim, int64_t end_dim) {
   Dims s;
   for (int i = 0; i < start_dim; ++i) s.push_back(t->sizes[i]);
   int64_t m = 1;
-  for (int64_t i = start_dim; i <= end_dim; ++i) m *= t->sizes[i];
+  for (int64_t i = start_dim; i <= end_dim; ++i) m = checked_mul(m, t->sizes[i], "flatten");
   s.push_back(m);
   for (int i = static_cast<int>(end_dim) + 1; i < t->dim(); ++i) s.push_back(t->sizes[i]);
   return reshape(t, s);
@@ -528,7 +577,7 @@ Tensor unfold(const Tensor& t, int64_t dim, int64_t size, int64_t step) {
   }
   s[d] = (len - size) / step + 1;
   int64_t stride = st[d];
-  st[d] = stride * step;
+  st[d] = checked_mul(stride, step, "unfold");
   s.push_back(size);
   st.push_back(stride);
   return make_view(t, s, st, t->offset);
@@ -548,15 +597,17 @@ Tensor as_strided(const Tensor& t, const Dims& sizes, const Dims& strides, int64
   PRISM_CHECK(sizes.n == strides.n, INVALID_ARGUMENT, "as_strided: mismatch in length of strides (",
               strides.n, ") and shape (", sizes.n, ")");
   PRISM_CHECK(offset >= 0, INVALID_ARGUMENT, "as_strided: negative storage offset ", offset);
-  int64_t max_index = offset;
-  bool empty_view = false;
   for (int i = 0; i < sizes.n; ++i) {
     PRISM_CHECK(sizes[i] >= 0, INVALID_ARGUMENT, "as_strided: negative size ", sizes[i]);
     PRISM_CHECK(strides[i] >= 0, INVALID_ARGUMENT, "as_strided: negative strides are not supported, got ",
                 strides.str());
-    if (sizes[i] == 0) empty_view = true;
-    max_index += (sizes[i] - 1) * strides[i];
   }
+  numel_of(sizes);
+  const bool empty_view = numel_of(sizes) == 0;
+  // Note [Checked size arithmetic]: the reach and offset sum are checked, so
+  // a stride near 2^62 is refused instead of wrapping below the storage size.
+  const int64_t max_index =
+      empty_view ? offset : checked_add(offset, max_reach(sizes, strides, "as_strided"), "as_strided");
   int64_t storage_elems = static_cast<int64_t>(t->storage->nbytes / t->element_size());
   PRISM_CHECK(empty_view || max_index < storage_elems, INVALID_ARGUMENT, "as_strided: size ", sizes.str(),
               ", stride ", strides.str(), ", offset ", offset, " reaches element ", max_index,
@@ -580,10 +631,10 @@ Tensor diagonal(const Tensor& t, int64_t offset, int64_t d1, int64_t d2) {
   int64_t diag_size, off = t->offset;
   if (offset >= 0) {
     diag_size = std::max<int64_t>(std::min(t->sizes[d1], t->sizes[d2] - offset), 0);
-    if (diag_size > 0) off += offset * t->strides[d2];
+    if (diag_size > 0) off = checked_add(off, checked_mul(offset, t->strides[d2], "diagonal"), "diagonal");
   } else {
     diag_size = std::max<int64_t>(std::min(t->sizes[d1] + offset, t->sizes[d2]), 0);
-    if (diag_size > 0) off -= offset * t->strides[d1];
+    if (diag_size > 0) off = checked_add(off, checked_mul(-offset, t->strides[d1], "diagonal"), "diagonal");
   }
   Dims s, st;
   for (int i = 0; i < t->dim(); ++i) {
@@ -592,7 +643,7 @@ Tensor diagonal(const Tensor& t, int64_t offset, int64_t d1, int64_t d2) {
     st.push_back(t->strides[i]);
   }
   s.push_back(diag_size);
-  st.push_back(t->strides[d1] + t->strides[d2]);
+  st.push_back(checked_add(t->strides[d1], t->strides[d2], "diagonal"));
   return make_view(t, s, st, off);
 }
 
@@ -630,8 +681,7 @@ void copy_(const Tensor& dst, const Tensor& src) {
   // would fall back to this very copy): the bytes its view spans travel
   // instead, and the destination device gathers the view from them.
   if (!s->is_contiguous() && sd->plugin->find_kernel("copy", s->dtype) == nullptr) {
-    int64_t span = 1;
-    for (int i = 0; i < s->dim(); ++i) span += (s->sizes[i] - 1) * s->strides[i];
+    const int64_t span = checked_add(max_reach(s->sizes, s->strides, "copy_"), 1, "copy_");
     Tensor raw = make_view(s, Dims{span}, Dims{1}, s->offset);
     Tensor staged = empty(Dims{span}, s->dtype, dd);
     copy_(staged, raw);

@@ -38,8 +38,28 @@ struct Dims {
   std::string str() const;  // "[2, 3]"
 };
 
+// Note [Checked size arithmetic]
+// Every product or sum of sizes, strides and offsets in the core goes through
+// these helpers: a size near 2^62 or a stride of INT64_MAX must give an error
+// naming the op, never a wrapped value that passes a bounds check and lets a
+// view reach outside its storage. They throw INVALID_ARGUMENT with PyTorch's
+// wording ("integer multiplication overflow").
+int64_t checked_mul(int64_t a, int64_t b, const char* op);
+int64_t checked_add(int64_t a, int64_t b, const char* op);
+inline bool mul_overflows(int64_t a, int64_t b, int64_t* out) {
+  return __builtin_mul_overflow(a, b, out);
+}
+inline bool add_overflows(int64_t a, int64_t b, int64_t* out) {
+  return __builtin_add_overflow(a, b, out);
+}
+
+// Element count; throws when the product of the sizes (zero sizes counted as
+// one, as contiguous strides are) overflows int64.
 int64_t numel_of(const Dims& sizes);
 Dims contiguous_strides(const Dims& sizes);
+// Largest element index a view reaches, relative to its offset: sum of
+// (size-1)*stride (0 for an empty view); throws naming `op` on overflow.
+int64_t max_reach(const Dims& sizes, const Dims& strides, const char* op);
 
 // Storage: one device allocation (or caller memory), reference counted.
 struct Storage {

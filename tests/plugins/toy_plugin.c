@@ -36,6 +36,9 @@
  *   TOY_SHORT_KERNEL_DEF        kernel_def_size too small to hold `run`
  *   TOY_FAULTY                  the 3rd call of "add" fails with INTERNAL
  *   TOY_UNDEFINED_SYMBOL        references a symbol nothing defines
+ *   TOY_ALLOC_NULL              alloc returns success with a NULL buffer
+ *   TOY_DEVICE_COUNT=n          device_count reports n devices (props of
+ *                               every index past the first 8 repeat device 0)
  */
 
 #ifndef TOY_NAME
@@ -59,6 +62,8 @@
 
 #if defined(TOY_ZERO_DEVICES)
 #define TOY_DEVICES 0
+#elif defined(TOY_DEVICE_COUNT)
+#define TOY_DEVICES TOY_DEVICE_COUNT
 #else
 #define TOY_DEVICES TOY_NUM_DEVICES
 #endif
@@ -130,6 +135,9 @@ static prism_plugin_error* toy_device_count(void* ctx, int32_t* count, const cha
 
 static prism_plugin_error* toy_device_props(void* ctx, int32_t device, prism_device_props* props) {
   toy_ctx* c = (toy_ctx*)ctx;
+#if defined(TOY_DEVICE_COUNT)
+  if (device >= 8 && device < TOY_DEVICES) device = 0;
+#endif
   if (device < 0 || device >= TOY_DEVICES || device >= 8)
     return toy_error(PRISM_ERROR_INVALID_ARGUMENT, "toy: no such device");
   if (device == TOY_PROPS_FAIL_DEVICE)
@@ -137,6 +145,9 @@ static prism_plugin_error* toy_device_props(void* ctx, int32_t device, prism_dev
   props->name = "Toy host device";
   props->vendor = "Prism tests";
   props->stable_id = c->stable_ids[device];
+#if defined(TOY_DEVICE_COUNT)
+  props->stable_id = NULL; /* no deduplication: every device is distinct */
+#endif
   props->total_memory = 0;
   props->dtype_mask = PRISM_DTYPE_BIT(PRISM_DTYPE_F32);
   props->capabilities = PRISM_DEVICE_CAP_HOST_MEMORY;
@@ -157,6 +168,12 @@ static prism_plugin_error* toy_alloc(void* ctx, int32_t device, size_t bytes, vo
   void* p = NULL;
   prism_plugin_error* err = toy_check_device(device);
   if (err != NULL) return err;
+#if defined(TOY_ALLOC_NULL)
+  (void)bytes;
+  (void)c;
+  *buffer = NULL; /* the bug under test: success without a buffer */
+  return NULL;
+#endif
   if (posix_memalign(&p, 64, bytes == 0 ? 64 : bytes) != 0)
     return toy_error(PRISM_ERROR_OUT_OF_MEMORY, "toy: out of host memory");
   ++c->live_buffers;

@@ -58,10 +58,13 @@ TEST_F(OpsTest, InPlaceRules) {
       PRISM_ERROR_INVALID_ARGUMENT, {"float32", "can't be cast", "int64"});
   expect_error([&] { binary_("add", tensor<float>({1}, Dims{1}), a); }, PRISM_ERROR_INVALID_ARGUMENT,
                {"doesn't match the broadcast shape"});
-  // Partial overlap is resolved by copying the input first.
+  // Partial overlap is refused, as PyTorch does (Note [Memory overlap]); the tensor is unchanged.
   Tensor m = tensor<float>({1, 2, 3, 4}, Dims{2, 2});
-  binary_("add", m, transpose(m, 0, 1));
-  EXPECT_EQ(values(m), (std::vector<double>{2, 5, 5, 8}));
+  expect_error([&] { binary_("add", m, transpose(m, 0, 1)); }, PRISM_ERROR_INVALID_ARGUMENT,
+               {"refer to a single memory location", "clone()"});
+  EXPECT_EQ(values(m), (std::vector<double>{1, 2, 3, 4}));
+  binary_("add", m, m);  // the same view element for element: allowed
+  EXPECT_EQ(values(m), (std::vector<double>{2, 4, 6, 8}));
   expect_error([&] { unary_("neg", expand(tensor<float>({1}, Dims{1}), Dims{3})); },
                PRISM_ERROR_INVALID_ARGUMENT, {"more than one element"});
 }

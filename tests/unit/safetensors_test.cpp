@@ -147,8 +147,9 @@ TEST_F(SafetensorsTest, WriterRejectsBadNames) {
       PRISM_ERROR_INVALID_ARGUMENT, {"1 names for 2 tensors"});
   expect_error([&] { io::serialize_safetensors({"bad\xff"}, {a}, {}); }, PRISM_ERROR_INVALID_ARGUMENT,
                {"UTF-8"});
+  // File-system failures are I/O errors (Note [Atomic checkpoint save]).
   expect_error([&] { io::save_safetensors("/nonexistent/dir/x.safetensors", {"a"}, {a}, {}); },
-               PRISM_ERROR_INVALID_ARGUMENT, {"/nonexistent/dir/x.safetensors"});
+               PRISM_ERROR_IO, {"/nonexistent/dir/x.safetensors"});
 }
 
 // ---- reader errors: each names the source and, where there is one, the tensor ----
