@@ -48,7 +48,7 @@ def test_example_script_end_to_end(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0
     assert "epoch 1: " in out and "test accuracy" in out and "reloaded accuracy" in out
-    ckpt = prism.load(tmp_path / "mlp.safetensors")
+    ckpt = prism.load(tmp_path / "fashion_mnist_mlp_python.safetensors")
     assert ckpt["epoch"] == 1 and set(ckpt) == {"epoch", "model_state_dict", "optimizer_state_dict",
                                                 "test_accuracy"}
     assert ckpt["test_accuracy"] > 0.5
