@@ -160,8 +160,15 @@ def test_train_eval_requires_grad_zero_grad_apply():
 
 def test_to_dtype_and_device_keep_working():
     m = nn.Linear(3, 2)
+    w = m.weight
+    opt = prism.optim.SGD(m.parameters(), lr=0.1)  # built before the move, as often in ported code
     m.to(prism.float64)
-    assert m.weight.dtype == prism.float64 and isinstance(m.weight, nn.Parameter)
+    assert m.weight is w  # the same Parameter object, rebound to the cast data
+    assert m.weight.dtype == prism.float64 and isinstance(m.weight, nn.Parameter) and m.weight.requires_grad
+    m(prism.ones(1, 3, dtype=prism.float64)).sum().backward()
+    before = m.weight.detach().clone()
+    opt.step()
+    assert not prism.equal(before, m.weight)
     assert m(prism.ones(1, 3, dtype=prism.float64)).dtype == prism.float64
     m.to("cpu")
     assert str(m.weight.device).startswith("cpu")
@@ -459,7 +466,9 @@ def test_training_on_every_loaded_device_matches_cpu(tmp_path):
     for dev in devices:
         m = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
         m.load_state_dict(init)
+        w0 = m[0].weight
         m.to(dev)
+        assert m[0].weight is w0
         assert all(str(p.device) == dev and isinstance(p, nn.Parameter) for p in m.parameters())
         opt = train(m, dev)
         for a, b in zip(m.parameters(), ref.parameters()):
