@@ -1,4 +1,5 @@
 """Short Fashion-MNIST training through examples/python/train_fashion_mnist.py: the loss falls, accuracy rises."""
+import functools
 import importlib.util
 import os
 import pathlib
@@ -12,6 +13,7 @@ DATA = "/usr/share/datasets/fashion-mnist"
 pytestmark = pytest.mark.skipif(not os.path.isdir(DATA), reason=f"skipped: {DATA} not found (dataset-fashion-mnist)")
 
 
+@functools.lru_cache(maxsize=None)
 def load_example():
     spec = importlib.util.spec_from_file_location("train_fashion_mnist",
                                                   ROOT / "examples" / "python" / "train_fashion_mnist.py")
