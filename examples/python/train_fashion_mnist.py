@@ -2,17 +2,19 @@
 """train_fashion_mnist.py — trains an MLP (and optionally a CNN) on Fashion-MNIST with the prism Python package.
 
 Usage: python examples/python/train_fashion_mnist.py [--device NAME] [--model mlp|cnn|both] [--epochs N]
-           [--batch N] [--lr LR] [--workers N] [--checkpoint DIR] [--data DIR] [--limit N] [--no-target]
+           [--batch N] [--lr LR] [--workers N] [--checkpoint DIR] [--data DIR] [--limit N] [--seed S] [--no-target]
   --device      cpu, opencl:0, cuda:0, ... (default: the best loaded device: cuda, then rocm, else cpu)
   --model       which model to train (default mlp: 784-256-10)
   --epochs      epochs (default 2)
   --batch       batch size (default 64)
+  --lr          Adam's learning rate (default 1e-3)
   --workers     DataLoader worker processes (default 0: batches are built in this process)
-  --checkpoint  directory for <model>.safetensors (default: a temporary directory); the checkpoint is
+  --checkpoint  directory for fashion_mnist_<model>_python.safetensors (default: a temporary directory);
                 written with prism.save, loaded back with prism.load into a fresh model and evaluated
   --data        directory with the four IDX files (plain or .gz; default /usr/share/datasets/fashion-mnist,
                 Debian's dataset-fashion-mnist)
   --limit       use only the first N training images (quick runs)
+  --seed        prism.manual_seed (default 0): initial weights, shuffling
   --no-target   do not fail when the accuracy target is missed (MLP >= 0.85, CNN >= 0.88 after 2 epochs)
 Exits 1 when a model trained for 2+ epochs on the full set misses its target, 2 on bad arguments or data.
 """
@@ -35,8 +37,9 @@ def find_idx(data, stem):
         path = os.path.join(data, name)
         if os.path.exists(path):
             return path
-    sys.exit(f"train_fashion_mnist.py: {data}/{stem}(.gz) not found "
-             "(apt-get install dataset-fashion-mnist, or --data DIR)")
+    print(f"train_fashion_mnist.py: {data}/{stem}(.gz) not found (apt-get install dataset-fashion-mnist, or --data DIR)",
+          file=sys.stderr)
+    sys.exit(2)
 
 
 def load_split(data, prefix, limit=0):
@@ -111,7 +114,7 @@ def train(name, train_set, test_set, args, device):
         accs.append(acc)
         print(f"\n  epoch {epoch}: {seconds:.1f} s, test accuracy {acc:.4f}")
     # Checkpoint round trip: prism.save, then prism.load into a fresh model on the same device.
-    path = os.path.join(args.checkpoint, f"{name}.safetensors")
+    path = os.path.join(args.checkpoint, f"fashion_mnist_{name}_python.safetensors")
     prism.save({"epoch": args.epochs, "model_state_dict": model.state_dict(),
                 "optimizer_state_dict": opt.state_dict(), "test_accuracy": accs[-1]}, path)
     ckpt = prism.load(path, map_location=device)

@@ -77,6 +77,11 @@ class Tensor(_C.TensorBase):
     def __init__(self, *args, **kwargs):
         pass
 
+    @staticmethod
+    def _make_subclass(cls, data, requires_grad=False):
+        """An instance of cls (a Tensor subclass) sharing data's storage: a leaf (torch.Tensor._make_subclass)."""
+        return _C._make_subclass(cls, data, requires_grad)
+
     # ---- metadata ---------------------------------------------------------------------------------
     @property
     def device(self) -> device:
@@ -98,17 +103,10 @@ class Tensor(_C.TensorBase):
 
     @data.setter
     def data(self, value) -> None:
+        """Rebinds this tensor to value's storage (shape, dtype and device may change), as PyTorch does."""
         if not isinstance(value, _C.TensorBase):
-            raise TypeError("data must be a prism.Tensor")
-        if tuple(value.shape) != tuple(self.shape) or value.dtype is not self.dtype:
-            raise ValueError(
-                f"data: the new value must have the same shape and dtype ({tuple(self.shape)}, {self.dtype}), "
-                f"got ({tuple(value.shape)}, {value.dtype})"
-            )
-        from . import autograd
-
-        with autograd.no_grad():
-            self.copy_(value)
+            raise TypeError(f"data must be a prism.Tensor, not {type(value).__name__}")
+        self._set_data(value)
 
     @property
     def T(self) -> "Tensor":

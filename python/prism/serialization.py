@@ -169,7 +169,11 @@ def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_seri
         finally:
             os.unlink(tmp)
         return
-    _C.safetensors_save(os.fspath(f), enc.names, enc.tensors, metadata)
+    path = os.fspath(f)
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(errno.ENOENT, f"prism.save: no directory {parent!r} for", str(path))
+    _C.safetensors_save(path, enc.names, enc.tensors, metadata)
 
 
 class _Decoder:

@@ -67,9 +67,32 @@ void make_errors(nb::module_& m) {
 
 }  // namespace
 
+// Note [Refining INVALID_ARGUMENT]
+// --------------------------------
+// Much of the core still reports out-of-range indices and dims, and dtypes
+// an op does not accept, as INVALID_ARGUMENT (PRISM_ERROR_INDEX and
+// PRISM_ERROR_TYPE are new). Until it says INDEX/TYPE itself, the binding
+// refines INVALID_ARGUMENT by the core's fixed message wording so Python
+// callers get IndexError / TypeError subclasses as PyTorch users expect.
+prism_status refine(prism_status s, const std::string& m) {
+  if (s != PRISM_ERROR_INVALID_ARGUMENT) return s;
+  auto has = [&](const char* w) { return m.find(w) != std::string::npos; };
+  if (has("is out of bounds for dimension") || has("imension out of range") || has("out of range for dimension") ||
+      has("out of range (expected to be in range") || has("too many indices for tensor")) {
+    return PRISM_ERROR_INDEX;
+  }
+  if (has("must be int64, int32 or bool") || has("to have dtype int64 or int32") ||
+      has("only tensors of floating point dtype") || has("can't be cast to the desired output type") ||
+      has("Input dtype must be a floating point dtype") || has("only applicable to index tensors")) {
+    return PRISM_ERROR_TYPE;
+  }
+  return s;
+}
+
 [[noreturn]] void throw_status(prism_status s) {
   const char* msg = prism_last_error();
-  throw Error(s, (msg != nullptr && *msg != '\0') ? msg : prism_status_name(s));
+  std::string m = (msg != nullptr && *msg != '\0') ? msg : prism_status_name(s);
+  throw Error(refine(s, m), m);
 }
 
 nb::object wrap_as(nb::handle cls, prism_tensor_t t) {

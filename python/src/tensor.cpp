@@ -1144,6 +1144,27 @@ void register_tensor(nb::module_& m) {
           },
           [](nb::handle s, nb::handle g) { check(prism_tensor_set_grad(handle_of(s), opt_handle(g, "grad"))); },
           nb::arg("value").none(), "The accumulated gradient (None when there is none); settable.")
+      .def(
+          "_set_data",
+          [](nb::handle s, nb::handle other) {
+            // t.data = other: t now refers to other's storage, shape, dtype and device (PyTorch rebinds
+            // the variable); a leaf keeps requires_grad, and its .grad when it still fits.
+            prism_tensor_t src = tensor_arg(other, "data");
+            prism_tensor_t old = handle_of(s);
+            prism_tensor_t nh = nullptr;
+            check(prism_detach(src, &nh));
+            Tensor fresh(nh);
+            if (prism_tensor_requires_grad(old) != 0 && prism_tensor_is_leaf(old) != 0) {
+              check(prism_tensor_set_requires_grad(nh, 1));
+              prism_tensor_t g = nullptr;
+              if (prism_tensor_grad(old, &g) == PRISM_OK && g != nullptr) {
+                Tensor gown(g);
+                if (prism_tensor_set_grad(nh, g) != PRISM_OK) prism_clear_error();
+              }
+            }
+            *nb::inst_ptr<Tensor>(s) = std::move(fresh);  // the old handle is released with `fresh`
+          },
+          "other"_a)
       .def("retain_grad",
            [](nb::handle s) {
              check(prism_tensor_retain_grad(handle_of(s)));

@@ -151,8 +151,12 @@ def test_errors(tmp_path):
     with pytest.raises(TypeError, match="cannot store an object of type object"):
         prism.save({"x": object()}, tmp_path / "x.pt")
     assert not (tmp_path / "x.pt").exists()
-    with pytest.raises(OSError):
+    with pytest.raises(FileNotFoundError):
         prism.load(tmp_path / "missing.pt")
+    with pytest.raises(FileNotFoundError):
+        prism.save({"a": prism.ones(1)}, tmp_path / "no" / "such" / "dir.pt")
+    prism.save({"only": [1, "two", None]}, tmp_path / "no_tensors.pt")  # a checkpoint without tensors
+    assert prism.load(tmp_path / "no_tensors.pt") == {"only": [1, "two", None]}
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}      ")
     with pytest.raises(RuntimeError):

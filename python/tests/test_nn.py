@@ -160,8 +160,15 @@ def test_train_eval_requires_grad_zero_grad_apply():
 
 def test_to_dtype_and_device_keep_working():
     m = nn.Linear(3, 2)
+    w = m.weight
+    opt = prism.optim.SGD(m.parameters(), lr=0.1)  # built before the move, as often in ported code
     m.to(prism.float64)
-    assert m.weight.dtype == prism.float64 and isinstance(m.weight, nn.Parameter)
+    assert m.weight is w  # the same Parameter object, rebound to the cast data
+    assert m.weight.dtype == prism.float64 and isinstance(m.weight, nn.Parameter) and m.weight.requires_grad
+    m(prism.ones(1, 3, dtype=prism.float64)).sum().backward()
+    before = m.weight.detach().clone()
+    opt.step()
+    assert not prism.equal(before, m.weight)
     assert m(prism.ones(1, 3, dtype=prism.float64)).dtype == prism.float64
     m.to("cpu")
     assert str(m.weight.device).startswith("cpu")
@@ -431,3 +438,50 @@ def test_clip_grad_norm_matches_torch():
     assert pp.grad.tolist() == [-1.0, 0.5, 1.0]
     v = nn.utils.parameters_to_vector([nn.Parameter(prism.ones(2, 2)), nn.Parameter(prism.zeros(3))])
     assert v.tolist() == [1, 1, 1, 1, 0, 0, 0]
+
+
+# ------------------------------------------------------------------ other devices
+def _other_devices():
+    return [str(d) for d in prism.devices() if not str(d).startswith("cpu")]
+
+
+def test_training_on_every_loaded_device_matches_cpu(tmp_path):
+    devices = _other_devices()
+    if not devices:
+        pytest.skip("skipped: no device other than the CPU is loaded")
+    x = prism.randn(16, 6)
+    y = prism.randint(0, 3, (16,))
+    ref = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    init = {k: v.clone() for k, v in ref.state_dict().items()}
+
+    def train(model, dev):
+        opt = prism.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        xd, yd = x.to(dev), y.to(dev)
+        for _ in range(3):
+            opt.zero_grad()
+            F.cross_entropy(model(xd), yd).backward()
+            opt.step()
+        return opt
+    train(ref, "cpu")
+    for dev in devices:
+        m = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+        m.load_state_dict(init)
+        w0 = m[0].weight
+        m.to(dev)
+        assert m[0].weight is w0
+        assert all(str(p.device) == dev and isinstance(p, nn.Parameter) for p in m.parameters())
+        opt = train(m, dev)
+        for a, b in zip(m.parameters(), ref.parameters()):
+            np.testing.assert_allclose(a.detach().cpu().numpy(), b.detach().numpy(), rtol=1e-4, atol=1e-5)
+        path = tmp_path / "dev.pt"
+        prism.save({"model": m.state_dict(), "opt": opt.state_dict()}, path)
+        back = prism.load(path)  # each tensor returns to the device it was saved from
+        assert str(back["model"]["0.weight"].device) == dev
+        assert str(back["opt"]["state"][0]["momentum_buffer"].device) == dev
+        on_cpu = prism.load(path, map_location="cpu")
+        assert str(on_cpu["model"]["0.weight"].device).startswith("cpu")
+        assert on_cpu["model"]["0.weight"].tolist() == m[0].weight.detach().cpu().tolist()
+        loader = prism.utils.data.DataLoader(prism.utils.data.TensorDataset(x, y), batch_size=8, pin_memory=True,
+                                             pin_memory_device=dev)
+        xb, yb = next(iter(loader))
+        assert xb.is_pinned() and xb.to(dev).tolist() == x[:8].tolist()

@@ -1,4 +1,5 @@
 """Short Fashion-MNIST training through examples/python/train_fashion_mnist.py: the loss falls, accuracy rises."""
+import functools
 import importlib.util
 import os
 import pathlib
@@ -12,6 +13,7 @@ DATA = "/usr/share/datasets/fashion-mnist"
 pytestmark = pytest.mark.skipif(not os.path.isdir(DATA), reason=f"skipped: {DATA} not found (dataset-fashion-mnist)")
 
 
+@functools.lru_cache(maxsize=None)
 def load_example():
     spec = importlib.util.spec_from_file_location("train_fashion_mnist",
                                                   ROOT / "examples" / "python" / "train_fashion_mnist.py")
@@ -48,7 +50,7 @@ def test_example_script_end_to_end(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0
     assert "epoch 1: " in out and "test accuracy" in out and "reloaded accuracy" in out
-    ckpt = prism.load(tmp_path / "mlp.safetensors")
+    ckpt = prism.load(tmp_path / "fashion_mnist_mlp_python.safetensors")
     assert ckpt["epoch"] == 1 and set(ckpt) == {"epoch", "model_state_dict", "optimizer_state_dict",
                                                 "test_accuracy"}
     assert ckpt["test_accuracy"] > 0.5

@@ -101,11 +101,14 @@ def test_state_dict_layout_like_torch_and_resume():
     c, oc = make()
     with prism.no_grad():
         c.copy_(b)
-    oc.load_state_dict(ob.state_dict())
+    saved = ob.state_dict()
+    before = saved["state"][0]["exp_avg"].tolist()
+    oc.load_state_dict(saved)
     for g in grads[3:]:
         c.grad = prism.tensor(g)
         oc.step()
     assert c.tolist() == a.tolist()
+    assert saved["state"][0]["exp_avg"].tolist() == before  # loading copied the state, as PyTorch does
     with pytest.raises(ValueError):
         optim.Adam([nn.Parameter(prism.ones(1)), nn.Parameter(prism.ones(1))]).load_state_dict(ob.state_dict())
 

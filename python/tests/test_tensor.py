@@ -221,3 +221,17 @@ def test_python_m_prism_info():
     r = subprocess.run([sys.executable, "-m", "prism", "info"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "plugins:" in r.stdout and "cpu" in r.stdout
+
+
+def test_data_rebinds_like_pytorch():
+    class P(prism.Tensor):
+        def __new__(cls, data=None, requires_grad=True):
+            return prism.Tensor._make_subclass(cls, data, requires_grad)
+
+    p = P(prism.ones(2))
+    (p * 2).sum().backward()
+    p.data = p.data * 3  # same shape: keeps .grad
+    assert p.tolist() == [3, 3] and p.grad.tolist() == [2, 2] and p.requires_grad and p.is_leaf
+    p.data = prism.zeros(3, dtype=prism.float64)  # shape and dtype may change
+    assert p.shape == (3,) and p.dtype is prism.float64 and isinstance(p, P)
+    assert not p.data.requires_grad

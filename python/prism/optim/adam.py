@@ -43,7 +43,7 @@ class Adam(Optimizer):
             with prism.enable_grad():
                 loss = closure()
         update = _C.adam_update
-        state = self.state
+        items = self.state._items  # id(param) -> (param, state): one dict lookup per parameter
         decoupled = _C.ADAM_DECOUPLED_WEIGHT_DECAY if self._decoupled else 0
         for group in self.param_groups:
             lr = float(group["lr"])
@@ -56,7 +56,10 @@ class Adam(Optimizer):
                 g = p.grad
                 if g is None:
                     continue
-                st = state[p]
+                entry = items.get(id(p))
+                if entry is None:
+                    entry = items[id(p)] = (p, {})
+                st = entry[1]
                 if not st:
                     st["step"] = 0
                     st["exp_avg"] = prism.zeros_like(p)

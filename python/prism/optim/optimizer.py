@@ -18,8 +18,9 @@ __all__ = ["Optimizer", "required"]
 # {"state": {0: {...}, 1: {...}}, "param_groups": [{..., "params": [0, 1]}]}
 # with the live state tensors (not copies), as PyTorch. load_state_dict()
 # maps those numbers back onto this optimizer's parameters in the same order,
-# copies the hyper-parameters, and moves floating state tensors to each
-# parameter's device and dtype ("step" stays as it is).
+# copies the hyper-parameters and the state tensors (never aliasing the
+# caller's), and moves floating state tensors to each parameter's device and
+# dtype ("step" keeps its dtype).
 
 
 class _RequiredParameter:
@@ -190,6 +191,9 @@ class Optimizer:
 
         def cast(param, value, key):
             if isinstance(value, prism.Tensor):
+                # A copy, as PyTorch deep-copies the state dict: the optimizer never writes into the
+                # caller's tensors.
+                value = value.detach().clone()
                 if key == "step":
                     return value
                 if value.dtype.is_floating_point:

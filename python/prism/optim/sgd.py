@@ -36,7 +36,7 @@ class SGD(Optimizer):
             with prism.enable_grad():
                 loss = closure()
         update = _C.sgd_update
-        state = self.state
+        items = self.state._items  # id(param) -> (param, state): one dict lookup per parameter
         for group in self.param_groups:
             lr = float(group["lr"])
             momentum = float(group["momentum"])
@@ -48,7 +48,10 @@ class SGD(Optimizer):
                 if g is None:
                     continue
                 if momentum != 0.0:
-                    st = state[p]
+                    entry = items.get(id(p))
+                    if entry is None:
+                        entry = items[id(p)] = (p, {})
+                    st = entry[1]
                     buf = st.get("momentum_buffer")
                     if buf is None:
                         buf = prism.zeros_like(p)

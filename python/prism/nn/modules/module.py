@@ -511,13 +511,13 @@ class Module:
 
 
 def _swap(param, new):
-    # Note [Module.to and Parameter objects]
-    # --------------------------------------
-    # A conversion that leaves a parameter where it is (same device and dtype)
-    # keeps the Parameter object. One that moves or casts it makes a new
-    # Parameter holding the converted tensor (with the same requires_grad), so
-    # an optimizer must be built after to() / cuda() / half(), as PyTorch's
-    # documentation recommends.
+    # Note [Module.to keeps the Parameter objects]
+    # --------------------------------------------
+    # As in PyTorch, to() / cuda() / half() rebind the data under each
+    # Parameter (param.data = new: the same Python object now holds the moved
+    # or cast tensor), so an optimizer built before the move still holds the
+    # live parameters. A conversion that changes nothing keeps everything.
     if str(new.device) == str(param.device) and new.dtype == param.dtype:
         return param
-    return Parameter(new.detach(), param.requires_grad)
+    param.data = new.detach()
+    return param

@@ -220,6 +220,8 @@ def _worker_loop(dataset, index_queue, result_queue, collate_fn, auto_collation,
                 return
             continue
         if task is None:
+            # Results still queued are not wanted any more: exit without waiting to flush them.
+            result_queue.cancel_join_thread()
             break
         epoch, idx, indices = task
         try:
@@ -530,9 +532,13 @@ class _MultiProcessIter:
             if w.is_alive():
                 w.terminate()
                 w.join(timeout=1.0)
-        for q in self._index_queues + [self._result_queue]:
-            q.cancel_join_thread()
+        # Index queues: flush their feeder threads (the tasks are small) before closing, so no
+        # feeder is left writing to a closed pipe. The result queue is only read here.
+        for q in self._index_queues:
             q.close()
+            q.join_thread()
+        self._result_queue.cancel_join_thread()
+        self._result_queue.close()
 
     def __del__(self):
         try:
