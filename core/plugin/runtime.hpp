@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/common.hpp"
+#include "prism/comm.h"
 #include "prism/plugin.h"
 
 // The core's definition of the opaque plugin error (Note [Plugin ABI rules]).
@@ -68,8 +69,22 @@ struct Device {
   bool host_memory() const { return (capabilities & PRISM_DEVICE_CAP_HOST_MEMORY) != 0; }
 };
 
+// A communicator plugin (libprism-comm-<name>.so, api/prism/comm.h).
+struct CommPlugin {
+  std::string path;
+  std::string name;  // table->name, e.g. "gloo"
+  std::string version;
+  uint32_t abi_major = 0, abi_minor = 0;
+  const prism_comm_table* table = nullptr;  // plugin-owned, static
+  void* ctx = nullptr;                      // from table->init
+  bool usable = false;                      // table->probe said so
+  std::string reason;                       // why not usable
+  std::shared_ptr<void> library;
+};
+
 struct LoadReportRow {
   std::string path;
+  std::string kind = "device";  // "device" or "comm"
   std::string plugin_name;
   bool loaded = false;
   uint32_t abi_major = 0, abi_minor = 0;
@@ -128,6 +143,10 @@ class Runtime {
   // Both run load_default first.
   std::vector<Device*> devices();
   std::vector<LoadReportRow> load_report();
+  // The communicator plugin named `name` ("gloo"), after load_default;
+  // nullptr when none is loaded under that name.
+  CommPlugin* comm_plugin(const std::string& name);
+  std::vector<CommPlugin*> comm_plugins();
 
  private:
   Runtime() = default;
@@ -137,12 +156,15 @@ class Runtime {
   bool load_file(const std::string& path, LoadReportRow& row);
   // Calls `entry`, checks its table and registers the plugin; fills `row`.
   void admit(prism_plugin_entry_fn entry, std::shared_ptr<void> library, LoadReportRow& row);
+  // The same for a communicator plugin (Note [Communicator ABI rules]).
+  void admit_comm(prism_comm_entry_fn entry, std::shared_ptr<void> library, LoadReportRow& row);
   // The report row of an earlier attempt at `path`, or nullptr.
   const LoadReportRow* find_row(const std::string& path) const;
   std::recursive_mutex mutex_;
   bool defaults_loaded_ = false;
   std::vector<std::unique_ptr<Plugin>> plugins_;
   std::vector<std::unique_ptr<Device>> devices_;
+  std::vector<std::unique_ptr<CommPlugin>> comm_plugins_;
   std::vector<LoadReportRow> report_;
 };
 
