@@ -9,7 +9,7 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-SOURCE_DIRS=(api core backends plugins tests conformance examples bench)
+SOURCE_DIRS=(api core backends plugins comm tests conformance examples bench)
 
 check=0
 files=()

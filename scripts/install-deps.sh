@@ -35,6 +35,9 @@ PACKAGES=(
   # ROCm backend: Debian's HIP compiler and runtime (the CUDA backend uses the NVIDIA
   # toolkit in /usr/local/cuda, which is not a Debian package)
   hipcc libamdhip64-dev
+  # distributed: the Gloo and MPI communicator plugins, mpirun for the MPI tests, ip netns for
+  # the two-host test
+  libgloo-dev libopenmpi-dev openmpi-bin iproute2
 )
 
 log() { printf 'install-deps: %s\n' "$*"; }

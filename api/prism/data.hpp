@@ -102,6 +102,65 @@ class TensorDataset : public Dataset {
   std::vector<Tensor> tensors_;
 };
 
+// Note [DistributedSampler]
+// As torch.utils.data.distributed.DistributedSampler: each rank of a
+// data-parallel job reads a disjoint 1/num_replicas share of the dataset.
+// With shuffle, every rank draws the same permutation from (seed, epoch) —
+// a Fisher-Yates shuffle driven by splitmix64, identical on every platform —
+// so call set_epoch(e) at the start of each epoch on every rank. The order
+// is padded by repeating its head to a multiple of num_replicas (or cut
+// with drop_last), so every rank gets the same number of examples and runs
+// the same number of steps (collectives stay matched).
+class DistributedSampler {
+ public:
+  // num_replicas / rank < 0: the world size / rank of prism::distributed.
+  explicit DistributedSampler(int64_t dataset_size, int32_t num_replicas = -1, int32_t rank = -1,
+                              bool shuffle = true, uint64_t seed = 0, bool drop_last = false)
+      : n_(dataset_size), shuffle_(shuffle), drop_last_(drop_last), seed_(seed) {
+    replicas_ = num_replicas >= 0 ? num_replicas : distributed::get_world_size();
+    rank_ = rank >= 0 ? rank : distributed::get_rank();
+    if (n_ < 0 || replicas_ <= 0 || rank_ >= replicas_)
+      detail::fail("DistributedSampler: rank " + std::to_string(rank_) + " of " + std::to_string(replicas_) +
+                   " replicas over " + std::to_string(n_) + " examples is not valid");
+  }
+  void set_epoch(int64_t epoch) { epoch_ = epoch; }
+  // Examples per rank.
+  int64_t size() const { return drop_last_ ? n_ / replicas_ : (n_ + replicas_ - 1) / replicas_; }
+  std::vector<int64_t> indices() const {
+    std::vector<int64_t> order(static_cast<size_t>(n_));
+    for (int64_t i = 0; i < n_; ++i) order[static_cast<size_t>(i)] = i;
+    if (shuffle_) {
+      uint64_t state = seed_ + static_cast<uint64_t>(epoch_) * 0x9E3779B97F4A7C15ULL;
+      auto next = [&state] {
+        uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        return z ^ (z >> 31);
+      };
+      for (int64_t i = n_ - 1; i > 0; --i)
+        std::swap(order[static_cast<size_t>(i)], order[next() % static_cast<uint64_t>(i + 1)]);
+    }
+    const int64_t total = size() * replicas_;
+    if (drop_last_) {
+      order.resize(static_cast<size_t>(total));
+    } else {
+      for (int64_t i = n_; i < total; ++i)
+        order.push_back(order[static_cast<size_t>((i - n_) % std::max<int64_t>(n_, 1))]);
+    }
+    std::vector<int64_t> mine;
+    mine.reserve(static_cast<size_t>(size()));
+    for (int64_t i = rank_; i < total; i += replicas_) mine.push_back(order[static_cast<size_t>(i)]);
+    return mine;
+  }
+
+ private:
+  int64_t n_;
+  int32_t replicas_ = 1, rank_ = 0;
+  bool shuffle_, drop_last_;
+  uint64_t seed_;
+  int64_t epoch_ = 0;
+};
+
 struct DataLoaderOptions {
   int64_t batch_size = 1;
   bool shuffle = false;
@@ -112,6 +171,9 @@ struct DataLoaderOptions {
   // memory pinned for it (prism_pin_memory) before the copy. A device whose
   // plugin has no pinned memory gets ordinary host batches instead.
   bool pin_memory = true;
+  // When set, each epoch reads sampler->indices() in that order (shuffle must
+  // be false: the sampler shuffles); see Note [DistributedSampler].
+  std::shared_ptr<const DistributedSampler> sampler;
 };
 
 class DataLoader {
@@ -132,7 +194,7 @@ class DataLoader {
 
   // Batches per epoch.
   int64_t size() const {
-    const int64_t n = dataset_->size();
+    const int64_t n = o_.sampler ? o_.sampler->size() : dataset_->size();
     return o_.drop_last ? n / o_.batch_size : (n + o_.batch_size - 1) / o_.batch_size;
   }
 
@@ -172,7 +234,10 @@ class DataLoader {
     stop();
     const int64_t n = dataset_->size();
     order_.resize(static_cast<size_t>(n));
-    if (o_.shuffle && n > 0) {
+    if (o_.sampler) {
+      if (o_.shuffle) detail::fail("DataLoader: shuffle must be false with a sampler (the sampler shuffles)");
+      order_ = o_.sampler->indices();
+    } else if (o_.shuffle && n > 0) {
       prism_tensor_t perm = nullptr;
       check(prism_randperm(n, PRISM_DTYPE_I64, "cpu", &perm));
       Tensor p = Tensor::adopt(perm);

@@ -587,6 +587,262 @@ class ModuleList : public Module {
 };
 
 // ===========================================================================
+// Data-parallel training across processes (prism::distributed)
+// ===========================================================================
+
+// Note [DistributedDataParallel]
+// ------------------------------
+// As torch.nn.parallel.DistributedDataParallel, over prism::distributed:
+// - Construction checks that every rank holds the same parameters (count,
+//   shapes, dtypes), failing on every rank with a message naming the first
+//   difference, then broadcasts parameters and buffers from rank 0.
+// - Gradients are averaged over the ranks in buckets: parameters, in reverse
+//   registration order (roughly the order backward produces their
+//   gradients), are packed into flat buckets of about bucket_cap_mb (the
+//   first about first_bucket_mb so communication starts early). A gradient
+//   hook on each parameter copies its gradient (plus any gradient already
+//   accumulated in .grad, so no_sync() accumulation is synchronised too) into
+//   its bucket slot; a bucket whose slots are all filled starts an async
+//   all-reduce (avg) at once, in bucket order on every rank, while backward
+//   goes on with the remaining layers: communication overlaps backward.
+// - The hook of the last parameter to receive its gradient waits for every
+//   bucket and writes the averaged values into every .grad (it sets its own
+//   parameter's .grad and hands the engine a zero gradient to add), so after
+//   loss.backward() returns, .grad holds the average on every rank and the
+//   values are bitwise equal across ranks.
+// - no_sync() (a guard): backward only accumulates locally; the next
+//   synchronised backward averages the accumulated gradients.
+// - Every parameter that requires grad must receive a gradient in each
+//   synchronised backward (torch's find_unused_parameters=false); forward()
+//   refuses to start when the previous backward left some without one.
+// - World size 1 keeps the hooks but sends nothing.
+class DistributedDataParallel : public Module {
+ public:
+  struct Options {
+    double bucket_cap_mb = 25.0;
+    double first_bucket_mb = 1.0;
+    bool broadcast_buffers = true;  // buffers (e.g. BatchNorm statistics) from rank 0 at every forward
+    distributed::ProcessGroup group = distributed::ProcessGroup();
+  };
+
+  explicit DistributedDataParallel(std::shared_ptr<Module> module)
+      : DistributedDataParallel(std::move(module), Options()) {}
+  DistributedDataParallel(std::shared_ptr<Module> module, Options options) : o_(std::move(options)) {
+    if (!module) detail::fail("DistributedDataParallel: module is null");
+    module_ = register_module("module", std::move(module));
+    size_ = o_.group.size();
+    rank_ = o_.group.rank();
+    for (auto& kv : module_->named_parameters())
+      if (kv.second.requires_grad()) params_.push_back(kv);
+    check_same_parameters();
+    {
+      NoGradGuard ng;
+      for (auto& kv : module_->named_parameters()) distributed::broadcast(kv.second, 0, o_.group);
+      for (auto& kv : module_->named_buffers())
+        if (kv.second.defined()) distributed::broadcast(kv.second, 0, o_.group);
+    }
+    build_buckets();
+    for (size_t i = 0; i < params_.size(); ++i) {
+      Tensor p = params_[i].second;
+      hooks_.emplace_back(p, p.register_hook([this, i](const Tensor& g) { return on_grad(i, g); }));
+    }
+  }
+  ~DistributedDataParallel() override {
+    for (auto& h : hooks_) {
+      try {
+        h.first.remove_hook(h.second);
+      } catch (...) {  // a destructor never throws
+      }
+    }
+  }
+
+  Tensor forward(const Tensor& input) override {
+    if (pending_ != 0 && pending_ != params_.size()) {
+      std::string missing;
+      for (size_t i = 0; i < params_.size(); ++i)
+        if (!ready_[i]) missing += (missing.empty() ? "" : ", ") + params_[i].first;
+      detail::fail("DistributedDataParallel: the previous backward produced no gradient for parameter(s) " +
+                   missing + "; every parameter that requires grad must take part in the loss");
+    }
+    reset_round();
+    if (o_.broadcast_buffers && size_ > 1) {
+      NoGradGuard ng;
+      for (auto& kv : module_->named_buffers())
+        if (kv.second.defined()) distributed::broadcast(kv.second, 0, o_.group);
+    }
+    return module_->forward(input);
+  }
+  std::string name() const override { return "DistributedDataParallel"; }
+  Module& module() { return *module_; }
+  std::shared_ptr<Module> module_ptr() const { return module_; }
+  size_t bucket_count() const { return buckets_.size(); }
+
+  // Disables gradient synchronisation while alive (gradient accumulation).
+  class NoSyncGuard {
+   public:
+    explicit NoSyncGuard(DistributedDataParallel& d) : d_(d), prev_(d.sync_) { d_.sync_ = false; }
+    ~NoSyncGuard() { d_.sync_ = prev_; }
+    NoSyncGuard(const NoSyncGuard&) = delete;
+    NoSyncGuard& operator=(const NoSyncGuard&) = delete;
+
+   private:
+    DistributedDataParallel& d_;
+    bool prev_;
+  };
+  NoSyncGuard no_sync() { return NoSyncGuard(*this); }
+
+ private:
+  struct Bucket {
+    Tensor flat;                 // 1-d, the parameters' dtype and device
+    std::vector<size_t> params;  // indices into params_
+    size_t filled = 0;
+    distributed::Work work;
+    bool launched = false;
+  };
+
+  void check_same_parameters() {
+    // (count, total elements, a hash of every shape and dtype), then the
+    // per-parameter element counts to name the first difference.
+    std::vector<int64_t> sig = {static_cast<int64_t>(params_.size()), 0, 1469598103934665603LL};
+    std::vector<int64_t> numels;
+    for (auto& kv : params_) {
+      int64_t n = kv.second.numel();
+      numels.push_back(n);
+      sig[1] += n;
+      auto mix = [&](int64_t v) { sig[2] = (sig[2] ^ v) * 1099511628211LL; };
+      mix(static_cast<int64_t>(kv.second.dtype()));
+      for (int64_t d : kv.second.sizes()) mix(d);
+      mix(-1);
+    }
+    if (size_ == 1) return;
+    Tensor mine = Tensor::from_data(sig.data(), {3}, kInt64);
+    Tensor all = zeros({3 * static_cast<int64_t>(size_)}, kInt64);
+    distributed::all_gather(all, mine, o_.group);
+    std::vector<int64_t> got = all.to_vector<int64_t>();
+    for (int32_t r = 0; r < size_; ++r) {
+      const int64_t* o = &got[static_cast<size_t>(r) * 3];
+      if (o[0] == sig[0] && o[1] == sig[1] && o[2] == sig[2]) continue;
+      std::string why = "rank " + std::to_string(rank_) + " has " + std::to_string(sig[0]) + " parameters (" +
+                        std::to_string(sig[1]) + " elements) but rank " + std::to_string(r) + " has " +
+                        std::to_string(o[0]) + " (" + std::to_string(o[1]) + " elements)";
+      if (o[0] == sig[0] && o[1] == sig[1]) why += ", with different shapes or dtypes";
+      detail::fail("DistributedDataParallel: the model differs across ranks: " + why +
+                   "; every rank must build the same model");
+    }
+  }
+
+  void build_buckets() {
+    ready_.assign(params_.size(), false);
+    slot_.assign(params_.size(), {0, 0});
+    const double cap0 = o_.first_bucket_mb * 1048576.0, cap = o_.bucket_cap_mb * 1048576.0;
+    std::vector<size_t> cur;
+    double bytes = 0;
+    auto close = [&] {
+      if (cur.empty()) return;
+      Bucket b;
+      int64_t total = 0;
+      for (size_t i : cur) {
+        slot_[i] = {buckets_.size(), total};
+        total += params_[i].second.numel();
+      }
+      const Tensor& p0 = params_[cur[0]].second;
+      b.flat = zeros({total}, p0.dtype(), p0.device());
+      b.params = cur;
+      buckets_.push_back(std::move(b));
+      cur.clear();
+      bytes = 0;
+    };
+    for (size_t k = params_.size(); k-- > 0;) {
+      const Tensor& p = params_[k].second;
+      if (!cur.empty()) {
+        const Tensor& q = params_[cur[0]].second;
+        if (q.dtype() != p.dtype() || q.device().str() != p.device().str()) close();
+      }
+      cur.push_back(k);
+      bytes += static_cast<double>(p.numel()) * static_cast<double>(element_size(p.dtype()));
+      if (bytes >= (buckets_.empty() ? cap0 : cap)) close();
+    }
+    close();
+    reset_round();
+  }
+
+  void reset_round() {
+    pending_ = params_.size();
+    std::fill(ready_.begin(), ready_.end(), false);
+    next_launch_ = 0;
+    for (Bucket& b : buckets_) {
+      b.filled = 0;
+      b.launched = false;
+    }
+  }
+
+  Tensor on_grad(size_t i, const Tensor& g) {
+    if (!sync_ || ready_[i]) return Tensor();
+    NoGradGuard ng;
+    const Tensor& p = params_[i].second;
+    Bucket& b = buckets_[slot_[i].first];
+    Tensor dst = b.flat.narrow(0, slot_[i].second, p.numel()).view(p.sizes());
+    Tensor acc = p.grad();
+    if (acc.defined()) {
+      dst.copy_(acc);
+      dst.add_(g);
+    } else {
+      dst.copy_(g);
+    }
+    ready_[i] = true;
+    ++b.filled;
+    --pending_;
+    launch_ready();
+    if (pending_ > 0) return Tensor();
+    // The last gradient of this backward: wait and write every average.
+    for (Bucket& bk : buckets_) bk.work.wait();
+    for (size_t k = 0; k < params_.size(); ++k) {
+      Tensor pk = params_[k].second;
+      Tensor v = buckets_[slot_[k].first].flat.narrow(0, slot_[k].second, pk.numel()).view(pk.sizes());
+      Tensor gk = pk.grad();
+      if (k != i && gk.defined()) {
+        gk.copy_(v);
+      } else {
+        pk.set_grad(v.clone());
+      }
+    }
+    pending_ = 0;
+    return zeros_like(g);
+  }
+
+  // Starts, in bucket order, every bucket whose slots are all filled.
+  void launch_ready() {
+    while (next_launch_ < buckets_.size() &&
+           buckets_[next_launch_].filled == buckets_[next_launch_].params.size()) {
+      Bucket& b = buckets_[next_launch_++];
+      if (size_ > 1) b.work = distributed::all_reduce(b.flat, distributed::ReduceOp::Avg, o_.group, true);
+      b.launched = true;
+    }
+  }
+
+  Options o_;
+  std::shared_ptr<Module> module_;
+  int32_t size_ = 1, rank_ = 0;
+  std::vector<std::pair<std::string, Tensor>> params_;
+  std::vector<std::pair<Tensor, int32_t>> hooks_;
+  std::vector<Bucket> buckets_;
+  std::vector<std::pair<size_t, int64_t>> slot_;  // (bucket, offset) of each parameter
+  std::vector<bool> ready_;
+  size_t pending_ = 0, next_launch_ = 0;
+  bool sync_ = true;
+};
+
+// Rank-0-only checkpoints: rank 0 writes, then every rank waits at a barrier
+// (so a rank that reads the file next finds it complete).
+inline void save_on_rank0(const Module& m, const std::string& path, const StringMap& metadata = StringMap(),
+                          const distributed::ProcessGroup& group = distributed::ProcessGroup()) {
+  const Module* target = &m;
+  if (auto* ddp = dynamic_cast<const DistributedDataParallel*>(&m)) target = ddp->module_ptr().get();
+  if (!distributed::is_initialized() || group.rank() == 0) target->save(path, metadata);
+  if (distributed::is_initialized()) distributed::barrier(group);
+}
+
+// ===========================================================================
 // Losses: callables of (input, target), torch.nn's defaults.
 // ===========================================================================
 

@@ -114,6 +114,10 @@ typedef struct prism_load_report_row {
   int32_t device_count; /* devices it exposes (0 when not loaded) */
   const char* reason;   /* loader error, refusal reason or zero-device
                            reason; "" when loaded with devices */
+  /* Appended in 0.2 (read only when struct_size covers it): */
+  const char* kind; /* "device" (prism_plugin_entry) or "comm" (a communicator
+                       plugin, comm.h: device_count is 0 and reason says why
+                       it cannot run here, "" when it can) */
 } prism_load_report_row;
 
 /* *n (out) = number of rows in the load report. */
@@ -970,6 +974,132 @@ PRISM_API prism_status prism_embedding(prism_tensor_t weight, prism_tensor_t ind
  * i16, i32, f32, f64; big-endian data is converted). A truncated, padded or
  * malformed file is an INVALID_ARGUMENT error naming it. */
 PRISM_API prism_status prism_load_idx(const char* path, const char* device, prism_tensor_t* out);
+
+/* ===========================================================================
+ * Distributed: collectives across processes and hosts
+ * ======================================================================== */
+
+/*
+ * Collectives run on a communicator plugin (libprism-comm-<name>.so: "gloo",
+ * the default, over TCP; "mpi"; "nccl"/"rccl" where built), found like device
+ * plugins and listed by `prism info` (kind "comm"). A process joins the world
+ * once with prism_dist_init; `prism run -n N program` starts N processes with
+ * the environment it reads. Every rank of a group must issue the same
+ * collectives in the same order.
+ *
+ * Groups: NULL means the world group everywhere a prism_process_group_t is
+ * taken. Ranks passed to a collective (root, peer) are ranks of that group.
+ *
+ * Tensors: any dtype, any device, any layout. A tensor on a device without
+ * host memory, or a non-contiguous one, is copied to a contiguous host buffer
+ * when the collective is issued and its result copied back when it is waited
+ * for; a contiguous host tensor is used in place. The tensors are retained by
+ * the work until it completes: do not read or write them before the work
+ * completes (prism_work_wait).
+ *
+ * Work: every collective takes `prism_work_t* work`. NULL: the call blocks
+ * until the collective completed on this rank (the copy back included) or
+ * failed. Non-NULL: the call returns at once and *work (out) is a new handle
+ * owned by the caller (free it with prism_work_release); wait with
+ * prism_work_wait. Collectives of one group run in issue order on a worker
+ * thread of that group.
+ *
+ * Errors and timeouts: a collective fails (status UNAVAILABLE, message naming
+ * the collective, the ranks and the engine's reason) when a peer is gone or
+ * the group's timeout passed; it never hangs past the timeout. After such an
+ * error the group may be unusable: finalize and exit.
+ * PRISM_DIST_DEBUG=1 makes every collective first compare its kind, dtype,
+ * size and root across ranks and fail on every rank with a message naming
+ * both calls when they differ.
+ */
+typedef struct prism_process_group_s* prism_process_group_t;
+typedef struct prism_work_s* prism_work_t;
+
+/* Reduction operators (values are ABI). AVG divides the sum by the group
+ * size (integer dtypes: truncating division; bool: refused). On bool tensors
+ * SUM and MAX are logical or, PROD and MIN logical and. */
+typedef enum prism_reduce_op {
+  PRISM_REDUCE_SUM = 0,
+  PRISM_REDUCE_AVG = 1,
+  PRISM_REDUCE_MAX = 2,
+  PRISM_REDUCE_MIN = 3,
+  PRISM_REDUCE_PROD = 4,
+  PRISM_REDUCE_FORCE_32BIT = 0x7FFFFFFF /* not an operator */
+} prism_reduce_op;
+
+/* Joins the world group. `backend`: the communicator plugin's name ("gloo",
+ * "mpi"); NULL or "" reads PRISM_DIST_BACKEND, default "gloo". Rank and world
+ * size come from PRISM_RANK / PRISM_WORLD_SIZE (else OMPI_COMM_WORLD_RANK/SIZE
+ * as mpirun sets them, PMI_RANK/PMI_SIZE, SLURM_PROCID/SLURM_NTASKS,
+ * RANK/WORLD_SIZE), the rendezvous from PRISM_MASTER_ADDR / PRISM_MASTER_PORT
+ * (else MASTER_ADDR / MASTER_PORT, else 127.0.0.1:29500): rank 0 listens
+ * there. `timeout_ms` (milliseconds) bounds the rendezvous and every later
+ * collective; <= 0 reads PRISM_DIST_TIMEOUT (seconds), default 300 s. Blocks
+ * until every rank joined. Errors: INVALID_ARGUMENT (missing or bad rank,
+ * world size or port; already initialized), UNAVAILABLE (no such plugin,
+ * port in use, master unreachable, a rank reporting another world size,
+ * timeout), each with a message naming the cause. */
+PRISM_API prism_status prism_dist_init(const char* backend, int64_t timeout_ms);
+/* As prism_dist_init with explicit values: rank/world_size < 0, master_addr
+ * NULL or "" and master_port <= 0 mean "from the environment" as above. */
+PRISM_API prism_status prism_dist_init_with(const char* backend, int32_t rank, int32_t world_size,
+                                            const char* master_addr, int32_t master_port, int64_t timeout_ms);
+/* 1 after a successful prism_dist_init and before prism_dist_finalize, else 0. */
+PRISM_API int32_t prism_dist_is_initialized(void);
+/* Leaves the world: waits for the world group's issued collectives, then
+ * closes it. Sub-group handles must be released by their owners. A no-op when
+ * not initialized. */
+PRISM_API prism_status prism_dist_finalize(void);
+/* *rank (out) = this process's rank in `group` (NULL = world). */
+PRISM_API prism_status prism_dist_rank(prism_process_group_t group, int32_t* rank);
+/* *size (out) = number of ranks in `group` (NULL = world). */
+PRISM_API prism_status prism_dist_world_size(prism_process_group_t group, int32_t* size);
+/* *name (out) = the communicator plugin's name, static storage. */
+PRISM_API prism_status prism_dist_backend(const char** name);
+/* A group of the world ranks listed (`n` entries, ascending, distinct).
+ * Collective over the world: every rank calls it with the same list. *out
+ * (out) is a new handle owned by the caller (prism_process_group_release),
+ * or NULL on ranks not in the list. */
+PRISM_API prism_status prism_dist_new_group(const int32_t* ranks, size_t n, prism_process_group_t* out);
+/* Frees a group handle (NULL is a no-op); waits for its issued collectives. */
+PRISM_API prism_status prism_process_group_release(prism_process_group_t group);
+
+/* In place: t becomes the reduction of every rank's t. */
+PRISM_API prism_status prism_dist_all_reduce(prism_process_group_t group, prism_tensor_t t,
+                                             prism_reduce_op op, prism_work_t* work);
+/* In place: every rank's t becomes rank `root`'s. */
+PRISM_API prism_status prism_dist_broadcast(prism_process_group_t group, prism_tensor_t t, int32_t root,
+                                            prism_work_t* work);
+/* out (group size x numel(in) elements, any shape, same dtype) = every rank's
+ * `in` concatenated in rank order (torch's all_gather_into_tensor). */
+PRISM_API prism_status prism_dist_all_gather(prism_process_group_t group, prism_tensor_t out,
+                                             prism_tensor_t in, prism_work_t* work);
+/* out (numel(in) / group size elements) = this rank's chunk (in flat order)
+ * of the reduction of every rank's `in` (torch's reduce_scatter_tensor). */
+PRISM_API prism_status prism_dist_reduce_scatter(prism_process_group_t group, prism_tensor_t out,
+                                                 prism_tensor_t in, prism_reduce_op op, prism_work_t* work);
+/* Returns (or completes) once every rank of the group reached it. */
+PRISM_API prism_status prism_dist_barrier(prism_process_group_t group, prism_work_t* work);
+/* Sends t's elements to rank `dst` of the group, matched by `tag` (>= 0)
+ * with the peer's prism_dist_recv of the same byte size. */
+PRISM_API prism_status prism_dist_send(prism_process_group_t group, prism_tensor_t t, int32_t dst,
+                                       int32_t tag, prism_work_t* work);
+/* Receives into t from rank `src` of the group (see prism_dist_send). */
+PRISM_API prism_status prism_dist_recv(prism_process_group_t group, prism_tensor_t t, int32_t src,
+                                       int32_t tag, prism_work_t* work);
+/* Blocks until the work completed (then copies a staged result back into
+ * its tensor) or `timeout_ms` milliseconds passed (<= 0: the group's
+ * timeout). Returns the collective's own error if it failed, UNAVAILABLE on
+ * timeout (the collective itself then still ends within the group's timeout).
+ * May be called again after success (a no-op). */
+PRISM_API prism_status prism_work_wait(prism_work_t work, int64_t timeout_ms);
+/* *done (out) = 1 when the collective finished (successfully or not), else 0.
+ * Never blocks. A finished work still needs prism_work_wait to copy a staged
+ * result back and to report its error. */
+PRISM_API prism_status prism_work_is_completed(prism_work_t work, int32_t* done);
+/* Frees a work handle (NULL is a no-op). The collective still runs to its end;
+ * a staged result is then not copied back. */
+PRISM_API prism_status prism_work_release(prism_work_t work);
 
 #ifdef __cplusplus
 } /* extern "C" */

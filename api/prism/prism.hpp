@@ -2316,6 +2316,160 @@ inline Tensor avg_pool2d(const Tensor& input, const IntList& kernel_size, const 
 
 }  // namespace nn::functional
 
+// ===========================================================================
+// Distributed: process groups, collectives, work handles (prism.h's
+// "Distributed" section; Note [Process groups] in the core)
+// ===========================================================================
+
+namespace distributed {
+
+enum class ReduceOp : int32_t {
+  Sum = PRISM_REDUCE_SUM,
+  Avg = PRISM_REDUCE_AVG,
+  Max = PRISM_REDUCE_MAX,
+  Min = PRISM_REDUCE_MIN,
+  Prod = PRISM_REDUCE_PROD,
+};
+
+// An issued collective (move-only). wait() throws prism::Error on failure or
+// timeout; the destructor releases the handle without waiting.
+class Work {
+ public:
+  Work() = default;
+  explicit Work(prism_work_t h) : h_(h) {}
+  Work(Work&& o) noexcept : h_(o.h_) { o.h_ = nullptr; }
+  Work& operator=(Work&& o) noexcept {
+    if (this != &o) {
+      prism_work_release(h_);
+      h_ = o.h_;
+      o.h_ = nullptr;
+    }
+    return *this;
+  }
+  Work(const Work&) = delete;
+  Work& operator=(const Work&) = delete;
+  ~Work() { prism_work_release(h_); }
+  // Blocks until complete (timeout_ms <= 0: the group's timeout).
+  void wait(int64_t timeout_ms = 0) {
+    if (h_ != nullptr) check(prism_work_wait(h_, timeout_ms));
+  }
+  bool is_completed() const {
+    int32_t done = 1;
+    if (h_ != nullptr) check(prism_work_is_completed(h_, &done));
+    return done != 0;
+  }
+  bool valid() const { return h_ != nullptr; }
+
+ private:
+  prism_work_t h_ = nullptr;
+};
+
+// A process group handle (shared; a default-constructed one is the world).
+class ProcessGroup {
+ public:
+  ProcessGroup() = default;
+  explicit ProcessGroup(prism_process_group_t h)
+      : h_(h == nullptr ? nullptr : std::shared_ptr<prism_process_group_s>(h, [](prism_process_group_t g) {
+          prism_process_group_release(g);
+        })) {}
+  prism_process_group_t get() const { return h_.get(); }
+  int32_t rank() const {
+    int32_t r = 0;
+    check(prism_dist_rank(get(), &r));
+    return r;
+  }
+  int32_t size() const {
+    int32_t n = 0;
+    check(prism_dist_world_size(get(), &n));
+    return n;
+  }
+
+ private:
+  std::shared_ptr<prism_process_group_s> h_;
+};
+
+// Joins the world (prism_dist_init): backend "" = PRISM_DIST_BACKEND or gloo.
+inline void init_process_group(const std::string& backend = "", int64_t timeout_ms = 0) {
+  check(prism_dist_init(backend.empty() ? nullptr : backend.c_str(), timeout_ms));
+}
+inline void init_process_group(const std::string& backend, int32_t rank, int32_t world_size,
+                               const std::string& master_addr, int32_t master_port, int64_t timeout_ms = 0) {
+  check(prism_dist_init_with(backend.empty() ? nullptr : backend.c_str(), rank, world_size,
+                             master_addr.c_str(), master_port, timeout_ms));
+}
+inline bool is_initialized() {
+  return prism_dist_is_initialized() != 0;
+}
+inline void destroy_process_group() {
+  check(prism_dist_finalize());
+}
+inline int32_t get_rank(const ProcessGroup& g = ProcessGroup()) {
+  return g.rank();
+}
+inline int32_t get_world_size(const ProcessGroup& g = ProcessGroup()) {
+  return g.size();
+}
+// A sub-group (collective over the world). On ranks not listed the result
+// is an empty optional-like group: check member().
+inline ProcessGroup new_group(const std::vector<int32_t>& ranks, bool* member = nullptr) {
+  prism_process_group_t h = nullptr;
+  check(prism_dist_new_group(ranks.data(), ranks.size(), &h));
+  if (member != nullptr) *member = h != nullptr;
+  return ProcessGroup(h);
+}
+
+namespace detail {
+// Runs a collective: blocking (returns an empty Work) or async.
+template <typename F>
+Work issue(bool async_op, F&& f) {
+  if (!async_op) {
+    check(f(nullptr));
+    return Work();
+  }
+  prism_work_t w = nullptr;
+  check(f(&w));
+  return Work(w);
+}
+}  // namespace detail
+
+inline Work all_reduce(const Tensor& t, ReduceOp op = ReduceOp::Sum, const ProcessGroup& g = ProcessGroup(),
+                       bool async_op = false) {
+  return detail::issue(async_op, [&](prism_work_t* w) {
+    return prism_dist_all_reduce(g.get(), t.get(), static_cast<prism_reduce_op>(op), w);
+  });
+}
+inline Work broadcast(const Tensor& t, int32_t src, const ProcessGroup& g = ProcessGroup(),
+                      bool async_op = false) {
+  return detail::issue(async_op,
+                       [&](prism_work_t* w) { return prism_dist_broadcast(g.get(), t.get(), src, w); });
+}
+inline Work all_gather(const Tensor& out, const Tensor& in, const ProcessGroup& g = ProcessGroup(),
+                       bool async_op = false) {
+  return detail::issue(
+      async_op, [&](prism_work_t* w) { return prism_dist_all_gather(g.get(), out.get(), in.get(), w); });
+}
+inline Work reduce_scatter(const Tensor& out, const Tensor& in, ReduceOp op = ReduceOp::Sum,
+                           const ProcessGroup& g = ProcessGroup(), bool async_op = false) {
+  return detail::issue(async_op, [&](prism_work_t* w) {
+    return prism_dist_reduce_scatter(g.get(), out.get(), in.get(), static_cast<prism_reduce_op>(op), w);
+  });
+}
+inline Work barrier(const ProcessGroup& g = ProcessGroup(), bool async_op = false) {
+  return detail::issue(async_op, [&](prism_work_t* w) { return prism_dist_barrier(g.get(), w); });
+}
+inline Work send(const Tensor& t, int32_t dst, int32_t tag = 0, const ProcessGroup& g = ProcessGroup(),
+                 bool async_op = false) {
+  return detail::issue(async_op,
+                       [&](prism_work_t* w) { return prism_dist_send(g.get(), t.get(), dst, tag, w); });
+}
+inline Work recv(const Tensor& t, int32_t src, int32_t tag = 0, const ProcessGroup& g = ProcessGroup(),
+                 bool async_op = false) {
+  return detail::issue(async_op,
+                       [&](prism_work_t* w) { return prism_dist_recv(g.get(), t.get(), src, tag, w); });
+}
+
+}  // namespace distributed
+
 }  // namespace prism
 
 #endif  // PRISM_API_PRISM_PRISM_HPP_

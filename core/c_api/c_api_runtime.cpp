@@ -164,6 +164,7 @@ PRISM_API prism_status prism_load_report_get(size_t index, prism_load_report_row
     row->abi_minor = r.abi_minor;
     row->device_count = r.device_count;
     row->reason = r.reason.c_str();
+    if (PRISM_HAS(row, prism_load_report_row, kind)) row->kind = r.kind.c_str();
   });
 }
 

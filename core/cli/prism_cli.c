@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "launch.h"
 #include "prism/plugin.h" /* PRISM_DEVICE_CAP_* and PRISM_PLUGIN_ABI_* (plain C constants) */
 #include "prism/prism.h"
 
@@ -194,6 +195,9 @@ static void print_usage(FILE* out) {
           "  info [--plugin PATH]...  plugin load report and device table; each --plugin\n"
           "                           loads that file first (explicit path)\n"
           "  version                  library version and plugin ABI version\n"
+          "  run -n N [options] program [args...]\n"
+          "                           start N ranks of a distributed job on this host\n"
+          "                           (`prism run --help` for the options)\n"
           "  help, --help, -h         this text\n"
           "\n"
           "environment:\n"
@@ -210,7 +214,7 @@ static int cmd_version(void) {
 }
 
 static int print_load_report(void) {
-  static const char* const kHeaders[] = {"path", "plugin", "loaded", "abi", "devices", "reason"};
+  static const char* const kHeaders[] = {"path", "plugin", "kind", "loaded", "abi", "devices", "reason"};
   table t;
   size_t n = 0, i;
   if (prism_load_report_count(&n) != PRISM_OK) return fail("prism_load_report_count");
@@ -219,11 +223,11 @@ static int print_load_report(void) {
     printf("  none found: set PRISM_PLUGIN_PATH to a directory holding libprism-*.so\n");
     return 0;
   }
-  table_init(&t, 6, kHeaders);
+  table_init(&t, 7, kHeaders);
   for (i = 0; i < n; ++i) {
     prism_load_report_row row;
     char abi[32], devices[32];
-    const char* cells[6];
+    const char* cells[7];
     memset(&row, 0, sizeof(row));
     row.struct_size = sizeof(row);
     if (prism_load_report_get(i, &row) != PRISM_OK) {
@@ -238,10 +242,11 @@ static int print_load_report(void) {
     snprintf(devices, sizeof(devices), "%d", (int)row.device_count);
     cells[0] = row.path;
     cells[1] = row.plugin_name;
-    cells[2] = row.loaded ? "yes" : "no";
-    cells[3] = abi;
-    cells[4] = devices;
-    cells[5] = row.reason;
+    cells[2] = row.kind != NULL ? row.kind : "device";
+    cells[3] = row.loaded ? "yes" : "no";
+    cells[4] = abi;
+    cells[5] = devices;
+    cells[6] = row.reason;
     table_add(&t, cells);
   }
   table_print(&t, stdout);
@@ -331,6 +336,7 @@ int main(int argc, char** argv) {
   }
   cmd = argv[1];
   if (strcmp(cmd, "info") == 0) return cmd_info(argc - 2, argv + 2);
+  if (strcmp(cmd, "run") == 0) return prism_cli_run(argc - 2, argv + 2);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     if (argc > 2) {
       fprintf(stderr, "prism version: takes no arguments\n\n");

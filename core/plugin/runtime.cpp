@@ -559,9 +559,16 @@ bool Runtime::load_file(const std::string& path, LoadReportRow& row) {
       throw Refusal{
           detail::str_cat("cannot load the library: ", why != nullptr ? std::string(why) : ec.message())};
     }
+    if (!lib->has(PRISM_PLUGIN_ENTRY_SYMBOL) && lib->has(PRISM_COMM_ENTRY_SYMBOL)) {
+      row.kind = "comm";
+      auto entry = &lib->get<std::remove_pointer_t<prism_comm_entry_fn>>(PRISM_COMM_ENTRY_SYMBOL);
+      admit_comm(entry, lib, row);
+      report_.push_back(row);
+      return true;
+    }
     if (!lib->has(PRISM_PLUGIN_ENTRY_SYMBOL))
-      throw Refusal{detail::str_cat("the library does not export '", PRISM_PLUGIN_ENTRY_SYMBOL,
-                                    "' (not a Prism plugin)")};
+      throw Refusal{detail::str_cat("the library exports neither '", PRISM_PLUGIN_ENTRY_SYMBOL, "' nor '",
+                                    PRISM_COMM_ENTRY_SYMBOL, "' (not a Prism plugin)")};
     auto entry = &lib->get<std::remove_pointer_t<prism_plugin_entry_fn>>(PRISM_PLUGIN_ENTRY_SYMBOL);
     admit(entry, lib, row);
   } catch (const Refusal& r) {
@@ -696,6 +703,106 @@ void Runtime::admit(prism_plugin_entry_fn entry, std::shared_ptr<void> library, 
     row.device_count = 0;
     throw;
   }
+}
+
+// Note [Communicator plugins]
+// libprism-comm-<name>.so files are found by the same discovery as device
+// plugins (their names match libprism-*.so) and told apart by the entry
+// symbol they export. A communicator plugin's row has kind "comm", no
+// devices, and as reason the engine's probe answer when it cannot run here
+// ("no device" for NCCL without a GPU). It is loaded even when not usable,
+// so `prism info` can say why.
+constexpr size_t kCommTableRequiredEnd = offsetof(prism_comm_table, recv) + sizeof(void*);
+
+void Runtime::admit_comm(prism_comm_entry_fn entry, std::shared_ptr<void> library, LoadReportRow& row) {
+  try {
+    const prism_comm_table* table = nullptr;
+    if (prism_plugin_error* err = entry(host_table(), &table))
+      throw Refusal{detail::str_cat(PRISM_COMM_ENTRY_SYMBOL, " failed: ", consume_error(err))};
+    if (table == nullptr) throw Refusal{detail::str_cat(PRISM_COMM_ENTRY_SYMBOL, " returned no table")};
+    if (table->struct_size < kTableAbiFieldsEnd)
+      throw Refusal{detail::str_cat("communicator table struct_size ", table->struct_size,
+                                    " is too small to hold an ABI version")};
+    row.abi_major = table->abi_major;
+    row.abi_minor = table->abi_minor;
+    if (table->abi_major != PRISM_COMM_ABI_MAJOR)
+      throw Refusal{detail::str_cat("communicator ABI ", table->abi_major, ".", table->abi_minor,
+                                    " is not compatible with core communicator ABI ", PRISM_COMM_ABI_MAJOR,
+                                    ".", PRISM_COMM_ABI_MINOR, " (major versions differ)")};
+    if (table->struct_size < kCommTableRequiredEnd)
+      throw Refusal{detail::str_cat("communicator table struct_size ", table->struct_size,
+                                    " is smaller than the ABI ", PRISM_COMM_ABI_MAJOR, ".0 minimum ",
+                                    kCommTableRequiredEnd)};
+    if (table->name == nullptr || table->name[0] == '\0')
+      throw Refusal{"required field 'name' is NULL or empty"};
+    const void* slots[] = {reinterpret_cast<const void*>(table->init),
+                           reinterpret_cast<const void*>(table->shutdown),
+                           reinterpret_cast<const void*>(table->probe),
+                           reinterpret_cast<const void*>(table->comm_create),
+                           reinterpret_cast<const void*>(table->comm_split),
+                           reinterpret_cast<const void*>(table->comm_destroy),
+                           reinterpret_cast<const void*>(table->all_reduce),
+                           reinterpret_cast<const void*>(table->broadcast),
+                           reinterpret_cast<const void*>(table->all_gather),
+                           reinterpret_cast<const void*>(table->reduce_scatter),
+                           reinterpret_cast<const void*>(table->barrier),
+                           reinterpret_cast<const void*>(table->send),
+                           reinterpret_cast<const void*>(table->recv)};
+    const char* names[] = {"init",         "shutdown",   "probe",     "comm_create", "comm_split",
+                           "comm_destroy", "all_reduce", "broadcast", "all_gather",  "reduce_scatter",
+                           "barrier",      "send",       "recv"};
+    for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); ++i)
+      if (slots[i] == nullptr) throw Refusal{detail::str_cat("required slot '", names[i], "' is NULL")};
+    for (const auto& p : comm_plugins_)
+      if (p->name == table->name)
+        throw Refusal{
+            detail::str_cat("communicator '", table->name, "' is already loaded from '", p->path, "'")};
+    auto plugin = std::make_unique<CommPlugin>();
+    plugin->path = row.path;
+    plugin->name = table->name;
+    plugin->version = safe_str(table->version);
+    plugin->abi_major = table->abi_major;
+    plugin->abi_minor = table->abi_minor;
+    plugin->table = table;
+    plugin->library = std::move(library);
+    if (prism_plugin_error* err = table->init(&plugin->ctx))
+      throw Refusal{detail::str_cat("init failed: ", consume_error(err))};
+    int32_t usable = 0;
+    const char* reason = nullptr;
+    if (prism_plugin_error* err = table->probe(plugin->ctx, &usable, &reason)) {
+      table->shutdown(plugin->ctx);
+      throw Refusal{detail::str_cat("probe failed: ", consume_error(err))};
+    }
+    plugin->usable = usable != 0;
+    if (!plugin->usable) plugin->reason = reason != nullptr && reason[0] != '\0' ? reason : "not usable here";
+    row.plugin_name = plugin->name;
+    row.loaded = true;
+    row.device_count = 0;
+    row.reason = plugin->usable ? "" : plugin->reason;
+    comm_plugins_.push_back(std::move(plugin));
+  } catch (const Refusal& r) {
+    row.loaded = false;
+    row.reason = r.reason;
+  } catch (const std::exception& e) {
+    row.loaded = false;
+    row.reason = detail::str_cat("internal error while loading: ", e.what());
+  }
+}
+
+CommPlugin* Runtime::comm_plugin(const std::string& name) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  load_default();
+  for (auto& p : comm_plugins_)
+    if (p->name == name) return p.get();
+  return nullptr;
+}
+
+std::vector<CommPlugin*> Runtime::comm_plugins() {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  load_default();
+  std::vector<CommPlugin*> out;
+  for (auto& p : comm_plugins_) out.push_back(p.get());
+  return out;
 }
 
 // Queries every device, drops duplicates (same stable_id as a device already

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/common.hpp"
+#include "prism/comm.h"
 #include "prism/plugin.h"
 
 // The core's definition of the opaque plugin error (Note [Plugin ABI rules]).
@@ -99,8 +100,22 @@ struct Device {
   bool host_memory() const { return (capabilities & PRISM_DEVICE_CAP_HOST_MEMORY) != 0; }
 };
 
+// A communicator plugin (libprism-comm-<name>.so, api/prism/comm.h).
+struct CommPlugin {
+  std::string path;
+  std::string name;  // table->name, e.g. "gloo"
+  std::string version;
+  uint32_t abi_major = 0, abi_minor = 0;
+  const prism_comm_table* table = nullptr;  // plugin-owned, static
+  void* ctx = nullptr;                      // from table->init
+  bool usable = false;                      // table->probe said so
+  std::string reason;                       // why not usable
+  std::shared_ptr<void> library;
+};
+
 struct LoadReportRow {
   std::string path;
+  std::string kind = "device";  // "device" or "comm"
   std::string plugin_name;
   bool loaded = false;
   uint32_t abi_major = 0, abi_minor = 0;
@@ -159,6 +174,10 @@ class Runtime {
   // Both run load_default first.
   std::vector<Device*> devices();
   std::vector<LoadReportRow> load_report();
+  // The communicator plugin named `name` ("gloo"), after load_default;
+  // nullptr when none is loaded under that name.
+  CommPlugin* comm_plugin(const std::string& name);
+  std::vector<CommPlugin*> comm_plugins();
 
  private:
   Runtime() = default;
@@ -173,12 +192,15 @@ class Runtime {
   void load_builtin_cpu();
   // Adds a report row for a discovery problem that is not a load attempt.
   void note_row(const std::string& path, const std::string& reason);
+  // The same for a communicator plugin (Note [Communicator ABI rules]).
+  void admit_comm(prism_comm_entry_fn entry, std::shared_ptr<void> library, LoadReportRow& row);
   // The report row of an earlier attempt at `path`, or nullptr.
   const LoadReportRow* find_row(const std::string& path) const;
   std::recursive_mutex mutex_;
   bool defaults_loaded_ = false;
   std::vector<std::unique_ptr<Plugin>> plugins_;
   std::vector<std::unique_ptr<Device>> devices_;
+  std::vector<std::unique_ptr<CommPlugin>> comm_plugins_;
   std::vector<LoadReportRow> report_;
 };
 

@@ -8,6 +8,9 @@
 //   --data        directory with the four IDX files (plain or .gz); default
 //                 /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist)
 //   --quick       a smoke run: 1 epoch on 4096 training images, no accuracy target
+//   --ddp         data-parallel over the ranks of `prism run -n N` (nn::DistributedDataParallel,
+//                 DistributedSampler): --batch stays the global batch (each rank takes batch / N);
+//                 after every step the parameters are checked to be bitwise equal on every rank
 // Exit status: 0 when every model reached its accuracy target (MLP 0.85, CNN 0.88 after
 // 2 epochs; not checked with --quick or fewer epochs) and its checkpoint reloads to the
 // same accuracy; 1 otherwise; 2 on bad arguments or missing data.
@@ -38,7 +41,21 @@ struct Options {
   int64_t batch = 64;
   int64_t train_limit = 0;  // 0 = all
   bool quick = false;
+  bool ddp = false;
+  int rank = 0, world = 1;
 };
+
+// FNV-1a over the bytes of every parameter: equal on every rank after each
+// DDP step, since every rank applies the same averaged gradient.
+int64_t parameter_hash(nn::Module& model) {
+  uint64_t h = 1469598103934665603ULL;
+  for (const Tensor& p : model.parameters()) {
+    std::vector<float> v = p.to(prism::Device("cpu")).contiguous().to_vector<float>();
+    const auto* b = reinterpret_cast<const unsigned char*>(v.data());
+    for (size_t i = 0; i < v.size() * sizeof(float); ++i) h = (h ^ b[i]) * 1099511628211ULL;
+  }
+  return static_cast<int64_t>(h);
+}
 
 // Fashion-MNIST's training-set mean and standard deviation of pixel/255.
 constexpr double kMean = 0.2860, kStd = 0.3530;
@@ -124,15 +141,26 @@ Result train(const std::string& name, const std::shared_ptr<nn::Sequential>& mak
   r.target = target;
   auto model = make_fresh;
   model->to(device);
+  // With --ddp the model is wrapped: parameters broadcast from rank 0,
+  // gradients averaged over the ranks during backward.
+  std::shared_ptr<nn::Module> net = model;
+  if (o.ddp) net = std::make_shared<nn::DistributedDataParallel>(model);
   prism::optim::AdamOptions ao;
   ao.lr = 1e-3;
   prism::optim::Adam opt(model->parameters(), ao);
   nn::CrossEntropyLoss loss_fn;
 
   prism::data::DataLoaderOptions lo;
-  lo.batch_size = o.batch;
-  lo.shuffle = true;
+  lo.batch_size = o.batch / o.world;
+  lo.shuffle = !o.ddp;
   lo.device = device;
+  std::shared_ptr<prism::data::DistributedSampler> sampler;
+  if (o.ddp) {
+    sampler = std::make_shared<prism::data::DistributedSampler>(train_set.images.size(0), o.world, o.rank,
+                                                                true, 0, true);
+    lo.sampler = sampler;
+    lo.drop_last = true;
+  }
   prism::data::DataLoader loader(
       std::make_shared<prism::data::TensorDataset>(std::vector<Tensor>{train_set.images, train_set.labels}),
       lo);
@@ -141,17 +169,31 @@ Result train(const std::string& name, const std::shared_ptr<nn::Sequential>& mak
               static_cast<long long>(model->num_parameters()), device.c_str(), o.epochs,
               static_cast<long long>(loader.size()), static_cast<long long>(o.batch));
   double total_seconds = 0;
+  int64_t checked_steps = 0;
   for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+    if (sampler) sampler->set_epoch(epoch);
     const auto t0 = Clock::now();
     int64_t step = 0;
     double running = 0;
     for (const auto& batch : loader) {
       opt.zero_grad(true);
-      Tensor loss = loss_fn((*model)(batch[0]), batch[1]);
+      Tensor loss = loss_fn((*net)(batch[0]), batch[1]);
       loss.backward();
       opt.step();
       ++step;
-      if (step % 50 == 0 || step == loader.size()) {
+      if (o.ddp) {  // bitwise-equal parameters on every rank, after every step
+        int64_t h = parameter_hash(*model);
+        Tensor mine = Tensor::from_data(&h, {1}, prism::kInt64);
+        Tensor all = prism::zeros({o.world}, prism::kInt64);
+        prism::distributed::all_gather(all, mine);
+        for (int64_t other : all.to_vector<int64_t>())
+          if (other != h)
+            throw prism::Error(PRISM_ERROR_INTERNAL, "ddp: parameters differ across ranks after step " +
+                                                         std::to_string(step) + " of epoch " +
+                                                         std::to_string(epoch));
+        ++checked_steps;
+      }
+      if (o.rank == 0 && (step % 50 == 0 || step == loader.size())) {
         running = loss.item<double>();
         const double s = std::chrono::duration<double>(Clock::now() - t0).count();
         const int width = 30;
@@ -167,12 +209,20 @@ Result train(const std::string& name, const std::shared_ptr<nn::Sequential>& mak
     total_seconds += seconds;
     r.accuracy = accuracy(*model, test, device);
     std::printf("\n  epoch %d: %.1f s, test accuracy %.4f\n", epoch, seconds, r.accuracy);
+    if (o.ddp)
+      std::printf("  ddp: parameters bitwise equal on all %d ranks after each of %lld steps\n", o.world,
+                  static_cast<long long>(checked_steps));
   }
   r.seconds_per_epoch = total_seconds / o.epochs;
 
   // Checkpoint: write, reload into a fresh model, check the accuracy is the same.
   const std::string path = o.checkpoint_dir + "/fashion_mnist_" + name + ".safetensors";
-  model->save(path, {{"model", name}, {"epochs", std::to_string(o.epochs)}});
+  nn::save_on_rank0(*model, path, {{"model", name}, {"epochs", std::to_string(o.epochs)}});
+  if (o.rank != 0) {  // only rank 0 wrote it (hosts may share no file system)
+    r.reloaded_accuracy = r.accuracy;
+    r.ok = !(!o.quick && o.epochs >= 2) || r.accuracy >= target;
+    return r;
+  }
   auto reloaded = factory();
   reloaded->load(path);
   reloaded->to(device);
@@ -224,10 +274,12 @@ int main(int argc, char** argv) {
       o.checkpoint_dir = value();
     else if (a == "--quick")
       o.quick = true;
+    else if (a == "--ddp")
+      o.ddp = true;
     else if (a == "--help" || a == "-h") {
       std::printf(
           "usage: train_fashion_mnist [--device NAME] [--model mlp|cnn|both] [--epochs N] [--batch N]\n"
-          "                           [--data DIR] [--checkpoint DIR] [--quick]\n");
+          "                           [--data DIR] [--checkpoint DIR] [--quick] [--ddp]\n");
       return 0;
     } else
       return usage(("unknown option " + a).c_str());
@@ -241,6 +293,17 @@ int main(int argc, char** argv) {
   }
   try {
     prism::load_default_plugins();
+    if (o.ddp) {
+      prism::distributed::init_process_group();
+      o.rank = prism::distributed::get_rank();
+      o.world = prism::distributed::get_world_size();
+      if (o.batch % o.world != 0) return usage("--batch must be a multiple of the world size with --ddp");
+      const char* backend = "";
+      prism_dist_backend(&backend);
+      std::printf("ddp: rank %d of %d (backend %s), global batch %lld = %d x %lld\n", o.rank, o.world,
+                  backend, static_cast<long long>(o.batch), o.world,
+                  static_cast<long long>(o.batch / o.world));
+    }
     const prism::Device device(o.device.empty() ? best_device() : o.device);
     prism::manual_seed(0);
     const auto t0 = Clock::now();
@@ -266,6 +329,7 @@ int main(int argc, char** argv) {
                   r.reloaded_accuracy, r.target, r.ok ? "ok" : "FAILED");
       ok = ok && r.ok;
     }
+    if (o.ddp) prism::distributed::destroy_process_group();
     return ok ? 0 : 1;
   } catch (const prism::Error& e) {
     std::fprintf(stderr, "train_fashion_mnist: %s\n", e.what());
