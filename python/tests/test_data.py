@@ -44,6 +44,28 @@ class Failing(Dataset):
         return prism.tensor([float(i)])
 
 
+# The seeds' custom Dataset (used by test_seeds.py; here so that worker processes import a light module).
+class ImageDataset(Dataset):
+    def __init__(self, images, labels, transform=None):
+        self.images = images
+        self.labels = labels
+        self.transform = transform
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, idx):
+        image = self.images[idx]
+        label = self.labels[idx]
+        if self.transform:
+            image = self.transform(image)
+        return image, label
+
+
+def flip_image(image):
+    return image.flip(-1) if hasattr(image, "flip") else image[..., ::-1].copy()
+
+
 def batches_equal(a, b):
     assert len(a) == len(b)
     for x, y in zip(a, b):
