@@ -105,9 +105,11 @@ def test_shuffle_covers_everything_and_is_seeded():
     assert [v for batch in a for v in batch] != list(range(100))
     loader = DataLoader(ds, batch_size=100, shuffle=True)
     assert next(iter(loader))[0].tolist() != next(iter(loader))[0].tolist()  # a new order each epoch
-    g1 = [b[0].tolist() for b in DataLoader(ds, batch_size=10, shuffle=True, generator=123)]
-    g2 = [b[0].tolist() for b in DataLoader(ds, batch_size=10, shuffle=True, generator=123)]
-    assert g1 == g2
+    l1 = DataLoader(ds, batch_size=10, shuffle=True, generator=123)
+    l2 = DataLoader(ds, batch_size=10, shuffle=True, generator=123)
+    e1 = [[b[0].tolist() for b in l1] for _ in range(2)]
+    e2 = [[b[0].tolist() for b in l2] for _ in range(2)]
+    assert e1 == e2 and e1[0] != e1[1]  # the same seed, the same sequence of epochs; each epoch new
 
 
 def test_default_collate_rules():
