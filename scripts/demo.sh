@@ -56,6 +56,9 @@ step "training from C (prism.h only)"
 # ---- 2 epochs on the best device with a progress bar; exits non-zero below 0.85. ----
 step "training from Python (prism package)"
 if [[ -x .venv/bin/python ]]; then
+  # The package is built against the release build above (find_package(Prism), no second core build).
+  CMAKE_PREFIX_PATH=$PWD/$BUILD CMAKE_BUILD_PARALLEL_LEVEL=$JOBS \
+    .venv/bin/python -m pip install --no-build-isolation --no-deps --disable-pip-version-check -q ./python
   .venv/bin/python examples/python/train_fashion_mnist.py --checkpoint "$BUILD/demo"
 else
   echo "skipped: .venv/bin/python not found (scripts/install-deps.sh creates it)"

@@ -118,6 +118,9 @@ _METHODS = [
     "isnan", "isinf", "isfinite", "count_nonzero", "dot", "outer", "unflatten", "softmax", "log_softmax",
     "exp_", "log_", "sqrt_", "relu_", "sigmoid_", "tanh_", "abs_", "neg_", "clamp_", "square_", "index_put",
 ]
+from ._tensor import _EXTRA_BINARY, _EXTRA_PREDICATES, _EXTRA_UNARY  # noqa: E402
+
+_METHODS += [n for n in _EXTRA_UNARY + _EXTRA_PREDICATES + _EXTRA_BINARY if n not in _METHODS and hasattr(Tensor, n)]
 for _name in _METHODS:
     globals()[_name] = _method(_name)
 del _name

@@ -524,3 +524,82 @@ def _rebuild(data, dtype_name, device_str, requires_grad):
 
 
 _C._set_tensor_class(Tensor)
+
+
+# ---- extra elementwise ops (prism._C's math_ops, when the core has them) --------------------------------
+_EXTRA_UNARY = ["trunc", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "log2",
+                "log10", "bitwise_not"]
+_EXTRA_PREDICATES = ["isnan", "isinf", "isfinite", "signbit"]
+_EXTRA_BINARY = ["atan2", "hypot", "copysign", "logaddexp", "nextafter", "bitwise_and", "bitwise_or",
+                 "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift"]
+
+
+def _unary_method(fn, name):
+    def method(self):
+        return fn(self)
+
+    method.__name__ = name
+    method.__doc__ = f"Elementwise {name}."
+    return method
+
+
+def _binary_method(fn, name):
+    def method(self, other):
+        return fn(self, _C._operand(self, other))
+
+    method.__name__ = name
+    method.__doc__ = f"Elementwise {name} (a Python number is a weak scalar, as in PyTorch)."
+    return method
+
+
+def _operator(fn, reflected=False, inplace=False, native=None):
+    def op(self, other):
+        try:
+            o = _C._operand(self, other)
+        except TypeError:
+            return NotImplemented
+        if native is not None and self.dtype is _BOOL and o.dtype is _BOOL:
+            return native(self, o)  # bool & | ^ are the logical ops
+        if inplace:
+            fn(self, o)
+            return self
+        return fn(o, self) if reflected else fn(self, o)
+
+    return op
+
+
+def _install_extra_ops():
+    for name in _EXTRA_UNARY + _EXTRA_PREDICATES:
+        fn = getattr(_C, name, None)
+        if fn is not None:
+            setattr(Tensor, name, _unary_method(fn, name))
+            fn_ = getattr(_C, name + "_", None)
+            if fn_ is not None:
+                setattr(Tensor, name + "_", _unary_method(fn_, name + "_"))
+    for name in _EXTRA_BINARY:
+        fn = getattr(_C, name, None)
+        if fn is not None:
+            setattr(Tensor, name, _binary_method(fn, name))
+            fn_ = getattr(_C, name + "_", None)
+            if fn_ is not None:
+                setattr(Tensor, name + "_", _binary_method(fn_, name + "_"))
+    ops = {"and": "bitwise_and", "or": "bitwise_or", "xor": "bitwise_xor", "lshift": "bitwise_left_shift",
+           "rshift": "bitwise_right_shift"}
+    for dunder, name in ops.items():
+        fn, fn_ = getattr(_C, name, None), getattr(_C, name + "_", None)
+        if fn is None:
+            continue
+        base = _C.TensorBase
+        nat = {k: getattr(base, f"__{k}{dunder}__", None) for k in ("", "r", "i")}
+        setattr(Tensor, f"__{dunder}__", _operator(fn, native=nat[""]))
+        setattr(Tensor, f"__r{dunder}__", _operator(fn, reflected=True, native=nat["r"]))
+        if fn_ is not None:
+            setattr(Tensor, f"__i{dunder}__", _operator(fn_, inplace=True, native=nat["i"]))
+    if getattr(_C, "bitwise_not", None) is not None:
+        def invert(self):
+            return _C.TensorBase.__invert__(self) if self.dtype is _BOOL else _C.bitwise_not(self)
+
+        Tensor.__invert__ = invert
+
+
+_install_extra_ops()

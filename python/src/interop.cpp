@@ -6,6 +6,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -511,6 +512,14 @@ nb::object import_capsule(nb::handle cap) {
   throw nb::type_error("from_dlpack: expected an object with __dlpack__ or an unused 'dltensor' capsule");
 }
 
+nb::object import_and_move(nb::object t, nb::handle device) {
+  if (device.is_none()) return t;
+  std::string d = device_arg(device);
+  prism_tensor_t out = nullptr;
+  check(prism_to_device(handle_of(t), d.c_str(), &out));
+  return wrap(out);
+}
+
 nb::object from_dlpack(nb::handle x, nb::handle device, nb::handle copy) {
   if (PyCapsule_CheckExact(x.ptr())) return import_capsule(x);
   if (!nb::hasattr(x, "__dlpack__")) {
@@ -530,6 +539,11 @@ nb::object from_dlpack(nb::handle x, nb::handle device, nb::handle copy) {
   }
   nb::object cap;
   bool ours = is_tensor(x);
+  // Producers whose __dlpack__ rejected max_version once (torch 1.13, numpy 1.24) are asked the old way.
+  static std::vector<PyTypeObject*> legacy;
+  if (!ours && copy.is_none() && std::find(legacy.begin(), legacy.end(), Py_TYPE(x.ptr())) != legacy.end()) {
+    return import_and_move(import_capsule(x.attr("__dlpack__")()), device);
+  }
   try {
     if (!copy.is_none()) {
       cap = x.attr("__dlpack__")("max_version"_a = nb::make_tuple(1, 0), "copy"_a = copy);
@@ -539,15 +553,9 @@ nb::object from_dlpack(nb::handle x, nb::handle device, nb::handle copy) {
   } catch (nb::python_error& e) {
     if (ours || !e.matches(PyExc_TypeError)) throw;
     cap = x.attr("__dlpack__")();  // a producer predating DLPack 1.0 (torch 1.13, numpy 1.24)
+    legacy.push_back(Py_TYPE(x.ptr()));
   }
-  nb::object t = import_capsule(cap);
-  if (!device.is_none()) {
-    std::string d = device_arg(device);
-    prism_tensor_t out = nullptr;
-    check(prism_to_device(handle_of(t), d.c_str(), &out));
-    return wrap(out);
-  }
-  return t;
+  return import_and_move(import_capsule(cap), device);
 }
 
 }  // namespace

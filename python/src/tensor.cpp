@@ -441,6 +441,20 @@ void register_tensor(nb::module_& m) {
     g_size_type = c.ptr();
   });
   m.def("_set_tensor_factory", [](nb::object f) { g_tensor_factory = f; });
+  m.def(
+      "_operand",
+      [](nb::handle t, nb::handle other) -> nb::object {
+        if (is_tensor(other)) return nb::borrow(other);
+        Tensor s;
+        if (!make_scalar(other, tensor_arg(t, "input"), s)) {
+          throw nb::type_error((std::string("expected a prism.Tensor or a number, got ") +
+                                nb::type_name(other.type()).c_str())
+                                   .c_str());
+        }
+        return wrap(s.release());
+      },
+      "input"_a, nb::arg("other").none(),
+      "other as a tensor next to input: a Python number becomes a 0-d tensor of the weak result dtype.");
 
   cls
       // metadata

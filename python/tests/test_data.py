@@ -44,6 +44,28 @@ class Failing(Dataset):
         return prism.tensor([float(i)])
 
 
+# The seeds' custom Dataset (used by test_seeds.py; here so that worker processes import a light module).
+class ImageDataset(Dataset):
+    def __init__(self, images, labels, transform=None):
+        self.images = images
+        self.labels = labels
+        self.transform = transform
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, idx):
+        image = self.images[idx]
+        label = self.labels[idx]
+        if self.transform:
+            image = self.transform(image)
+        return image, label
+
+
+def flip_image(image):
+    return image.flip(-1) if hasattr(image, "flip") else image[..., ::-1].copy()
+
+
 def batches_equal(a, b):
     assert len(a) == len(b)
     for x, y in zip(a, b):
@@ -83,9 +105,11 @@ def test_shuffle_covers_everything_and_is_seeded():
     assert [v for batch in a for v in batch] != list(range(100))
     loader = DataLoader(ds, batch_size=100, shuffle=True)
     assert next(iter(loader))[0].tolist() != next(iter(loader))[0].tolist()  # a new order each epoch
-    g1 = [b[0].tolist() for b in DataLoader(ds, batch_size=10, shuffle=True, generator=123)]
-    g2 = [b[0].tolist() for b in DataLoader(ds, batch_size=10, shuffle=True, generator=123)]
-    assert g1 == g2
+    l1 = DataLoader(ds, batch_size=10, shuffle=True, generator=123)
+    l2 = DataLoader(ds, batch_size=10, shuffle=True, generator=123)
+    e1 = [[b[0].tolist() for b in l1] for _ in range(2)]
+    e2 = [[b[0].tolist() for b in l2] for _ in range(2)]
+    assert e1 == e2 and e1[0] != e1[1]  # the same seed, the same sequence of epochs; each epoch new
 
 
 def test_default_collate_rules():

@@ -199,3 +199,31 @@ def test_nan_propagation():
     assert math.isnan(x.sum().item())
     assert math.isnan(x.max().item())
     assert x.isnan().tolist() == [False, True]
+
+
+@pytest.mark.skipif(not hasattr(prism._C, "bitwise_and"), reason="skipped: this core has no bitwise ops")
+def test_integer_bitwise_operators():
+    a = prism.tensor([1, 2, 3], dtype=prism.int32)
+    assert (a & 2).tolist() == [0, 2, 2] and (a & 2).dtype is prism.int32
+    assert (a | 4).tolist() == [5, 6, 7]
+    assert (a ^ 1).tolist() == [0, 3, 2]
+    assert (~a).tolist() == [-2, -3, -4]
+    assert (a << 1).tolist() == [2, 4, 6] and (8 >> a).tolist() == [4, 2, 1]
+    b = a.clone()
+    b &= 1
+    b |= 8
+    assert b.tolist() == [9, 8, 9]
+    assert prism.bitwise_xor(a, a).tolist() == [0, 0, 0]
+    if torch is not None:
+        t = torch.tensor([1, 2, 3], dtype=torch.int32)
+        assert (a & 2).tolist() == (t & 2).tolist() and (~a).tolist() == (~t).tolist()
+
+
+@pytest.mark.skipif(not hasattr(prism._C, "atan2"), reason="skipped: this core has no extra math ops")
+def test_extra_math_functions():
+    x = prism.tensor([0.25, 0.5, 0.75])
+    assert close(prism.atan2(x, prism.ones(3)), [math.atan2(v, 1) for v in (0.25, 0.5, 0.75)])
+    assert close(x.tan(), [math.tan(v) for v in (0.25, 0.5, 0.75)])
+    assert close(prism.log2(x), [math.log2(v) for v in (0.25, 0.5, 0.75)])
+    assert prism.isnan(prism.tensor([1.0, math.nan])).tolist() == [False, True]
+    assert close(x.hypot(1.0), [math.hypot(v, 1) for v in (0.25, 0.5, 0.75)])

@@ -11,7 +11,10 @@ import prism
 import prism.nn as nn
 import prism.nn.functional as F
 import prism.optim as optim
-from prism.utils.data import DataLoader, Dataset, TensorDataset
+from prism.utils.data import DataLoader, TensorDataset
+
+# The seed's Dataset lives in test_data.py so that DataLoader worker processes import a light module.
+from test_data import ImageDataset, flip_image  # noqa: E402
 
 torch = pytest.importorskip("torch")
 
@@ -501,32 +504,11 @@ def test_training_loop_with_clipping_and_accumulation():
 
 
 # ------------------------------------------------------------------ DataLoader
-class ImageDataset(Dataset):
-    def __init__(self, images, labels, transform=None):
-        self.images = images
-        self.labels = labels
-        self.transform = transform
-
-    def __len__(self):
-        return len(self.images)
-
-    def __getitem__(self, idx):
-        image = self.images[idx]
-        label = self.labels[idx]
-        if self.transform:
-            image = self.transform(image)
-        return image, label
-
-
-def _flip(image):
-    return image.flip(-1) if hasattr(image, "flip") else image[..., ::-1].copy()
-
-
 def test_dataloader_chapter():
     rng = np.random.default_rng(0)
     images = [rng.random((1, 4, 4)).astype(np.float32) for _ in range(40)]
     labels = list(rng.integers(0, 3, 40))
-    ds = ImageDataset(images, [int(v) for v in labels], transform=_flip)
+    ds = ImageDataset(images, [int(v) for v in labels], transform=flip_image)
     loader = DataLoader(ds, batch_size=32, shuffle=False, num_workers=2, pin_memory=True, drop_last=True,
                         prefetch_factor=2, persistent_workers=True)
     tloader = torch.utils.data.DataLoader(ds, batch_size=32, shuffle=False, num_workers=0, drop_last=True)

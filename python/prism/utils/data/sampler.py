@@ -23,6 +23,15 @@ def _permutation(n, generator=None):
     raise TypeError(f"generator must be None, an int seed or a numpy Generator, not {type(generator).__name__}")
 
 
+def _advancing(generator):
+    # An int seed becomes one NumPy generator that advances every epoch (a new order each epoch, the
+    # same sequence of orders for the same seed), as a seeded torch.Generator does.
+    if isinstance(generator, numbers.Integral) and not isinstance(generator, bool):
+        import numpy as np
+        return np.random.default_rng(int(generator))
+    return generator
+
+
 class Sampler:
     """Base class: an iterable over dataset indices."""
 
@@ -53,7 +62,9 @@ class RandomSampler(Sampler):
         self.data_source = data_source
         self.replacement = replacement
         self._num_samples = num_samples
-        self.generator = generator
+        # An int seed becomes one generator that advances every epoch (a new order each epoch,
+        # the same sequence of orders for the same seed), as a seeded torch.Generator does.
+        self.generator = _advancing(generator)
         if not isinstance(replacement, bool):
             raise TypeError(f"replacement should be a boolean value, but got replacement={replacement}")
         if not isinstance(self.num_samples, int) or self.num_samples <= 0:
@@ -69,10 +80,7 @@ class RandomSampler(Sampler):
         if self.replacement:
             if self.generator is None:
                 return iter(prism.randint(0, n, (self.num_samples,), dtype=prism.int64).tolist())
-            import numpy as np
-            rng = np.random.default_rng(self.generator) if isinstance(self.generator, numbers.Integral) \
-                else self.generator
-            return iter(rng.integers(0, n, self.num_samples).tolist())
+            return iter(self.generator.integers(0, n, self.num_samples).tolist())
         out = []
         while len(out) < self.num_samples:
             out.extend(_permutation(n, self.generator))
@@ -87,7 +95,7 @@ class SubsetRandomSampler(Sampler):
 
     def __init__(self, indices, generator=None):
         self.indices = list(indices)
-        self.generator = generator
+        self.generator = _advancing(generator)
 
     def __iter__(self):
         return iter([self.indices[i] for i in _permutation(len(self.indices), self.generator)])
@@ -109,15 +117,13 @@ class WeightedRandomSampler(Sampler):
         self.weights = w
         self.num_samples = num_samples
         self.replacement = replacement
-        self.generator = generator
+        self.generator = _advancing(generator)
 
     def __iter__(self):
         import numpy as np
         if self.generator is None:
             seed = int(prism.randint(0, 2 ** 62, (1,), dtype=prism.int64).item())
             rng = np.random.default_rng(seed)
-        elif isinstance(self.generator, numbers.Integral):
-            rng = np.random.default_rng(int(self.generator))
         else:
             rng = self.generator
         p = self.weights / self.weights.sum()
