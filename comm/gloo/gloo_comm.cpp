@@ -211,6 +211,29 @@ gloo::AllreduceOptions::Func pick_reduce(int32_t dtype, int32_t op) {
   }
 }
 
+// Note [Gloo tags carry the shape]
+// Gloo matches messages by slot (operation and tag). When ranks pass
+// different sizes to one collective, Gloo's transport thread fails an
+// internal check ("op.preamble.length <= op.nbytes") and the exception ends
+// the process with std::terminate, beyond the reach of any caller. Prism
+// therefore derives each collective's tag from (element count, dtype, root):
+// ranks that disagree on the size use different slots, their messages never
+// match, and each rank's collective fails with a timeout error instead. Ranks
+// that agree (the normal case) compute the same tag and pay nothing.
+uint32_t shape_tag(uint64_t count, int32_t dtype, int32_t extra) {
+  uint32_t h = 2166136261u;
+  auto mix = [&h](uint64_t v) {
+    for (int i = 0; i < 8; ++i) {
+      h = (h ^ static_cast<uint32_t>(v & 0xFF)) * 16777619u;
+      v >>= 8;
+    }
+  };
+  mix(count);
+  mix(static_cast<uint64_t>(static_cast<uint32_t>(dtype)));
+  mix(static_cast<uint64_t>(static_cast<uint32_t>(extra)));
+  return h & 0x7FFFFFFFu;
+}
+
 // Gloo's typed setters only use sizeof(T): one byte-sized type per width.
 template <size_t N>
 struct Elem {
@@ -356,7 +379,7 @@ prism_plugin_error* gl_all_reduce(void* /*ctx*/, prism_comm_t comm, void* buf, u
       opts.setOutput(static_cast<T*>(buf), count);
     });
     opts.setReduceFunction(pick_reduce(dtype, op));
-    opts.setTag(0);
+    opts.setTag(shape_tag(count, dtype, op));
     opts.setTimeout(std::chrono::milliseconds(timeout_ms));
     gloo::allreduce(opts);
   });
@@ -374,6 +397,7 @@ prism_plugin_error* gl_broadcast(void* /*ctx*/, prism_comm_t comm, void* buf, ui
       opts.setOutput(static_cast<T*>(buf), count);
     });
     opts.setRoot(root);
+    opts.setTag(shape_tag(count, dtype, 100 + root));
     opts.setTimeout(std::chrono::milliseconds(timeout_ms));
     gloo::broadcast(opts);
   });
@@ -395,6 +419,7 @@ prism_plugin_error* gl_all_gather(void* /*ctx*/, prism_comm_t comm, const void* 
       opts.setInput(static_cast<T*>(const_cast<void*>(src)), count);
       opts.setOutput(static_cast<T*>(dst), count * static_cast<uint64_t>(c->size));
     });
+    opts.setTag(shape_tag(count, dtype, -1));
     opts.setTimeout(std::chrono::milliseconds(timeout_ms));
     gloo::allgather(opts);
   });

@@ -68,7 +68,8 @@ static void usage(FILE* out) {
           "  --master-addr A         address of the host running global rank 0 (default 127.0.0.1)\n"
           "  --master-port P         its rendezvous TCP port (default 29500)\n"
           "  --backend B             communicator plugin (sets PRISM_DIST_BACKEND; default gloo)\n"
-          "The program is looked up on PATH, then next to the prism executable.\n");
+          "The program is looked up on PATH, then next to the prism executable (and in a build\n"
+          "tree's bin/examples/cpp and bin/examples/c).\n");
 }
 
 static int parse_int(const char* s, int lo, int hi, const char* what, int* out) {
@@ -279,9 +280,15 @@ int prism_cli_run(int argc, char** argv) {
       set_env_int("PRISM_LOCAL_RANK", i);
       execvp(prog[0], prog);
       if (strchr(prog[0], '/') == NULL && exe_dir[0] != '\0') {
-        char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/%s", exe_dir, prog[0]);
-        execv(path, prog);
+        /* Next to prism, then the build tree's examples (bin/examples/<lang>/). */
+        static const char* const kSubdirs[] = {"", "/examples/cpp", "/examples/c"};
+        size_t k;
+        for (k = 0; k < sizeof(kSubdirs) / sizeof(kSubdirs[0]); ++k) {
+          char path[2 * PATH_MAX + 32];
+          snprintf(path, sizeof(path), "%s%s/%s", exe_dir, kSubdirs[k], prog[0]);
+          execv(path, prog);
+        }
+        errno = ENOENT;
       }
       fprintf(stderr, "prism run: cannot run '%s': %s\n", prog[0], strerror(errno));
       _exit(127);

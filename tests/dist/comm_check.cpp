@@ -178,6 +178,9 @@ void check_group(const dist::ProcessGroup& g, const std::vector<int>& members, D
   for (dist::ReduceOp op : {dist::ReduceOp::Sum, dist::ReduceOp::Avg, dist::ReduceOp::Max,
                             dist::ReduceOp::Min, dist::ReduceOp::Prod}) {
     if (op == dist::ReduceOp::Avg && d == prism::kBool) continue;
+    // At >= 16 MiB the operators differ only in the engine's element loop,
+    // which the smaller sizes cover: the large size runs sum and avg.
+    if (n_el > (1 << 20) && op != dist::ReduceOp::Sum && op != dist::ReduceOp::Avg) continue;
     int salt = static_cast<int>(op);
     std::vector<double> mine(static_cast<size_t>(n_el)), want(static_cast<size_t>(n_el));
     const int p = period(d, salt) * 2;  // a multiple of every residue cycle (bool's too)
