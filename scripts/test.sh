@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test.sh — the README's test command: deps, every test under the ci, asan and ubsan presets, format and tidy checks.
+# test.sh — the README's test command: deps, every test under the ci, asan and ubsan presets, the threaded tests under tsan, format and tidy checks.
 #
 # Usage: bash scripts/test.sh [--quick] [--no-deps]
 #   --quick    only the ci preset's build and tests, and the lint checks
@@ -162,6 +162,23 @@ else
       skip_stage "test $preset" "build failed"
     fi
   done
+fi
+
+# ThreadSanitizer: the tsan build preset builds only the core, the CPU plugin
+# and threads_test, and the tsan test preset runs only the threaded tests
+# (Threads.*), with the CPU plugin's OpenMP regions at one thread
+# (PRISM_NUM_THREADS=1) and tests/tsan.supp for uninstrumented libraries.
+if ((quick)); then
+  skip_stage "tsan" "--quick"
+elif ! stage_ok "build ci"; then
+  skip_stage "tsan" "the ci build failed"
+else
+  run_stage "build tsan" configure_and_build tsan || true
+  if stage_ok "build tsan"; then
+    run_stage "test tsan" run_ctest tsan || true
+  else
+    skip_stage "test tsan" "build failed"
+  fi
 fi
 
 run_stage "clang-format" bash scripts/format.sh --check || true

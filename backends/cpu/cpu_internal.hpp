@@ -204,18 +204,32 @@ inline prism_plugin_error* dispatch_dtype(const prism_kernel_call* c, int32_t dt
 // plugin's loops and oneDNN's GEMMs share a single pool. Work below
 // kParallelGrain elements runs on the calling thread and never enters an
 // OpenMP region (a fork-join costs microseconds; a 4-element add costs
-// nanoseconds).
+// nanoseconds). The team size of every region, the plugin's and oneDNN's,
+// comes from max_threads() (Note [Threads under load], cpu_threads.cpp).
 // ===========================================================================
 
 constexpr int64_t kParallelGrain = 65536;
 
-inline int max_threads() {
-#ifdef _OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
+// Threads the calling thread's next parallel region may use: the requested
+// count (PRISM_NUM_THREADS, else the caller's omp_get_max_threads()) cut to
+// the CPUs that other runnable work leaves free (Note [Threads under load]);
+// 1 inside a parallel region. Defined in cpu_threads.cpp.
+int max_threads();
+
+// Sets the calling thread's OpenMP thread count (its own ICV, which oneDNN
+// reads for its regions) to `n` for the scope and restores it after, so a
+// oneDNN call uses the team max_threads() chose and the caller's setting is
+// unchanged afterwards.
+class OmpThreadsScope {
+ public:
+  explicit OmpThreadsScope(int n);
+  ~OmpThreadsScope();
+  OmpThreadsScope(const OmpThreadsScope&) = delete;
+  OmpThreadsScope& operator=(const OmpThreadsScope&) = delete;
+
+ private:
+  int prev_ = 0;
+};
 
 // Runs fn(begin, end) over [0, n) split in contiguous chunks, in parallel
 // only when n >= grain and more than one thread is available.
@@ -223,8 +237,10 @@ template <class Fn>
 inline void parallel_range(int64_t n, int64_t grain, const Fn& fn) {
   if (n <= 0) return;
 #ifdef _OPENMP
-  if (n >= grain && max_threads() > 1 && !omp_in_parallel()) {
-#pragma omp parallel
+  int team = 1;
+  if (n >= grain && (team = max_threads()) > 1) {
+    if (static_cast<int64_t>(team) > n) team = static_cast<int>(n);
+#pragma omp parallel num_threads(team)
     {
       const int64_t nt = omp_get_num_threads();
       const int64_t t = omp_get_thread_num();

@@ -214,6 +214,7 @@ prism_plugin_error* bmm_loop(const prism_kernel_call* c, const BmmShape& s) {
 }
 
 prism_plugin_error* run_bmm(void*, const prism_kernel_call* c) {
+  OmpThreadsScope threads(max_threads());  // dnnl_sgemm's team (Note [Threads under load])
   PRISM_CPU_RETURN_IF_ERROR(check_arity(c, 2, 2, 1));
   const prism_tensor_desc& a = c->inputs[0];
   const prism_tensor_desc& b = c->inputs[1];

@@ -92,6 +92,7 @@ dnnl::engine& engine() {
 // Runs `body` turning oneDNN and allocation failures into plugin errors.
 template <class F>
 prism_plugin_error* guarded(const prism_kernel_call* c, F&& body) {
+  OmpThreadsScope threads(max_threads());  // oneDNN's team (Note [Threads under load])
   try {
     return body();
   } catch (const dnnl::error& e) {

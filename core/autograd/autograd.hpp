@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -60,7 +61,8 @@ struct Node {
   std::string forward_op;  // the op that created it (for anomaly messages)
 };
 
-// Accumulates into a leaf's .grad; runs the leaf's hooks first.
+// Accumulates into a leaf's .grad; runs the leaf's hooks first. Thread-safe
+// (Note [Concurrent backward]): `hooks` is guarded by the leaf's meta mutex.
 struct AccumulateGrad : Node {
   std::weak_ptr<TensorImpl> leaf;
   std::vector<std::pair<int, GradHook>> hooks;
@@ -68,7 +70,22 @@ struct AccumulateGrad : Node {
   std::string name() const override { return "AccumulateGrad"; }
 };
 
+// Note [Concurrent backward]
+// Independent graphs may run forward and backward on several user threads at
+// once, and they may share leaves (one set of weights trained by several
+// threads, as in Hogwild-style or data-parallel-on-threads training). The
+// state two such threads reach in common is a shared leaf's AutogradMeta: its
+// accumulator (created on first use by whichever thread records first) and
+// its .grad (read-modify-written by every backward). Both are guarded by the
+// leaf's `mutex`, held across the whole read-add-store of an accumulation, so
+// no update is lost; hooks are copied under it and run outside it. The rest
+// of the metadata (requires_grad, grad_fn) is written only by the thread that
+// creates or rebases a tensor, before any other thread can see it, and is
+// only read afterwards. Grad mode is thread-local; each backward builds its
+// own buffers and dependency counts, so graphs that share nothing but leaves
+// never touch each other's nodes.
 struct AutogradMeta {
+  std::mutex mutex;            // guards grad and accumulator (Note [Concurrent backward])
   bool requires_grad = false;  // leaves only
   bool retains_grad = false;   // non-leaf asked to keep .grad
   Tensor grad;
@@ -105,6 +122,8 @@ void set_grad(const Tensor& t, const Tensor& g);
 void zero_grad(const Tensor& t, bool set_to_none);
 void retain_grad(const Tensor& t);
 std::shared_ptr<Node> grad_fn(const Tensor& t);
+// The leaf's AccumulateGrad node, created on first use (thread-safe).
+std::shared_ptr<AccumulateGrad> leaf_accumulator(const Tensor& t);
 Tensor detach(const Tensor& t);
 void detach_(const Tensor& t);
 // Returns a handle that remove_hook() accepts.

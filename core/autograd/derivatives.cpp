@@ -528,11 +528,7 @@ void attach(const std::shared_ptr<OpNode>& node, const Tensor& out, const std::v
     } else if (t->autograd->grad_fn) {
       node->next.push_back({t->autograd->grad_fn, t->autograd->output_nr});
     } else {
-      if (!t->autograd->accumulator) {
-        t->autograd->accumulator = std::make_shared<AccumulateGrad>();
-        t->autograd->accumulator->leaf = t;
-      }
-      node->next.push_back({t->autograd->accumulator, 0});
+      node->next.push_back({leaf_accumulator(t), 0});
     }
   }
   if (!out->autograd) out->autograd = std::make_shared<AutogradMeta>();

@@ -65,7 +65,9 @@ void set_requires_grad(const Tensor& t, bool on) {
 }
 
 Tensor grad(const Tensor& t) {
-  return t->autograd ? t->autograd->grad : nullptr;
+  if (!t->autograd) return nullptr;
+  std::lock_guard<std::mutex> lock(t->autograd->mutex);
+  return t->autograd->grad;
 }
 
 void set_grad(const Tensor& t, const Tensor& g) {
@@ -76,11 +78,15 @@ void set_grad(const Tensor& t, const Tensor& g) {
                 "set_grad: assigned grad ", describe(g), " must match the tensor's dtype and device (",
                 describe(t), ")");
   }
-  meta(t).grad = g;
+  AutogradMeta& m = meta(t);
+  std::lock_guard<std::mutex> lock(m.mutex);
+  m.grad = g;
 }
 
 void zero_grad(const Tensor& t, bool set_to_none) {
-  if (!t->autograd || !t->autograd->grad) return;
+  if (!t->autograd) return;
+  std::lock_guard<std::mutex> lock(t->autograd->mutex);
+  if (!t->autograd->grad) return;
   if (set_to_none) {
     t->autograd->grad = nullptr;
   } else {
@@ -102,9 +108,9 @@ void detach_(const Tensor& t) {
   t->autograd->requires_grad = false;
 }
 
-namespace {
-std::shared_ptr<AccumulateGrad> accumulator(const Tensor& t) {
+std::shared_ptr<AccumulateGrad> leaf_accumulator(const Tensor& t) {
   AutogradMeta& m = meta(t);
+  std::lock_guard<std::mutex> lock(m.mutex);
   if (!m.accumulator) {
     m.accumulator = std::make_shared<AccumulateGrad>();
     m.accumulator->leaf = t;
@@ -112,10 +118,11 @@ std::shared_ptr<AccumulateGrad> accumulator(const Tensor& t) {
   return m.accumulator;
 }
 
+namespace {
 Edge gradient_edge(const Tensor& t) {
   if (!requires_grad(t.get())) return {};
   if (t->autograd->grad_fn) return {t->autograd->grad_fn, t->autograd->output_nr};
-  return {accumulator(t), 0};
+  return {leaf_accumulator(t), 0};
 }
 }  // namespace
 
@@ -124,7 +131,9 @@ int register_hook(const Tensor& t, GradHook hook) {
               "register_hook: cannot register a hook on a tensor that doesn't require gradient");
   int h = g_next_hook++;
   if (is_leaf(t)) {
-    accumulator(t)->hooks.emplace_back(h, std::move(hook));
+    std::shared_ptr<AccumulateGrad> acc = leaf_accumulator(t);
+    std::lock_guard<std::mutex> lock(t->autograd->mutex);
+    acc->hooks.emplace_back(h, std::move(hook));
   } else {
     Node& n = *t->autograd->grad_fn;
     size_t nr = static_cast<size_t>(t->autograd->output_nr);
@@ -139,7 +148,10 @@ void remove_hook(const Tensor& t, int handle) {
     v.erase(std::remove_if(v.begin(), v.end(), [&](auto& p) { return p.first == handle; }), v.end());
   };
   if (!t->autograd) return;
-  if (t->autograd->accumulator) drop(t->autograd->accumulator->hooks);
+  {
+    std::lock_guard<std::mutex> lock(t->autograd->mutex);
+    if (t->autograd->accumulator) drop(t->autograd->accumulator->hooks);
+  }
   if (t->autograd->grad_fn)
     for (auto& v : t->autograd->grad_fn->pre_hooks) drop(v);
 }
@@ -152,6 +164,7 @@ void retain_grad(const Tensor& t) {
   std::weak_ptr<TensorImpl> weak = t;
   register_hook(t, [weak](const Tensor& g) -> Tensor {
     if (Tensor self = weak.lock()) {
+      std::lock_guard<std::mutex> lock(self->autograd->mutex);
       Tensor& slot = self->autograd->grad;
       slot = slot ? binary("add", slot, g) : clone(g);
     }
@@ -166,10 +179,18 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>& grad_outputs) {
   Tensor t = leaf.lock();
   if (!t || grads.empty() || !grads[0]) return {};
   Tensor g = std::move(grads[0]);
-  for (auto& h : hooks)
+  AutogradMeta& m = meta(t);
+  std::vector<std::pair<int, GradHook>> run_hooks;
+  {
+    std::lock_guard<std::mutex> lock(m.mutex);
+    run_hooks = hooks;
+  }
+  for (auto& h : run_hooks)
     if (Tensor r = h.second(g)) g = r;
   if (g->sizes != t->sizes) g = expand(g, t->sizes);
-  AutogradMeta& m = meta(t);
+  // Note [Concurrent backward]: the read-add-store below is one critical
+  // section per leaf, so concurrent backward passes never lose an update.
+  std::lock_guard<std::mutex> lock(m.mutex);
   if (!m.grad) {
     // .grad owns fresh, contiguous memory. A gradient that already is such
     // memory (contiguous, the whole of a storage nobody else references, the
@@ -316,7 +337,12 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
     auto* acc = dynamic_cast<AccumulateGrad*>(n);
     bool is_acc = acc != nullptr;
     if (capture && is_acc && !in.empty() && in[0]) {
-      for (auto& h : acc->hooks)  // leaf hooks run for grad() too
+      std::vector<std::pair<int, GradHook>> hooks;  // leaf hooks run for grad() too
+      if (Tensor leaf = acc->leaf.lock()) {
+        std::lock_guard<std::mutex> lock(leaf->autograd->mutex);
+        hooks = acc->hooks;
+      }
+      for (auto& h : hooks)
         if (Tensor r = h.second(in[0])) in[0] = r;
     }
     if (capture) {
