@@ -495,6 +495,84 @@ void BM_matmul_train_prism(benchmark::State& state) {
                                                  benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// Sampled elements of C (m, n) = A (m, k) · B (k, n) (B given transposed as
+// (n, k) when b_t) against float64 dot products; the bound is the float32
+// accumulation error of any summation order.
+bool sampled_matmul_check(const float* a, const float* b, const float* c, int64_t m, int64_t k, int64_t n,
+                          bool b_t, const char* what) {
+  uint64_t x = 0x5EEDull;
+  for (int s = 0; s < 512; ++s) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    const int64_t i = static_cast<int64_t>((x >> 33) % static_cast<uint64_t>(m));
+    const int64_t j = static_cast<int64_t>((x >> 11) % static_cast<uint64_t>(n));
+    double acc = 0, mag = 0;
+    for (int64_t t = 0; t < k; ++t) {
+      const double term = static_cast<double>(a[i * k + t]) * (b_t ? b[j * k + t] : b[t * n + j]);
+      acc += term;
+      mag += std::fabs(term);
+    }
+    const double got = c[i * n + j];
+    if (!(std::fabs(got - acc) <= 1.2e-7 * static_cast<double>(k) * mag + 1e-6)) {
+      std::fprintf(stderr, "bench_prism: check %s FAILED: element (%lld, %lld) is %.9g, float64 gives %.9g\n",
+                   what, static_cast<long long>(i), static_cast<long long>(j), got, acc);
+      return false;
+    }
+  }
+  return true;
+}
+
+// The training steps' results: conv2d forward against a float64 loop, and
+// the gradients of both steps against their float64 formulas (sampled).
+bool check_train_steps() {
+  TrainData& d = train_data();
+  bool ok = true;
+  {
+    static const int64_t pad[2] = {1, 1};
+    Tensor y;
+    check(prism_conv2d(d.x.h, d.w.h, d.b.h, nullptr, pad, nullptr, 1, &y.h), "prism_conv2d");
+    HostBuf got(kConvN * kConvO * kConvHW * kConvHW);
+    check(prism_tensor_copy_to_host(y.h, got.p, got.n * sizeof(float)), "prism_tensor_copy_to_host");
+    const int64_t H = kConvHW;
+    for (int64_t n = 0; n < kConvN && ok; ++n)
+      for (int64_t o = 0; o < kConvO && ok; ++o)
+        for (int64_t h = 0; h < H && ok; ++h)
+          for (int64_t w = 0; w < H && ok; ++w) {
+            double acc = d.hb.p[o], mag = std::fabs(acc);
+            for (int64_t kh = 0; kh < 3; ++kh)
+              for (int64_t kw = 0; kw < 3; ++kw) {
+                const int64_t ih = h + kh - 1, iw = w + kw - 1;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= H) continue;
+                const double t =
+                    static_cast<double>(d.hx.p[(n * H + ih) * H + iw]) * d.hw.p[o * 9 + kh * 3 + kw];
+                acc += t;
+                mag += std::fabs(t);
+              }
+            const double g = got.p[((n * kConvO + o) * H + h) * H + w];
+            if (!(std::fabs(g - acc) <= 1e-6 * mag + 1e-7)) {
+              std::fprintf(stderr,
+                           "bench_prism: check conv2d forward FAILED at (%lld, %lld, %lld, %lld): %.9g, "
+                           "float64 gives %.9g\n",
+                           static_cast<long long>(n), static_cast<long long>(o), static_cast<long long>(h),
+                           static_cast<long long>(w), g, acc);
+              ok = false;
+            }
+          }
+  }
+  {
+    // grad of a in C = A·B with upstream G: G·Bᵀ
+    matmul_step(d);
+    prism_tensor_t ga = nullptr;
+    check(prism_tensor_grad(d.a.h, &ga), "prism_tensor_grad");
+    Tensor hold(ga);
+    HostBuf got(kTrainMM * kTrainMM);
+    check(prism_tensor_copy_to_host(ga, got.p, got.n * sizeof(float)), "prism_tensor_copy_to_host");
+    ok &= sampled_matmul_check(d.hgc.p, d.hbm.p, got.p, kTrainMM, kTrainMM, kTrainMM, true,
+                               "matmul backward (grad a = G Bt) vs float64");
+    for (Tensor* t : {&d.a, &d.bm}) check(prism_tensor_zero_grad(t->h, 1), "zero_grad");
+  }
+  return ok;
+}
+
 bool check_results() {
   bool ok = true;
   {
@@ -505,7 +583,17 @@ bool check_results() {
     HostBuf got(d.n * d.n);
     check(prism_tensor_copy_to_host(c.h, got.p, got.n * sizeof(float)), "prism_tensor_copy_to_host");
     ok &= close_enough(got.p, d.c.p, got.n, 1e-4f, "matmul 1024");
+    // independent of dnnl_sgemm (which the CPU plugin calls too): sampled
+    // elements against a float64 dot product
+    ok &= sampled_matmul_check(d.a.p, d.b.p, got.p, d.n, d.n, d.n, false, "matmul 1024 vs float64");
+    MatmulData& d2 = matmul_data(2048);
+    Tensor c2;
+    check(prism_matmul(d2.pa.h, d2.pb.h, &c2.h), "prism_matmul");
+    HostBuf got2(d2.n * d2.n);
+    check(prism_tensor_copy_to_host(c2.h, got2.p, got2.n * sizeof(float)), "prism_tensor_copy_to_host");
+    ok &= sampled_matmul_check(d2.a.p, d2.b.p, got2.p, d2.n, d2.n, d2.n, false, "matmul 2048 vs float64");
   }
+  ok &= check_train_steps();
   const struct {
     AddCase k;
     const char* name;

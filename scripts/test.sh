@@ -4,7 +4,8 @@
 # Usage: bash scripts/test.sh [--quick] [--no-deps]
 #   --quick    only the ci preset's build and tests, and the lint checks
 #   --no-deps  do not run scripts/install-deps.sh (when the packages are known to be there)
-# Environment: PRISM_JOBS (parallel build and test jobs, default: number of cores).
+# Environment: PRISM_JOBS (parallel build and test jobs, default: number of cores);
+#   PRISM_REQUIRE_DEVICES (default cpu,opencl:0,emu:0: a skip for a missing one fails).
 #
 # Every stage runs even when an earlier one failed (a failed build skips the
 # stages that need it), so one run reports everything; the exit status is
@@ -22,10 +23,17 @@ for arg in "$@"; do
   case "$arg" in
     --quick) quick=1 ;;
     --no-deps) deps=0 ;;
-    -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) printf 'test.sh: unknown option %s (try --help)\n' "$arg" >&2; exit 2 ;;
   esac
 done
+
+# Note [Required devices] (tests/prism_require_devices.h): where this script
+# runs (CI and the README's test command, after install-deps.sh) the CPU
+# plugin, the PoCL OpenCL device and the emulated device must exist, so a
+# test that would skip for a missing one fails instead. An explicitly empty
+# PRISM_REQUIRE_DEVICES= allows the skips again.
+export PRISM_REQUIRE_DEVICES="${PRISM_REQUIRE_DEVICES-cpu,opencl:0,emu:0}"
 
 stage_names=()
 stage_results=()
@@ -124,6 +132,37 @@ shell_check() {
   fi
 }
 
+# Plugin authors' road, self-contained: the ci build installed to a temporary
+# prefix (relocated: the prefix is not the configured one), `prism info` from
+# there finds the install's plugins, the pkg-config files resolve, the
+# copy-me template builds out of tree against the install with -Werror (with
+# CMake and with plain cc + pkg-config), and prism-conformance passes on it in
+# every mode.
+plugin_road() {
+  local work prefix cflags rc=0
+  local -a sdk_flags
+  work=$(mktemp -d) || return
+  prefix=$work/prefix
+  {
+    cmake --install build/ci --prefix "$prefix" >"$work/install.log" &&
+      env -u PRISM_PLUGIN_PATH "$prefix/bin/prism" info | tee "$work/info.txt" >/dev/null &&
+      grep -E 'devices \([1-9][0-9]*\)' "$work/info.txt" &&
+      PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --exists --print-errors prism prism-plugin-sdk &&
+      cflags=$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags prism-plugin-sdk) &&
+      read -ra sdk_flags <<<"$cflags" &&
+      cc -shared -fPIC -std=c99 -Wall -Wextra -Werror "${sdk_flags[@]}" \
+        plugins/template/template_plugin.c -o "$work/libprism-template-pc.so" &&
+      cmake -S plugins/template -B "$work/template" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" \
+        -DCMAKE_C_FLAGS=-Werror >"$work/configure.log" &&
+      cmake --build "$work/template" &&
+      env -u PRISM_PLUGIN_PATH "$prefix/bin/prism-conformance" --plugin "$work/template/libprism-template.so" \
+        --mode abi,ops,rng,support,grad,async --quiet --report "$work/template.json" &&
+      echo "plugin road: install, prism info, pkg-config, template (-Werror) and conformance in every mode: ok"
+  } || rc=$?
+  rm -rf "$work"
+  return "$rc"
+}
+
 # ---------------------------------------------------------------------------
 if ((deps)); then
   run_stage deps bash scripts/install-deps.sh || true
@@ -141,6 +180,12 @@ if stage_ok "build ci"; then
   run_stage "python" python_tests || true
 else
   skip_stage "python" "the ci build failed"
+fi
+
+if stage_ok "build ci"; then
+  run_stage "plugin road" plugin_road || true
+else
+  skip_stage "plugin road" "the ci build failed"
 fi
 
 if ((quick)); then

@@ -45,9 +45,33 @@ prism_plugin_error* run_fill(void*, const prism_kernel_call* c) {
 // copy (Note [Float to integer casts] in cpu_internal.hpp)
 // ===========================================================================
 
+// Note [Single rounding to f16 and bf16]: a value wider than f32 (f64, or an
+// integer above 2^24) is first rounded to f32 with round-to-odd, so the
+// rounding to the 16-bit type after it is the one correct rounding to
+// nearest-even of the original value; a plain f64 -> f32 -> f16 chain rounds
+// twice and can land one ulp off (conformance "specials" cases).
+inline float to_f32_round_to_odd(double v) {
+  float f = static_cast<float>(v);
+  if (static_cast<double>(f) != v && f == f && !std::isinf(f)) {
+    uint32_t bits;
+    std::memcpy(&bits, &f, sizeof bits);
+    if (std::fabs(static_cast<double>(f)) > std::fabs(v)) --bits;
+    bits |= 1u;
+    std::memcpy(&f, &bits, sizeof bits);
+  }
+  return f;
+}
+
 template <class From, class To>
 struct CastOp {
-  To operator()(From v) const { return cast<To>(v); }
+  To operator()(From v) const {
+    if constexpr ((std::is_same_v<To, Half> || std::is_same_v<To, BFloat16>)&&(
+                      std::is_same_v<From, double> || (std::is_integral_v<From> && !kIsBool<From>))) {
+      return Num<To>::store(to_f32_round_to_odd(static_cast<double>(v)));
+    } else {
+      return cast<To>(v);
+    }
+  }
 };
 
 // Same-dtype copies move bytes: one instantiation per element size.

@@ -257,7 +257,7 @@ constexpr uint32_t kFloat = PRISM_DTYPE_MASK_FLOAT;
 const std::vector<OpSpec>& op_table() {
   static const std::vector<OpSpec> table = {
       {"fill", OpKind::kFill, kAll, TolClass::kExact},
-      {"copy", OpKind::kCopy, kAll, TolClass::kRounded},
+      {"copy", OpKind::kCopy, kAll, TolClass::kExact},  // Note [Exact conversions] (suite.cpp)
       {"neg", OpKind::kUnary, kNumeric, TolClass::kExact},
       {"abs", OpKind::kUnary, kNumeric, TolClass::kExact},
       {"sign", OpKind::kUnary, kNumeric, TolClass::kExact},
@@ -312,6 +312,28 @@ const std::vector<OpSpec>& op_table() {
       {"philox_normal", OpKind::kRandom, kFloat, TolClass::kBitExact},
       {"philox_randint", OpKind::kRandom, kNumeric, TolClass::kBitExact},
       {"philox_bernoulli", OpKind::kRandom, kAll, TolClass::kBitExact},
+      {"softmax", OpKind::kSoftmax, kFloat, TolClass::kTranscendental},
+      {"log_softmax", OpKind::kSoftmax, kFloat, TolClass::kTranscendental},
+      {"softmax_backward", OpKind::kSoftmax, kFloat, TolClass::kAccumulate},
+      {"log_softmax_backward", OpKind::kSoftmax, kFloat, TolClass::kAccumulate},
+      {"conv2d", OpKind::kConv, kFloat, TolClass::kAccumulate},
+      {"conv2d_backward_input", OpKind::kConv, kFloat, TolClass::kAccumulate},
+      {"conv2d_backward_weight", OpKind::kConv, kFloat, TolClass::kAccumulate},
+      {"max_pool2d", OpKind::kPool, kFloat, TolClass::kExact},
+      {"avg_pool2d", OpKind::kPool, kFloat, TolClass::kAccumulate},
+      {"max_pool2d_backward", OpKind::kPool, kFloat, TolClass::kAccumulate},
+      {"avg_pool2d_backward", OpKind::kPool, kFloat, TolClass::kAccumulate},
+      {"gather", OpKind::kGather, kAll, TolClass::kExact},
+      {"scatter", OpKind::kScatter, kAll, TolClass::kAccumulate},
+      {"index_select", OpKind::kIndexSelect, kAll, TolClass::kExact},
+      {"index_put", OpKind::kIndexPut, kAll, TolClass::kAccumulate},
+      {"nonzero", OpKind::kNonzero, kAll, TolClass::kExact},
+      {"cumsum", OpKind::kScan, kNumeric, TolClass::kAccumulate},
+      {"cumprod", OpKind::kScan, kNumeric, TolClass::kAccumulate},
+      {"sort", OpKind::kSort, kAll, TolClass::kExact},
+      {"topk", OpKind::kSort, kAll, TolClass::kExact},
+      {"sgd_update", OpKind::kOptim, kFloat, TolClass::kTranscendental},
+      {"adam_update", OpKind::kOptim, kFloat, TolClass::kTranscendental},
   };
   return table;
 }
@@ -609,6 +631,16 @@ void run_random(const RefCall& c, RefResult& res) {
 
 }  // namespace
 
+Value ref_make_float(int32_t dt, double v) {
+  return make_float(dt, v);
+}
+Value ref_make_int(int32_t dt, int64_t v) {
+  return make_int(dt, v);
+}
+double ref_accumulation_eps(int32_t dt) {
+  return accumulation_eps(dt);
+}
+
 RefResult reference_run(const RefCall& c) {
   RefResult res;
   const std::string op = c.op->name;
@@ -673,10 +705,19 @@ RefResult reference_run(const RefCall& c) {
             std::string err;
             if (out_float) {
               double y = 0;
-              err = binary_float(op, a.f, b.f,
-                                 alpha_a ? (alpha_a->kind == PRISM_ATTR_INT ? alpha_a->i : alpha_a->f) : 1.0,
-                                 mode, y);
+              const double alpha =
+                  alpha_a ? (alpha_a->kind == PRISM_ATTR_INT ? static_cast<double>(alpha_a->i) : alpha_a->f)
+                          : 1.0;
+              err = binary_float(op, a.f, b.f, alpha, mode, y);
               r = make_float(dt, y);
+              // a + alpha·b is two operations when alpha·b is inexact: allow
+              // the product's rounding in the compute type (f32 for halves)
+              if ((op == "add" || op == "sub") && alpha != 1.0) {
+                if (res.extra_atol.empty()) res.extra_atol.assign(static_cast<size_t>(n), 0.0);
+                const int e = dt == PRISM_DTYPE_F64 ? -53 : -24;
+                res.extra_atol[static_cast<size_t>(i)] =
+                    std::ldexp(std::fabs(alpha * b.f), e) + std::ldexp(std::fabs(y), e + 1);
+              }
             } else {
               int64_t y = 0;
               err = binary_int(dt, op, a.i, b.i, alpha_a ? alpha_a->i : 1, mode, y);
@@ -853,6 +894,9 @@ RefResult reference_run(const RefCall& c) {
     }
     case OpKind::kRandom:
       run_random(c, res);
+      return res;
+    default:
+      reference_run_ext(c, res);
       return res;
   }
   return res;

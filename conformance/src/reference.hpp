@@ -65,7 +65,19 @@ enum class OpKind {
   kArgReduce,
   kBoolReduce,
   kBmm,
-  kRandom
+  kRandom,
+  // NN, indexing and optimizer kernel ops (reference_ext.cpp)
+  kSoftmax,      // softmax log_softmax and their backwards
+  kConv,         // conv2d conv2d_backward_input conv2d_backward_weight
+  kPool,         // max/avg_pool2d and their backwards
+  kGather,       // gather
+  kScatter,      // scatter (in place)
+  kIndexSelect,  // index_select
+  kIndexPut,     // index_put (in place)
+  kNonzero,      // nonzero
+  kScan,         // cumsum cumprod
+  kSort,         // sort topk (values, indices)
+  kOptim         // sgd_update adam_update (in place, several outputs)
 };
 
 // How results are compared (Note [Conformance tolerances]).
@@ -95,7 +107,11 @@ struct RefCall {
   const OpSpec* op = nullptr;
   std::vector<View> in_views;
   std::vector<const std::vector<uint8_t>*> in_images;
-  View out_view;
+  View out_view;  // = out_views[0]
+  // Every output with its image as uploaded (in-place ops read their
+  // outputs' old values); empty for single-output calls built the old way.
+  std::vector<View> out_views;
+  std::vector<const std::vector<uint8_t>*> out_images;
   std::vector<RefAttr> attrs;
   const RefAttr* attr(const char* name) const;
 };
@@ -107,8 +123,18 @@ struct RefResult {
   std::vector<Value> values;
   std::vector<double> extra_atol;
   std::string error;  // the reference rejects the call (e.g. empty amax)
+  // Outputs 1.. of multi-output ops (sort's indices, adam's state).
+  std::vector<std::vector<Value>> more_values;
+  std::vector<std::vector<double>> more_atol;
 };
 
 RefResult reference_run(const RefCall& call);
+// The NN, indexing and optimizer kinds (reference_ext.cpp).
+void reference_run_ext(const RefCall& call, RefResult& res);
+
+// Shared by the reference files.
+Value ref_make_float(int32_t dt, double v);
+Value ref_make_int(int32_t dt, int64_t v);
+double ref_accumulation_eps(int32_t dt);
 
 }  // namespace prism::conformance

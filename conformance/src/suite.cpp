@@ -26,6 +26,7 @@
 #include "prism/plugin.h"
 #include "reference.hpp"
 #include "suite.hpp"
+#include "tests/prism_require_devices.h"
 
 // The suite's own definition of the opaque error object (Note [Plugin ABI
 // rules]): every error a plugin returns must be one made by this host table.
@@ -270,15 +271,61 @@ struct Options {
   uint64_t seed = 0x5EED;
   double timeout_s = 60;
   bool verbose = false, quiet = false;
+  std::string tier = "default";  // quick | default | full (Note [Conformance tiers])
+  int64_t case_index = -1;       // --case: only this case of each op x dtype
+  bool stop_on_failure = false;
 };
 
+/*
+ * Note [Conformance tiers]
+ * ------------------------
+ * Every op x dtype gets its hand-written cases (Note [Conformance layouts])
+ * plus generated ones (Note [Generated cases]); the tier sets how many are
+ * generated: quick 2 (sanitizer runs), default 6, full 48. On the CPU plugin
+ * the default tier is about 9,000 cases (the budget CI holds it to: under
+ * 2 minutes for abi,ops,rng,support,grad,async on a 2-core machine).
+ */
+int generated_cases(const std::string& tier) {
+  return tier == "quick" ? 2 : tier == "full" ? 48 : 6;
+}
+
 constexpr size_t kGuard = 64;       // guard bytes each side of every buffer
-constexpr uint8_t kPattern = 0xA5;  // what guard and gap bytes hold
+constexpr uint8_t kPattern = 0xA5;  // what the abi checks' guard bytes hold
+
+// Note [Per-operand guard patterns]
+// Guard and gap bytes of every operand image hold a different seeded random
+// pattern (splitmix64 of the run's seed and an operand counter), so a kernel
+// that copies an input's neighbouring bytes into an output's guard, or reads
+// past an input into its own result, changes bytes that differ from what was
+// there; one shared pattern (0xA5 everywhere) hides exactly that overrun.
+// After every call all bytes outside each output's elements must equal the
+// uploaded image, and every input image must be unchanged.
+uint64_t g_guard_seed = 0x5EED;
+uint64_t g_guard_counter = 0;
+
+uint64_t splitmix64(uint64_t& x) {
+  uint64_t z = (x += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+void fill_guard_pattern(std::vector<uint8_t>& image) {
+  uint64_t state = g_guard_seed ^ (++g_guard_counter * 0xD1B54A32D192ED03ull);
+  for (size_t i = 0; i < image.size(); i += 8) {
+    const uint64_t r = splitmix64(state);
+    for (size_t b = 0; b < 8 && i + b < image.size(); ++b) image[i + b] = static_cast<uint8_t>(r >> (8 * b));
+  }
+}
 
 struct Operand {
   View view;
   std::vector<uint8_t> image;  // guard + storage + guard, as uploaded
   void* handle = nullptr;
+  // Values: the op's domain unless `ranged` (uniform in [lo, hi]; integers
+  // inclusive) or `fixed` (the case builder wrote the image itself).
+  bool ranged = false, fixed = false;
+  double lo = 0, hi = 0;
 };
 
 // Note [Conformance layouts]
@@ -340,13 +387,19 @@ struct Case {
   std::string variant;              // attribute variant text ("" or "alpha=2")
   std::vector<Operand> inputs;
   Operand output;
+  std::vector<Operand> more_outputs;  // outputs 1.. (sort's indices, optimizer state)
+  bool inout = false;                 // outputs are updated in place: their old values matter
   std::vector<RefAttr> attrs;
+  int64_t index = -1;  // position in its op x dtype list: the reproducer's --case
   std::string label() const { return variant.empty() ? layout : layout + "," + variant; }
 };
 
 class Runner {
  public:
-  explicit Runner(Options o) : opt_(std::move(o)), rng_(opt_.seed) {}
+  explicit Runner(Options o) : opt_(std::move(o)), rng_(opt_.seed) {
+    g_guard_seed = opt_.seed;
+    g_guard_counter = 0;
+  }
   int run();
 
  private:
@@ -373,11 +426,12 @@ class Runner {
 
   // --- case plumbing ---
   std::vector<Case> build_cases(const OpSpec& op, int32_t dtype, bool rng);
+  void build_ext_cases(const OpSpec& op, int32_t dtype, std::vector<Case>& cases);
   void fill_inputs(Case& c);
   void run_case(Case& c);
   bool alloc_operand(Operand& o, std::string& err);
   void free_operand(Operand& o);
-  std::string upload(Operand& o);
+  std::string upload(Operand& o, bool sync = true);
   std::string download(Operand& o, std::vector<uint8_t>& out);
   prism_plugin_error* call_kernel(const Kernel& k, Case& c, std::vector<prism_tensor_desc>& descs,
                                   std::vector<prism_attr>& attrs);
@@ -409,6 +463,7 @@ void Runner::add(CaseResult r) {
                                            : "INFO";
     std::printf("%s  %-7s %-16s %-5s %-28s %s\n", tag.c_str(), r.mode.c_str(), r.op.c_str(), r.dtype.c_str(),
                 r.layout.c_str(), r.message.c_str());
+    if (!r.repro.empty()) std::printf("      reproduce: %s\n", r.repro.c_str());
     std::fflush(stdout);
   }
   results_.push_back(std::move(r));
@@ -616,12 +671,12 @@ void Runner::free_operand(Operand& o) {
   --p_.live_buffers;
 }
 
-std::string Runner::upload(Operand& o) {
+std::string Runner::upload(Operand& o, bool sync) {
   Err e;
   std::string crash = guarded(opt_.timeout_s, [&] {
     e = take(
         p_.table->copy_from_host(p_.ctx, opt_.device, nullptr, o.image.data(), o.handle, 0, o.image.size()));
-    if (e.ok) e = take(p_.table->synchronize(p_.ctx, opt_.device, nullptr));
+    if (e.ok && sync) e = take(p_.table->synchronize(p_.ctx, opt_.device, nullptr));
   });
   if (!crash.empty()) return "copy_from_host " + crash;
   if (!e.ok) return "copy_from_host failed: " + describe(e);
@@ -675,6 +730,219 @@ void set_operand(Operand& o, int32_t dtype, const std::vector<int64_t>& sizes, c
       (layout == "transposed" || layout == "broadcast" || layout == "offset") ? layout : "contiguous";
   make_view(o.view, dtype, sizes, kind, is_input, span);
   o.image.assign(2 * kGuard + static_cast<size_t>(span) * dtype_size(dtype), kPattern);
+  fill_guard_pattern(o.image);
+}
+
+// ===========================================================================
+// Generated cases (Note [Generated cases])
+// ---------------------------------------------------------------------------
+// A seeded generator of operand layouts, so coverage grows without code:
+// 0-d to 4-d shapes whose extents come from a pool around the block sizes a
+// kernel is likely to use (1, 3, 4, 5, 7, 8, 31-33, and 1-D/2-D extents
+// 127-129, 1023-1025, 4095-4097), empty tensors; per operand a random
+// permutation of the memory order (3-D/4-D permutations), a step of 2-3 in
+// one dim (gaps), a storage offset, broadcast (stride 0) in any dims — one or
+// several, leading or not — and odd strides on size-1 dims. Outputs get the
+// same except broadcast. Reductions reduce a random subset of dims of such
+// an input (the full reduction included). Each case has its own generator
+// seeded from (run seed, op, dtype, case number), so `--case N` rebuilds
+// exactly case N.
+// ===========================================================================
+
+uint64_t case_seed(uint64_t seed, const std::string& op, int32_t dt, int64_t index) {
+  uint64_t h = seed ^ 0xCBF29CE484222325ull;
+  for (char ch : op) h = (h ^ static_cast<uint8_t>(ch)) * 0x100000001B3ull;
+  h = (h ^ static_cast<uint64_t>(dt + 1)) * 0x100000001B3ull;
+  h = (h ^ static_cast<uint64_t>(index + 7)) * 0x100000001B3ull;
+  return splitmix64(h);
+}
+
+std::vector<int64_t> gen_shape(std::mt19937_64& g) {
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  auto pick = [&](std::initializer_list<int64_t> xs) {
+    return *(xs.begin() + static_cast<ptrdiff_t>(u(g) * static_cast<double>(xs.size())));
+  };
+  const double r = u(g);
+  if (r < 0.15) {  // extents around block sizes, 1-D or 2-D
+    const int64_t e = pick({127, 128, 129, 1023, 1024, 1025, 4095, 4096, 4097, 255, 257, 63, 65});
+    return u(g) < 0.5 ? std::vector<int64_t>{e} : std::vector<int64_t>{e, pick({1, 2, 3})};
+  }
+  if (r < 0.20) return {};  // 0-d
+  const int nd = static_cast<int>(pick({1, 2, 2, 3, 3, 4}));
+  std::vector<int64_t> sizes;
+  int64_t total = 1;
+  for (int d = 0; d < nd; ++d) {
+    int64_t e = pick({1, 1, 2, 3, 4, 5, 7, 8, 9, 16, 31, 32, 33});
+    if (total * e > 6000) e = 1;
+    total *= e;
+    sizes.push_back(e);
+  }
+  if (u(g) < 0.05) sizes[static_cast<size_t>(u(g) * nd)] = 0;  // empty
+  return sizes;
+}
+
+// A generated layout for `sizes`; describes itself in `desc`.
+void gen_operand(std::mt19937_64& g, Operand& o, int32_t dtype, const std::vector<int64_t>& sizes,
+                 bool is_input, bool allow_broadcast = true) {
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  const size_t nd = sizes.size();
+  View& v = o.view;
+  v.dtype = dtype;
+  v.sizes = sizes;
+  v.strides.assign(nd, 0);
+  std::vector<size_t> order(nd);
+  for (size_t d = 0; d < nd; ++d) order[d] = d;
+  if (nd > 1 && u(g) < 0.45) std::shuffle(order.begin(), order.end(), g);  // order[0] = outermost
+  const int64_t step_dim = nd > 0 && u(g) < 0.3 ? static_cast<int64_t>(u(g) * static_cast<double>(nd)) : -1;
+  const int64_t step = u(g) < 0.5 ? 2 : 3;
+  int64_t s = 1;
+  for (size_t i = nd; i-- > 0;) {
+    const size_t d = order[i];
+    const int64_t m = static_cast<int64_t>(d) == step_dim ? step : 1;
+    v.strides[d] = s * m;
+    s *= std::max<int64_t>(sizes[d], 1) * m;
+  }
+  if (is_input && allow_broadcast) {
+    const double p = u(g) < 0.4 ? 0.35 : 0.0;
+    for (size_t d = 0; d < nd; ++d)
+      if (sizes[d] > 1 && u(g) < p) v.strides[d] = 0;
+  }
+  for (size_t d = 0; d < nd; ++d)  // size-1 dims: their stride must not matter
+    if (sizes[d] == 1 && u(g) < 0.5) v.strides[d] = u(g) < 0.5 ? 0 : 1000003;
+  const int64_t offset = u(g) < 0.5 ? 1 + static_cast<int64_t>(u(g) * 9) : 0;
+  int64_t n = 1, last = 0;
+  for (size_t d = 0; d < nd; ++d) {
+    n *= sizes[d];
+    if (sizes[d] > 0) last += (sizes[d] - 1) * v.strides[d];
+  }
+  const int64_t span = n == 0 ? offset : offset + last + 1;
+  v.byte_offset = kGuard + static_cast<uint64_t>(offset) * dtype_size(dtype);
+  o.image.assign(2 * kGuard + static_cast<size_t>(span) * dtype_size(dtype), kPattern);
+  fill_guard_pattern(o.image);
+}
+
+std::string view_text(const View& v) {
+  std::string s = std::string(dtype_name(v.dtype)) + " sizes=[";
+  for (size_t d = 0; d < v.sizes.size(); ++d) s += (d ? "," : "") + std::to_string(v.sizes[d]);
+  s += "] strides=[";
+  for (size_t d = 0; d < v.strides.size(); ++d) s += (d ? "," : "") + std::to_string(v.strides[d]);
+  const int64_t off = static_cast<int64_t>((v.byte_offset - kGuard) / dtype_size(v.dtype));
+  return s + "] offset=" + std::to_string(off);
+}
+
+// Appends `count` generated cases for the elementwise and reduction kinds.
+void add_generated_cases(const OpSpec& op, int32_t dt, uint64_t seed, int count, uint32_t device_mask,
+                         std::vector<Case>& cases) {
+  const bool f = is_float(dt);
+  for (int k = 0; k < count; ++k) {
+    const int64_t index = static_cast<int64_t>(cases.size());
+    std::mt19937_64 g(case_seed(seed, op.name, dt, index));
+    Case c;
+    c.op = &op;
+    c.dtype = dt;
+    c.layout = "generated";
+    std::vector<int64_t> sizes = gen_shape(g);
+    auto in = [&](int32_t idt) {
+      Operand o;
+      gen_operand(g, o, idt, sizes, true);
+      c.inputs.push_back(std::move(o));
+    };
+    switch (op.kind) {
+      case OpKind::kFill:
+        add_attr_scalar(c.attrs, "value", f ? -3.5 : (dt == PRISM_DTYPE_BOOL ? 1 : 5));
+        break;
+      case OpKind::kCopy: {
+        int32_t src = dt;
+        for (int tries = 0; tries < 8; ++tries) {
+          const int32_t cand = static_cast<int32_t>(g() % PRISM_NUM_DTYPES);
+          if (device_mask & PRISM_DTYPE_BIT(cand)) {
+            src = cand;
+            break;
+          }
+        }
+        in(src);
+        c.variant = std::string("from=") + dtype_name(src);
+        break;
+      }
+      case OpKind::kUnary:
+      case OpKind::kClamp:
+        in(dt);
+        if (op.kind == OpKind::kClamp) {
+          const bool uns = dt == PRISM_DTYPE_U8;
+          add_attr_scalar(c.attrs, "min", f ? -0.5 : (uns ? 2 : -1));
+          add_attr_scalar(c.attrs, "max", f ? 0.75 : (uns ? 9 : 3));
+        }
+        break;
+      case OpKind::kBinary:
+        in(dt);
+        in(dt);
+        if (std::string(op.name) == "div") {
+          const int64_t mode = f ? static_cast<int64_t>(g() % 3) : 1 + static_cast<int64_t>(g() % 2);
+          if (mode != 0) add_attr_int(c.attrs, "rounding_mode", mode);
+          c.variant = "rounding_mode=" + std::to_string(mode);
+        } else if ((std::string(op.name) == "add" || std::string(op.name) == "sub") &&
+                   dt != PRISM_DTYPE_BOOL && g() % 2 == 0) {
+          add_attr_scalar(c.attrs, "alpha", f ? -1.5 : 3);
+          c.variant = "alpha";
+        }
+        break;
+      case OpKind::kCompare:
+      case OpKind::kLogical:
+        in(dt);
+        in(dt);
+        break;
+      case OpKind::kLogicalNot:
+        in(dt);
+        break;
+      case OpKind::kWhere:
+        in(PRISM_DTYPE_BOOL);
+        in(dt);
+        in(dt);
+        break;
+      case OpKind::kReduce:
+      case OpKind::kBoolReduce:
+      case OpKind::kArgReduce: {
+        const bool arg = op.kind == OpKind::kArgReduce;
+        if (sizes.empty() && arg) sizes = {5};
+        if (arg) {
+          for (int64_t& e : sizes)
+            if (e == 0) e = 3;  // argmax over an empty dim is an error case of its own
+        }
+        Operand x;
+        gen_operand(g, x, dt, sizes, true);
+        c.inputs.push_back(std::move(x));
+        std::vector<int64_t> out = sizes;
+        std::string dims;
+        const size_t nd = sizes.size();
+        const int64_t arg_dim = nd > 0 ? static_cast<int64_t>(g() % nd) : 0;
+        const bool all = g() % 3 == 0;
+        for (size_t d = 0; d < nd; ++d) {
+          const bool r = arg ? static_cast<int64_t>(d) == arg_dim : (all || g() % 2 == 0);
+          if (r) {
+            out[d] = 1;
+            dims += (dims.empty() ? "" : "+") + std::to_string(d);
+          }
+        }
+        if (arg) add_attr_int(c.attrs, "dim", arg_dim);
+        c.variant = (arg ? "dim=" : "dims=") + dims;
+        const int32_t out_dt = arg ? PRISM_DTYPE_I64 : op.kind == OpKind::kBoolReduce ? PRISM_DTYPE_BOOL : dt;
+        gen_operand(g, c.output, out_dt, out, false);
+        break;
+      }
+      default:
+        return;  // other kinds keep their hand-written cases
+    }
+    if (op.kind != OpKind::kReduce && op.kind != OpKind::kBoolReduce && op.kind != OpKind::kArgReduce) {
+      const int32_t out_dt =
+          (op.kind == OpKind::kCompare || op.kind == OpKind::kLogical || op.kind == OpKind::kLogicalNot)
+              ? PRISM_DTYPE_BOOL
+              : dt;
+      gen_operand(g, c.output, out_dt, sizes, false);
+    }
+    if (!c.variant.empty()) c.variant += ",";
+    c.variant += "#" + std::to_string(index);
+    cases.push_back(std::move(c));
+  }
 }
 
 std::vector<Case> Runner::build_cases(const OpSpec& op, int32_t dt, bool rng) {
@@ -683,6 +951,7 @@ std::vector<Case> Runner::build_cases(const OpSpec& op, int32_t dt, bool rng) {
   std::vector<std::string> layouts = {"contiguous", "transposed", "transposed_out", "broadcast",
                                       "offset",     "0-d",        "empty",          "large"};
   if (f) layouts.push_back("nan_inf");
+  if (is_int(dt)) layouts.push_back("limits");  // Note [Integer limits]
   auto shape_for = [](const std::string& layout, std::vector<int64_t> base, std::vector<int64_t> large) {
     if (layout == "0-d") return std::vector<int64_t>{};
     if (layout == "empty") {
@@ -724,6 +993,19 @@ std::vector<Case> Runner::build_cases(const OpSpec& op, int32_t dt, bool rng) {
         if (!(device_mask & PRISM_DTYPE_BIT(src))) continue;
         const size_t before = cases.size();
         elementwise(1, {src}, dt);
+        // Note [Exact conversions]: the values where conversion rules differ
+        // (docs/ops.md: NaN, ±Inf, out of range, ±0.5 ties, wrap-around,
+        // round-to-nearest-even halfway points); every conversion is compared
+        // bit for bit with the documented rule
+        Case sc;
+        sc.op = &op;
+        sc.dtype = dt;
+        sc.layout = "specials";
+        Operand in;
+        set_operand(in, src, {96}, "contiguous", true);
+        sc.inputs.push_back(std::move(in));
+        set_operand(sc.output, dt, {96}, "contiguous", false);
+        cases.push_back(std::move(sc));
         for (size_t i = before; i < cases.size(); ++i)
           cases[i].variant = std::string("from=") + dtype_name(src);
       }
@@ -738,6 +1020,11 @@ std::vector<Case> Runner::build_cases(const OpSpec& op, int32_t dt, bool rng) {
           if (mode == 0 && !f) continue;
           const size_t before = cases.size();
           elementwise(2, {dt, dt}, dt);
+          if (is_int(dt)) {
+            Case z = cases.back();
+            z.layout = "div_by_zero";
+            cases.push_back(std::move(z));
+          }
           for (size_t i = before; i < cases.size(); ++i) {
             if (mode != 0) {
               add_attr_int(cases[i].attrs, "rounding_mode", mode);
@@ -748,6 +1035,13 @@ std::vector<Case> Runner::build_cases(const OpSpec& op, int32_t dt, bool rng) {
         break;
       }
       elementwise(2, {dt, dt}, dt);
+      if (name == "remainder" && is_int(dt)) {
+        // docs/ops.md "Integer division": a zero divisor is an error, nothing written
+        Case z = cases.back();
+        z.layout = "div_by_zero";
+        z.variant.clear();
+        cases.push_back(std::move(z));
+      }
       if ((name == "add" || name == "sub") && dt != PRISM_DTYPE_BOOL) {
         for (Case& c : cases)
           if (c.layout == "offset" || c.layout == "large") {
@@ -802,6 +1096,10 @@ std::vector<Case> Runner::build_cases(const OpSpec& op, int32_t dt, bool rng) {
               {"large", {1031, 263}, {1}},
               {"large", {1031, 263}, {0, 1}}};
         if (f) rs.push_back({"nan_inf", {4, 6, 5}, {1}});
+        if (is_int(dt)) {
+          rs.push_back({"limits", {4, 6, 5}, {1}});
+          rs.push_back({"limits", {4, 6, 5}, {0, 1, 2}});
+        }
       }
       for (const R& r : rs) {
         Case c;
@@ -914,15 +1212,415 @@ std::vector<Case> Runner::build_cases(const OpSpec& op, int32_t dt, bool rng) {
       }
       break;
     }
+    default:
+      build_ext_cases(op, dt, cases);
+      break;
   }
+  if (op.kind <= OpKind::kArgReduce)
+    add_generated_cases(op, dt, opt_.seed, generated_cases(opt_.tier), device_mask, cases);
   return cases;
+}
+
+// ===========================================================================
+// Cases of the NN, indexing and optimizer kernel ops (Note [Conformance layouts])
+// ---------------------------------------------------------------------------
+// softmax, conv and pool kernels take contiguous operands (docs/ops.md), so
+// their cases vary shapes, dims and attributes; the indexing, scan and sort
+// kernels take any strides and also get transposed and offset layouts.
+// Index inputs hold values in range, except one `out_of_range` case per
+// indexing op that must be refused before anything is written.
+// ===========================================================================
+
+namespace {
+
+Case new_case(const OpSpec& op, int32_t dt, const std::string& layout, const std::string& variant) {
+  Case c;
+  c.op = &op;
+  c.dtype = dt;
+  c.layout = layout;
+  c.variant = variant;
+  return c;
+}
+
+Operand operand(int32_t dt, const std::vector<int64_t>& sizes, const std::string& layout, bool is_input) {
+  Operand o;
+  set_operand(o, dt, sizes, layout, is_input);
+  return o;
+}
+
+Operand ranged(Operand o, double lo, double hi) {
+  o.ranged = true;
+  o.lo = lo;
+  o.hi = hi;
+  return o;
+}
+
+void add_attr_ints(std::vector<RefAttr>& a, const char* name, std::vector<int64_t> v) {
+  RefAttr r;
+  r.name = name;
+  r.kind = PRISM_ATTR_INTS;
+  r.ints = std::move(v);
+  a.push_back(r);
+}
+
+std::string dims_text(const std::vector<int64_t>& v) {
+  std::string s;
+  for (int64_t x : v) s += (s.empty() ? "" : "x") + std::to_string(x);
+  return s;
+}
+
+}  // namespace
+
+void Runner::build_ext_cases(const OpSpec& op, int32_t dt, std::vector<Case>& cases) {
+  const std::string name = op.name;
+  const bool f = is_float(dt);
+  const uint32_t stored = p_.props.dtype_mask;
+  const bool has_i64 = (stored & PRISM_DTYPE_BIT(PRISM_DTYPE_I64)) != 0;
+  switch (op.kind) {
+    case OpKind::kSoftmax: {
+      const bool backward = name.find("backward") != std::string::npos;
+      const bool log = name.rfind("log_", 0) == 0;
+      struct S {
+        std::string layout;
+        std::vector<int64_t> sizes;
+        int64_t dim;
+      };
+      const std::vector<S> ss = {{"contiguous", {4, 6, 5}, 0}, {"contiguous", {4, 6, 5}, 1},
+                                 {"contiguous", {4, 6, 5}, 2}, {"0-d", {}, 0},
+                                 {"empty", {0, 5}, 1},         {"large", {3, 1031}, 1}};
+      for (const S& x : ss) {
+        Case c = new_case(op, dt, x.layout, "dim=" + std::to_string(x.dim));
+        if (backward) {
+          c.inputs.push_back(operand(dt, x.sizes, "contiguous", true));
+          c.inputs.push_back(
+              ranged(operand(dt, x.sizes, "contiguous", true), log ? -4.0 : 0.0, log ? 0.0 : 1.0));
+        } else {
+          c.inputs.push_back(ranged(operand(dt, x.sizes, "contiguous", true), -4.0, 4.0));
+        }
+        c.output = operand(dt, x.sizes, "contiguous", false);
+        add_attr_int(c.attrs, "dim", x.dim);
+        cases.push_back(std::move(c));
+      }
+      break;
+    }
+    case OpKind::kConv: {
+      struct V {
+        std::string layout;
+        std::vector<int64_t> x, w;
+        bool bias;
+        std::vector<int64_t> stride, pad, dil;
+        int64_t groups;
+      };
+      const std::vector<V> vs = {{"contiguous", {2, 3, 7, 6}, {4, 3, 3, 3}, true, {1, 1}, {0, 0}, {1, 1}, 1},
+                                 {"contiguous", {2, 4, 9, 8}, {6, 2, 3, 2}, false, {2, 1}, {1, 1}, {1, 2}, 2},
+                                 {"contiguous", {1, 3, 5, 5}, {3, 1, 3, 3}, true, {1, 2}, {1, 0}, {2, 1}, 3},
+                                 {"large", {2, 8, 20, 20}, {16, 8, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 1}};
+      for (const V& v : vs) {
+        const int64_t oh = (v.x[2] + 2 * v.pad[0] - v.dil[0] * (v.w[2] - 1) - 1) / v.stride[0] + 1;
+        const int64_t ow = (v.x[3] + 2 * v.pad[1] - v.dil[1] * (v.w[3] - 1) - 1) / v.stride[1] + 1;
+        const std::vector<int64_t> y = {v.x[0], v.w[0], oh, ow};
+        const std::string variant = "x=" + dims_text(v.x) + ",w=" + dims_text(v.w) +
+                                    ",s=" + dims_text(v.stride) + ",p=" + dims_text(v.pad) +
+                                    ",d=" + dims_text(v.dil) + ",g=" + std::to_string(v.groups) +
+                                    (v.bias ? ",bias" : "");
+        Case c = new_case(op, dt, v.layout, variant);
+        if (name == "conv2d") {
+          c.inputs.push_back(operand(dt, v.x, "contiguous", true));
+          c.inputs.push_back(operand(dt, v.w, "contiguous", true));
+          if (v.bias) c.inputs.push_back(operand(dt, {v.w[0]}, "contiguous", true));
+          c.output = operand(dt, y, "contiguous", false);
+        } else if (name == "conv2d_backward_input") {
+          c.inputs.push_back(operand(dt, y, "contiguous", true));
+          c.inputs.push_back(operand(dt, v.w, "contiguous", true));
+          c.output = operand(dt, v.x, "contiguous", false);
+        } else {
+          c.inputs.push_back(operand(dt, y, "contiguous", true));
+          c.inputs.push_back(operand(dt, v.x, "contiguous", true));
+          c.output = operand(dt, v.w, "contiguous", false);
+          if (v.bias) c.more_outputs.push_back(operand(dt, {v.w[0]}, "contiguous", false));
+        }
+        add_attr_ints(c.attrs, "stride", v.stride);
+        add_attr_ints(c.attrs, "padding", v.pad);
+        add_attr_ints(c.attrs, "dilation", v.dil);
+        add_attr_int(c.attrs, "groups", v.groups);
+        cases.push_back(std::move(c));
+      }
+      break;
+    }
+    case OpKind::kPool: {
+      const bool is_max = name.rfind("max", 0) == 0;
+      const bool backward = name.find("backward") != std::string::npos;
+      struct V {
+        std::string layout;
+        std::vector<int64_t> x, k, s, p;
+        int include_pad;
+      };
+      std::vector<V> vs = {{"contiguous", {2, 3, 9, 8}, {3, 3}, {2, 2}, {1, 1}, 1},
+                           {"contiguous", {2, 3, 8, 8}, {2, 2}, {2, 2}, {0, 0}, 1},
+                           {"contiguous", {1, 2, 7, 9}, {3, 2}, {1, 2}, {1, 1}, 1},
+                           {"large", {4, 16, 32, 32}, {3, 3}, {1, 1}, {1, 1}, 1}};
+      if (!is_max) vs.push_back({"contiguous", {2, 3, 9, 8}, {3, 3}, {2, 2}, {1, 1}, 0});
+      for (const V& v : vs) {
+        const std::vector<int64_t> y = {v.x[0], v.x[1], (v.x[2] + 2 * v.p[0] - v.k[0]) / v.s[0] + 1,
+                                        (v.x[3] + 2 * v.p[1] - v.k[1]) / v.s[1] + 1};
+        std::string variant =
+            "x=" + dims_text(v.x) + ",k=" + dims_text(v.k) + ",s=" + dims_text(v.s) + ",p=" + dims_text(v.p);
+        if (!is_max) variant += ",count_include_pad=" + std::to_string(v.include_pad);
+        Case c = new_case(op, dt, v.layout, variant);
+        if (!backward) {
+          c.inputs.push_back(operand(dt, v.x, "contiguous", true));
+          c.output = operand(dt, y, "contiguous", false);
+        } else {
+          c.inputs.push_back(operand(dt, y, "contiguous", true));
+          if (is_max) c.inputs.push_back(operand(dt, v.x, "contiguous", true));
+          c.output = operand(dt, v.x, "contiguous", false);
+        }
+        add_attr_ints(c.attrs, "kernel", v.k);
+        add_attr_ints(c.attrs, "stride", v.s);
+        add_attr_ints(c.attrs, "padding", v.p);
+        if (!is_max) add_attr_int(c.attrs, "count_include_pad", v.include_pad);
+        cases.push_back(std::move(c));
+      }
+      break;
+    }
+    case OpKind::kGather:
+    case OpKind::kIndexSelect:
+    case OpKind::kScatter:
+    case OpKind::kIndexPut: {
+      if (!has_i64) break;  // index tensors are i64
+      const std::vector<int64_t> x = {4, 5, 6};
+      struct V {
+        std::string layout;
+        int64_t dim;
+        std::string extra;  // "", "smaller", "out_of_range", "wrap", "broadcast", "reduce=N", "accumulate"
+      };
+      std::vector<V> vs = {{"contiguous", 0, ""}, {"contiguous", 1, ""}, {"contiguous", 2, ""},
+                           {"transposed", 1, ""}, {"offset", 2, ""},     {"contiguous", 1, "out_of_range"}};
+      if (op.kind == OpKind::kGather || op.kind == OpKind::kScatter)
+        vs.push_back({"contiguous", 1, "smaller"});
+      if (op.kind == OpKind::kIndexSelect || op.kind == OpKind::kIndexPut)
+        vs.push_back({"contiguous", 2, "wrap"});
+      if (op.kind == OpKind::kIndexPut) {
+        vs.push_back({"contiguous", 1, "accumulate"});
+        vs.push_back({"broadcast", 1, "accumulate"});
+      }
+      if (op.kind == OpKind::kScatter)
+        for (int r = 1; r <= 4; ++r)
+          vs.push_back({r % 2 ? "transposed" : "contiguous", 1, "reduce=" + std::to_string(r)});
+      for (const V& v : vs) {
+        const size_t d = static_cast<size_t>(v.dim);
+        const int64_t size = x[d];
+        Case c = new_case(op, dt, v.layout,
+                          "dim=" + std::to_string(v.dim) + (v.extra.empty() ? "" : "," + v.extra));
+        const std::string lay = v.layout == "broadcast" ? "contiguous" : v.layout;
+        const double ilo = v.extra == "wrap" ? -static_cast<double>(size) : 0.0;
+        const double ihi =
+            v.extra == "out_of_range" ? static_cast<double>(size) : static_cast<double>(size - 1);
+        if (op.kind == OpKind::kGather || op.kind == OpKind::kScatter) {
+          std::vector<int64_t> is = x;
+          is[d] = 3;
+          if (v.extra == "smaller")
+            for (size_t k = 0; k < is.size(); ++k)
+              if (k != d) is[k] -= 1;
+          Operand index = ranged(operand(PRISM_DTYPE_I64, is, lay, true), ilo, ihi);
+          if (v.extra == "out_of_range") index.lo = index.hi;  // every index out of range
+          if (op.kind == OpKind::kGather) {
+            c.inputs.push_back(operand(dt, x, lay, true));
+            c.inputs.push_back(std::move(index));
+            c.output = operand(dt, is, lay == "offset" ? "offset" : "contiguous", false);
+          } else {
+            c.inputs.push_back(std::move(index));
+            c.inputs.push_back(operand(dt, is, lay, true));
+            c.output = operand(dt, x, lay == "offset" ? "offset" : "contiguous", false);
+            c.inout = true;
+            if (v.extra.rfind("reduce=", 0) == 0)
+              add_attr_int(c.attrs, "reduce", std::stoll(v.extra.substr(7)));
+          }
+        } else {
+          Operand index = ranged(operand(PRISM_DTYPE_I64, {op.kind == OpKind::kIndexSelect ? 7 : 3},
+                                         lay == "offset" ? "offset" : "contiguous", true),
+                                 ilo, ihi);
+          if (v.extra == "out_of_range") index.lo = index.hi;
+          std::vector<int64_t> sub = x;
+          sub[d] = index.view.sizes[0];
+          if (op.kind == OpKind::kIndexSelect) {
+            c.inputs.push_back(operand(dt, x, lay, true));
+            c.inputs.push_back(std::move(index));
+            c.output = operand(dt, sub, lay == "offset" ? "offset" : "contiguous", false);
+          } else {
+            c.inputs.push_back(std::move(index));
+            c.inputs.push_back(operand(dt, sub, v.layout, true));  // broadcast: dim 0 stride 0
+            c.output = operand(dt, x, lay == "offset" ? "offset" : "contiguous", false);
+            c.inout = true;
+            if (v.extra == "accumulate") add_attr_int(c.attrs, "accumulate", 1);
+          }
+          if (v.extra == "wrap") add_attr_int(c.attrs, "wrap", 1);
+        }
+        add_attr_int(c.attrs, "dim", v.dim);
+        cases.push_back(std::move(c));
+      }
+      break;
+    }
+    case OpKind::kNonzero: {
+      if (!has_i64) break;
+      struct V {
+        std::string layout;
+        std::vector<int64_t> x;
+      };
+      for (const V& v : std::vector<V>{{"contiguous", {4, 5}},
+                                       {"transposed", {3, 4, 5}},
+                                       {"offset", {6, 7}},
+                                       {"empty", {0, 3}},
+                                       {"large", {67, 131}}}) {
+        Case c = new_case(op, dt, v.layout, "x=" + dims_text(v.x));
+        Operand in = operand(dt, v.x, v.layout, true);
+        in.fixed = true;
+        std::uniform_real_distribution<double> unit(0.0, 1.0);
+        std::mt19937_64 rng_nz(case_seed(opt_.seed, name, dt, static_cast<int64_t>(cases.size())));
+        int64_t rows = 0;
+        for (int64_t i = 0; i < in.view.numel(); ++i) {
+          const bool nz = unit(rng_nz) < 0.5;
+          rows += nz;
+          uint8_t* p = in.image.data() + in.view.byte_pos(i);
+          if (!nz)
+            store_int(dt, p, 0);
+          else if (f)
+            store_real(dt, p, unit(rng_nz) < 0.1 ? NAN : 0.25 + unit(rng_nz));  // NaN is non-zero
+          else
+            store_int(dt, p, 1 + static_cast<int64_t>(unit(rng_nz) * 5));
+        }
+        c.inputs.push_back(std::move(in));
+        c.output = operand(PRISM_DTYPE_I64, {rows, static_cast<int64_t>(v.x.size())}, "contiguous", false);
+        cases.push_back(std::move(c));
+      }
+      break;
+    }
+    case OpKind::kScan: {
+      const bool prod = name == "cumprod";
+      struct V {
+        std::string layout;
+        std::vector<int64_t> x;
+        int64_t dim;
+      };
+      for (const V& v : std::vector<V>{{"contiguous", {4, 6, 5}, 0},
+                                       {"contiguous", {4, 6, 5}, 1},
+                                       {"contiguous", {4, 6, 5}, 2},
+                                       {"transposed", {4, 6, 5}, 1},
+                                       {"offset", {4, 6, 5}, 2},
+                                       {"empty", {0, 5}, 1},
+                                       {"large", {3, 1031}, 1}}) {
+        Case c = new_case(op, dt, v.layout, "dim=" + std::to_string(v.dim));
+        Operand in = operand(dt, v.x, v.layout, true);
+        if (prod && f) in = ranged(std::move(in), 0.9, 1.1);
+        c.inputs.push_back(std::move(in));
+        c.output = operand(dt, v.x, v.layout == "offset" ? "offset" : "contiguous", false);
+        add_attr_int(c.attrs, "dim", v.dim);
+        cases.push_back(std::move(c));
+      }
+      break;
+    }
+    case OpKind::kSort: {
+      if (!has_i64) break;
+      const bool topk = name == "topk";
+      struct V {
+        std::string layout;
+        std::vector<int64_t> x;
+        int64_t dim, flag, k;
+      };
+      std::vector<V> vs = {{"contiguous", {4, 6, 5}, 0, 0, 3}, {"contiguous", {4, 6, 5}, 1, 1, 4},
+                           {"contiguous", {4, 6, 5}, 2, 0, 5}, {"transposed", {4, 6, 5}, 1, 1, 2},
+                           {"offset", {4, 6, 5}, 2, 1, 1},     {"large", {3, 1031}, 1, 1, 9},
+                           {"ties", {4, 9}, 1, 0, 4},          {"ties", {4, 9}, 1, 1, 4}};
+      if (f) vs.push_back({"nan_inf", {4, 6, 5}, 1, 1, 3});
+      for (const V& v : vs) {
+        std::vector<int64_t> o = v.x;
+        if (topk) o[static_cast<size_t>(v.dim)] = v.k;
+        Case c = new_case(op, dt, v.layout,
+                          "dim=" + std::to_string(v.dim) +
+                              (topk ? ",k=" + std::to_string(v.k) + ",largest=" : ",descending=") +
+                              std::to_string(v.flag));
+        Operand in = operand(dt, v.x, v.layout == "ties" ? "contiguous" : v.layout, true);
+        if (v.layout == "ties") in = ranged(std::move(in), 0, dt == PRISM_DTYPE_BOOL ? 1 : 3);
+        c.inputs.push_back(std::move(in));
+        c.output = operand(dt, o, v.layout == "offset" ? "offset" : "contiguous", false);
+        c.more_outputs.push_back(operand(PRISM_DTYPE_I64, o, "contiguous", false));
+        add_attr_int(c.attrs, "dim", v.dim);
+        if (topk) {
+          add_attr_int(c.attrs, "k", v.k);
+          add_attr_int(c.attrs, "largest", v.flag);
+        } else {
+          add_attr_int(c.attrs, "descending", v.flag);
+        }
+        cases.push_back(std::move(c));
+      }
+      break;
+    }
+    case OpKind::kOptim: {
+      const bool adam = name == "adam_update";
+      struct V {
+        std::string layout;
+        std::vector<int64_t> sizes;
+        std::string variant;
+      };
+      std::vector<V> vs;
+      if (!adam) {
+        vs = {{"contiguous", {5, 7}, "plain"},          {"contiguous", {5, 7}, "momentum"},
+              {"contiguous", {5, 7}, "momentum,init"},  {"contiguous", {5, 7}, "nesterov"},
+              {"contiguous", {5, 7}, "maximize,decay"}, {"large", {517, 263}, "momentum"}};
+      } else {
+        vs = {{"contiguous", {5, 7}, "plain"},    {"contiguous", {5, 7}, "amsgrad"},
+              {"contiguous", {5, 7}, "decay"},    {"contiguous", {5, 7}, "adamw"},
+              {"contiguous", {5, 7}, "maximize"}, {"large", {517, 263}, "amsgrad,adamw"}};
+      }
+      for (const V& v : vs) {
+        auto has = [&](const char* w) { return v.variant.find(w) != std::string::npos; };
+        Case c = new_case(op, dt, v.layout, v.variant);
+        c.inout = true;
+        c.inputs.push_back(operand(dt, v.sizes, "contiguous", true));
+        c.output = ranged(operand(dt, v.sizes, "contiguous", false), -2, 2);
+        int64_t flags = 0;
+        add_attr_float(c.attrs, "lr", adam ? 0.01 : 0.1);
+        if (!adam) {
+          const bool mom = has("momentum") || has("nesterov");
+          if (mom) c.more_outputs.push_back(ranged(operand(dt, v.sizes, "contiguous", false), -1, 1));
+          add_attr_float(c.attrs, "momentum", mom ? 0.9 : 0.0);
+          add_attr_float(c.attrs, "dampening", has("momentum") && !has("init") ? 0.1 : 0.0);
+          add_attr_float(c.attrs, "weight_decay", has("decay") || has("nesterov") ? 0.01 : 0.0);
+          flags = (has("nesterov") ? 1 : 0) | (has("maximize") ? 2 : 0) | (has("init") ? 4 : 0);
+        } else {
+          c.more_outputs.push_back(ranged(operand(dt, v.sizes, "contiguous", false), -1, 1));
+          c.more_outputs.push_back(ranged(operand(dt, v.sizes, "contiguous", false), 0.1, 1));
+          if (has("amsgrad"))
+            c.more_outputs.push_back(ranged(operand(dt, v.sizes, "contiguous", false), 0.1, 1.2));
+          add_attr_float(c.attrs, "beta1", 0.9);
+          add_attr_float(c.attrs, "beta2", 0.999);
+          add_attr_float(c.attrs, "eps", 1e-8);
+          add_attr_float(c.attrs, "weight_decay", has("decay") || has("adamw") ? 0.05 : 0.0);
+          add_attr_int(c.attrs, "step", 3);
+          flags = (has("amsgrad") ? 1 : 0) | (has("maximize") ? 2 : 0) | (has("adamw") ? 4 : 0);
+        }
+        add_attr_int(c.attrs, "flags", flags);
+        cases.push_back(std::move(c));
+      }
+      break;
+    }
+    default:
+      break;
+  }
 }
 
 // Input values: a domain per op where the op is defined and well conditioned.
 void Runner::fill_inputs(Case& c) {
   const std::string op = c.op->name;
-  for (size_t k = 0; k < c.inputs.size(); ++k) {
-    Operand& o = c.inputs[k];
+  std::vector<Operand*> fills;
+  for (Operand& o : c.inputs) fills.push_back(&o);
+  if (c.inout) {
+    fills.push_back(&c.output);
+    for (Operand& o : c.more_outputs) fills.push_back(&o);
+  }
+  for (size_t k = 0; k < fills.size(); ++k) {
+    Operand& o = *fills[k];
+    if (o.fixed) continue;
     const int32_t dt = o.view.dtype;
     const bool f = is_float(dt);
     const bool u = dt == PRISM_DTYPE_U8;
@@ -939,6 +1637,13 @@ void Runner::fill_inputs(Case& c) {
     const int64_t n = o.view.numel();
     for (int64_t i = 0; i < n; ++i) {
       uint8_t* p = o.image.data() + o.view.byte_pos(i);
+      if (o.ranged) {
+        if (is_float(dt))
+          store_real(dt, p, real(o.lo, o.hi));
+        else
+          store_int(dt, p, integer(static_cast<int64_t>(o.lo), static_cast<int64_t>(o.hi)));
+        continue;
+      }
       if (dt == PRISM_DTYPE_BOOL) {
         store_int(dt, p, integer(0, 1));
         continue;
@@ -985,7 +1690,132 @@ void Runner::fill_inputs(Case& c) {
         store_int(dt, p, v);
       }
     }
-    if (c.layout == "nan_inf" && f && n > 0) {
+    if (c.layout == "div_by_zero" && k == 1) {
+      for (int64_t i = 0; i < n; i += 5) store_int(dt, o.image.data() + o.view.byte_pos(i), 0);
+      continue;
+    }
+    if (c.layout == "limits" && is_int(dt) && !o.ranged) {
+      // Note [Integer limits]: values at and next to the type's limits and,
+      // for i64, above 2^53 (where a kernel computing through double loses
+      // the low bits); divisors and exponents stay valid (non-zero divisors,
+      // -1 among them for INT_MIN / -1; exponents 0..3)
+      const int bits = static_cast<int>(dtype_size(dt)) * 8;
+      const bool uns = dt == PRISM_DTYPE_U8;
+      const int64_t hi = uns ? 255 : (bits == 64 ? INT64_MAX : (int64_t{1} << (bits - 1)) - 1);
+      const int64_t lo = uns ? 0 : (bits == 64 ? INT64_MIN : -(int64_t{1} << (bits - 1)));
+      std::vector<int64_t> pool = {lo, lo + 1, hi, hi - 1, 0, 1, uns ? 2 : -1, hi / 2, lo / 2 - 1};
+      if (bits == 64) {
+        pool.insert(pool.end(), {(int64_t{1} << 53) + 1, -(int64_t{1} << 53) - 3, (int64_t{1} << 62) + 12345,
+                                 -(int64_t{1} << 60) - 7, 1234567890123456789ll});
+      }
+      const bool divisor = (op == "div" || op == "remainder") && k == 1;
+      for (int64_t i = 0; i < n; ++i) {
+        uint8_t* p = o.image.data() + o.view.byte_pos(i);
+        int64_t v = pool[static_cast<size_t>(integer(0, static_cast<int64_t>(pool.size()) - 1))];
+        if (divisor && v == 0) v = uns ? 3 : -1;
+        if (op == "pow" && k == 1) v = integer(0, 3);
+        if (op == "sum" || op == "prod" || op == "bmm") v = integer(0, 1) ? v : integer(lo / 2, hi / 2);
+        store_int(dt, p, v);
+      }
+      continue;
+    }
+    if (c.layout == "specials" && k == 0) {
+      // conversions: rounding ties and halfway points of every narrower
+      // float type, integers near every type's limits and above 2^53
+      static const double fspecial[] = {NAN,
+                                        INFINITY,
+                                        -INFINITY,
+                                        -0.0,
+                                        0.5,
+                                        -0.5,
+                                        1.5,
+                                        -1.5,
+                                        2.5,
+                                        -2.5,
+                                        0.49999999999999994,
+                                        -0.9999999,
+                                        255.9,
+                                        256.0,
+                                        256.5,
+                                        -1.0,
+                                        -129.0,
+                                        127.5,
+                                        -128.7,
+                                        32767.5,
+                                        32768.0,
+                                        -32769.0,
+                                        65504.0,
+                                        65519.99,
+                                        65520.0,
+                                        2147483647.5,
+                                        2147483648.0,
+                                        -2147483649.0,
+                                        4294967296.5,
+                                        9007199254740993.0,
+                                        9.2233720368547758e18,
+                                        -9.2233720368547758e18,
+                                        1e19,
+                                        -1e19,
+                                        1e30,
+                                        3.4028235e38,
+                                        1e300,
+                                        5e-324,
+                                        1e-40,
+                                        6e-8,
+                                        1.00390625,
+                                        1.01171875,
+                                        1.00390625 + 1e-9,
+                                        1.0009765625,
+                                        1.0029296875,
+                                        1.00048828125,
+                                        -1.01171875,
+                                        0.1,
+                                        1.0 / 3,
+                                        2.0 / 3};
+      static const int64_t ispecial[] = {0,
+                                         1,
+                                         -1,
+                                         127,
+                                         128,
+                                         -128,
+                                         -129,
+                                         255,
+                                         256,
+                                         32767,
+                                         32768,
+                                         -32768,
+                                         -32769,
+                                         65535,
+                                         65536,
+                                         2147483647,
+                                         2147483648ll,
+                                         -2147483648ll,
+                                         -2147483649ll,
+                                         4294967295ll,
+                                         4294967296ll,
+                                         (1ll << 53) + 1,
+                                         -(1ll << 53) - 1,
+                                         INT64_MAX,
+                                         INT64_MIN,
+                                         INT64_MAX - 1,
+                                         16777217,
+                                         -16777217,
+                                         2049,
+                                         4097,
+                                         257};
+      const size_t nf = sizeof fspecial / sizeof fspecial[0], ni = sizeof ispecial / sizeof ispecial[0];
+      for (int64_t i = 0; i < n; ++i) {
+        uint8_t* p = o.image.data() + o.view.byte_pos(i);
+        if (dt == PRISM_DTYPE_BOOL)
+          store_int(dt, p, i % 3 == 0);
+        else if (f)
+          store_real(dt, p, fspecial[static_cast<size_t>(i) % nf]);
+        else
+          store_int(dt, p, ispecial[static_cast<size_t>(i) % ni]);
+      }
+      continue;
+    }
+    if (c.layout == "nan_inf" && f && n > 0 && k < c.inputs.size()) {
       const double specials[] = {NAN, INFINITY, -INFINITY, -0.0};
       for (size_t s = 0; s < 4; ++s) {
         const int64_t i = static_cast<int64_t>((k * 7 + s * 11) % static_cast<size_t>(n));
@@ -1085,8 +1915,9 @@ std::string num_text(double v, bool f) {
 }
 
 // Compares the downloaded output image with the reference; fills r.
-void compare(const Case& c, const RefResult& ref, const std::vector<uint8_t>& got_image, CaseResult& r) {
-  const View& v = c.output.view;
+void compare(const Case& c, const Operand& out, const std::vector<Value>& want_values,
+             const std::vector<double>& extra_atol, const std::vector<uint8_t>& got_image, CaseResult& r) {
+  const View& v = out.view;
   const int32_t dt = v.dtype;
   const size_t esz = dtype_size(dt);
   // 1. every byte that is not an output element must be untouched
@@ -1097,7 +1928,7 @@ void compare(const Case& c, const RefResult& ref, const std::vector<uint8_t>& go
     for (size_t b = 0; b < esz; ++b) covered[pos + b] = 1;
   }
   for (size_t b = 0; b < got_image.size(); ++b) {
-    if (!covered[b] && got_image[b] != c.output.image[b]) {
+    if (!covered[b] && got_image[b] != out.image[b]) {
       const long long rel = static_cast<long long>(b) - static_cast<long long>(v.byte_offset);
       r.status = "fail";
       r.message = "wrote outside the output view: byte " + std::to_string(rel) + " relative to element 0 (" +
@@ -1116,7 +1947,7 @@ void compare(const Case& c, const RefResult& ref, const std::vector<uint8_t>& go
   std::string why;
   for (int64_t i = 0; i < n; ++i) {
     const Value got = load(dt, got_image.data() + v.byte_pos(i));
-    const Value& want = ref.values[static_cast<size_t>(i)];
+    const Value& want = want_values[static_cast<size_t>(i)];
     bool ok;
     std::string reason;
     if (!f) {
@@ -1136,7 +1967,7 @@ void compare(const Case& c, const RefResult& ref, const std::vector<uint8_t>& go
       r.max_abs_err = std::max(r.max_abs_err, err);
       const int64_t ulp = ulp_distance(dt, got.f, want.f);
       r.max_ulp = std::max(r.max_ulp, ulp);
-      const double extra = ref.extra_atol.empty() ? 0.0 : ref.extra_atol[static_cast<size_t>(i)];
+      const double extra = extra_atol.empty() ? 0.0 : extra_atol[static_cast<size_t>(i)];
       ok = ulp <= tol.max_ulp || err <= tol.atol + tol.rtol * std::fabs(want.f) + extra;
       num += err * err;
       den += want.f * want.f;
@@ -1190,6 +2021,7 @@ prism_plugin_error* Runner::call_kernel(const Kernel& k, Case& c, std::vector<pr
   };
   for (const Operand& o : c.inputs) descs.push_back(desc(o));
   descs.push_back(desc(c.output));
+  for (const Operand& o : c.more_outputs) descs.push_back(desc(o));
   attrs.clear();
   for (const RefAttr& a : c.attrs) {
     prism_attr pa{};
@@ -1210,7 +2042,7 @@ prism_plugin_error* Runner::call_kernel(const Kernel& k, Case& c, std::vector<pr
   call.inputs = c.inputs.empty() ? nullptr : descs.data();
   call.n_inputs = c.inputs.size();
   call.outputs = descs.data() + c.inputs.size();
-  call.n_outputs = 1;
+  call.n_outputs = 1 + c.more_outputs.size();
   call.attrs = attrs.empty() ? nullptr : attrs.data();
   call.n_attrs = attrs.size();
   if (k.supports != nullptr && k.supports(p_.ctx, &call) == 0)
@@ -1230,6 +2062,12 @@ void Runner::run_case(Case& c) {
     rc.in_images.push_back(&o.image);
   }
   rc.out_view = c.output.view;
+  rc.out_views.push_back(c.output.view);
+  rc.out_images.push_back(&c.output.image);
+  for (const Operand& o : c.more_outputs) {
+    rc.out_views.push_back(o.view);
+    rc.out_images.push_back(&o.image);
+  }
   rc.attrs = c.attrs;
   const RefResult ref = reference_run(rc);
 
@@ -1238,10 +2076,17 @@ void Runner::run_case(Case& c) {
   bool allocated = true;
   for (Operand& o : c.inputs) allocated = allocated && alloc_operand(o, err);
   allocated = allocated && alloc_operand(c.output, err);
+  for (Operand& o : c.more_outputs) allocated = allocated && alloc_operand(o, err);
+  // Note [Reads without synchronize]: uploads, the kernel and the read back
+  // follow each other with no synchronize in between; stream order and the
+  // rule that a read back to the host waits for queued work must make the
+  // results visible (an asynchronous device that breaks either fails here).
   if (allocated) {
     for (Operand& o : c.inputs)
-      if (err.empty()) err = upload(o);
-    if (err.empty()) err = upload(c.output);
+      if (err.empty()) err = upload(o, false);
+    if (err.empty()) err = upload(c.output, false);
+    for (Operand& o : c.more_outputs)
+      if (err.empty()) err = upload(o, false);
   }
   std::vector<prism_tensor_desc> descs;
   std::vector<prism_attr> attrs;
@@ -1253,7 +2098,8 @@ void Runner::run_case(Case& c) {
       raw = call_kernel(*k, c, descs, attrs);
       if (raw == reinterpret_cast<prism_plugin_error*>(-1)) return;
       kerr = take(raw);
-      if (kerr.ok) kerr = take(p_.table->synchronize(p_.ctx, opt_.device, nullptr));
+      // an expected error may only surface when the queue runs
+      if (kerr.ok && !ref.error.empty()) kerr = take(p_.table->synchronize(p_.ctx, opt_.device, nullptr));
     });
     declined = raw == reinterpret_cast<prism_plugin_error*>(-1);
     if (!crash.empty()) err = "kernel " + crash;
@@ -1265,12 +2111,39 @@ void Runner::run_case(Case& c) {
         err = "expected an error (" + ref.error + "), the kernel returned success";
       else if (kerr.foreign)
         err = "the kernel returned an error object not made by host->error_create";
+      else if ((c.op->kind >= OpKind::kGather && c.op->kind <= OpKind::kIndexPut) ||
+               c.layout == "div_by_zero") {
+        // indexing kernels check every index before writing anything
+        err = download(c.output, got);
+        if (err.empty() && got != c.output.image)
+          err = "refused the call (" + describe(kerr) + ") but wrote into the output first";
+      }
     } else if (!kerr.ok) {
       err = "kernel failed: " + describe(kerr);
     } else {
       err = download(c.output, got);
       if (err.empty()) {
-        compare(c, ref, got, r);
+        Err serr;
+        const std::string crash = guarded(
+            opt_.timeout_s, [&] { serr = take(p_.table->synchronize(p_.ctx, opt_.device, nullptr)); });
+        if (!crash.empty())
+          err = "synchronize " + crash;
+        else if (!serr.ok)
+          err = "the kernel's queued work failed (reported by synchronize): " + describe(serr);
+      }
+      if (err.empty()) {
+        compare(c, c.output, ref.values, ref.extra_atol, got, r);
+        for (size_t k = 0; k < c.more_outputs.size() && err.empty() && r.status == "pass"; ++k) {
+          if (k >= ref.more_values.size()) {
+            err = "internal: the reference has no values for output " + std::to_string(k + 1);
+            break;
+          }
+          err = download(c.more_outputs[k], got);
+          if (err.empty()) {
+            compare(c, c.more_outputs[k], ref.more_values[k], ref.more_atol[k], got, r);
+            if (r.status != "pass") r.message = "output " + std::to_string(k + 1) + ": " + r.message;
+          }
+        }
         // inputs must be untouched
         for (size_t i = 0; i < c.inputs.size() && r.status == "pass"; ++i) {
           std::vector<uint8_t> in_now;
@@ -1287,6 +2160,7 @@ void Runner::run_case(Case& c) {
   }
   for (Operand& o : c.inputs) free_operand(o);
   free_operand(c.output);
+  for (Operand& o : c.more_outputs) free_operand(o);
   r.time_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   if (declined) {
     r.status = "skip";
@@ -1294,6 +2168,22 @@ void Runner::run_case(Case& c) {
   } else if (!err.empty()) {
     r.status = "fail";
     r.message = err;
+  }
+  if (r.status == "fail") {
+    // Note [Failure diagnostics]: the kernel that ran, every operand's
+    // layout, and a command that runs this case alone
+    std::string ops;
+    for (size_t i = 0; i < c.inputs.size(); ++i)
+      ops += "; in" + std::to_string(i) + " " + view_text(c.inputs[i].view);
+    ops += "; out " + view_text(c.output.view);
+    for (size_t i = 0; i < c.more_outputs.size(); ++i)
+      ops += "; out" + std::to_string(i + 1) + " " + view_text(c.more_outputs[i].view);
+    r.message += " [kernel '" + std::string(c.op->name) + "' of plugin '" +
+                 (p_.table && p_.table->name ? p_.table->name : "?") + "'" + ops + "]";
+    r.repro = "prism-conformance --plugin " + opt_.plugin_path + " --mode " + r.mode + " --op '^" +
+              c.op->name + "$' --dtype " + dtype_name(c.dtype) + " --case " + std::to_string(c.index) +
+              (opt_.seed != 0x5EED ? " --seed " + std::to_string(opt_.seed) : "") +
+              (opt_.tier != "default" ? " --tier " + opt_.tier : "");
   } else if (r.status == "pass" && !ref.error.empty()) {
     r.message = "returned an error as required (" + ref.error + "): " + describe(kerr);
   }
@@ -1328,7 +2218,16 @@ void Runner::mode_ops(bool rng_only) {
   for (const Todo& t : todo) {
     progress(std::string(t.op->name) + " " + dtype_name(t.dt));
     std::vector<Case> cases = build_cases(*t.op, t.dt, rng_only);
-    for (Case& c : cases) run_case(c);
+    for (size_t k = 0; k < cases.size(); ++k) {
+      Case& c = cases[k];
+      c.index = static_cast<int64_t>(k);
+      if (opt_.case_index >= 0 && c.index != opt_.case_index) continue;
+      // each case draws its values from its own seed, so --case N alone
+      // reproduces exactly what it saw in the full run
+      rng_.seed(case_seed(opt_.seed ^ 0xF111ull, t.op->name, t.dt, c.index));
+      run_case(c);
+      if (opt_.stop_on_failure && !results_.empty() && results_.back().status == "fail") return;
+    }
   }
   // ops the plugin registers that docs/ops.md does not know
   if (!rng_only) {
@@ -1691,7 +2590,7 @@ void Runner::mode_perf() {
   progress_mode_ = "perf";
   std::vector<std::string> table;
   for (const OpSpec& op : op_table()) {
-    if (!op_selected(op.name)) continue;
+    if (!op_selected(op.name) || op.kind > OpKind::kRandom) continue;  // perf: the primitive ops
     int32_t dt = -1;
     for (int32_t cand : {PRISM_DTYPE_F32, PRISM_DTYPE_F64, PRISM_DTYPE_I64, PRISM_DTYPE_BOOL})
       if (dt < 0 && dtype_selected(cand) && p_.find(op.name, cand) && (op.dtypes & PRISM_DTYPE_BIT(cand)))
@@ -1839,6 +2738,7 @@ void Runner::print_summary() {
       }
       std::printf("  FAIL %s %s %s %s: %s\n", r.mode.c_str(), r.op.c_str(), r.dtype.c_str(), r.layout.c_str(),
                   r.message.c_str());
+      if (!r.repro.empty()) std::printf("       reproduce: %s\n", r.repro.c_str());
     }
   }
 }
@@ -1910,6 +2810,7 @@ bool Runner::write_json(std::string& err) {
     nlohmann::json c = {{"mode", r.mode},      {"op", r.op},         {"dtype", r.dtype},
                         {"layout", r.layout},  {"status", r.status}, {"message", r.message},
                         {"time_ms", r.time_ms}};
+    if (!r.repro.empty()) c["reproduce"] = r.repro;
     if (r.mode == "ops" || r.mode == "rng" || r.mode == "grad") {
       c["max_abs_err"] = r.max_abs_err;
       c["max_ulp"] = r.max_ulp;
@@ -2026,6 +2927,12 @@ int Runner::run() {
         std::string(p_.table->device_type ? p_.table->device_type : "?") + ":" + std::to_string(opt_.device);
     u.op_regex = opt_.op_regex;
     u.f64 = (p_.props.dtype_mask & PRISM_DTYPE_BIT(PRISM_DTYPE_F64)) != 0;
+    for (int32_t dt = 0; dt < PRISM_NUM_DTYPES; ++dt) {
+      if (!(p_.props.dtype_mask & PRISM_DTYPE_BIT(dt)) || !dtype_selected(dt)) continue;
+      bool has = false;
+      for (const Kernel& k : p_.kernels) has = has || (k.mask & PRISM_DTYPE_BIT(dt)) != 0;
+      if (has) u.kernel_dtypes.push_back(dt);
+    }
     u.timeout_s = opt_.timeout_s;
     std::vector<CaseResult> rs;
     std::string crash = guarded(opt_.timeout_s * 4, [&] {
@@ -2053,6 +2960,17 @@ int Runner::run() {
     status = is_plugin_ ? PRISM_CONFORMANCE_FAILED : PRISM_CONFORMANCE_USAGE;
   else if (!device_ok_ || passes == 0)
     status = PRISM_CONFORMANCE_NOT_RUN;
+  // Note [Required devices] (tests/prism_require_devices.h): where the
+  // device must exist, "nothing could run" is a failure, never a skip.
+  if (status == PRISM_CONFORMANCE_NOT_RUN) {
+    const std::string type = p_.table && p_.table->device_type ? p_.table->device_type : "";
+    const std::string dev = type + ":" + std::to_string(opt_.device);
+    if (!type.empty() && prism_test_device_required(dev.c_str())) {
+      status = PRISM_CONFORMANCE_FAILED;
+      add({"load", "(plugin)", "-", "required", "fail",
+           dev + " is required (PRISM_REQUIRE_DEVICES) but nothing could run: " + device_skip_reason_});
+    }
+  }
   std::string err;
   if (!opt_.report_json.empty() && !write_json(err)) {
     std::fprintf(stderr, "prism-conformance: %s\n", err.c_str());
@@ -2130,6 +3048,16 @@ extern "C" PRISM_CONFORMANCE_API int prism_conformance_run(const prism_conforman
     if (options->case_timeout_s > 0) o.timeout_s = options->case_timeout_s;
     o.verbose = options->verbose != 0;
     o.quiet = options->quiet != 0;
+  }
+  if (options->struct_size >= offsetof(prism_conformance_options, stop_on_failure) + sizeof(int32_t)) {
+    if (options->tier != nullptr && *options->tier != '\0') o.tier = options->tier;
+    if (o.tier != "quick" && o.tier != "default" && o.tier != "full") {
+      std::fprintf(stderr, "prism-conformance: unknown tier '%s' (use quick, default or full)\n",
+                   o.tier.c_str());
+      return PRISM_CONFORMANCE_USAGE;
+    }
+    o.case_index = options->case_index;
+    o.stop_on_failure = options->stop_on_failure != 0;
   }
   Runner runner(std::move(o));
   return runner.run();

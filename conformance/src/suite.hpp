@@ -20,6 +20,7 @@ struct CaseResult {
   double nmse = 0;
   double time_ms = 0;
   double throughput = 0;  // perf: GB/s
+  std::string repro{};    // failures: a command line that runs just this case
 };
 
 // Options of the user-ABI modes (grad, async).
@@ -29,6 +30,7 @@ struct UserModeOptions {
   std::string op_regex;
   bool f64 = true;  // the device stores f64
   double timeout_s = 60;
+  std::vector<int32_t> kernel_dtypes;  // dtypes the device stores and has kernels for (async mode)
 };
 
 // Runs `grad` (finite differences through the core's autograd) on the device.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "prism/prism.h"
+#include "reference.hpp"
 #include "suite.hpp"
 
 namespace prism::conformance {
@@ -347,6 +348,77 @@ std::vector<CaseResult> run_async_mode(const UserModeOptions& o) {
       r.message = f.what;
     }
     out.push_back(std::move(r));
+  }
+  // 3. Note [Async mode dtypes]: for every dtype the device stores and has
+  // kernels for (not only the f64/f32 of the cases above): an upload read
+  // back at once, and a chain of queued in-place adds read back once, with
+  // no explicit synchronize in between. A device whose reads do not wait for
+  // queued work (or whose kernels of one dtype run out of order) fails here.
+  for (int32_t idt : o.kernel_dtypes) {
+    const prism_dtype dt2 = static_cast<prism_dtype>(idt);
+    const char* name = dtype_name(idt);
+    const size_t esz = dtype_size(idt);
+    const int64_t n = 4099;
+    {
+      CaseResult r{"async", "copy", name, "upload_then_read", "pass", ""};
+      try {
+        std::vector<uint8_t> img(static_cast<size_t>(n) * esz);
+        for (int64_t i = 0; i < n; ++i)
+          store_int(idt, img.data() + static_cast<size_t>(i) * esz,
+                    idt == PRISM_DTYPE_BOOL ? (i % 3 == 0) : (i % 97) - 40 * (idt != PRISM_DTYPE_U8));
+        prism_tensor_t t = nullptr;
+        check(prism_from_data(img.data(), &n, 1, dt2, o.device.c_str(), &t), "prism_from_data");
+        T tt(t);
+        std::vector<uint8_t> back(img.size(), 0);
+        check(prism_tensor_copy_to_host(tt.t, back.data(), back.size()), "prism_tensor_copy_to_host");
+        for (size_t i = 0; i < back.size(); ++i)
+          if (back[i] != img[i]) {
+            r.status = "fail";
+            r.message = "byte " + std::to_string(i) + " read back right after the upload is " +
+                        std::to_string(back[i]) + ", uploaded " + std::to_string(img[i]) +
+                        ": the read did not wait for the queued upload";
+            break;
+          }
+        if (r.status == "pass")
+          r.message = std::to_string(n) + " elements uploaded and read back, no synchronize";
+      } catch (const Failure& f) {
+        r.status = "fail";
+        r.message = f.what;
+      }
+      out.push_back(std::move(r));
+    }
+    {
+      CaseResult r{"async", "add_", name, "queued_chain_then_read", "pass", ""};
+      try {
+        // bool: add is or, so the chain ends at 1; others count to 50
+        const int steps = idt == PRISM_DTYPE_BOOL ? 3 : 50;
+        prism_tensor_t acc = nullptr, one = nullptr;
+        check(prism_full(&n, 1, 0.0, dt2, o.device.c_str(), &acc), "prism_full");
+        T a(acc);
+        check(prism_full(&n, 1, 1.0, dt2, o.device.c_str(), &one), "prism_full");
+        T b(one);
+        for (int i = 0; i < steps; ++i) check(prism_add_(a.t, b.t, 1.0), "prism_add_");
+        std::vector<uint8_t> back(static_cast<size_t>(n) * esz, 0);
+        check(prism_tensor_copy_to_host(a.t, back.data(), back.size()), "prism_tensor_copy_to_host");
+        const double want = idt == PRISM_DTYPE_BOOL ? 1.0 : steps;
+        for (int64_t i = 0; i < n; ++i) {
+          const Value v = load(idt, back.data() + static_cast<size_t>(i) * esz);
+          const double got = is_float(idt) ? v.f : static_cast<double>(v.i);
+          if (got != want) {
+            r.status = "fail";
+            r.message = "element " + std::to_string(i) + " is " + std::to_string(got) + " after " +
+                        std::to_string(steps) + " queued add_ (expected " + std::to_string(want) +
+                        "): a host read did not wait for queued work";
+            break;
+          }
+        }
+        if (r.status == "pass") r.message = std::to_string(steps) + " queued in-place adds, one host read";
+      } catch (const Failure& f) {
+        r.status = "fail";
+        r.message = f.what;
+      }
+      out.push_back(std::move(r));
+    }
   }
   out.push_back(
       {"async", "event", "-", "events_between_devices", "skip",

@@ -14,10 +14,15 @@ void usage(std::FILE* f) {
       "usage: prism-conformance --plugin PATH [--device N] [--op REGEX] [--dtype LIST]\n"
       "                         [--mode abi,ops,grad,rng,async,support,perf] [--report FILE.json]\n"
       "                         [--junit FILE.xml] [--seed N] [--timeout SECONDS] [--verbose] [--quiet]\n"
+      "                         [--quick | --full | --tier quick|default|full] [--case N] "
+      "[--stop-on-failure]\n"
       "\n"
       "Checks a Prism device plugin against the float64 reference kernels of the conformance suite.\n"
-      "Default modes: abi,ops,rng,support. Exit status: 0 pass, 1 failures, 2 usage or unwritable\n"
-      "report, 77 nothing could run (e.g. the plugin has no device).\n");
+      "Default modes: abi,ops,rng,support. Tiers set how many generated cases each op and dtype gets\n"
+      "(quick 2, default 6, full 48). --case N runs only case N of the selected ops and dtypes (every\n"
+      "failure prints the command that reproduces it). Exit status: 0 pass, 1 failures, 2 usage or\n"
+      "unwritable report, 77 nothing could run (e.g. the plugin has no device; a failure instead\n"
+      "where PRISM_REQUIRE_DEVICES names the device).\n");
 }
 
 }  // namespace
@@ -26,6 +31,7 @@ int main(int argc, char** argv) {
   prism_conformance_options o;
   std::memset(&o, 0, sizeof o);
   o.struct_size = sizeof o;
+  o.case_index = -1;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&](const char* flag) -> const char* {
@@ -53,6 +59,22 @@ int main(int argc, char** argv) {
       o.seed = std::strtoull(value("--seed"), nullptr, 0);
     else if (a == "--timeout")
       o.case_timeout_s = std::atof(value("--timeout"));
+    else if (a == "--tier")
+      o.tier = value("--tier");
+    else if (a == "--quick")
+      o.tier = "quick";
+    else if (a == "--full")
+      o.tier = "full";
+    else if (a == "--case") {
+      char* end = nullptr;
+      const char* v = value("--case");
+      o.case_index = std::strtoll(v, &end, 10);
+      if (end == v || *end != '\0' || o.case_index < 0) {
+        std::fprintf(stderr, "prism-conformance: --case needs a case number >= 0, got '%s'\n", v);
+        return PRISM_CONFORMANCE_USAGE;
+      }
+    } else if (a == "--stop-on-failure")
+      o.stop_on_failure = 1;
     else if (a == "--verbose" || a == "-v")
       o.verbose = 1;
     else if (a == "--quiet" || a == "-q")

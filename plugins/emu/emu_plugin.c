@@ -37,8 +37,17 @@
  * copy_from_host and the copy kernel; `prism-conformance --mode support`
  * lists those fallbacks.
  *
- * The device is synchronous: kernels and copies complete before returning,
- * so synchronize has nothing to wait for and there are no event slots.
+ * By default the device is synchronous: kernels and copies complete before
+ * returning, so synchronize has nothing to wait for and there are no event
+ * slots. Note [Emulated asynchrony]: with PRISM_EMU_ASYNC=1 a worker thread
+ * runs kernels and host-to-device copies in submission order after the call
+ * returned (each after PRISM_EMU_ASYNC_DELAY_US microseconds, default 200),
+ * as a GPU stream does; copy_to_host, synchronize and free wait for the
+ * queue, and an error of queued work is returned by the next synchronize
+ * or copy_to_host. Arguments are checked before a call returns, so bad
+ * calls still fail at once. Asynchrony bugs of a plugin (a read that does
+ * not wait, a kernel that reads a buffer before its upload landed) can so be
+ * planted in, and caught by the conformance suite on, a plugin CI runs.
  */
 
 #define EMU_NAME "emu"
@@ -54,12 +63,24 @@ typedef struct emu_region {
   size_t bytes; /* mapped length (a whole number of pages) */
 } emu_region;
 
+struct emu_job;
+
 typedef struct emu_ctx {
   pthread_mutex_t lock; /* the device: one call at a time */
   emu_region* regions;
   size_t n_regions, cap_regions;
   size_t page;
   int64_t live_buffers;
+  /* Note [Emulated asynchrony] */
+  int async;
+  unsigned delay_us;
+  pthread_t worker;
+  pthread_mutex_t qlock;
+  pthread_cond_t qwork, qdone;
+  struct emu_job *head, *tail;
+  int64_t pending;
+  int stop;
+  prism_plugin_error* sticky; /* first error of queued work, not yet returned */
 } emu_ctx;
 
 static prism_plugin_error* emu_error(prism_status code, const char* msg) {
@@ -84,12 +105,26 @@ static int emu_protect(emu_ctx* c, const void* handle, int prot) {
  * Lifecycle and devices
  * ======================================================================== */
 
+static void* emu_worker_main(void* arg);
+static void emu_wait_idle(emu_ctx* c);
+static prism_plugin_error* emu_drain(emu_ctx* c);
+static prism_plugin_error* emu_enqueue_upload(emu_ctx* c, const void* src, void* dst, uint64_t offset,
+                                              size_t bytes);
+
 static prism_plugin_error* emu_init(void** ctx) {
   emu_ctx* c = (emu_ctx*)calloc(1, sizeof(emu_ctx));
   long page = sysconf(_SC_PAGESIZE);
+  const char* async = getenv("PRISM_EMU_ASYNC");
+  const char* delay = getenv("PRISM_EMU_ASYNC_DELAY_US");
   if (c == NULL) return emu_error(PRISM_ERROR_OUT_OF_MEMORY, "emu: cannot allocate the context");
   pthread_mutex_init(&c->lock, NULL);
+  pthread_mutex_init(&c->qlock, NULL);
+  pthread_cond_init(&c->qwork, NULL);
+  pthread_cond_init(&c->qdone, NULL);
   c->page = page > 0 ? (size_t)page : 4096u;
+  c->async = async != NULL && async[0] != '\0' && strcmp(async, "0") != 0;
+  c->delay_us = delay != NULL ? (unsigned)strtoul(delay, NULL, 10) : 200u;
+  if (c->async && pthread_create(&c->worker, NULL, emu_worker_main, c) != 0) c->async = 0;
   *ctx = c;
   return NULL;
 }
@@ -98,9 +133,20 @@ static void emu_shutdown(void* ctx) {
   emu_ctx* c = (emu_ctx*)ctx;
   size_t i;
   if (c == NULL) return;
+  if (c->async) {
+    emu_wait_idle(c);
+    pthread_mutex_lock(&c->qlock);
+    c->stop = 1;
+    pthread_cond_signal(&c->qwork);
+    pthread_mutex_unlock(&c->qlock);
+    pthread_join(c->worker, NULL);
+  }
   for (i = 0; i < c->n_regions; ++i) munmap(c->regions[i].base, c->regions[i].bytes);
   free(c->regions);
   pthread_mutex_destroy(&c->lock);
+  pthread_mutex_destroy(&c->qlock);
+  pthread_cond_destroy(&c->qwork);
+  pthread_cond_destroy(&c->qdone);
   free(c);
 }
 
@@ -121,7 +167,7 @@ static prism_plugin_error* emu_check_device(int32_t device) {
 
 static prism_plugin_error* emu_device_props(void* ctx, int32_t device, prism_device_props* props) {
   prism_plugin_error* err = emu_check_device(device);
-  (void)ctx;
+  const emu_ctx* c = (const emu_ctx*)ctx;
   if (err != NULL) return err;
   if (PRISM_HAS(props, prism_device_props, name)) props->name = "Prism emulated device (PROT_NONE memory)";
   if (PRISM_HAS(props, prism_device_props, vendor)) props->vendor = "Prism";
@@ -129,7 +175,8 @@ static prism_plugin_error* emu_device_props(void* ctx, int32_t device, prism_dev
   if (PRISM_HAS(props, prism_device_props, total_memory)) props->total_memory = (uint64_t)1 << 32;
   if (PRISM_HAS(props, prism_device_props, dtype_mask)) props->dtype_mask = PRISM_DTYPE_MASK_ALL;
   if (PRISM_HAS(props, prism_device_props, capabilities))
-    props->capabilities = PRISM_DEVICE_CAP_FP64 | PRISM_DEVICE_CAP_FP16;
+    props->capabilities =
+        PRISM_DEVICE_CAP_FP64 | PRISM_DEVICE_CAP_FP16 | (c != NULL && c->async ? PRISM_DEVICE_CAP_ASYNC : 0u);
   return NULL;
 }
 
@@ -182,6 +229,7 @@ static void emu_free(void* ctx, int32_t device, void* buffer) {
   emu_region* r;
   (void)device;
   if (buffer == NULL) return;
+  if (c->async) emu_wait_idle(c); /* pending work may still use the buffer */
   pthread_mutex_lock(&c->lock);
   r = emu_find(c, buffer);
   if (r != NULL) {
@@ -239,6 +287,10 @@ static prism_plugin_error* emu_copy_from_host(void* ctx, int32_t device, prism_s
   if (err != NULL || bytes == 0) return err;
   pthread_mutex_lock(&c->lock);
   err = emu_check_range(c, dst_buffer, dst_byte_offset, bytes, "copy_from_host");
+  if (err == NULL && c->async) {
+    pthread_mutex_unlock(&c->lock);
+    return emu_enqueue_upload(c, src, dst_buffer, dst_byte_offset, bytes);
+  }
   if (err == NULL) {
     emu_protect(c, dst_buffer, PROT_READ | PROT_WRITE);
     memcpy((char*)dst_buffer + dst_byte_offset, src, bytes);
@@ -255,6 +307,10 @@ static prism_plugin_error* emu_copy_to_host(void* ctx, int32_t device, prism_str
   prism_plugin_error* err = emu_check_device(device);
   (void)stream;
   if (err != NULL || bytes == 0) return err;
+  if (c->async) { /* a read back to the host waits for the queued work */
+    err = emu_drain(c);
+    if (err != NULL) return err;
+  }
   pthread_mutex_lock(&c->lock);
   err = emu_check_range(c, src_buffer, src_byte_offset, bytes, "copy_to_host");
   if (err == NULL) {
@@ -267,9 +323,11 @@ static prism_plugin_error* emu_copy_to_host(void* ctx, int32_t device, prism_str
 }
 
 static prism_plugin_error* emu_synchronize(void* ctx, int32_t device, prism_stream_t stream) {
-  (void)ctx;
+  emu_ctx* c = (emu_ctx*)ctx;
+  prism_plugin_error* err = emu_check_device(device);
   (void)stream;
-  return emu_check_device(device); /* synchronous device: nothing is ever pending */
+  if (err != NULL || !c->async) return err; /* synchronous device: nothing is ever pending */
+  return emu_drain(c);
 }
 
 /* ===========================================================================
@@ -338,6 +396,21 @@ static int64_t emu_load_i(int32_t dt, const char* p) {
   return (int64_t)v;
 }
 
+/* v rounded to f32 with round-to-odd: rounding that to f16/bf16 is then the
+ * one correct rounding of v (a plain (float)v rounds twice; docs/ops.md,
+ * "Float to integer conversion" and the conversions after it). */
+static float emu_f32_odd(double v) {
+  float f = (float)v;
+  if ((double)f != v && f == f && f - f == 0.0f) {
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    if (fabs((double)f) > fabs(v)) --bits;
+    bits |= 1u;
+    memcpy(&f, &bits, sizeof bits);
+  }
+  return f;
+}
+
 static void emu_store_i(int32_t dt, char* p, int64_t v) {
   switch (dt) {
     case PRISM_DTYPE_BOOL:
@@ -359,10 +432,10 @@ static void emu_store_i(int32_t dt, char* p, int64_t v) {
       *(int64_t*)p = v;
       break;
     case PRISM_DTYPE_F16:
-      *(uint16_t*)p = prism_sdk_f32_to_f16((float)v);
+      *(uint16_t*)p = prism_sdk_f32_to_f16(emu_f32_odd((double)v));
       break;
     case PRISM_DTYPE_BF16:
-      *(uint16_t*)p = prism_sdk_f32_to_bf16((float)v);
+      *(uint16_t*)p = prism_sdk_f32_to_bf16(emu_f32_odd((double)v));
       break;
     case PRISM_DTYPE_F32:
       *(float*)p = (float)v;
@@ -376,10 +449,10 @@ static void emu_store_i(int32_t dt, char* p, int64_t v) {
 static void emu_store_f(int32_t dt, char* p, double v) {
   switch (dt) {
     case PRISM_DTYPE_F16:
-      *(uint16_t*)p = prism_sdk_f32_to_f16((float)v);
+      *(uint16_t*)p = prism_sdk_f32_to_f16(emu_f32_odd((double)v));
       break;
     case PRISM_DTYPE_BF16:
-      *(uint16_t*)p = prism_sdk_f32_to_bf16((float)v);
+      *(uint16_t*)p = prism_sdk_f32_to_bf16(emu_f32_odd((double)v));
       break;
     case PRISM_DTYPE_F32:
       *(float*)p = (float)v;
@@ -431,6 +504,228 @@ static prism_plugin_error* emu_arity(const prism_kernel_call* call, size_t n_in,
                            (unsigned long)n_in, (unsigned long)n_out, (unsigned long)call->n_inputs,
                            (unsigned long)call->n_outputs);
   }
+  return NULL;
+}
+
+/* ===========================================================================
+ * The asynchronous queue (Note [Emulated asynchrony])
+ * ======================================================================== */
+
+typedef struct emu_job {
+  struct emu_job* next;
+  emu_body_fn body; /* a kernel; NULL for an upload */
+  prism_kernel_call call;
+  /* owned copies of everything the borrowed call pointed at */
+  prism_tensor_desc* descs;
+  int64_t* dims;
+  prism_attr* attrs;
+  int64_t* ints;
+  char* op;
+  /* an upload */
+  void* dst;
+  uint64_t offset;
+  void* staged;
+  size_t bytes;
+} emu_job;
+
+static void emu_job_free(emu_job* j) {
+  size_t i;
+  if (j == NULL) return;
+  if (j->attrs != NULL)
+    for (i = 0; i < j->call.n_attrs; ++i) free((void*)j->attrs[i].name);
+  free(j->descs);
+  free(j->dims);
+  free(j->attrs);
+  free(j->ints);
+  free(j->op);
+  free(j->staged);
+  free(j);
+}
+
+static char* emu_strdup(const char* s) {
+  size_t n = s != NULL ? strlen(s) + 1 : 1;
+  char* d = (char*)malloc(n);
+  if (d != NULL) memcpy(d, s != NULL ? s : "", n);
+  return d;
+}
+
+/* A deep copy of `call`: the caller's arrays are borrowed only for the call. */
+static emu_job* emu_job_for_call(const prism_kernel_call* call, emu_body_fn body) {
+  emu_job* j = (emu_job*)calloc(1, sizeof(emu_job));
+  size_t nd = call->n_inputs + call->n_outputs, i, total_dims = 0, total_ints = 0, at = 0;
+  if (j == NULL) return NULL;
+  j->body = body;
+  j->call = *call;
+  for (i = 0; i < nd; ++i) {
+    const prism_tensor_desc* d = i < call->n_inputs ? &call->inputs[i] : &call->outputs[i - call->n_inputs];
+    total_dims += 2u * (size_t)(d->ndim > 0 ? d->ndim : 0);
+  }
+  for (i = 0; i < call->n_attrs; ++i)
+    total_ints += (size_t)(call->attrs[i].n_ints > 0 ? call->attrs[i].n_ints : 0);
+  j->descs = (prism_tensor_desc*)calloc(nd > 0 ? nd : 1, sizeof(prism_tensor_desc));
+  j->dims = (int64_t*)calloc(total_dims > 0 ? total_dims : 1, sizeof(int64_t));
+  j->attrs = (prism_attr*)calloc(call->n_attrs > 0 ? call->n_attrs : 1, sizeof(prism_attr));
+  j->ints = (int64_t*)calloc(total_ints > 0 ? total_ints : 1, sizeof(int64_t));
+  j->op = emu_strdup(call->op);
+  if (j->descs == NULL || j->dims == NULL || j->attrs == NULL || j->ints == NULL || j->op == NULL) {
+    emu_job_free(j);
+    return NULL;
+  }
+  for (i = 0; i < nd; ++i) {
+    const prism_tensor_desc* d = i < call->n_inputs ? &call->inputs[i] : &call->outputs[i - call->n_inputs];
+    const size_t n = (size_t)(d->ndim > 0 ? d->ndim : 0);
+    j->descs[i] = *d;
+    if (n > 0) {
+      memcpy(j->dims + at, d->sizes, n * sizeof(int64_t));
+      memcpy(j->dims + at + n, d->strides, n * sizeof(int64_t));
+    }
+    j->descs[i].sizes = j->dims + at;
+    j->descs[i].strides = j->dims + at + n;
+    at += 2 * n;
+  }
+  at = 0;
+  for (i = 0; i < call->n_attrs; ++i) {
+    const size_t n = (size_t)(call->attrs[i].n_ints > 0 ? call->attrs[i].n_ints : 0);
+    j->attrs[i] = call->attrs[i];
+    j->attrs[i].name = emu_strdup(call->attrs[i].name);
+    if (n > 0 && call->attrs[i].ints != NULL) memcpy(j->ints + at, call->attrs[i].ints, n * sizeof(int64_t));
+    j->attrs[i].ints = n > 0 ? j->ints + at : NULL;
+    at += n;
+  }
+  j->call.op = j->op;
+  j->call.inputs = j->descs;
+  j->call.outputs = j->descs + call->n_inputs;
+  j->call.attrs = call->n_attrs > 0 ? j->attrs : NULL;
+  return j;
+}
+
+static void emu_push(emu_ctx* c, emu_job* j) {
+  pthread_mutex_lock(&c->qlock);
+  if (c->tail != NULL)
+    c->tail->next = j;
+  else
+    c->head = j;
+  c->tail = j;
+  ++c->pending;
+  pthread_cond_signal(&c->qwork);
+  pthread_mutex_unlock(&c->qlock);
+}
+
+static void* emu_worker_main(void* arg) {
+  emu_ctx* c = (emu_ctx*)arg;
+  for (;;) {
+    emu_job* j;
+    prism_plugin_error* err = NULL;
+    pthread_mutex_lock(&c->qlock);
+    while (c->head == NULL && !c->stop) pthread_cond_wait(&c->qwork, &c->qlock);
+    if (c->head == NULL) {
+      pthread_mutex_unlock(&c->qlock);
+      return NULL;
+    }
+    j = c->head;
+    c->head = j->next;
+    if (c->head == NULL) c->tail = NULL;
+    pthread_mutex_unlock(&c->qlock);
+    if (c->delay_us > 0) usleep(c->delay_us);
+    if (j->body != NULL) {
+      err = emu_run_opened(c, &j->call, j->body);
+    } else {
+      pthread_mutex_lock(&c->lock);
+      emu_protect(c, j->dst, PROT_READ | PROT_WRITE);
+      memcpy((char*)j->dst + j->offset, j->staged, j->bytes);
+      emu_protect(c, j->dst, PROT_NONE);
+      pthread_mutex_unlock(&c->lock);
+    }
+    emu_job_free(j);
+    pthread_mutex_lock(&c->qlock);
+    if (err != NULL && c->sticky == NULL) c->sticky = err; /* later ones: the first error is reported */
+    --c->pending;
+    pthread_cond_broadcast(&c->qdone);
+    pthread_mutex_unlock(&c->qlock);
+  }
+}
+
+static void emu_wait_idle(emu_ctx* c) {
+  pthread_mutex_lock(&c->qlock);
+  while (c->pending > 0) pthread_cond_wait(&c->qdone, &c->qlock);
+  pthread_mutex_unlock(&c->qlock);
+}
+
+/* Waits for every queued job; returns (and clears) the first error among them. */
+static prism_plugin_error* emu_drain(emu_ctx* c) {
+  prism_plugin_error* err;
+  emu_wait_idle(c);
+  pthread_mutex_lock(&c->qlock);
+  err = c->sticky;
+  c->sticky = NULL;
+  pthread_mutex_unlock(&c->qlock);
+  return err;
+}
+
+static prism_plugin_error* emu_enqueue_upload(emu_ctx* c, const void* src, void* dst, uint64_t offset,
+                                              size_t bytes) {
+  emu_job* j = (emu_job*)calloc(1, sizeof(emu_job));
+  if (j != NULL) j->staged = malloc(bytes);
+  if (j == NULL || j->staged == NULL) {
+    free(j);
+    return emu_error(PRISM_ERROR_OUT_OF_MEMORY,
+                     "emu: copy_from_host: out of host memory for the staging copy");
+  }
+  memcpy(j->staged, src, bytes);
+  j->dst = dst;
+  j->offset = offset;
+  j->bytes = bytes;
+  emu_push(c, j);
+  return NULL;
+}
+
+/* Checks a kernel call before it is queued: the device, every buffer, the
+ * arity and the required attributes of each kernel (the bodies check the
+ * same again when they run). */
+static prism_plugin_error* emu_validate(emu_ctx* c, const prism_kernel_call* call) {
+  prism_plugin_error* err = emu_check_device(call->device);
+  const prism_attr* a = NULL;
+  size_t i;
+  if (err != NULL) return err;
+  pthread_mutex_lock(&c->lock);
+  for (i = 0; i < call->n_inputs + call->n_outputs && err == NULL; ++i) {
+    const prism_tensor_desc* d = i < call->n_inputs ? &call->inputs[i] : &call->outputs[i - call->n_inputs];
+    if (emu_find(c, d->buffer) == NULL)
+      err = prism_sdk_error(g_host, PRISM_ERROR_INVALID_ARGUMENT, "emu: %s: operand %lu is not an emu buffer",
+                            call->op, (unsigned long)i);
+  }
+  pthread_mutex_unlock(&c->lock);
+  if (err != NULL) return err;
+  if (prism_sdk_str_eq(call->op, "fill")) {
+    err = emu_arity(call, 0, 1);
+    if (err == NULL) err = prism_sdk_attr_require(g_host, call, "value", PRISM_ATTR_SCALAR, &a);
+  } else if (prism_sdk_str_eq(call->op, "philox_uniform")) {
+    err = emu_arity(call, 0, 1);
+    if (err == NULL) err = prism_sdk_attr_require(g_host, call, "seed", PRISM_ATTR_INT, &a);
+    if (err == NULL) err = prism_sdk_attr_require(g_host, call, "offset", PRISM_ATTR_INT, &a);
+  } else if (prism_sdk_str_eq(call->op, "copy") || prism_sdk_str_eq(call->op, "sum")) {
+    err = emu_arity(call, 1, 1);
+    if (err == NULL && prism_sdk_str_eq(call->op, "sum") && call->inputs[0].ndim != call->outputs[0].ndim)
+      err = prism_sdk_error(g_host, PRISM_ERROR_INVALID_ARGUMENT,
+                            "emu: sum: output ndim %d differs from input ndim %d", (int)call->outputs[0].ndim,
+                            (int)call->inputs[0].ndim);
+  } else {
+    err = emu_arity(call, 2, 1);
+  }
+  return err;
+}
+
+/* Runs a kernel now (synchronous device) or queues it (PRISM_EMU_ASYNC). */
+static prism_plugin_error* emu_launch(void* ctx, const prism_kernel_call* call, emu_body_fn body) {
+  emu_ctx* c = (emu_ctx*)ctx;
+  prism_plugin_error* err;
+  emu_job* j;
+  if (!c->async) return emu_run_opened(ctx, call, body);
+  err = emu_validate(c, call);
+  if (err != NULL) return err;
+  j = emu_job_for_call(call, body);
+  if (j == NULL) return emu_error(PRISM_ERROR_OUT_OF_MEMORY, "emu: out of host memory queueing a kernel");
+  emu_push(c, j);
   return NULL;
 }
 
@@ -568,19 +863,19 @@ static prism_plugin_error* emu_uniform_body(const prism_kernel_call* call) {
 }
 
 static prism_plugin_error* emu_fill(void* ctx, const prism_kernel_call* c) {
-  return emu_run_opened(ctx, c, emu_fill_body);
+  return emu_launch(ctx, c, emu_fill_body);
 }
 static prism_plugin_error* emu_copy(void* ctx, const prism_kernel_call* c) {
-  return emu_run_opened(ctx, c, emu_copy_body);
+  return emu_launch(ctx, c, emu_copy_body);
 }
 static prism_plugin_error* emu_binary(void* ctx, const prism_kernel_call* c) {
-  return emu_run_opened(ctx, c, emu_binary_body);
+  return emu_launch(ctx, c, emu_binary_body);
 }
 static prism_plugin_error* emu_sum(void* ctx, const prism_kernel_call* c) {
-  return emu_run_opened(ctx, c, emu_sum_body);
+  return emu_launch(ctx, c, emu_sum_body);
 }
 static prism_plugin_error* emu_uniform(void* ctx, const prism_kernel_call* c) {
-  return emu_run_opened(ctx, c, emu_uniform_body);
+  return emu_launch(ctx, c, emu_uniform_body);
 }
 
 #define EMU_F32 PRISM_DTYPE_BIT(PRISM_DTYPE_F32)

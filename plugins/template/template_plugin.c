@@ -52,7 +52,10 @@ static prism_plugin_error* tp_device_props(void* ctx, int32_t device, prism_devi
   if (PRISM_HAS(props, prism_device_props, vendor)) props->vendor = "you";
   if (PRISM_HAS(props, prism_device_props, stable_id)) props->stable_id = "template-0";
   if (PRISM_HAS(props, prism_device_props, total_memory)) props->total_memory = 0;
-  if (PRISM_HAS(props, prism_device_props, dtype_mask)) props->dtype_mask = PRISM_DTYPE_BIT(PRISM_DTYPE_F32);
+  /* f32 kernels, and bool storage (no bool kernels): autograd's backward
+   * formulas keep bool masks on the device, the ops on them fall back */
+  if (PRISM_HAS(props, prism_device_props, dtype_mask))
+    props->dtype_mask = PRISM_DTYPE_BIT(PRISM_DTYPE_F32) | PRISM_DTYPE_BIT(PRISM_DTYPE_BOOL);
   if (PRISM_HAS(props, prism_device_props, capabilities)) props->capabilities = PRISM_DEVICE_CAP_HOST_MEMORY;
   return NULL;
 }
@@ -122,11 +125,26 @@ static prism_plugin_error* tp_fill(void* ctx, const prism_kernel_call* call) {
   return NULL;
 }
 
-/* copy (f32 -> f32, any strides): out = x */
+/* The byte of the bool element at row-major linear index i of a strided view. */
+static const unsigned char* tp_at_bool(const prism_tensor_desc* d, int64_t i) {
+  int64_t off = 0;
+  int32_t k;
+  for (k = d->ndim - 1; k >= 0; --k) {
+    off += (i % d->sizes[k]) * d->strides[k];
+    i /= d->sizes[k];
+  }
+  return (const unsigned char*)d->buffer + d->byte_offset + off;
+}
+
+/* copy to f32 (any strides) from every dtype the device stores (f32, bool):
+ * out = x; the key dtype of copy is the output's, the input may be any */
 static prism_plugin_error* tp_copy(void* ctx, const prism_kernel_call* call) {
   int64_t i, n = prism_sdk_desc_numel(&call->outputs[0]);
+  const int from_bool = call->inputs[0].dtype == PRISM_DTYPE_BOOL;
   (void)ctx;
-  for (i = 0; i < n; ++i) *tp_at(&call->outputs[0], i) = *tp_at(&call->inputs[0], i);
+  for (i = 0; i < n; ++i)
+    *tp_at(&call->outputs[0], i) =
+        from_bool ? (*tp_at_bool(&call->inputs[0], i) != 0 ? 1.0f : 0.0f) : *tp_at(&call->inputs[0], i);
   return NULL;
 }
 
@@ -175,6 +193,8 @@ static const prism_plugin_table g_table = {
     NULL,
     NULL,
     NULL, /* no events: a synchronous device */
+    NULL,
+    NULL, /* ABI 1.1: no pinned host memory (host_alloc, host_free) */
 };
 
 PRISM_PLUGIN_EXPORT prism_plugin_error* prism_plugin_entry(const prism_host_table* host,

@@ -784,6 +784,8 @@ TEST_F(IndexingTest, FallbackOnDeviceWithoutKernels) {
     Runtime::get().load_path(path);
     emu = Runtime::get().device("emu");
   } catch (const Error& e) {
+    if (prism_test_device_required("emu:0"))
+      GTEST_FAIL() << "the emu plugin is required (PRISM_REQUIRE_DEVICES) but unavailable: " << e.what();
     GTEST_SKIP() << "skipped: the emu plugin is not available: " << e.what();
   }
   set_fallback_policy(PRISM_FALLBACK_ALLOW);

@@ -647,6 +647,8 @@ TEST_F(NnTest, SoftmaxCompositeOnADeviceWithoutTheKernel) {
   try {
     dev = Runtime::get().device("opencl");
   } catch (const Error& e) {
+    if (prism_test_device_required("opencl:0"))
+      GTEST_FAIL() << "an OpenCL device is required (PRISM_REQUIRE_DEVICES) but absent: " << e.what();
     GTEST_SKIP() << "skipped: no OpenCL device: " << e.what();
   }
   if (dev->plugin->find_kernel("softmax", PRISM_DTYPE_F32) != nullptr)

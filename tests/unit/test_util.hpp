@@ -8,6 +8,7 @@
 
 #include "core/dispatch/ops.hpp"
 #include "core/plugin/runtime.hpp"
+#include "tests/prism_require_devices.h"
 
 namespace prism::test {
 
@@ -15,14 +16,17 @@ inline Device* cpu() {
   return Runtime::get().device("cpu");
 }
 
-// Skips the test when the CPU plugin is not built.
-#define PRISM_REQUIRE_CPU()                                                     \
-  do {                                                                          \
-    try {                                                                       \
-      ::prism::Runtime::get().cpu();                                            \
-    } catch (const ::prism::Error& e) {                                         \
-      GTEST_SKIP() << "skipped: the CPU plugin is not available: " << e.what(); \
-    }                                                                           \
+// Skips the test when the CPU plugin is not built; fails it instead when
+// PRISM_REQUIRE_DEVICES lists cpu (Note [Required devices]).
+#define PRISM_REQUIRE_CPU()                                                                                 \
+  do {                                                                                                      \
+    try {                                                                                                   \
+      ::prism::Runtime::get().cpu();                                                                        \
+    } catch (const ::prism::Error& e) {                                                                     \
+      if (prism_test_device_required("cpu"))                                                                \
+        GTEST_FAIL() << "the CPU plugin is required (PRISM_REQUIRE_DEVICES) but unavailable: " << e.what(); \
+      GTEST_SKIP() << "skipped: the CPU plugin is not available: " << e.what();                             \
+    }                                                                                                       \
   } while (0)
 
 template <typename T>

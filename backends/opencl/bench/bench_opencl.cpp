@@ -6,11 +6,14 @@
 
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
+#include "../../../tests/prism_require_devices.h"
 #include "prism/plugin.h"
 #include "prism/prism.h"
 
@@ -292,6 +295,114 @@ BENCHMARK(BM_PluginChain1000)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BareChain1000Batched)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BareEmptySyncLaunch)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
+// ===========================================================================
+// Result checks (Note [Benchmark result checks])
+// ---------------------------------------------------------------------------
+// Before anything is timed, the Prism results the benchmarks measure are
+// checked on random data against float64 loops on the host: the 16M add
+// (every element), the 1024² matmul with each GEMM path (512 sampled
+// elements, float32 accumulation bound) and the chain of 1000 in-place adds.
+// A wrong result exits with status 3; PRISM_BENCH_NO_CHECK=1 skips this.
+// ===========================================================================
+
+std::vector<float> random_floats(size_t n, uint64_t seed) {
+  std::vector<float> v(n);
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (float& f : v) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    f = static_cast<float>(static_cast<double>(x >> 40) * (1.0 / 8388608.0) - 1.0);
+  }
+  return v;
+}
+
+prism_tensor_t upload(const std::vector<float>& v, const std::vector<int64_t>& sizes) {
+  prism_tensor_t t = nullptr;
+  if (prism_from_data(v.data(), sizes.data(), static_cast<int32_t>(sizes.size()), PRISM_DTYPE_F32, kDev,
+                      &t) != PRISM_OK)
+    return nullptr;
+  return t;
+}
+
+bool fail(const char* what, const std::string& detail) {
+  std::fprintf(stderr, "bench_opencl: check %s FAILED: %s\n", what, detail.c_str());
+  return false;
+}
+
+bool check_results() {
+  if (!prism_ready()) {
+    if (prism_test_device_required(kDev))
+      return fail("device", "opencl:0 is required (PRISM_REQUIRE_DEVICES) but absent");
+    std::printf("bench_opencl: result checks skipped: no OpenCL device\n");
+    return true;
+  }
+  bool ok = true;
+  {
+    const std::vector<float> a = random_floats(kBig, 1), b = random_floats(kBig, 2);
+    prism_tensor_t ta = upload(a, {kBig}), tb = upload(b, {kBig}), tc = nullptr;
+    std::vector<float> c(kBig);
+    if (prism_add(ta, tb, 1.0, &tc) != PRISM_OK ||
+        prism_tensor_copy_to_host(tc, c.data(), c.size() * sizeof(float)) != PRISM_OK)
+      ok = fail("add 16M", prism_last_error());
+    for (size_t i = 0; ok && i < c.size(); ++i)
+      if (c[i] != a[i] + b[i])
+        ok = fail("add 16M", "element " + std::to_string(i) + " is " + std::to_string(c[i]));
+    prism_tensor_release(ta);
+    prism_tensor_release(tb);
+    prism_tensor_release(tc);
+  }
+  const std::vector<float> a = random_floats(kN * kN, 3), b = random_floats(kN * kN, 4);
+  for (const char* gemm : {"auto", "tiled"}) {
+    setenv("PRISM_OPENCL_GEMM", gemm, 1);
+    prism_tensor_t ta = upload(a, {kN, kN}), tb = upload(b, {kN, kN}), tc = nullptr;
+    std::vector<float> c(kN * kN);
+    const std::string what = std::string("matmul 1024 (") + gemm + ")";
+    if (prism_matmul(ta, tb, &tc) != PRISM_OK ||
+        prism_tensor_copy_to_host(tc, c.data(), c.size() * sizeof(float)) != PRISM_OK)
+      ok = fail(what.c_str(), prism_last_error());
+    uint64_t x = 0x5EED;
+    for (int s = 0; ok && s < 512; ++s) {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      const int64_t i = static_cast<int64_t>((x >> 33) % kN), j = static_cast<int64_t>((x >> 11) % kN);
+      double acc = 0, mag = 0;
+      for (int64_t k = 0; k < kN; ++k) {
+        const double t = static_cast<double>(a[i * kN + k]) * b[k * kN + j];
+        acc += t;
+        mag += std::fabs(t);
+      }
+      if (!(std::fabs(c[i * kN + j] - acc) <= 1.2e-7 * kN * mag + 1e-6))
+        ok = fail(what.c_str(), "element (" + std::to_string(i) + ", " + std::to_string(j) + ") is " +
+                                    std::to_string(c[i * kN + j]) + ", float64 gives " + std::to_string(acc));
+    }
+    unsetenv("PRISM_OPENCL_GEMM");
+    prism_tensor_release(ta);
+    prism_tensor_release(tb);
+    prism_tensor_release(tc);
+  }
+  {
+    prism_tensor_t x = make({kSmall}, 0.0), y = make({kSmall}, 1.0);
+    for (int i = 0; i < kChain; ++i) prism_add_(x, y, 1.0);
+    std::vector<float> got(kSmall);
+    if (prism_tensor_copy_to_host(x, got.data(), got.size() * sizeof(float)) != PRISM_OK)
+      ok = fail("chain of 1000 add_", prism_last_error());
+    for (size_t i = 0; ok && i < got.size(); ++i)
+      if (got[i] != static_cast<float>(kChain))
+        ok = fail("chain of 1000 add_", "element " + std::to_string(i) + " is " + std::to_string(got[i]));
+    prism_tensor_release(x);
+    prism_tensor_release(y);
+  }
+  if (ok) std::printf("bench_opencl: results checked (add 16M, matmul 1024 auto/tiled, chain 1000)\n");
+  return ok;
+}
+
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  if (std::getenv("PRISM_BENCH_NO_CHECK") == nullptr && !check_results()) return 3;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

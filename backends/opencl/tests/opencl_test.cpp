@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../../../tests/prism_require_devices.h"
 #include "prism/prism.h"
 
 namespace {
@@ -89,6 +90,8 @@ class OpenCL : public testing::Test {
  protected:
   void SetUp() override {
     const std::string why = opencl_unavailable();
+    if (!why.empty() && prism_test_device_required("opencl:0"))
+      GTEST_FAIL() << "an OpenCL device is required (PRISM_REQUIRE_DEVICES) but absent: " << why;
     if (!why.empty()) GTEST_SKIP() << "skipped: " << why;
     // Every op must run on the device: a fallback to the CPU is a failure.
     ASSERT_OK(prism_fallback_set_policy(PRISM_FALLBACK_ERROR));
@@ -772,6 +775,8 @@ TEST(BuildFailure, ReportsTheBuildLog) {
                     "prism_opencl_build_failure)";
   }
   const std::string why = opencl_unavailable();
+  if (!why.empty() && prism_test_device_required("opencl:0"))
+    GTEST_FAIL() << "an OpenCL device is required (PRISM_REQUIRE_DEVICES) but absent: " << why;
   if (!why.empty()) GTEST_SKIP() << "skipped: " << why;
   ASSERT_OK(prism_fallback_set_policy(PRISM_FALLBACK_ERROR));
   const int64_t sizes[1] = {8};

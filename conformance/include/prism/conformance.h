@@ -46,6 +46,12 @@ typedef struct prism_conformance_options {
   double case_timeout_s;   /* per-case time limit in seconds; <= 0 means 60 */
   int32_t verbose;         /* 1: print every case, not only failures */
   int32_t quiet;           /* 1: no progress line and no table (reports only) */
+  /* Appended fields (check struct_size): */
+  const char* tier;        /* case budget of the ops mode: "quick", "default" (NULL) or
+                              "full" (Note [Conformance tiers] in conformance/src/suite.cpp) */
+  int64_t case_index;      /* >= 0: run only case number case_index of each selected op and
+                              dtype (the "--case" of a failure's reproducer line); -1 = all */
+  int32_t stop_on_failure; /* 1: stop the ops/rng modes at the first failing case */
 } prism_conformance_options;
 
 /* Exit status of a run (also the process exit code of prism-conformance). */
