@@ -33,6 +33,8 @@ PACKAGES=(
   # ROCm backend: Debian's HIP compiler and runtime (the CUDA backend uses the NVIDIA
   # toolkit in /usr/local/cuda, which is not a Debian package)
   hipcc libamdhip64-dev
+  # rocm-on-cpu (scripts/test.sh): HIP-CPU runs on libstdc++'s parallel algorithms over TBB
+  libtbb-dev
 )
 
 log() { printf 'install-deps: %s\n' "$*"; }
