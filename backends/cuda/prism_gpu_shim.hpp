@@ -29,36 +29,25 @@ constexpr int64_t kMaxThreadsX = int64_t{2147483647} * 1024;
 constexpr uint32_t kBlasDtypeMask = kFullBlasDtypeMask;
 
 // Prism status of a runtime error (Note [GPU error mapping] in prism_gpu_plugin.cpp).
+constexpr Error kOutOfMemoryErrors[] = {cudaErrorMemoryAllocation};
+constexpr Error kUnavailableErrors[] = {cudaErrorNoDevice,
+                                        cudaErrorInsufficientDriver,
+                                        cudaErrorCallRequiresNewerDriver,
+                                        cudaErrorSystemDriverMismatch,
+                                        cudaErrorCompatNotSupportedOnDevice,
+                                        cudaErrorDevicesUnavailable,
+                                        cudaErrorInitializationError,
+                                        cudaErrorNoKernelImageForDevice,
+                                        cudaErrorUnsupportedPtxVersion,
+                                        cudaErrorSystemNotReady};
+constexpr Error kDeviceLostErrors[] = {cudaErrorLaunchFailure,       cudaErrorIllegalAddress,
+                                       cudaErrorLaunchTimeout,       cudaErrorHardwareStackError,
+                                       cudaErrorIllegalInstruction,  cudaErrorMisalignedAddress,
+                                       cudaErrorInvalidAddressSpace, cudaErrorInvalidPc,
+                                       cudaErrorECCUncorrectable,    cudaErrorAssert,
+                                       cudaErrorCudartUnloading};
 inline prism_status error_status(Error e) {
-  switch (e) {
-    case cudaErrorMemoryAllocation:
-      return PRISM_ERROR_OUT_OF_MEMORY;
-    case cudaErrorNoDevice:
-    case cudaErrorInsufficientDriver:
-    case cudaErrorCallRequiresNewerDriver:
-    case cudaErrorSystemDriverMismatch:
-    case cudaErrorCompatNotSupportedOnDevice:
-    case cudaErrorDevicesUnavailable:
-    case cudaErrorInitializationError:
-    case cudaErrorNoKernelImageForDevice:
-    case cudaErrorUnsupportedPtxVersion:
-    case cudaErrorSystemNotReady:
-      return PRISM_ERROR_UNAVAILABLE;
-    case cudaErrorLaunchFailure:
-    case cudaErrorIllegalAddress:
-    case cudaErrorLaunchTimeout:
-    case cudaErrorHardwareStackError:
-    case cudaErrorIllegalInstruction:
-    case cudaErrorMisalignedAddress:
-    case cudaErrorInvalidAddressSpace:
-    case cudaErrorInvalidPc:
-    case cudaErrorECCUncorrectable:
-    case cudaErrorAssert:
-    case cudaErrorCudartUnloading:
-      return PRISM_ERROR_DEVICE_LOST;
-    default:
-      return PRISM_ERROR_INTERNAL;
-  }
+  return error_status_from(e, kOutOfMemoryErrors, kUnavailableErrors, kDeviceLostErrors);
 }
 
 inline Error device_info(int device, DeviceInfo* info) {

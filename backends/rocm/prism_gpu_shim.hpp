@@ -45,26 +45,14 @@ constexpr uint32_t kBlasDtypeMask = 0;
 #endif
 
 // Prism status of a runtime error (Note [GPU error mapping] in prism_gpu_plugin.cpp).
+constexpr Error kOutOfMemoryErrors[] = {hipErrorOutOfMemory};
+constexpr Error kUnavailableErrors[] = {
+    hipErrorNoDevice,       hipErrorInsufficientDriver, hipErrorInitializationError,
+    hipErrorNoBinaryForGpu, hipErrorInvalidImage,       hipErrorSharedObjectInitFailed};
+constexpr Error kDeviceLostErrors[] = {hipErrorLaunchFailure, hipErrorIllegalAddress, hipErrorLaunchTimeOut,
+                                       hipErrorECCNotCorrectable, hipErrorAssert};
 inline prism_status error_status(Error e) {
-  switch (e) {
-    case hipErrorOutOfMemory:
-      return PRISM_ERROR_OUT_OF_MEMORY;
-    case hipErrorNoDevice:
-    case hipErrorInsufficientDriver:
-    case hipErrorInitializationError:
-    case hipErrorNoBinaryForGpu:
-    case hipErrorInvalidImage:
-    case hipErrorSharedObjectInitFailed:
-      return PRISM_ERROR_UNAVAILABLE;
-    case hipErrorLaunchFailure:
-    case hipErrorIllegalAddress:
-    case hipErrorLaunchTimeOut:
-    case hipErrorECCNotCorrectable:
-    case hipErrorAssert:
-      return PRISM_ERROR_DEVICE_LOST;
-    default:
-      return PRISM_ERROR_INTERNAL;
-  }
+  return error_status_from(e, kOutOfMemoryErrors, kUnavailableErrors, kDeviceLostErrors);
 }
 
 inline Error device_info(int device, DeviceInfo* info) {

@@ -145,6 +145,21 @@ inline Error launch(const void* fn, dim3 grid, dim3 block, void** args, Stream s
   return PRISM_GPU_API(LaunchKernel)(fn, grid, block, args, 0, s);
 }
 
+// Prism status of a runtime error (Note [GPU error mapping] in prism_gpu_plugin.cpp): the
+// vendor lists which of its errors are OUT_OF_MEMORY, UNAVAILABLE and DEVICE_LOST; anything
+// else is INTERNAL.
+template <size_t A, size_t B, size_t C>
+prism_status error_status_from(Error e, const Error (&oom)[A], const Error (&unavailable)[B],
+                               const Error (&lost)[C]) {
+  for (Error x : oom)
+    if (e == x) return PRISM_ERROR_OUT_OF_MEMORY;
+  for (Error x : unavailable)
+    if (e == x) return PRISM_ERROR_UNAVAILABLE;
+  for (Error x : lost)
+    if (e == x) return PRISM_ERROR_DEVICE_LOST;
+  return PRISM_ERROR_INTERNAL;
+}
+
 // The name of the runtime's device-count call, for the no-device reason.
 constexpr const char* kDeviceCountCall = PRISM_GPU_PREFIX "GetDeviceCount";
 
