@@ -38,6 +38,8 @@ PACKAGES=(
   # distributed: the Gloo and MPI communicator plugins, mpirun for the MPI tests, ip netns for
   # the two-host test
   libgloo-dev libopenmpi-dev openmpi-bin iproute2
+  # rocm-on-cpu (scripts/test.sh): HIP-CPU runs on libstdc++'s parallel algorithms over TBB
+  libtbb-dev
 )
 
 log() { printf 'install-deps: %s\n' "$*"; }

@@ -75,9 +75,21 @@ stage_ok() {
   return 1
 }
 
+# rocm-on-cpu: the ci preset also builds the ROCm plugin's sources against the
+# HIP CPU Runtime when ../shared/third_party/HIP-CPU exists (backends/rocm/hip_cpu),
+# and its ctest entries (label rocm-cpu) run conformance, the tour and the demo on it.
+HIP_CPU_DIR=${PRISM_HIP_CPU_DIR:-$ROOT/../shared/third_party/HIP-CPU}
+rocm_cpu=0
+rocm_cpu_args=(-DPRISM_BACKEND_ROCM_CPU=OFF)
+if [[ -f "$HIP_CPU_DIR/include/hip/hip_runtime.h" ]]; then
+  rocm_cpu=1
+  rocm_cpu_args=(-DPRISM_BACKEND_ROCM_CPU=ON "-DPRISM_HIP_CPU_DIR=$(cd "$HIP_CPU_DIR" && pwd)")
+fi
+
 configure_and_build() {
-  local preset=$1
-  cmake --preset "$preset" || return
+  local preset=$1 extra=()
+  [[ "$preset" == ci ]] && extra=("${rocm_cpu_args[@]}")
+  cmake --preset "$preset" "${extra[@]}" || return
   cmake --build --preset "$preset" -j "$JOBS"
 }
 
@@ -119,6 +131,18 @@ python_tests() {
     tests_passed=$((tests_passed + $(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+' || echo 0)))
     tests_failed=$((tests_failed + $(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+' || echo 0)))
   fi
+  return "$rc"
+}
+
+# Each rocm-on-cpu test passed in the ci run (ctest's "Test #N: name ... Passed").
+rocm_cpu_passed() {
+  local t rc=0
+  for t in rocm_cpu_info rocm_cpu_conformance rocm_cpu_device_tour rocm_cpu_train_mlp; do
+    if grep -E "Test +#[0-9]+: $t \.+ +Passed" "$LOGS/ctest-ci.log"; then :; else
+      echo "rocm-on-cpu: $t did not pass (see $LOGS/ctest-ci.log)"
+      rc=1
+    fi
+  done
   return "$rc"
 }
 
@@ -173,6 +197,13 @@ if stage_ok "build ci"; then
   run_stage "test ci" run_ctest ci || true
 else
   skip_stage "test ci" "build failed"
+fi
+if ((rocm_cpu == 0)); then
+  skip_stage "rocm-on-cpu" "HIP-CPU not found (looked in $HIP_CPU_DIR)"
+  echo "skipped: HIP-CPU not found"
+elif stage_ok "test ci"; then
+  # the rocm_cpu_* tests ran inside "test ci"; this stage shows them in the summary
+  run_stage "rocm-on-cpu" rocm_cpu_passed || true
 fi
 
 # --- Python package: built against build/ci (no second core build), installed into .venv, pytest ---

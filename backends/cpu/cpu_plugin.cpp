@@ -87,20 +87,13 @@ prism_plugin_error* check_device(int32_t device) {
   return nullptr;
 }
 
-#define PRISM_CPU_SET_PROP(props, field, value) \
-  if (PRISM_HAS(props, prism_device_props, field)) (props)->field = (value)
-
 prism_plugin_error* cpu_device_props(void* ctx, int32_t device, prism_device_props* props) {
   PRISM_CPU_RETURN_IF_ERROR(check_device(device));
   if (props == nullptr) return PRISM_CPU_INVALID("cpu: device_props: props is NULL");
   const CpuContext* c = static_cast<const CpuContext*>(ctx);
-  PRISM_CPU_SET_PROP(props, name, c->name.c_str());
-  PRISM_CPU_SET_PROP(props, vendor, c->vendor.c_str());
-  PRISM_CPU_SET_PROP(props, stable_id, "cpu-host");
-  PRISM_CPU_SET_PROP(props, total_memory, c->total_memory);
-  PRISM_CPU_SET_PROP(props, dtype_mask, PRISM_DTYPE_MASK_ALL);
-  PRISM_CPU_SET_PROP(props, capabilities,
-                     PRISM_DEVICE_CAP_HOST_MEMORY | PRISM_DEVICE_CAP_FP64 | PRISM_DEVICE_CAP_FP16);
+  prism_sdk_device_props_set(props, c->name.c_str(), c->vendor.c_str(), "cpu-host", c->total_memory,
+                             PRISM_DTYPE_MASK_ALL,
+                             PRISM_DEVICE_CAP_HOST_MEMORY | PRISM_DEVICE_CAP_FP64 | PRISM_DEVICE_CAP_FP16);
   return nullptr;
 }
 
@@ -182,46 +175,12 @@ void build_table() {
                           random_kernels(), nn_kernels(), index_kernels(), optim_kernels()}) {
     for (size_t i = 0; i < list.count && n < kMaxKernels; ++i) g_kernels[n++] = list.defs[i];
   }
-  prism_plugin_table& t = g_table;
-  std::memset(&t, 0, sizeof t);
-  t.struct_size = sizeof(prism_plugin_table);
-  t.abi_major = PRISM_PLUGIN_ABI_MAJOR;
-  t.abi_minor = PRISM_PLUGIN_ABI_MINOR;
-  t.name = "cpu";
-  t.device_type = "cpu";
-  t.version = "0.1.0";
-  t.init = cpu_init;
-  t.shutdown = cpu_shutdown;
-  t.device_count = cpu_device_count;
-  t.device_props = cpu_device_props;
-  t.alloc = cpu_alloc;
-  t.free = cpu_free;
-  t.copy_from_host = cpu_copy_from_host;
-  t.copy_to_host = cpu_copy_to_host;
-  t.synchronize = cpu_synchronize;
-  t.kernels = g_kernels;
-  t.n_kernels = n;
-  t.kernel_def_size = sizeof(prism_kernel_def);
+  prism_plugin_table* t = prism_sdk_table_init(&g_table, "cpu", "0.1.0", g_kernels, n);
+  PRISM_SDK_TABLE_REQUIRED_SLOTS(t, cpu);
   // event slots stay NULL: the device is synchronous
 }
 
 }  // namespace
 }  // namespace prism::cpu
 
-extern "C" PRISM_PLUGIN_EXPORT prism_plugin_error* prism_plugin_entry(const prism_host_table* host,
-                                                                      const prism_plugin_table** table) {
-  using namespace prism::cpu;
-  if (host == nullptr || table == nullptr || host->error_create == nullptr) return nullptr;
-  *table = nullptr;
-  if (host->abi_major != PRISM_PLUGIN_ABI_MAJOR) {
-    return prism_sdk_error(host, PRISM_ERROR_UNAVAILABLE,
-                           "cpu: plugin ABI %d.%d cannot serve core ABI %u.%u (major differs)",
-                           PRISM_PLUGIN_ABI_MAJOR, PRISM_PLUGIN_ABI_MINOR,
-                           static_cast<unsigned>(host->abi_major), static_cast<unsigned>(host->abi_minor));
-  }
-  static std::once_flag once;
-  std::call_once(once, build_table);
-  g_host = host;
-  *table = &g_table;
-  return nullptr;
-}
+PRISM_SDK_DEFINE_ENTRY("cpu", prism::cpu::g_host, prism::cpu::g_table, prism::cpu::build_table)

@@ -1,7 +1,10 @@
 # gen_instances.cmake — `cmake -P` script: writes the CUDA or HIP translation units that instantiate the shared kernels of backends/gpu_common (Note [Ahead-of-time instances]).
 #
 # Inputs (-D): OUT_DIR (folder to write), EXT (cu or hip), GPU_COMMON
-# (backends/gpu_common), SDK (plugins/sdk).
+# (backends/gpu_common), SDK (plugins/sdk); optional DTYPES, a list of short
+# dtype names (b8 u8 i8 i16 i32 i64 f32 f64) to instantiate instead of all of
+# them (Note [Reduced instance set] in prism_gpu_plugin.cpp; same-dtype i16
+# copies, which carry f16/bf16 copies, are always written).
 #
 # Note [Ahead-of-time instances]
 # ------------------------------
@@ -25,6 +28,7 @@
 # Files are only rewritten when their content changes. prism_gk_instance_keys.h
 # lists every key for the host-side coverage test (gpu_instance_coverage_test.cpp).
 
+cmake_policy(SET CMP0057 NEW)  # if(IN_LIST)
 set(_kinds_fill 0)
 set(_kinds_copy 1)
 set(_kinds_unary 2)
@@ -48,6 +52,19 @@ set(_dt_f64 "9|double|uint64_t|2|f64")
 set(_std bool u8 i8 i16 i32 i64 f32 f64)
 set(_numeric u8 i8 i16 i32 i64 f32 f64)
 set(_float f32 f64)
+if(DEFINED DTYPES AND NOT DTYPES STREQUAL "")
+  string(REPLACE "," ";" _keep "${DTYPES}")
+  list(TRANSFORM _keep REPLACE "^b8$" "bool")
+  foreach(_set _std _numeric _float)
+    set(_kept)
+    foreach(_d IN LISTS ${_set})
+      if(_d IN_LIST _keep)
+        list(APPEND _kept ${_d})
+      endif()
+    endforeach()
+    set(${_set} ${_kept})
+  endforeach()
+endif()
 
 macro(_dt_parts dt prefix)
   string(REPLACE "|" ";" _p "${_dt_${dt}}")
@@ -81,7 +98,7 @@ function(_instance file_var table_var kind op dt dt1 suffix kernel defines heade
   endforeach()
   string(APPEND _text "}  // namespace prism_gk_${suffix}\n")
   set(${file_var} "${${file_var}}${_text}" PARENT_SCOPE)
-  set(${table_var} "${${table_var}}    {${kind}, ${op}, ${T_id}, ${dt1}, reinterpret_cast<const void*>(&prism_gk_${suffix}::${kernel}_${suffix})},\n"
+  set(${table_var} "${${table_var}}    {${kind}, ${op}, ${T_id}, ${dt1}, PRISM_GK_HANDLE(prism_gk_${suffix}::${kernel}_${suffix})},\n"
       PARENT_SCOPE)
   set(_all_keys "${_all_keys}  {${kind}, ${op}, ${T_id}, ${dt1}},\n" PARENT_SCOPE)
 endfunction()
@@ -127,6 +144,11 @@ foreach(dt IN LISTS _std)
       "PRISM_GK_COPY;PRISM_TI ${S_t};PRISM_KIND_I ${S_kind}" "prism_gk_elementwise.h")
   endforeach()
 endforeach()
+if(NOT "i16" IN_LIST _std)  # f16/bf16 copies run as i16 copies
+  _dt_parts(i16 D)
+  _instance(_body _table ${_kinds_copy} 0 i16 ${D_id} copy_i16_i16 prism_copy
+    "PRISM_GK_COPY;PRISM_TI ${D_t};PRISM_KIND_I ${D_kind}" "prism_gk_elementwise.h")
+endif()
 foreach(dt IN LISTS _numeric)
   _dt_parts(${dt} D)
   _instance(_body _table ${_kinds_clamp} 0 ${dt} -1 clamp_${D_short} prism_clamp "PRISM_GK_CLAMP" "prism_gk_elementwise.h")

@@ -5,6 +5,8 @@ set(PRISM_GPU_INSTANCE_GROUPS copy unary binary reduce random gemm)
 set(PRISM_GPU_KERNEL_HEADERS
   ${PRISM_GPU_COMMON_DIR}/prism_dialect_cuda.h
   ${PRISM_GPU_COMMON_DIR}/prism_dialect_hip.h
+  ${PRISM_GPU_COMMON_DIR}/prism_dialect_cxx.h
+  ${PRISM_GPU_COMMON_DIR}/prism_dialect_math.h
   ${PRISM_GPU_COMMON_DIR}/prism_gk_types.h
   ${PRISM_GPU_COMMON_DIR}/prism_gk_registry.h
   ${PRISM_GPU_COMMON_DIR}/prism_gk_elementwise.h

@@ -120,23 +120,26 @@ PRISM_KERNEL void PRISM_GK_NAME(prism_fill)(PRISM_GLOBAL PRISM_T* dst, const PRI
  * -> 0, then wraps into narrower types; anything -> bool is != 0).
  * ======================================================================== */
 #ifdef PRISM_GK_COPY
-PRISM_FN PRISM_T prism_gk_cast(PRISM_TI x) {
+#ifndef PRISM_CI /* the source's compute type: PRISM_TI, or float for a half (Note [Storage-only halves]) */
+#define PRISM_CI PRISM_TI
+#endif
+PRISM_FN PRISM_C prism_gk_cast(PRISM_CI x) {
 #if PRISM_KIND == 0
-  return (PRISM_T)(x != (PRISM_TI)0 ? 1 : 0);
+  return (PRISM_C)(x != (PRISM_CI)0 ? 1 : 0);
 #elif PRISM_KIND == 1 && PRISM_KIND_I == 2
   int64_t r;
   if (PRISM_ISNAN(x)) {
     r = 0;
-  } else if (x >= (PRISM_TI)9223372036854775807.0) {
+  } else if (x >= (PRISM_CI)9223372036854775807.0) {
     r = (int64_t)9223372036854775807L;
-  } else if (x < (PRISM_TI)-9223372036854775807.0) {
+  } else if (x < (PRISM_CI)-9223372036854775807.0) {
     r = (int64_t)(-9223372036854775807L - 1L);
   } else {
     r = (int64_t)x;
   }
-  return (PRISM_T)r;
+  return (PRISM_C)(PRISM_T)r;
 #else
-  return (PRISM_T)x;
+  return (PRISM_C)x;
 #endif
 }
 
@@ -146,7 +149,7 @@ PRISM_KERNEL void PRISM_GK_NAME(prism_copy)(PRISM_GLOBAL PRISM_T* dst, PRISM_GLO
   prism_gk_offs off;
   if (i >= it.numel) return;
   off = prism_gk_offsets(&it, i);
-  dst[off.o0] = prism_gk_cast(src[off.o1]);
+  PRISM_STORE(dst, off.o0, prism_gk_cast(PRISM_LOAD_I(src, off.o1)));
 }
 #endif
 
@@ -231,7 +234,7 @@ PRISM_KERNEL void PRISM_GK_NAME(prism_unary)(PRISM_GLOBAL PRISM_T* dst, PRISM_GL
   prism_gk_offs off;
   if (i >= it.numel) return;
   off = prism_gk_offsets(&it, i);
-  dst[off.o0] = (PRISM_T)prism_gk_unary((PRISM_C)src[off.o1]);
+  PRISM_STORE(dst, off.o0, prism_gk_unary(PRISM_LOAD(src, off.o1)));
 }
 #endif
 
@@ -310,7 +313,7 @@ PRISM_KERNEL void PRISM_GK_NAME(prism_binary)(PRISM_GLOBAL PRISM_T* dst, PRISM_G
   prism_gk_offs off;
   if (i >= it.numel) return;
   off = prism_gk_offsets(&it, i);
-  dst[off.o0] = (PRISM_T)prism_gk_binary((PRISM_C)a[off.o1], (PRISM_C)b[off.o2], alpha);
+  PRISM_STORE(dst, off.o0, prism_gk_binary(PRISM_LOAD(a, off.o1), PRISM_LOAD(b, off.o2), alpha));
 }
 #endif
 
@@ -320,7 +323,7 @@ PRISM_KERNEL void PRISM_GK_NAME(prism_binary)(PRISM_GLOBAL PRISM_T* dst, PRISM_G
  * 9 logical_not (b unused)
  * ======================================================================== */
 #ifdef PRISM_GK_COMPARE
-PRISM_FN int prism_gk_compare(PRISM_T a, PRISM_T b) {
+PRISM_FN int prism_gk_compare(PRISM_C a, PRISM_C b) {
 #if PRISM_OP == 0
   return a == b;
 #elif PRISM_OP == 1
@@ -334,13 +337,13 @@ PRISM_FN int prism_gk_compare(PRISM_T a, PRISM_T b) {
 #elif PRISM_OP == 5
   return a >= b;
 #elif PRISM_OP == 6
-  return (a != (PRISM_T)0) && (b != (PRISM_T)0);
+  return (a != (PRISM_C)0) && (b != (PRISM_C)0);
 #elif PRISM_OP == 7
-  return (a != (PRISM_T)0) || (b != (PRISM_T)0);
+  return (a != (PRISM_C)0) || (b != (PRISM_C)0);
 #elif PRISM_OP == 8
-  return (a != (PRISM_T)0) != (b != (PRISM_T)0);
+  return (a != (PRISM_C)0) != (b != (PRISM_C)0);
 #elif PRISM_OP == 9
-  return a == (PRISM_T)0;
+  return a == (PRISM_C)0;
 #else
 #error "compare: unknown PRISM_OP"
 #endif
@@ -352,7 +355,7 @@ PRISM_KERNEL void PRISM_GK_NAME(prism_compare)(PRISM_GLOBAL uint8_t* dst, PRISM_
   prism_gk_offs off;
   if (i >= it.numel) return;
   off = prism_gk_offsets(&it, i);
-  dst[off.o0] = (uint8_t)(prism_gk_compare(a[off.o1], b[off.o2]) ? 1 : 0);
+  dst[off.o0] = (uint8_t)(prism_gk_compare(PRISM_LOAD(a, off.o1), PRISM_LOAD(b, off.o2)) ? 1 : 0);
 }
 #endif
 
@@ -391,7 +394,7 @@ PRISM_KERNEL void PRISM_GK_NAME(prism_clamp)(PRISM_GLOBAL PRISM_T* dst, PRISM_GL
   PRISM_GK_BOUND x;
   if (i >= it.numel) return;
   off = prism_gk_offsets(&it, i);
-  x = (PRISM_GK_BOUND)src[off.o1];
+  x = (PRISM_GK_BOUND)PRISM_LOAD(src, off.o1);
 #if PRISM_KIND == 2
   if (has_lo) x = prism_gk_max(x, lo);
   if (has_hi) x = prism_gk_min(x, hi);
@@ -399,6 +402,6 @@ PRISM_KERNEL void PRISM_GK_NAME(prism_clamp)(PRISM_GLOBAL PRISM_T* dst, PRISM_GL
   if (has_lo && x < lo) x = lo;
   if (has_hi && x > hi) x = hi;
 #endif
-  dst[off.o0] = (PRISM_T)x;
+  PRISM_STORE(dst, off.o0, x);
 }
 #endif

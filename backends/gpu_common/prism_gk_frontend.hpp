@@ -20,8 +20,7 @@
 //   r); static prism_plugin_error* bmm(void* ctx, const prism_kernel_call* c, const prism_gk_gemm& g); static
 //   int supports(void* ctx, const prism_kernel_call* c);         // operands of any kernel static int
 //   supports_random(void* ctx, const prism_kernel_call* c); static int supports_bmm(void* ctx, const
-//   prism_kernel_call* c); static constexpr uint32_t kBmmMask;                                   // dtypes
-//   bmm registers
+//   prism_kernel_call* c); static constexpr uint32_t kBmmMask, kHalfMask; // dtypes bmm registers
 //
 // Frontend<Backend>::kernels() is then the plugin's prism_kernel_def array.
 // Buffers reach the backend as the opaque handles of the descriptors, in
@@ -107,6 +106,12 @@ inline Scalar make_scalar(int32_t dtype, int64_t i, double f) {
     case PRISM_DTYPE_F32:
       put(static_cast<float>(f));
       break;
+    case PRISM_DTYPE_F16:  // the bits of a storage-only half (Note [Storage-only halves])
+      put(prism_sdk_f32_to_f16(static_cast<float>(f)));
+      break;
+    case PRISM_DTYPE_BF16:
+      put(prism_sdk_f32_to_bf16(static_cast<float>(f)));
+      break;
     default:
       put(f);
       break;
@@ -114,10 +119,16 @@ inline Scalar make_scalar(int32_t dtype, int64_t i, double f) {
   return s;
 }
 
-// 1 for the dtypes the shared kernels compute (not f16/bf16).
-inline bool kernel_dtype(int32_t dtype) {
-  return dtype >= PRISM_DTYPE_BOOL && dtype <= PRISM_DTYPE_F64 && dtype != PRISM_DTYPE_F16 &&
-         dtype != PRISM_DTYPE_BF16;
+// The dtype a kernel computes `dtype` in: f32 for the storage-only halves.
+inline int32_t compute_dtype(int32_t dtype) {
+  return dtype == PRISM_DTYPE_F16 || dtype == PRISM_DTYPE_BF16 ? PRISM_DTYPE_F32 : dtype;
+}
+
+// 1 for the dtypes the shared kernels compute: not f16/bf16 unless `halves`
+// (a backend's kHalfMask) has their bit (Note [Storage-only halves]).
+inline bool kernel_dtype(int32_t dtype, uint32_t halves = 0) {
+  if (dtype == PRISM_DTYPE_F16 || dtype == PRISM_DTYPE_BF16) return (halves & PRISM_DTYPE_BIT(dtype)) != 0;
+  return dtype >= PRISM_DTYPE_BOOL && dtype <= PRISM_DTYPE_F64;
 }
 
 constexpr uint32_t kMaskStd =
@@ -364,7 +375,7 @@ struct Frontend {
   static prism_plugin_error* run_copy(void* ctx, const prism_kernel_call* c) {
     PRISM_GK_RETURN_IF_ERROR(check_arity(B::host(), c, 1, 1, 1));
     const prism_tensor_desc* ops[2] = {&c->outputs[0], &c->inputs[0]};
-    if (!kernel_dtype(c->inputs[0].dtype)) {
+    if (!kernel_dtype(c->inputs[0].dtype, B::kHalfMask)) {
       return PRISM_GK_INVALID(B::host(), "copy: unsupported source dtype %s",
                               prism_sdk_dtype_name(c->inputs[0].dtype));
     }
@@ -401,7 +412,7 @@ struct Frontend {
     int64_t alpha_i = 1;
     double alpha_f = 1.0;
     if (Op == 0 || Op == 1) prism_sdk_attr_scalar(c, "alpha", 1, 1.0, &alpha_i, &alpha_f);
-    const Scalar alpha = make_scalar(dt, alpha_i, alpha_f);
+    const Scalar alpha = make_scalar(compute_dtype(dt), alpha_i, alpha_f);
     const prism_tensor_desc* ops[3] = {&c->outputs[0], &c->inputs[0], &c->inputs[1]};
     const KArg extra[1] = {{alpha.size, alpha.bytes}};
     return elementwise(ctx, c, {Kind::kBinary, op, dt, -1}, ops, 3, extra, 1);
@@ -439,8 +450,8 @@ struct Frontend {
     const prism_attr* hi = prism_sdk_attr_find(c, "max");
     Scalar slo, shi;
     if (prism_sdk_dtype_is_float(dt)) {
-      slo = make_scalar(dt, 0, lo ? prism_sdk_attr_as_float(lo) : 0.0);
-      shi = make_scalar(dt, 0, hi ? prism_sdk_attr_as_float(hi) : 0.0);
+      slo = make_scalar(compute_dtype(dt), 0, lo ? prism_sdk_attr_as_float(lo) : 0.0);
+      shi = make_scalar(compute_dtype(dt), 0, hi ? prism_sdk_attr_as_float(hi) : 0.0);
     } else {
       slo = make_scalar(PRISM_DTYPE_I64, lo ? prism_sdk_attr_as_int(lo) : 0, 0.0);
       shi = make_scalar(PRISM_DTYPE_I64, hi ? prism_sdk_attr_as_int(hi) : 0, 0.0);
@@ -480,7 +491,7 @@ struct Frontend {
     int op = Op;
     if (Op == 0) {
       const double lo = prism_sdk_attr_float(c, "low", 0.0), hi = prism_sdk_attr_float(c, "high", 1.0);
-      if (dt == PRISM_DTYPE_F32) {  // the CPU computes lo and span in f32
+      if (compute_dtype(dt) == PRISM_DTYPE_F32) {  // the CPU computes lo and span in f32 (halves too)
         d0 = static_cast<float>(lo);
         d1 = static_cast<double>(static_cast<float>(hi) - static_cast<float>(lo));
       } else {
@@ -532,6 +543,11 @@ struct Frontend {
   static constexpr prism_kernel_def def(const char* name, uint32_t mask, prism_kernel_fn fn) {
     return {sizeof(prism_kernel_def), name, mask, B::supports, fn};
   }
+
+  // The dtype masks of the defs below, with the backend's storage-only halves.
+  static constexpr uint32_t kMaskStd = gk::kMaskStd | B::kHalfMask;
+  static constexpr uint32_t kMaskNumeric = gk::kMaskNumeric | B::kHalfMask;
+  static constexpr uint32_t kMaskFloat = gk::kMaskFloat | B::kHalfMask;
 
   // The plugin's kernel definitions: static storage, `*count` entries.
   static const prism_kernel_def* kernels(size_t* count) {

@@ -25,25 +25,27 @@
  * kernels] in prism_gk_elementwise.h. Each work-item owns rows ly + 16 r and
  * columns lx + 16 c (r, c in 0..3) of a 64 x 64 output block. */
 #define PRISM_GK_BLOCK (PRISM_GK_TILE * 4)
-#define PRISM_GK_A_LOAD(r)                                                                         \
-  a_tile[ly + (r)*PRISM_GK_TILE][lx] =                                                             \
-      (row0 + (r)*PRISM_GK_TILE < g.m && ka < g.k)                                                 \
-          ? (PRISM_C)a[a_base + (row0 + (r)*PRISM_GK_TILE) * g.a_strides[1] + ka * g.a_strides[2]] \
+#define PRISM_GK_A_LOAD(r)                                                                            \
+  a_tile[ly + (r)*PRISM_GK_TILE][lx] =                                                                \
+      (row0 + (r)*PRISM_GK_TILE < g.m && ka < g.k)                                                    \
+          ? PRISM_LOAD(a, a_base + (row0 + (r)*PRISM_GK_TILE) * g.a_strides[1] + ka * g.a_strides[2]) \
           : (PRISM_C)0
-#define PRISM_GK_B_LOAD(c)                                                                         \
-  b_tile[ly][lx + (c)*PRISM_GK_TILE] =                                                             \
-      (kb < g.k && col0 + (c)*PRISM_GK_TILE < g.n)                                                 \
-          ? (PRISM_C)b[b_base + kb * g.b_strides[1] + (col0 + (c)*PRISM_GK_TILE) * g.b_strides[2]] \
+#define PRISM_GK_B_LOAD(c)                                                                            \
+  b_tile[ly][lx + (c)*PRISM_GK_TILE] =                                                                \
+      (kb < g.k && col0 + (c)*PRISM_GK_TILE < g.n)                                                    \
+          ? PRISM_LOAD(b, b_base + kb * g.b_strides[1] + (col0 + (c)*PRISM_GK_TILE) * g.b_strides[2]) \
           : (PRISM_C)0
 #define PRISM_GK_FMA_ROW(r, av) \
   acc##r##0 += (av)*b0;         \
   acc##r##1 += (av)*b1;         \
   acc##r##2 += (av)*b2;         \
   acc##r##3 += (av)*b3
-#define PRISM_GK_STORE(r, c)                                                              \
-  if (row0 + (r)*PRISM_GK_TILE < g.m && col0 + (c)*PRISM_GK_TILE < g.n)                   \
-  dst[g.o_offset + batch * g.o_strides[0] + (row0 + (r)*PRISM_GK_TILE) * g.o_strides[1] + \
-      (col0 + (c)*PRISM_GK_TILE) * g.o_strides[2]] = (PRISM_T)acc##r##c
+#define PRISM_GK_STORE(r, c)                                                                      \
+  if (row0 + (r)*PRISM_GK_TILE < g.m && col0 + (c)*PRISM_GK_TILE < g.n)                           \
+  PRISM_STORE(dst,                                                                                \
+              g.o_offset + batch * g.o_strides[0] + (row0 + (r)*PRISM_GK_TILE) * g.o_strides[1] + \
+                  (col0 + (c)*PRISM_GK_TILE) * g.o_strides[2],                                    \
+              acc##r##c)
 
 PRISM_KERNEL void PRISM_GK_NAME(prism_gemm)(PRISM_GLOBAL PRISM_T* dst, PRISM_GLOBAL const PRISM_T* a,
                                             PRISM_GLOBAL const PRISM_T* b, const prism_gk_gemm g) {

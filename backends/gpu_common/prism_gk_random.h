@@ -25,6 +25,24 @@
 #define PRISM_TP PRISM_T
 #endif
 
+/* A double rounded once to a storage-only half (Note [Storage-only halves]):
+ * round to odd into f32, whose extra bits make the half's round-to-nearest-
+ * even narrowing exact, as the CPU plugin does. Other dtypes: unchanged. */
+#if PRISM_HALF != 0
+PRISM_FN float prism_gk_odd_f32(double v) {
+  float f = (float)v;
+  if ((double)f != v && f == f && !isinf(f)) {
+    uint32_t bits = as_uint(f);
+    if (fabs((double)f) > fabs(v)) --bits; /* truncate toward zero */
+    f = as_float(bits | 1u);               /* sticky bit */
+  }
+  return f;
+}
+#define PRISM_GK_FROM_F64(v) prism_gk_odd_f32(v)
+#else
+#define PRISM_GK_FROM_F64(v) (v)
+#endif
+
 PRISM_KERNEL void PRISM_GK_NAME(prism_random)(PRISM_GLOBAL PRISM_T* dst, PRISM_GLOBAL const PRISM_TP* p,
                                               const PRISM_GK_ITER it, const uint64_t seed,
                                               const uint64_t offset, const double d0, const double d1,
@@ -37,18 +55,18 @@ PRISM_KERNEL void PRISM_GK_NAME(prism_random)(PRISM_GLOBAL PRISM_T* dst, PRISM_G
   r = prism_philox_element(seed, offset, (uint64_t)i);
 #if PRISM_OP == 0
 #if PRISM_IS_F64
-  dst[off.o0] = (PRISM_T)((PRISM_C)d0 + (PRISM_C)d1 * prism_philox_uniform_f64(r.v[0], r.v[1]));
+  PRISM_STORE(dst, off.o0, ((PRISM_C)d0 + (PRISM_C)d1 * prism_philox_uniform_f64(r.v[0], r.v[1])));
 #else
-  dst[off.o0] = (PRISM_T)((PRISM_C)d0 + (PRISM_C)d1 * prism_philox_uniform_f32(r.v[0]));
+  PRISM_STORE(dst, off.o0, ((PRISM_C)d0 + (PRISM_C)d1 * prism_philox_uniform_f32(r.v[0])));
 #endif
 #elif PRISM_OP == 1
-  dst[off.o0] = (PRISM_T)(d0 + d1 * prism_philox_normal_f64(r));
+  PRISM_STORE(dst, off.o0, PRISM_GK_FROM_F64(d0 + d1 * prism_philox_normal_f64(r)));
 #elif PRISM_OP == 2
-  dst[off.o0] = (PRISM_T)prism_philox_randint(r, low, range);
+  PRISM_STORE(dst, off.o0, prism_philox_randint(r, low, range));
 #elif PRISM_OP == 3
-  dst[off.o0] = (PRISM_T)(prism_philox_bernoulli(r, d0) ? 1 : 0);
+  PRISM_STORE(dst, off.o0, (prism_philox_bernoulli(r, d0) ? 1 : 0));
 #elif PRISM_OP == 4
-  dst[off.o0] = (PRISM_T)(prism_philox_bernoulli(r, (double)p[off.o1]) ? 1 : 0);
+  PRISM_STORE(dst, off.o0, (prism_philox_bernoulli(r, (double)p[off.o1]) ? 1 : 0));
 #else
 #error "random: unknown PRISM_OP"
 #endif

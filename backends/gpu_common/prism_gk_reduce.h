@@ -114,7 +114,7 @@ PRISM_KERNEL void PRISM_GK_NAME(prism_reduce)(PRISM_GLOBAL PRISM_GK_RED_OUT* dst
       off += (d == 0 ? t : t % size) * r.red_strides[d];
       t = d == 0 ? 0 : t / size;
     }
-    v = (PRISM_ACC)src[off];
+    v = (PRISM_ACC)PRISM_LOAD(src, off);
 #if PRISM_OP >= 2 && PRISM_OP <= 5
     prism_gk_pick(&acc, &idx, v, j);
 #else
@@ -144,7 +144,7 @@ PRISM_KERNEL void PRISM_GK_NAME(prism_reduce)(PRISM_GLOBAL PRISM_GK_RED_OUT* dst
 #elif PRISM_OP == 6 || PRISM_OP == 7
     dst[out_off] = (uint8_t)(acc_s[0] != (PRISM_ACC)0 ? 1 : 0);
 #else
-    dst[out_off] = (PRISM_T)acc_s[0];
+    PRISM_STORE(dst, out_off, acc_s[0]);
 #endif
   }
 }

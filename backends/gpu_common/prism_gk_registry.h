@@ -22,6 +22,12 @@ typedef struct prism_gk_kernel_entry {
   const void* fn;
 } prism_gk_kernel_entry;
 
+/* The `fn` of a kernel's row: its address, or a launcher where the dialect
+ * needs one (prism_hip_cpu_kernels.hpp, Note [HIP CPU launches]). */
+#if defined(__cplusplus) && !defined(PRISM_GK_HANDLE)
+#define PRISM_GK_HANDLE(k) reinterpret_cast<const void*>(&k)
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif

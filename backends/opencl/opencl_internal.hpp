@@ -80,6 +80,7 @@ struct Context {
 
 // Kernel sources embedded at build time (embed_sources.cmake).
 extern const char* const kSrcDialect;
+extern const char* const kSrcDialectMath;
 extern const char* const kSrcTypes;
 extern const char* const kSrcPhilox;
 extern const char* const kSrcElementwise;

@@ -49,9 +49,18 @@ bool type_info(int32_t dtype, TypeInfo* info) {
     case PRISM_DTYPE_F64:
       *info = {"double", "double", "ulong", 2};
       return true;
+    case PRISM_DTYPE_F16:  // storage-only halves: the bits, computed in f32 (Note [Storage-only halves])
+    case PRISM_DTYPE_BF16:
+      *info = {"ushort", "float", "ushort", 2};
+      return true;
     default:
       return false;
   }
+}
+
+// PRISM_HALF of a dtype: 1 f16, 2 bf16, 0 otherwise (Note [Storage-only halves]).
+int half_code(int32_t dtype) {
+  return dtype == PRISM_DTYPE_F16 ? 1 : dtype == PRISM_DTYPE_BF16 ? 2 : 0;
 }
 
 size_t local_size(const Device& d, size_t want) {
@@ -106,6 +115,7 @@ std::string defines_for(const KernelKey& k, bool dense) {
       break;
     case Kind::kCopy:
       d += std::string(" -DPRISM_GK_COPY -DPRISM_TI=") + t1.t + " -DPRISM_KIND_I=" + std::to_string(t1.kind);
+      if (half_code(k.dt1) != 0) d += " -DPRISM_CI=float -DPRISM_HALF_I=" + std::to_string(half_code(k.dt1));
       break;
     case Kind::kUnary:
       d += " -DPRISM_GK_UNARY" + op;
@@ -206,7 +216,8 @@ int supports_random(void* ctx, const prism_kernel_call* c) {
 
 // The OpenCL launches behind the shared front end (Note [Kernel front end]).
 struct OclBackend {
-  static constexpr uint32_t kBmmMask = gk::kMaskFloat;
+  static constexpr uint32_t kHalfMask = PRISM_DTYPE_BIT(PRISM_DTYPE_F16) | PRISM_DTYPE_BIT(PRISM_DTYPE_BF16);
+  static constexpr uint32_t kBmmMask = gk::kMaskFloat | kHalfMask;
   static const prism_host_table* host() { return g_host; }
   static prism_plugin_error* elementwise(void* ctx, const prism_kernel_call* c, const KernelKey& key,
                                          const prism_gk_iter& it, void* const* buffers, int n_buffers,
@@ -231,8 +242,10 @@ struct OclBackend {
 std::string type_defines(int32_t dtype) {
   TypeInfo t{"uchar", "uchar", "uchar", 0};
   type_info(dtype, &t);
-  return std::string("-DPRISM_T=") + t.t + " -DPRISM_C=" + t.c + " -DPRISM_UT=" + t.ut +
-         " -DPRISM_KIND=" + std::to_string(t.kind);
+  std::string d = std::string("-DPRISM_T=") + t.t + " -DPRISM_C=" + t.c + " -DPRISM_UT=" + t.ut +
+                  " -DPRISM_KIND=" + std::to_string(t.kind);
+  if (half_code(dtype) != 0) d += " -DPRISM_HALF=" + std::to_string(half_code(dtype));
+  return d;
 }
 
 int supports_operands(void* ctx, const prism_kernel_call* c) {

@@ -297,27 +297,20 @@ prism_plugin_error* ocl_device_count(void* ctx, int32_t* count, const char** rea
   return nullptr;
 }
 
-#define PRISM_OCL_SET_PROP(props, field, value) \
-  if (PRISM_HAS(props, prism_device_props, field)) (props)->field = (value)
-
 prism_plugin_error* ocl_device_props(void* ctx, int32_t device, prism_device_props* props) {
   Device* d = nullptr;
   PRISM_OCL_RETURN_IF_ERROR(get_device(ctx, device, &d));
   if (props == nullptr) return PRISM_OCL_INVALID("opencl: device_props: props is NULL");
-  // Half floats are stored (copies, fills) but not computed; see the kernel
-  // masks in opencl_ops.cpp. FP16 in the capabilities reports the extension.
-  uint32_t mask =
-      PRISM_DTYPE_MASK_ALL & ~PRISM_DTYPE_BIT(PRISM_DTYPE_F16) & ~PRISM_DTYPE_BIT(PRISM_DTYPE_BF16);
+  // Half floats are stored as 16 bits and computed in f32 on every device,
+  // with or without cl_khr_fp16 (Note [Storage-only halves] in
+  // prism_dialect_math.h); FP16 in the capabilities reports the extension.
+  uint32_t mask = PRISM_DTYPE_MASK_ALL;
   if (!d->fp64) mask &= ~PRISM_DTYPE_BIT(PRISM_DTYPE_F64);
   uint32_t caps = PRISM_DEVICE_CAP_ASYNC | PRISM_DEVICE_CAP_EVENTS;
   if (d->fp64) caps |= PRISM_DEVICE_CAP_FP64;
   if (d->fp16) caps |= PRISM_DEVICE_CAP_FP16;
-  PRISM_OCL_SET_PROP(props, name, d->name.c_str());
-  PRISM_OCL_SET_PROP(props, vendor, d->vendor.c_str());
-  PRISM_OCL_SET_PROP(props, stable_id, d->stable_id.c_str());
-  PRISM_OCL_SET_PROP(props, total_memory, d->total_memory);
-  PRISM_OCL_SET_PROP(props, dtype_mask, mask);
-  PRISM_OCL_SET_PROP(props, capabilities, caps);
+  prism_sdk_device_props_set(props, d->name.c_str(), d->vendor.c_str(), d->stable_id.c_str(), d->total_memory,
+                             mask, caps);
   return nullptr;
 }
 
@@ -520,52 +513,13 @@ void build_table() {
   size_t n = 0;
   const KernelList list = kernels();
   for (size_t i = 0; i < list.count && n < kMaxKernels; ++i) g_kernels[n++] = list.defs[i];
-  prism_plugin_table& t = g_table;
-  std::memset(&t, 0, sizeof t);
-  t.struct_size = sizeof(prism_plugin_table);
-  t.abi_major = PRISM_PLUGIN_ABI_MAJOR;
-  t.abi_minor = PRISM_PLUGIN_ABI_MINOR;
-  t.name = "opencl";
-  t.device_type = "opencl";
-  t.version = "0.1.0";
-  t.init = ocl_init;
-  t.shutdown = ocl_shutdown;
-  t.device_count = ocl_device_count;
-  t.device_props = ocl_device_props;
-  t.alloc = ocl_alloc;
-  t.free = ocl_free;
-  t.copy_from_host = ocl_copy_from_host;
-  t.host_alloc = ocl_host_alloc;
-  t.host_free = ocl_host_free;
-  t.copy_to_host = ocl_copy_to_host;
-  t.synchronize = ocl_synchronize;
-  t.kernels = g_kernels;
-  t.n_kernels = n;
-  t.kernel_def_size = sizeof(prism_kernel_def);
-  t.event_create = ocl_event_create;
-  t.event_record = ocl_event_record;
-  t.event_wait = ocl_event_wait;
-  t.event_synchronize = ocl_event_synchronize;
-  t.event_destroy = ocl_event_destroy;
+  prism_plugin_table* t = prism_sdk_table_init(&g_table, "opencl", "0.1.0", g_kernels, n);
+  PRISM_SDK_TABLE_REQUIRED_SLOTS(t, ocl);
+  PRISM_SDK_TABLE_PINNED_SLOTS(t, ocl);
+  PRISM_SDK_TABLE_EVENT_SLOTS(t, ocl);
 }
 
 }  // namespace
 }  // namespace prism::opencl
 
-extern "C" PRISM_PLUGIN_EXPORT prism_plugin_error* prism_plugin_entry(const prism_host_table* host,
-                                                                      const prism_plugin_table** table) {
-  using namespace prism::opencl;
-  if (host == nullptr || table == nullptr || host->error_create == nullptr) return nullptr;
-  *table = nullptr;
-  if (host->abi_major != PRISM_PLUGIN_ABI_MAJOR) {
-    return prism_sdk_error(host, PRISM_ERROR_UNAVAILABLE,
-                           "opencl: plugin ABI %d.%d cannot serve core ABI %u.%u (major differs)",
-                           PRISM_PLUGIN_ABI_MAJOR, PRISM_PLUGIN_ABI_MINOR,
-                           static_cast<unsigned>(host->abi_major), static_cast<unsigned>(host->abi_minor));
-  }
-  static std::once_flag once;
-  std::call_once(once, build_table);
-  g_host = host;
-  *table = &g_table;
-  return nullptr;
-}
+PRISM_SDK_DEFINE_ENTRY("opencl", prism::opencl::g_host, prism::opencl::g_table, prism::opencl::build_table)

@@ -108,6 +108,7 @@ std::string build_log(Device& dev, cl_program program) {
 
 std::string compose_source(Source source) {
   std::string s = kSrcDialect;
+  s += kSrcDialectMath;
   s += kSrcTypes;
   switch (source) {
     case Source::kElementwise:

@@ -46,72 +46,23 @@ prism_dtype promote_types(prism_dtype a, prism_dtype b) {
 #include <cmath>
 #include <cstring>
 
+#include "prism_plugin_sdk.h"
+
 namespace prism {
 
+// The f16/bf16 conversions are the plugin SDK's (plugins/sdk/prism_plugin_sdk.h), so the
+// core, the plugins and the conformance reference round the same way.
 float f16_bits_to_f32(uint16_t h) {
-  uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1Fu;
-  uint32_t mant = h & 0x3FFu;
-  uint32_t bits;
-  if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;
-    } else {  // subnormal: normalise
-      int e = -1;
-      do {
-        ++e;
-        mant <<= 1;
-      } while ((mant & 0x400u) == 0);
-      bits = sign | (static_cast<uint32_t>(127 - 15 - e) << 23) | ((mant & 0x3FFu) << 13);
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7F800000u | (mant << 13);
-  } else {
-    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
+  return prism_sdk_f16_to_f32(h);
 }
-
 uint16_t f32_to_f16_bits(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  uint32_t sign = (x >> 16) & 0x8000u;
-  uint32_t absx = x & 0x7FFFFFFFu;
-  if (absx > 0x7F800000u) return static_cast<uint16_t>(sign | 0x7E00u);   // NaN
-  if (absx >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00u);  // overflow -> inf
-  if (absx < 0x38800000u) {                                               // subnormal or zero in f16
-    if (absx < 0x33000000u) return static_cast<uint16_t>(sign);
-    uint32_t mant = (absx & 0x7FFFFFu) | 0x800000u;
-    int shift = 126 - static_cast<int>(absx >> 23);  // 14 .. 24
-    // Round to nearest even on the bits shifted out.
-    uint32_t rem = mant & ((1u << shift) - 1);
-    uint32_t half = 1u << (shift - 1);
-    uint32_t res = mant >> shift;
-    if (rem > half || (rem == half && (res & 1u))) ++res;
-    return static_cast<uint16_t>(sign | res);
-  }
-  uint32_t res = ((absx - 0x38000000u) >> 13);
-  uint32_t rem = absx & 0x1FFFu;
-  if (rem > 0x1000u || (rem == 0x1000u && (res & 1u))) ++res;
-  return static_cast<uint16_t>(sign | res);
+  return prism_sdk_f32_to_f16(f);
 }
-
 uint16_t f32_to_bf16_bits(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  if ((x & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((x >> 16) | 0x40u);
-  uint32_t lsb = (x >> 16) & 1u;
-  x += 0x7FFFu + lsb;
-  return static_cast<uint16_t>(x >> 16);
+  return prism_sdk_f32_to_bf16(f);
 }
-
 float bf16_bits_to_f32(uint16_t h) {
-  uint32_t x = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &x, 4);
-  return f;
+  return prism_sdk_bf16_to_f32(h);
 }
 
 double load_as_double(const void* p, prism_dtype dt) {

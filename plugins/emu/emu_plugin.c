@@ -169,14 +169,10 @@ static prism_plugin_error* emu_device_props(void* ctx, int32_t device, prism_dev
   prism_plugin_error* err = emu_check_device(device);
   const emu_ctx* c = (const emu_ctx*)ctx;
   if (err != NULL) return err;
-  if (PRISM_HAS(props, prism_device_props, name)) props->name = "Prism emulated device (PROT_NONE memory)";
-  if (PRISM_HAS(props, prism_device_props, vendor)) props->vendor = "Prism";
-  if (PRISM_HAS(props, prism_device_props, stable_id)) props->stable_id = "emu-0";
-  if (PRISM_HAS(props, prism_device_props, total_memory)) props->total_memory = (uint64_t)1 << 32;
-  if (PRISM_HAS(props, prism_device_props, dtype_mask)) props->dtype_mask = PRISM_DTYPE_MASK_ALL;
-  if (PRISM_HAS(props, prism_device_props, capabilities))
-    props->capabilities =
-        PRISM_DEVICE_CAP_FP64 | PRISM_DEVICE_CAP_FP16 | (c != NULL && c->async ? PRISM_DEVICE_CAP_ASYNC : 0u);
+  prism_sdk_device_props_set(props, "Prism emulated device (PROT_NONE memory)", "Prism", "emu-0",
+                             (uint64_t)1 << 32, PRISM_DTYPE_MASK_ALL,
+                             PRISM_DEVICE_CAP_FP64 | PRISM_DEVICE_CAP_FP16 |
+                                 (c != NULL && c->async ? PRISM_DEVICE_CAP_ASYNC : 0u));
   return NULL;
 }
 
@@ -924,14 +920,5 @@ static const prism_plugin_table g_table = {
 
 PRISM_PLUGIN_EXPORT prism_plugin_error* prism_plugin_entry(const prism_host_table* host,
                                                            const prism_plugin_table** table) {
-  if (host == NULL || table == NULL || host->error_create == NULL) return NULL;
-  *table = NULL;
-  if (host->abi_major != PRISM_PLUGIN_ABI_MAJOR) {
-    return prism_sdk_error(
-        host, PRISM_ERROR_UNAVAILABLE, "emu: plugin ABI %d.%d cannot serve core ABI %u.%u (major differs)",
-        PRISM_PLUGIN_ABI_MAJOR, PRISM_PLUGIN_ABI_MINOR, (unsigned)host->abi_major, (unsigned)host->abi_minor);
-  }
-  g_host = host;
-  *table = &g_table;
-  return NULL;
+  return prism_sdk_entry(host, table, EMU_NAME, &g_host, &g_table);
 }

@@ -300,6 +300,129 @@ static inline uint16_t prism_sdk_f32_to_bf16(float f) {
   return (uint16_t)(x >> 16);
 }
 
+/* ===========================================================================
+ * The plugin table and the entry point
+ * ======================================================================== */
+
+/*
+ * Note [SDK table set-up]
+ * -----------------------
+ * Every plugin fills a prism_plugin_table the same way: zero it, set the
+ * sizes and ABI version this header was compiled with, its name and device
+ * type, and one function per slot; and every prism_plugin_entry starts by
+ * checking the host table and the core's ABI major. These helpers do that
+ * once. The slot macros assume the plugin names its slot functions
+ * <prefix>_<slot> (cpu_alloc, ocl_event_wait, ...), so a missing function is
+ * a compile error naming it.
+ */
+
+/* Zeroes *t and sets struct_size, the ABI version, name and device type
+ * (both `name`), version, and the kernel table (`kernels`, `n_kernels`
+ * entries, kernel_def_size); every pointer is borrowed and must outlive the
+ * plugin. The other slots stay NULL (the documented defaults) until set.
+ * Returns t. */
+static inline prism_plugin_table* prism_sdk_table_init(prism_plugin_table* t, const char* name,
+                                                       const char* version, const prism_kernel_def* kernels,
+                                                       size_t n_kernels) {
+  memset(t, 0, sizeof *t);
+  t->struct_size = sizeof(prism_plugin_table);
+  t->abi_major = PRISM_PLUGIN_ABI_MAJOR;
+  t->abi_minor = PRISM_PLUGIN_ABI_MINOR;
+  t->name = name;
+  t->device_type = name;
+  t->version = version;
+  t->kernels = kernels;
+  t->n_kernels = n_kernels;
+  t->kernel_def_size = sizeof(prism_kernel_def);
+  return t;
+}
+
+/* Writes a device's properties into *props, each field only when the
+ * caller's props->struct_size holds it (PRISM_HAS), as device_props must.
+ * The strings are borrowed: they must live as long as the plugin's context. */
+static inline void prism_sdk_device_props_set(prism_device_props* props, const char* name, const char* vendor,
+                                              const char* stable_id, uint64_t total_memory,
+                                              uint32_t dtype_mask, uint32_t capabilities) {
+  if (PRISM_HAS(props, prism_device_props, name)) props->name = name;
+  if (PRISM_HAS(props, prism_device_props, vendor)) props->vendor = vendor;
+  if (PRISM_HAS(props, prism_device_props, stable_id)) props->stable_id = stable_id;
+  if (PRISM_HAS(props, prism_device_props, total_memory)) props->total_memory = total_memory;
+  if (PRISM_HAS(props, prism_device_props, dtype_mask)) props->dtype_mask = dtype_mask;
+  if (PRISM_HAS(props, prism_device_props, capabilities)) props->capabilities = capabilities;
+}
+
+/* The required slots: <prefix>_init, _shutdown, _device_count, _device_props,
+ * _alloc, _free, _copy_from_host, _copy_to_host, _synchronize. */
+#define PRISM_SDK_TABLE_REQUIRED_SLOTS(t, prefix)  \
+  do {                                             \
+    (t)->init = prefix##_init;                     \
+    (t)->shutdown = prefix##_shutdown;             \
+    (t)->device_count = prefix##_device_count;     \
+    (t)->device_props = prefix##_device_props;     \
+    (t)->alloc = prefix##_alloc;                   \
+    (t)->free = prefix##_free;                     \
+    (t)->copy_from_host = prefix##_copy_from_host; \
+    (t)->copy_to_host = prefix##_copy_to_host;     \
+    (t)->synchronize = prefix##_synchronize;       \
+  } while (0)
+
+/* The event slots (asynchronous devices): <prefix>_event_create, _record,
+ * _wait, _synchronize, _destroy. */
+#define PRISM_SDK_TABLE_EVENT_SLOTS(t, prefix)           \
+  do {                                                   \
+    (t)->event_create = prefix##_event_create;           \
+    (t)->event_record = prefix##_event_record;           \
+    (t)->event_wait = prefix##_event_wait;               \
+    (t)->event_synchronize = prefix##_event_synchronize; \
+    (t)->event_destroy = prefix##_event_destroy;         \
+  } while (0)
+
+/* The pinned host memory slots (ABI 1.1): <prefix>_host_alloc, _host_free. */
+#define PRISM_SDK_TABLE_PINNED_SLOTS(t, prefix) \
+  do {                                          \
+    (t)->host_alloc = prefix##_host_alloc;      \
+    (t)->host_free = prefix##_host_free;        \
+  } while (0)
+
+/* The body of prism_plugin_entry: checks the host table and the core's ABI
+ * major, then stores `host` in *host_slot (the plugin's copy, for its error
+ * helpers) and sets *table to `built`, the plugin's filled table. Returns
+ * NULL on success, or an UNAVAILABLE error naming both ABI versions when the
+ * major differs (*table is then NULL). When host or table is NULL or the host
+ * table has no error constructor nothing can be reported: returns NULL and
+ * sets nothing (the core treats it as a refusal). */
+static inline prism_plugin_error* prism_sdk_entry(const prism_host_table* host,
+                                                  const prism_plugin_table** table, const char* name,
+                                                  const prism_host_table** host_slot,
+                                                  const prism_plugin_table* built) {
+  if (host == NULL || table == NULL || host->error_create == NULL) return NULL;
+  *table = NULL;
+  if (host->abi_major != PRISM_PLUGIN_ABI_MAJOR) {
+    return prism_sdk_error(host, PRISM_ERROR_UNAVAILABLE,
+                           "%s: plugin ABI %d.%d cannot serve core ABI %u.%u (major differs)", name,
+                           PRISM_PLUGIN_ABI_MAJOR, PRISM_PLUGIN_ABI_MINOR, (unsigned)host->abi_major,
+                           (unsigned)host->abi_minor);
+  }
+  *host_slot = host;
+  *table = built;
+  return NULL;
+}
+
+#ifdef __cplusplus
+/* C++ plugins: defines the whole prism_plugin_entry. `build()` fills the
+ * table `table_var` and runs once (a function-local static: thread-safe);
+ * `host_slot` receives the host table (prism_sdk_entry). Use at namespace
+ * scope, outside any namespace. C plugins call prism_sdk_entry themselves
+ * with a statically initialised table. */
+#define PRISM_SDK_DEFINE_ENTRY(name, host_slot, table_var, build)                                           \
+  extern "C" PRISM_PLUGIN_EXPORT prism_plugin_error* prism_plugin_entry(const prism_host_table* host,       \
+                                                                        const prism_plugin_table** table) { \
+    static const bool prism_sdk_built_ = ((build)(), true);                                                 \
+    (void)prism_sdk_built_;                                                                                 \
+    return prism_sdk_entry(host, table, name, &(host_slot), &(table_var));                                  \
+  }
+#endif
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

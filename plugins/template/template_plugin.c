@@ -48,15 +48,11 @@ static prism_plugin_error* tp_device_props(void* ctx, int32_t device, prism_devi
   (void)ctx;
   if (err != NULL) return err;
   /* write only the fields the caller's struct has room for */
-  if (PRISM_HAS(props, prism_device_props, name)) props->name = "template host device";
-  if (PRISM_HAS(props, prism_device_props, vendor)) props->vendor = "you";
-  if (PRISM_HAS(props, prism_device_props, stable_id)) props->stable_id = "template-0";
-  if (PRISM_HAS(props, prism_device_props, total_memory)) props->total_memory = 0;
   /* f32 kernels, and bool storage (no bool kernels): autograd's backward
    * formulas keep bool masks on the device, the ops on them fall back */
-  if (PRISM_HAS(props, prism_device_props, dtype_mask))
-    props->dtype_mask = PRISM_DTYPE_BIT(PRISM_DTYPE_F32) | PRISM_DTYPE_BIT(PRISM_DTYPE_BOOL);
-  if (PRISM_HAS(props, prism_device_props, capabilities)) props->capabilities = PRISM_DEVICE_CAP_HOST_MEMORY;
+  prism_sdk_device_props_set(props, "template host device", "you", "template-0", 0,
+                             PRISM_DTYPE_BIT(PRISM_DTYPE_F32) | PRISM_DTYPE_BIT(PRISM_DTYPE_BOOL),
+                             PRISM_DEVICE_CAP_HOST_MEMORY);
   return NULL;
 }
 
@@ -199,14 +195,5 @@ static const prism_plugin_table g_table = {
 
 PRISM_PLUGIN_EXPORT prism_plugin_error* prism_plugin_entry(const prism_host_table* host,
                                                            const prism_plugin_table** table) {
-  if (host == NULL || table == NULL || host->error_create == NULL) return NULL;
-  *table = NULL;
-  if (host->abi_major != PRISM_PLUGIN_ABI_MAJOR) {
-    return prism_sdk_error(host, PRISM_ERROR_UNAVAILABLE,
-                           "template: plugin ABI %d.%d cannot serve core ABI %u.%u", PRISM_PLUGIN_ABI_MAJOR,
-                           PRISM_PLUGIN_ABI_MINOR, (unsigned)host->abi_major, (unsigned)host->abi_minor);
-  }
-  g_host = host;
-  *table = &g_table;
-  return NULL;
+  return prism_sdk_entry(host, table, "template", &g_host, &g_table);
 }

@@ -4,6 +4,9 @@
 #include "cpu_test_util.hpp"
 
 extern "C" size_t prism_cpu_test_c99_dtype_size(int32_t dtype);
+extern "C" prism_plugin_error* prism_cpu_test_c99_entry(const prism_host_table* host,
+                                                        const prism_plugin_table** table,
+                                                        const prism_host_table** out_host);
 
 namespace prism_cpu_test {
 namespace {
@@ -207,6 +210,60 @@ TEST_F(PluginTest, BadArityAndDtypeAreErrors) {
 // ---------------------------------------------------------------------------
 // SDK
 // ---------------------------------------------------------------------------
+
+// Note [SDK table set-up]: a C99 plugin's table and entry through the SDK.
+TEST(SdkTest, TableSetUpAndEntry) {
+  prism_host_table host{};
+  host.struct_size = sizeof host;
+  host.abi_major = PRISM_PLUGIN_ABI_MAJOR;
+  host.abi_minor = PRISM_PLUGIN_ABI_MINOR;
+  host.error_create = prism_cpu_test::host_error_create;
+  const prism_plugin_table* table = nullptr;
+  const prism_host_table* stored = nullptr;
+  EXPECT_EQ(prism_cpu_test_c99_entry(&host, &table, &stored), nullptr);
+  ASSERT_NE(table, nullptr);
+  EXPECT_EQ(stored, &host);
+  EXPECT_EQ(table->struct_size, sizeof(prism_plugin_table));
+  EXPECT_EQ(table->abi_major, PRISM_PLUGIN_ABI_MAJOR);
+  EXPECT_EQ(table->abi_minor, PRISM_PLUGIN_ABI_MINOR);
+  EXPECT_STREQ(table->name, "c99");
+  EXPECT_STREQ(table->device_type, "c99");
+  EXPECT_STREQ(table->version, "9.9");
+  EXPECT_EQ(table->kernel_def_size, sizeof(prism_kernel_def));
+  EXPECT_NE(table->init, nullptr);
+  EXPECT_NE(table->synchronize, nullptr);
+  EXPECT_EQ(table->event_create, nullptr);  // optional slots stay NULL
+  EXPECT_EQ(table->host_alloc, nullptr);
+  // device_props through prism_sdk_device_props_set: a short struct gets only its fields
+  prism_device_props full{};
+  full.struct_size = sizeof full;
+  ASSERT_EQ(table->device_props(nullptr, 0, &full), nullptr);
+  EXPECT_STREQ(full.name, "c99");
+  EXPECT_STREQ(full.stable_id, "c99-0");
+  EXPECT_EQ(full.total_memory, 1024u);
+  EXPECT_EQ(full.capabilities, static_cast<uint32_t>(PRISM_DEVICE_CAP_HOST_MEMORY));
+  prism_device_props shorter{};
+  shorter.struct_size = offsetof(prism_device_props, stable_id);
+  ASSERT_EQ(table->device_props(nullptr, 0, &shorter), nullptr);
+  EXPECT_STREQ(shorter.vendor, "sdk");
+  EXPECT_EQ(shorter.stable_id, nullptr);
+  EXPECT_EQ(shorter.total_memory, 0u);
+  // another ABI major: an UNAVAILABLE error naming both versions, no table, host not stored
+  host.abi_major = PRISM_PLUGIN_ABI_MAJOR + 1;
+  table = reinterpret_cast<const prism_plugin_table*>(&host);
+  prism_plugin_error* err = prism_cpu_test_c99_entry(&host, &table, &stored);
+  ASSERT_NE(err, nullptr);
+  EXPECT_EQ(err->code, PRISM_ERROR_UNAVAILABLE);
+  EXPECT_NE(err->message.find("c99: plugin ABI"), std::string::npos) << err->message;
+  EXPECT_EQ(table, nullptr);
+  EXPECT_EQ(stored, nullptr);
+  delete err;
+  // no error constructor: nothing can be reported, nothing is set
+  host.abi_major = PRISM_PLUGIN_ABI_MAJOR;
+  host.error_create = nullptr;
+  EXPECT_EQ(prism_cpu_test_c99_entry(&host, &table, &stored), nullptr);
+  EXPECT_EQ(stored, nullptr);
+}
 
 TEST(SdkTest, DtypeSizesAndNames) {
   const size_t sizes[] = {1, 1, 1, 2, 4, 8, 2, 2, 4, 8};

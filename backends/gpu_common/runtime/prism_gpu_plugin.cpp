@@ -233,12 +233,8 @@ prism_plugin_error* gpu_device_props(void* ctx, int32_t device, prism_device_pro
     return prism_sdk_error(g_host, PRISM_ERROR_INVALID_ARGUMENT, "%s: props is NULL", kPluginName);
   const uint32_t caps =
       PRISM_DEVICE_CAP_ASYNC | PRISM_DEVICE_CAP_EVENTS | PRISM_DEVICE_CAP_FP64 | PRISM_DEVICE_CAP_FP16;
-  if (PRISM_HAS(props, prism_device_props, name)) props->name = d->display_name.c_str();
-  if (PRISM_HAS(props, prism_device_props, vendor)) props->vendor = kVendor;
-  if (PRISM_HAS(props, prism_device_props, stable_id)) props->stable_id = d->info.stable_id.c_str();
-  if (PRISM_HAS(props, prism_device_props, total_memory)) props->total_memory = d->info.total_memory;
-  if (PRISM_HAS(props, prism_device_props, dtype_mask)) props->dtype_mask = kDeviceMask;
-  if (PRISM_HAS(props, prism_device_props, capabilities)) props->capabilities = caps;
+  prism_sdk_device_props_set(props, d->display_name.c_str(), kVendor, d->info.stable_id.c_str(),
+                             d->info.total_memory, kDeviceMask, caps);
   return nullptr;
 }
 
@@ -519,6 +515,33 @@ bool half_copy(const prism_kernel_call* c) {
          c->outputs[0].ndim <= PRISM_GK_MAX_DIMS;
 }
 
+// ===========================================================================
+// Note [Reduced instance set]
+// ---------------------------------------------------------------------------
+// A build may instantiate the kernels for a subset of the dtypes only
+// (gen_instances.cmake DTYPES; the rocm-on-cpu flavour does, since g++ takes
+// minutes per hundred HIP-CPU kernels): PRISM_GK_DTYPE_SUBSET is then the
+// mask of those dtypes. The kernel table registers only them, and supports()
+// declines any call with an operand of another dtype (a copy from u8 to f32,
+// say), so the core falls back instead of the launch finding no instance.
+// Same-dtype f16/bf16 copies run on the i16 instance, which every build has.
+// ===========================================================================
+
+#ifdef PRISM_GK_DTYPE_SUBSET
+constexpr uint32_t kInstanceDtypes = PRISM_GK_DTYPE_SUBSET;
+#else
+constexpr uint32_t kInstanceDtypes = PRISM_DTYPE_MASK_ALL;
+#endif
+
+bool has_instances(const prism_kernel_call* c) {
+  if (kInstanceDtypes == PRISM_DTYPE_MASK_ALL) return true;
+  for (size_t i = 0; i < c->n_inputs; ++i)
+    if ((kInstanceDtypes & PRISM_DTYPE_BIT(c->inputs[i].dtype)) == 0) return false;
+  for (size_t i = 0; i < c->n_outputs; ++i)
+    if ((kInstanceDtypes & PRISM_DTYPE_BIT(c->outputs[i].dtype)) == 0) return false;
+  return true;
+}
+
 // True when build_gemm accepts the call (so supports() never makes an error object).
 bool gemm_call_valid(const prism_kernel_call* c) {
   const prism_tensor_desc& a = c->inputs[0];
@@ -583,6 +606,7 @@ bool to_blas(const prism_gk_gemm& g, int32_t dtype, const void* a, const void* b
 
 struct Backend {
   static constexpr uint32_t kBmmMask = gk::kMaskFloat | kBlasDtypeMask;
+  static constexpr uint32_t kHalfMask = 0;  // f16/bf16: copies only (run_copy), bmm through BLAS
 
   static const prism_host_table* host() { return g_host; }
 
@@ -682,13 +706,14 @@ struct Backend {
   }
 
   static int supports(void* ctx, const prism_kernel_call* c) {
-    return supports_operands_impl(ctx, c) || half_copy(c) ? 1 : 0;
+    return (has_instances(c) && supports_operands_impl(ctx, c)) || half_copy(c) ? 1 : 0;
   }
   static int supports_random(void* ctx, const prism_kernel_call* c) {
-    return supports_operands_impl(ctx, c) ? 1 : 0;
+    return has_instances(c) && supports_operands_impl(ctx, c) ? 1 : 0;
   }
   static int supports_bmm(void* ctx, const prism_kernel_call* c) {
     if (c->n_inputs != 2 || c->n_outputs != 1) return 1;  // run() reports it
+    if (!has_instances(c) && (kBlasDtypeMask & PRISM_DTYPE_BIT(c->outputs[0].dtype)) == 0) return 0;
     const int32_t dt = c->outputs[0].dtype;
     if (dt == PRISM_DTYPE_F32 || dt == PRISM_DTYPE_F64) return supports_operands_impl(ctx, c) ? 1 : 0;
     std::string why;
@@ -733,57 +758,20 @@ void build_table() {
   if (n > kMaxKernels) n = kMaxKernels;
   for (size_t i = 0; i < n; ++i) {
     g_defs[i] = defs[i];
+    g_defs[i].dtype_mask &= kInstanceDtypes | kBlasDtypeMask;  // Note [Reduced instance set]
     if (std::strcmp(g_defs[i].op, "copy") == 0) {
       g_defs[i].run = run_copy;
       g_defs[i].dtype_mask |= PRISM_DTYPE_BIT(PRISM_DTYPE_F16) | PRISM_DTYPE_BIT(PRISM_DTYPE_BF16);
     }
   }
-  prism_plugin_table& t = g_table;
-  std::memset(&t, 0, sizeof t);
-  t.struct_size = sizeof(prism_plugin_table);
-  t.abi_major = PRISM_PLUGIN_ABI_MAJOR;
-  t.abi_minor = PRISM_PLUGIN_ABI_MINOR;
-  t.name = kPluginName;
-  t.device_type = kPluginName;
-  t.version = "0.1.0";
-  t.init = gpu_init;
-  t.shutdown = gpu_shutdown;
-  t.device_count = gpu_device_count;
-  t.device_props = gpu_device_props;
-  t.alloc = gpu_alloc;
-  t.free = gpu_free;
-  t.copy_from_host = gpu_copy_from_host;
-  t.copy_to_host = gpu_copy_to_host;
-  t.host_alloc = gpu_host_alloc;
-  t.host_free = gpu_host_free;
-  t.synchronize = gpu_synchronize;
-  t.kernels = g_defs;
-  t.n_kernels = n;
-  t.kernel_def_size = sizeof(prism_kernel_def);
-  t.event_create = gpu_event_create;
-  t.event_record = gpu_event_record;
-  t.event_wait = gpu_event_wait;
-  t.event_synchronize = gpu_event_synchronize;
-  t.event_destroy = gpu_event_destroy;
+  prism_plugin_table* t = prism_sdk_table_init(&g_table, kPluginName, "0.1.0", g_defs, n);
+  PRISM_SDK_TABLE_REQUIRED_SLOTS(t, gpu);
+  PRISM_SDK_TABLE_PINNED_SLOTS(t, gpu);
+  PRISM_SDK_TABLE_EVENT_SLOTS(t, gpu);
 }
 
 }  // namespace
 }  // namespace prism::gpu
 
-extern "C" PRISM_PLUGIN_EXPORT prism_plugin_error* prism_plugin_entry(const prism_host_table* host,
-                                                                      const prism_plugin_table** table) {
-  using namespace prism::gpu;
-  if (host == nullptr || table == nullptr || host->error_create == nullptr) return nullptr;
-  *table = nullptr;
-  if (host->abi_major != PRISM_PLUGIN_ABI_MAJOR) {
-    return prism_sdk_error(host, PRISM_ERROR_UNAVAILABLE,
-                           "%s: plugin ABI %d.%d cannot serve core ABI %u.%u (major differs)", kPluginName,
-                           PRISM_PLUGIN_ABI_MAJOR, PRISM_PLUGIN_ABI_MINOR,
-                           static_cast<unsigned>(host->abi_major), static_cast<unsigned>(host->abi_minor));
-  }
-  static std::once_flag once;
-  std::call_once(once, build_table);
-  g_host = host;
-  *table = &g_table;
-  return nullptr;
-}
+PRISM_SDK_DEFINE_ENTRY(prism::gpu::kPluginName, prism::gpu::g_host, prism::gpu::g_table,
+                       prism::gpu::build_table)

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -280,6 +281,77 @@ TEST_F(OpenCL, DeviceIsListedWithProperties) {
                 static_cast<unsigned long long>(info.total_memory >> 20), info.capabilities);
   }
   EXPECT_TRUE(found);
+}
+
+// Note [Storage-only halves]: f16 and bf16 are stored as 16 bits and computed
+// in f32 on any device, cl_khr_fp16 or not, with the CPU plugin's rounding:
+// the bits of correctly rounded ops match the CPU device exactly, NaN included.
+TEST_F(OpenCL, HalfFloatsComputeInF32BitExactWithCpu) {
+  int32_t n = 0;
+  ASSERT_OK(prism_device_count(&n));
+  for (int32_t i = 0; i < n; ++i) {
+    prism_device_info info;
+    std::memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    ASSERT_OK(prism_device_info_get(i, &info));
+    if (std::strcmp(info.device, kOcl) != 0) continue;
+    EXPECT_TRUE(info.dtype_mask & (1u << PRISM_DTYPE_F16)) << "opencl:0 stores float16";
+    EXPECT_TRUE(info.dtype_mask & (1u << PRISM_DTYPE_BF16)) << "opencl:0 stores bfloat16";
+  }
+  auto v = random_floats(1031, 11, -4, 4);
+  auto w = random_floats(1031, 12, -4, 4);
+  v[3] = std::numeric_limits<float>::quiet_NaN();
+  v[4] = std::numeric_limits<float>::infinity();
+  v[5] = 1.00390625f;  // exactly between two bf16 values: rounds to even
+  v[6] = 65504.0f;     // largest f16
+  const int64_t sizes[1] = {1031};
+  for (prism_dtype dt : {PRISM_DTYPE_F16, PRISM_DTYPE_BF16}) {
+    SCOPED_TRACE(dt == PRISM_DTYPE_F16 ? "float16" : "bfloat16");
+    // results on each device, read back as raw 16-bit patterns
+    auto run = [&](const char* dev) {
+      T a32, b32, a, b, sum, prod, ex, total, back;
+      EXPECT_OK(prism_from_data(v.data(), sizes, 1, PRISM_DTYPE_F32, dev, a32.out()));
+      EXPECT_OK(prism_from_data(w.data(), sizes, 1, PRISM_DTYPE_F32, dev, b32.out()));
+      EXPECT_OK(prism_to_dtype(a32.get(), dt, a.out()));  // f32 -> half on the device
+      EXPECT_OK(prism_to_dtype(b32.get(), dt, b.out()));
+      EXPECT_OK(prism_add(a.get(), b.get(), 0.5, sum.out()));
+      EXPECT_OK(prism_mul(a.get(), b.get(), prod.out()));
+      EXPECT_OK(prism_maximum(a.get(), b.get(), ex.out()));
+      EXPECT_OK(prism_to_dtype(sum.get(), PRISM_DTYPE_F32, back.out()));  // half -> f32
+      std::vector<std::vector<uint16_t>> bits;
+      for (const T* t : {&a, &sum, &prod, &ex}) bits.push_back(to_host<uint16_t>(t->get()));
+      bits.push_back({});
+      for (float f : to_host<float>(back.get())) {
+        uint32_t u;
+        std::memcpy(&u, &f, 4);
+        bits.back().push_back(static_cast<uint16_t>(u >> 16));
+        bits.back().push_back(static_cast<uint16_t>(u));
+      }
+      return bits;
+    };
+    const auto ocl = run(kOcl);
+    const auto cpu = run(kCpu);
+    ASSERT_EQ(ocl.size(), cpu.size());
+    const char* what[] = {"to_dtype", "add alpha=0.5", "mul", "maximum", "to f32"};
+    for (size_t k = 0; k < ocl.size(); ++k) {
+      ASSERT_EQ(ocl[k].size(), cpu[k].size()) << what[k];
+      size_t bad = 0;
+      const uint16_t inf = dt == PRISM_DTYPE_F16 ? 0x7C00u : 0x7F80u;
+      auto nan16 = [&](uint16_t x) { return (x & 0x7FFFu) > inf; };
+      for (size_t i = 0; i < ocl[k].size() && bad < 5; ++i) {
+        // NaN is NaN: its payload after an op is the processor's business
+        const bool both_nan = k < 4 ? nan16(ocl[k][i]) && nan16(cpu[k][i]) : i / 2 == 3;
+        if (ocl[k][i] != cpu[k][i] && !both_nan) {
+          ++bad;
+          ADD_FAILURE() << what[k] << " element " << i << ": opencl 0x" << std::hex << ocl[k][i] << ", cpu 0x"
+                        << cpu[k][i];
+        }
+      }
+    }
+    EXPECT_EQ(ocl[0][3], cpu[0][3]);  // a NaN converted from f32 keeps sign and payload top
+    EXPECT_GT(ocl[0][3] & 0x7FFFu, dt == PRISM_DTYPE_F16 ? 0x7C00u : 0x7F80u);
+    EXPECT_GT(ocl[1][3] & 0x7FFFu, dt == PRISM_DTYPE_F16 ? 0x7C00u : 0x7F80u);  // NaN + x is NaN
+  }
 }
 
 TEST_F(OpenCL, RoundTripAndOffsetsAndFill) {
