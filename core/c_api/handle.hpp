@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <new>
 #include <string>
 
@@ -48,11 +49,50 @@ prism_status guard(F&& body) {
   }
 }
 
+// The handle table (Note [Tensor handles]); internal to handle_table.cpp
+// except for the inline fast path of arg().
+namespace handles {
+constexpr uint32_t kChunkBits = 10;
+constexpr uint32_t kChunkSlots = 1u << kChunkBits;  // slots per chunk
+constexpr uint32_t kMaxChunks = 1u << 18;           // 2^28 live handles at most
+constexpr uint32_t kNone = 0xFFFFFFFFu;             // end of the free list
+
+struct Slot {
+  std::atomic<uint32_t> generation{0};  // odd: live
+  std::atomic<uint32_t> next_free{kNone};
+  std::atomic<int64_t> refs{0};
+  prism::Tensor t;
+};
+
+// Chunks are published once and never freed.
+extern std::atomic<Slot*> g_chunks[kMaxChunks];
+extern std::atomic<uint32_t> g_n_chunks;
+
+// The slot of a live handle, or nullptr (NULL, released, never a handle).
+inline Slot* find(prism_tensor_t h) {
+  const auto bits = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(h));
+  const auto gen = static_cast<uint32_t>(bits >> 32);
+  const uint32_t index = static_cast<uint32_t>(bits) - 1;  // wraps for a zero low half
+  if ((gen & 1u) == 0 || (index >> kChunkBits) >= g_n_chunks.load(std::memory_order_acquire)) return nullptr;
+  Slot& s = g_chunks[index >> kChunkBits].load(std::memory_order_acquire)[index & (kChunkSlots - 1)];
+  return s.generation.load(std::memory_order_acquire) == gen ? &s : nullptr;
+}
+
+// Throws INVALID_ARGUMENT saying why `h` is not a live handle.
+[[noreturn]] void bad_handle(prism_tensor_t h, const char* op, const char* arg_name);
+}  // namespace handles
+
 // Borrowed tensor of a handle; throws INVALID_ARGUMENT naming `op` and `arg`
 // for NULL, released or invalid handles.
-const prism::Tensor& arg(prism_tensor_t h, const char* op, const char* arg_name);
+inline const prism::Tensor& arg(prism_tensor_t h, const char* op, const char* arg_name) {
+  handles::Slot* s = handles::find(h);
+  if (s == nullptr) handles::bad_handle(h, op, arg_name);
+  return s->t;
+}
 // The tensor of an optional handle (NULL gives nullptr); invalid handles throw.
-prism::Tensor opt_arg(prism_tensor_t h, const char* op, const char* arg_name);
+inline prism::Tensor opt_arg(prism_tensor_t h, const char* op, const char* arg_name) {
+  return h == nullptr ? nullptr : arg(h, op, arg_name);
+}
 // Wraps a tensor in a new handle (one reference for the caller).
 prism_tensor_t wrap(prism::Tensor t);
 // Adds a reference / drops one (the last frees the tensor); throw INVALID_ARGUMENT

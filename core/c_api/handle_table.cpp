@@ -7,23 +7,21 @@
 
 namespace prism::capi {
 
-namespace {
-
-constexpr uint32_t kChunkBits = 10;
-constexpr uint32_t kChunkSlots = 1u << kChunkBits;  // slots per chunk
-constexpr uint32_t kMaxChunks = 1u << 18;           // 2^28 live handles at most
-constexpr uint32_t kNone = 0xFFFFFFFFu;             // end of the free list
-
-struct Slot {
-  std::atomic<uint32_t> generation{0};  // odd: live
-  std::atomic<uint32_t> next_free{kNone};
-  std::atomic<int64_t> refs{0};
-  prism::Tensor t;
-};
-
-// Chunks are published once and never freed (Note [Tensor handles]).
+namespace handles {
 std::atomic<Slot*> g_chunks[kMaxChunks];
 std::atomic<uint32_t> g_n_chunks{0};
+}  // namespace handles
+
+namespace {
+
+using handles::g_chunks;
+using handles::g_n_chunks;
+using handles::kChunkBits;
+using handles::kChunkSlots;
+using handles::kMaxChunks;
+using handles::kNone;
+using handles::Slot;
+
 std::mutex g_grow_mutex;
 // Free-list head: (tag << 32) | slot index, kNone for empty.
 std::atomic<uint64_t> g_free{kNone};
@@ -72,43 +70,25 @@ uint32_t grow() {
   return base;
 }
 
-// The slot of a live handle, or nullptr (with why) for anything else.
-Slot* lookup(prism_tensor_t h, const char** why) {
-  const auto bits = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(h));
-  const auto gen = static_cast<uint32_t>(bits >> 32);
-  const auto low = static_cast<uint32_t>(bits);
-  const uint32_t index = low - 1;
-  if ((gen & 1u) == 0 || low == 0 || (index >> kChunkBits) >= g_n_chunks.load(std::memory_order_acquire)) {
-    *why = "is not a valid tensor handle (never returned by Prism)";
-    return nullptr;
-  }
-  Slot& s = slot_at(index);
-  const uint32_t now = s.generation.load(std::memory_order_acquire);
-  if (now != gen) {
-    *why = (gen - now) < 0x80000000u ? "is not a valid tensor handle (never returned by Prism)"
-                                     : "is a released tensor handle (used after prism_tensor_release)";
-    return nullptr;
-  }
-  return &s;
-}
-
 Slot& live(prism_tensor_t h, const char* op, const char* arg_name) {
-  PRISM_CHECK(h != nullptr, INVALID_ARGUMENT, op, ": argument '", arg_name, "' is a NULL tensor handle");
-  const char* why = "";
-  Slot* s = lookup(h, &why);
-  PRISM_CHECK(s != nullptr, INVALID_ARGUMENT, op, ": argument '", arg_name, "' (",
-              static_cast<const void*>(h), ") ", why);
+  Slot* s = handles::find(h);
+  if (s == nullptr) handles::bad_handle(h, op, arg_name);
   return *s;
 }
 
 }  // namespace
 
-const prism::Tensor& arg(prism_tensor_t h, const char* op, const char* arg_name) {
-  return live(h, op, arg_name).t;
-}
-
-prism::Tensor opt_arg(prism_tensor_t h, const char* op, const char* arg_name) {
-  return h == nullptr ? nullptr : live(h, op, arg_name).t;
+void handles::bad_handle(prism_tensor_t h, const char* op, const char* arg_name) {
+  PRISM_CHECK(h != nullptr, INVALID_ARGUMENT, op, ": argument '", arg_name, "' is a NULL tensor handle");
+  const auto bits = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(h));
+  const auto gen = static_cast<uint32_t>(bits >> 32);
+  const uint32_t index = static_cast<uint32_t>(bits) - 1;
+  const char* why = "is not a valid tensor handle (never returned by Prism)";
+  if ((gen & 1u) != 0 && (index >> kChunkBits) < g_n_chunks.load(std::memory_order_acquire)) {
+    const uint32_t now = slot_at(index).generation.load(std::memory_order_acquire);
+    if (now - gen < 0x80000000u) why = "is a released tensor handle (used after prism_tensor_release)";
+  }
+  PRISM_FAIL(INVALID_ARGUMENT, op, ": argument '", arg_name, "' (", static_cast<const void*>(h), ") ", why);
 }
 
 prism_tensor_t wrap(prism::Tensor t) {
@@ -136,7 +116,8 @@ void release(prism_tensor_t h) {
     PRISM_FAIL(INVALID_ARGUMENT, "tensor_release: argument 't' is a released tensor handle (released twice)");
   }
   prism::Tensor dead = std::move(s.t);
-  s.generation.fetch_add(1, std::memory_order_acq_rel);  // odd -> even: released
+  // Only the release that took the count to zero gets here: odd -> even, released.
+  s.generation.store(s.generation.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   const auto index = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(h)) - 1;
   push_free(index);
   dead.reset();  // the tensor may free device memory: after the slot is consistent

@@ -199,20 +199,23 @@ bool partially_overlaps(const TensorImpl* out, const TensorImpl* in) {
 void check_overlap(const char* op, std::initializer_list<TensorImpl*> inputs,
                    std::initializer_list<TensorImpl*> outputs) {
   for (TensorImpl* o : outputs) {
-    if (std::strcmp(op, "fill") != 0 && has_internal_overlap(o) && o->numel() > 1)
+    if (has_internal_overlap(o) && o->numel() > 1 && std::strcmp(op, "fill") != 0) {
       PRISM_FAIL(INVALID_ARGUMENT, op,
                  ": unsupported operation: more than one element of the written-to tensor ",
                  dtype_name(o->dtype), o->sizes.str(), " (strides ", o->strides.str(),
                  ") refers to a single memory location. Please clone() the tensor before performing the "
                  "operation.");
-    for (TensorImpl* i : inputs)
-      if (partially_overlaps(o, i))
+    }
+    for (TensorImpl* i : inputs) {
+      if (partially_overlaps(o, i)) {
         PRISM_FAIL(INVALID_ARGUMENT, op, ": unsupported operation: some elements of the input tensor ",
                    dtype_name(i->dtype), i->sizes.str(), " (strides ", i->strides.str(), ", offset ",
                    i->offset, ") and the written-to tensor ", dtype_name(o->dtype), o->sizes.str(),
                    " (strides ", o->strides.str(), ", offset ", o->offset,
                    ") refer to a single memory location. Please clone() the tensor before performing the "
                    "operation.");
+      }
+    }
   }
 }
 

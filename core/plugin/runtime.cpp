@@ -323,6 +323,17 @@ std::string device_list(const std::vector<std::unique_ptr<Device>>& devices) {
   return s;
 }
 
+// Note [Signal dispositions]: the signals a plugin changed while loading go
+// into its load-report row (prism info shows them) and a debug log line; the
+// row stays quiet otherwise, as every PoCL-based plugin changes fifteen.
+void note_signals(const std::string& restored, LoadReportRow& row) {
+  if (restored.empty()) return;
+  std::string note =
+      detail::str_cat("while loading, it changed the handlers of ", restored, "; Prism restored them");
+  loader_log(PRISM_LOG_DEBUG, detail::str_cat(row.path, ": ", note));
+  row.reason += (row.reason.empty() ? "" : "; ") + note;
+}
+
 // Failure while admitting a plugin: carries the report reason.
 struct Refusal {
   std::string reason;
@@ -352,8 +363,8 @@ SignalGuard::SignalGuard(std::string who) : who_(std::move(who)), saved_(new (st
   for (int sig = 1; sig < NSIG; ++sig) saved_->ok[sig] = ::sigaction(sig, nullptr, &saved_->act[sig]) == 0;
 }
 
-SignalGuard::~SignalGuard() {
-  if (!saved_) return;
+std::string SignalGuard::restore() {
+  if (!saved_) return "";
   std::string restored, failed;
   for (int sig = 1; sig < NSIG; ++sig) {
     struct sigaction now {};
@@ -364,12 +375,18 @@ SignalGuard::~SignalGuard() {
     std::string& list = ::sigaction(sig, &saved_->act[sig], nullptr) == 0 ? restored : failed;
     list += (list.empty() ? "" : ", ") + name;
   }
-  if (!restored.empty())
-    write_log(PRISM_LOG_WARN, "loader",
-              (who_ + " changed the handlers of " + restored + "; restored the previous ones").c_str());
+  saved_.reset();
   if (!failed.empty())
     write_log(PRISM_LOG_ERROR, "loader",
               (who_ + " changed the handlers of " + failed + "; they could not be restored").c_str());
+  return restored;
+}
+
+SignalGuard::~SignalGuard() {
+  const std::string restored = restore();
+  if (!restored.empty())
+    write_log(PRISM_LOG_WARN, "loader",
+              (who_ + " changed the handlers of " + restored + "; restored the previous ones").c_str());
 }
 
 // ===========================================================================
@@ -488,6 +505,7 @@ void Runtime::load_entry(prism_plugin_entry_fn entry, const std::string& label) 
   }
   LoadReportRow row;
   row.path = label;
+  SignalGuard signals(detail::str_cat("the plugin '", label, "'"));
   try {
     admit(entry, nullptr, row);
   } catch (const Refusal& r) {
@@ -497,6 +515,7 @@ void Runtime::load_entry(prism_plugin_entry_fn entry, const std::string& label) 
     row.loaded = false;
     row.reason = detail::str_cat("internal error while loading: ", e.what());
   }
+  note_signals(signals.restore(), row);
   report_.push_back(row);
   if (!row.loaded) PRISM_FAIL(UNAVAILABLE, "cannot load plugin '", label, "': ", row.reason);
 }
@@ -536,6 +555,9 @@ bool Runtime::load_file(const std::string& path, LoadReportRow& row) {
   if (find_row(key) != nullptr) return false;
   row = LoadReportRow{};
   row.path = key;
+  // Note [Signal dispositions]: restored after the library is loaded (or
+  // unloaded again when refused), before anything else runs.
+  SignalGuard signals(detail::str_cat("the plugin loaded from '", key, "'"));
   try {
     // dlopen reads the file: a FIFO would block it (holding the runtime lock)
     // and a device or directory is never a library. Refuse them first.
@@ -578,6 +600,7 @@ bool Runtime::load_file(const std::string& path, LoadReportRow& row) {
     row.loaded = false;
     row.reason = detail::str_cat("internal error while loading: ", e.what());
   }
+  note_signals(signals.restore(), row);
   report_.push_back(row);
   return true;
 }
@@ -585,7 +608,6 @@ bool Runtime::load_file(const std::string& path, LoadReportRow& row) {
 // Any Refusal thrown here leaves the runtime unchanged; `library` is then
 // released (dlclose) by the caller's shared_ptr.
 void Runtime::admit(prism_plugin_entry_fn entry, std::shared_ptr<void> library, LoadReportRow& row) {
-  SignalGuard signals(detail::str_cat("the plugin loaded from '", row.path, "'"));
   try {
     const prism_plugin_table* table = nullptr;
     if (prism_plugin_error* err = entry(host_table(), &table))

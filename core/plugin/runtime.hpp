@@ -47,7 +47,12 @@ struct KernelEntry {
 class SignalGuard {
  public:
   explicit SignalGuard(std::string who);
+  // Restores now if restore() was not called, and logs a warning naming the
+  // changed signals.
   ~SignalGuard();
+  // Restores every changed disposition now and returns their names
+  // ("SIGFPE, SIGSEGV"; "" when none changed) without logging.
+  std::string restore();
   SignalGuard(const SignalGuard&) = delete;
   SignalGuard& operator=(const SignalGuard&) = delete;
   void set_who(std::string who) { who_ = std::move(who); }

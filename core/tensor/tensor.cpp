@@ -63,13 +63,12 @@ int64_t checked_add(int64_t a, int64_t b, const char* op) {
 }
 
 int64_t numel_of(const Dims& sizes) {
-  int64_t n = 1, span = 1;
+  int64_t span = 1;
   bool overflow = false;
-  for (int i = 0; i < sizes.n; ++i) {
-    n *= sizes[i];  // cannot overflow when the span (zeros as ones) does not
-    overflow |= mul_overflows(span, sizes[i] > 1 ? sizes[i] : 1, &span);
-  }
+  for (int i = 0; i < sizes.n; ++i) overflow |= mul_overflows(span, sizes[i] > 1 ? sizes[i] : 1, &span);
   if (overflow) PRISM_FAIL(INVALID_ARGUMENT, "numel: integer multiplication overflow for size ", sizes.str());
+  int64_t n = 1;
+  for (int i = 0; i < sizes.n; ++i) n *= sizes[i];  // |n| <= span: cannot overflow
   return n;
 }
 Dims contiguous_strides(const Dims& sizes) {
