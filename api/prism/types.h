@@ -62,11 +62,10 @@ typedef enum prism_status {
   PRISM_ERROR_UNAVAILABLE = 4, /* device or plugin not present / not loadable */
   PRISM_ERROR_DEVICE_LOST = 5,
   PRISM_ERROR_INTERNAL = 6,
-  /* Appended in 0.2 (user ABI; a plugin may return them too, docs/abi-policy.md): */
-  PRISM_ERROR_IO = 7, /* a file could not be read or written: missing, unreadable, disk full, too large */
-  PRISM_ERROR_TYPE =
-      8, /* a dtype the op does not accept (e.g. a float index, an int tensor to an op needing floats) */
-  PRISM_ERROR_INDEX = 9,                /* an index or dimension out of range */
+  /* Appended after plugin ABI 1.1 (docs/abi-policy.md); plugins may return them too. */
+  PRISM_ERROR_IO = 7,    /* a file could not be read or written (missing, disk full, too large) */
+  PRISM_ERROR_TYPE = 8,  /* a dtype the op does not accept */
+  PRISM_ERROR_INDEX = 9, /* an index or dimension out of range */
   PRISM_STATUS_FORCE_32BIT = 0x7FFFFFFF /* not a status: makes every int32 a valid value */
 } prism_status;
 
