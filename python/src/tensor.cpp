@@ -1102,6 +1102,38 @@ void register_tensor(nb::module_& m) {
           },
           "mask"_a, "value"_a)
       .def(
+          "index_fill",
+          [](nb::handle s, int64_t dim, nb::handle index, double value) {
+            prism_tensor_t out = nullptr;
+            check(prism_index_fill(handle_of(s), dim, tensor_arg(index, "index_fill: index"), value, &out));
+            return wrap(out);
+          },
+          "dim"_a, "index"_a, "value"_a)
+      .def(
+          "index_fill_",
+          [](nb::handle s, int64_t dim, nb::handle index, double value) {
+            check(prism_index_fill_(handle_of(s), dim, tensor_arg(index, "index_fill_: index"), value));
+            return nb::borrow(s);
+          },
+          "dim"_a, "index"_a, "value"_a)
+      .def(
+          "index_add",
+          [](nb::handle s, int64_t dim, nb::handle index, nb::handle src, double alpha) {
+            prism_tensor_t out = nullptr;
+            check(prism_index_add(handle_of(s), dim, tensor_arg(index, "index_add: index"),
+                                  tensor_arg(src, "index_add: source"), alpha, &out));
+            return wrap(out);
+          },
+          "dim"_a, "index"_a, "source"_a, nb::kw_only(), "alpha"_a = 1.0)
+      .def(
+          "index_add_",
+          [](nb::handle s, int64_t dim, nb::handle index, nb::handle src, double alpha) {
+            check(prism_index_add_(handle_of(s), dim, tensor_arg(index, "index_add_: index"),
+                                   tensor_arg(src, "index_add_: source"), alpha));
+            return nb::borrow(s);
+          },
+          "dim"_a, "index"_a, "source"_a, nb::kw_only(), "alpha"_a = 1.0)
+      .def(
           "masked_select",
           [](nb::handle s, nb::handle mask) {
             prism_tensor_t out = nullptr;
