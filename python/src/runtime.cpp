@@ -83,7 +83,8 @@ prism_status refine(prism_status s, const std::string& m) {
   }
   if (has("must be int64, int32 or bool") || has("to have dtype int64 or int32") ||
       has("only tensors of floating point dtype") || has("can't be cast to the desired output type") ||
-      has("Input dtype must be a floating point dtype") || has("only applicable to index tensors")) {
+      has("Input dtype must be a floating point dtype") || has("only applicable to index tensors") ||
+      has("not supported for floating point tensors")) {
     return PRISM_ERROR_TYPE;
   }
   return s;
