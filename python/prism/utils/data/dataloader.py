@@ -8,6 +8,7 @@ import os
 import queue
 import random
 import sys
+import time
 import traceback
 
 import prism
@@ -539,8 +540,10 @@ class _MultiProcessIter:
                 q.put(None)
             except (OSError, ValueError):
                 pass
+        deadline = time.monotonic() + 5.0  # one grace period for all workers, then terminate
         for w in self._workers:
-            w.join(timeout=5.0)
+            w.join(timeout=max(0.0, deadline - time.monotonic()))
+        for w in self._workers:
             if w.is_alive():
                 w.terminate()
                 w.join(timeout=1.0)
