@@ -174,6 +174,14 @@ else
 fi
 run_stage "shell scripts" shell_check || true
 
+# --- array API standard: prism.array_api against ../shared/array-api-tests (owner: py-array) ---
+# Prints "array-api: N passed, ..."; fails when fewer than the threshold pass (python/tests/array_api/run.sh).
+if [[ -x .venv/bin/python ]]; then
+  run_stage "array-api" bash python/tests/array_api/run.sh || true
+else
+  skip_stage "array-api" "no .venv (scripts/install-deps.sh creates it)"
+fi
+
 # ---------------------------------------------------------------------------
 printf '\n==== summary ====\n'
 failed_stages=0

@@ -760,8 +760,6 @@ def clip(x, /, min=None, max=None) -> Array:  # noqa: A002
                 bound = builtins.max(builtins.min(int(bound), info.max), info.min)
             b = _scalar_tensor(bound, d, x.device)
         t = fn(t, b)
-    if tuple(t.shape) != x.shape:
-        raise ValueError(f"clip: bounds broadcast the result to {tuple(t.shape)}, not x's {x.shape}")
     if t is x._t:
         t = t.clone()
     return _wrap(t)
