@@ -214,7 +214,8 @@ namespace {
 // of the process, a few bytes). A Python exception raised by the hook is kept
 // in a thread-local slot, the hook returns an error status so backward stops,
 // and the backward wrapper re-raises the original exception.
-thread_local nb::object t_hook_error;
+// A raw reference (a thread_local nb::object would be released after the interpreter finalised).
+thread_local PyObject* t_hook_error = nullptr;
 
 prism_status python_hook(prism_tensor_t grad, void* ctx, prism_tensor_t* replacement) {
   nb::gil_scoped_acquire gil;
@@ -229,20 +230,22 @@ prism_status python_hook(prism_tensor_t grad, void* ctx, prism_tensor_t* replace
     }
     return PRISM_OK;
   } catch (nb::python_error& e) {
-    t_hook_error = nb::borrow(e.value());
+    Py_XDECREF(t_hook_error);
+    t_hook_error = nb::borrow(e.value()).release().ptr();
     e.restore();
     PyErr_Clear();
   } catch (std::exception& e) {
-    t_hook_error = nb::steal(PyObject_CallFunction(PyExc_RuntimeError, "s", e.what()));
+    Py_XDECREF(t_hook_error);
+    t_hook_error = PyObject_CallFunction(PyExc_RuntimeError, "s", e.what());
   }
   return PRISM_ERROR_INVALID_ARGUMENT;
 }
 
 void rethrow_hook_error(prism_status s) {
   if (s == PRISM_OK) return;
-  if (t_hook_error.is_valid()) {
-    nb::object e = std::move(t_hook_error);
-    t_hook_error = nb::object();
+  if (t_hook_error != nullptr) {
+    nb::object e = nb::steal(t_hook_error);
+    t_hook_error = nullptr;
     PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(e.ptr())), e.ptr());
     throw nb::python_error();
   }

@@ -264,7 +264,9 @@ prism_tensor_index make_index(int32_t kind) {
   return e;
 }
 
-nb::object g_tensor_factory;  // prism.tensor, for lists and arrays used as indices
+// prism.tensor, for lists and arrays used as indices. A raw reference owned for the life of the process:
+// a C++ global nb::object would be released after the interpreter finalised (a fatal error at exit).
+PyObject* g_tensor_factory = nullptr;
 
 // Converts one subscript entry. Tensors made here are kept alive by `keep`.
 void add_index(nb::handle k, prism_tensor_t self, std::vector<prism_tensor_index>& idx, std::vector<nb::object>& keep) {
@@ -303,7 +305,7 @@ void add_index(nb::handle k, prism_tensor_t self, std::vector<prism_tensor_index
     if (is_tensor(k)) {
       t = nb::borrow(k);
     } else if (PyList_Check(p) || PyTuple_Check(p) || nb::hasattr(k, "__array_interface__")) {
-      t = g_tensor_factory(k);
+      t = nb::handle(g_tensor_factory)(k);
       if (prism_tensor_numel(handle_of(t)) == 0 && prism_tensor_dtype(handle_of(t)) != PRISM_DTYPE_BOOL) {
         prism_tensor_t c = nullptr;
         check(prism_to_dtype(handle_of(t), PRISM_DTYPE_I64, &c));
@@ -373,7 +375,7 @@ void setitem(nb::handle self, nb::handle key, nb::handle value) {
       check(prism_scalar(x, prism_tensor_dtype(h), prism_tensor_device(h), &v));
       tmp = Tensor(v);
     } else if (PyList_Check(value.ptr()) || PyTuple_Check(value.ptr()) || nb::hasattr(value, "__array_interface__")) {
-      nb::object t = g_tensor_factory(value);
+      nb::object t = nb::handle(g_tensor_factory)(value);
       keep.push_back(t);
       v = handle_of(t);
     } else {
@@ -440,7 +442,10 @@ void register_tensor(nb::module_& m) {
     c.inc_ref();
     g_size_type = c.ptr();
   });
-  m.def("_set_tensor_factory", [](nb::object f) { g_tensor_factory = f; });
+  m.def("_set_tensor_factory", [](nb::object f) {
+    Py_XDECREF(g_tensor_factory);
+    g_tensor_factory = f.release().ptr();
+  });
   m.def(
       "_operand",
       [](nb::handle t, nb::handle other) -> nb::object {
