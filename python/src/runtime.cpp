@@ -513,6 +513,10 @@ void register_runtime(nb::module_& m) {
 
 NB_MODULE(_C, m) {
   m.doc() = "Prism's native extension: the Tensor type, its operators and the runtime, over the C ABI (prism.h).";
+  // The module keeps some references for the life of the process on purpose (dtype objects, the tensor
+  // factory, gradient hooks never removed: Note [Python gradient hooks]); nanobind's exit-time leak report
+  // would list them and everything they reach.
+  nb::set_leak_warnings(false);
   prism_py::register_runtime(m);
   prism_py::register_tensor(m);
   prism_py::register_interop(m);
