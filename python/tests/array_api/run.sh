@@ -41,6 +41,10 @@ export ARRAY_API_TESTS_MODULE=prism.array_api
 export ARRAY_API_TESTS_VERSION=2023.12
 export ARRAY_API_TESTS_SKIP_DTYPES=uint16,uint32,uint64,complex64,complex128
 export PRISM_FALLBACK="${PRISM_FALLBACK:-allow}"
+# xfails.txt entries are skipped, not run as xfail: the absent linalg decompositions would otherwise
+# spend about two minutes generating (and shrinking) matrices for tests that cannot pass. Set
+# ARRAY_API_TESTS_XFAIL_MARK=xfail to run them anyway (an xpass then shows what started working).
+export ARRAY_API_TESTS_XFAIL_MARK="${ARRAY_API_TESTS_XFAIL_MARK:-skip}"
 
 start=$(date +%s)
 set +e
