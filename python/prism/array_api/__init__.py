@@ -10,7 +10,7 @@ an attribute, type promotion uses the standard's table (no value-based casts).
 
 Dtypes: bool, int8, int16, int32, int64, uint8, float32, float64. Prism has no
 uint16, uint32, uint64, complex64 or complex128, so those (and the functions
-that only make sense for complex arrays) are missing; see docs/python.md.
+that only make sense for complex arrays) are missing; see docs/array-api.md.
 """
 
 from __future__ import annotations

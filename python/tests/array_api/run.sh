@@ -36,7 +36,7 @@ sed -i 's/cmplx_name = dh.dtype_to_name\[dh.widest_complex_dtype\]$/cmplx_name =
   "$work/suite/array_api_tests/test_signatures.py"
 report="$work/report.json"
 
-# Prism has no uint16/32/64 or complex dtypes (docs/python.md): the suite skips them.
+# Prism has no uint16/32/64 or complex dtypes (docs/array-api.md): the suite skips them.
 export ARRAY_API_TESTS_MODULE=prism.array_api
 export ARRAY_API_TESTS_VERSION=2023.12
 export ARRAY_API_TESTS_SKIP_DTYPES=uint16,uint32,uint64,complex64,complex128
