@@ -398,6 +398,23 @@ PRISM_DECLARE_UNARY(silu)
 PRISM_DECLARE_UNARY(floor)
 PRISM_DECLARE_UNARY(ceil)
 PRISM_DECLARE_UNARY(round)
+/* trunc (numeric, integers unchanged); the float-only
+ * tan asin acos atan sinh cosh asinh acosh atanh log2 log10 (C99 semantics for
+ * NaN, infinities and signed zeros); bitwise_not (~x on integers, logical not
+ * on bool; floats are refused). */
+PRISM_DECLARE_UNARY(trunc)
+PRISM_DECLARE_UNARY(tan)
+PRISM_DECLARE_UNARY(asin)
+PRISM_DECLARE_UNARY(acos)
+PRISM_DECLARE_UNARY(atan)
+PRISM_DECLARE_UNARY(sinh)
+PRISM_DECLARE_UNARY(cosh)
+PRISM_DECLARE_UNARY(asinh)
+PRISM_DECLARE_UNARY(acosh)
+PRISM_DECLARE_UNARY(atanh)
+PRISM_DECLARE_UNARY(log2)
+PRISM_DECLARE_UNARY(log10)
+PRISM_DECLARE_UNARY(bitwise_not)
 
 /* out = a + alpha * b / a - alpha * b, broadcasting, promoted dtype. */
 PRISM_API prism_status prism_add(prism_tensor_t a, prism_tensor_t b, double alpha, prism_tensor_t* out);
@@ -416,6 +433,22 @@ PRISM_DECLARE_BINARY(remainder)
 PRISM_DECLARE_BINARY(pow)
 PRISM_DECLARE_BINARY(maximum)
 PRISM_DECLARE_BINARY(minimum)
+/* Float-only, integer inputs give float32 (C99 atan2/hypot/copysign/nextafter;
+ * logaddexp = log(exp(a) + exp(b)) without overflow). nextafter takes f32/f64. */
+PRISM_DECLARE_BINARY(atan2)
+PRISM_DECLARE_BINARY(hypot)
+PRISM_DECLARE_BINARY(copysign)
+PRISM_DECLARE_BINARY(logaddexp)
+PRISM_DECLARE_BINARY(nextafter)
+/* Bitwise ops on integer (and, for and/or/xor, bool) tensors; floats are
+ * refused. Exact in every integer dtype. Shifts: a count outside [0, bits)
+ * gives 0 (left) or the sign fill 0/-1 (right); right shifts of signed types
+ * are arithmetic. */
+PRISM_DECLARE_BINARY(bitwise_and)
+PRISM_DECLARE_BINARY(bitwise_or)
+PRISM_DECLARE_BINARY(bitwise_xor)
+PRISM_DECLARE_BINARY(bitwise_left_shift)
+PRISM_DECLARE_BINARY(bitwise_right_shift)
 
 typedef enum prism_rounding_mode {
   PRISM_ROUNDING_NONE = 0, /* true division */
@@ -442,6 +475,13 @@ PRISM_DECLARE_PREDICATE(logical_and)
 PRISM_DECLARE_PREDICATE(logical_or)
 PRISM_DECLARE_PREDICATE(logical_xor)
 PRISM_API prism_status prism_logical_not(prism_tensor_t x, prism_tensor_t* out);
+/* Elementwise tests, result dtype bool, same shape as x (a new tensor in *out).
+ * Integers are never NaN or infinite; signbit is x < 0 for integers and the
+ * sign bit for floats (true for -0.0); signbit refuses bool. */
+PRISM_API prism_status prism_isnan(prism_tensor_t x, prism_tensor_t* out);
+PRISM_API prism_status prism_isinf(prism_tensor_t x, prism_tensor_t* out);
+PRISM_API prism_status prism_isfinite(prism_tensor_t x, prism_tensor_t* out);
+PRISM_API prism_status prism_signbit(prism_tensor_t x, prism_tensor_t* out);
 
 /* out = cond ? a : b (three-way broadcasting; cond must be bool). */
 PRISM_API prism_status prism_where(prism_tensor_t cond, prism_tensor_t a, prism_tensor_t b,

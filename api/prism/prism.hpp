@@ -884,9 +884,34 @@ class Tensor {
   PRISM_HPP_UNARY_METHOD(floor)
   PRISM_HPP_UNARY_METHOD(ceil)
   PRISM_HPP_UNARY_METHOD(round)
+  PRISM_HPP_UNARY_METHOD(trunc)
+  PRISM_HPP_UNARY_METHOD(tan)
+  PRISM_HPP_UNARY_METHOD(asin)
+  PRISM_HPP_UNARY_METHOD(acos)
+  PRISM_HPP_UNARY_METHOD(atan)
+  PRISM_HPP_UNARY_METHOD(sinh)
+  PRISM_HPP_UNARY_METHOD(cosh)
+  PRISM_HPP_UNARY_METHOD(asinh)
+  PRISM_HPP_UNARY_METHOD(acosh)
+  PRISM_HPP_UNARY_METHOD(atanh)
+  PRISM_HPP_UNARY_METHOD(log2)
+  PRISM_HPP_UNARY_METHOD(log10)
+  PRISM_HPP_UNARY_METHOD(bitwise_not)
 #undef PRISM_HPP_UNARY_METHOD
   Tensor logical_not() const {
     return call1(prism_logical_not);
+  }
+  Tensor isnan() const {
+    return call1(prism_isnan);
+  }
+  Tensor isinf() const {
+    return call1(prism_isinf);
+  }
+  Tensor isfinite() const {
+    return call1(prism_isfinite);
+  }
+  Tensor signbit() const {
+    return call1(prism_signbit);
   }
 
   // ----------------------------------------------------------- binary ops
@@ -939,6 +964,16 @@ class Tensor {
   PRISM_HPP_BINARY_METHOD(pow)
   PRISM_HPP_BINARY_METHOD(maximum)
   PRISM_HPP_BINARY_METHOD(minimum)
+  PRISM_HPP_BINARY_METHOD(atan2)
+  PRISM_HPP_BINARY_METHOD(hypot)
+  PRISM_HPP_BINARY_METHOD(copysign)
+  PRISM_HPP_BINARY_METHOD(logaddexp)
+  PRISM_HPP_BINARY_METHOD(nextafter)
+  PRISM_HPP_BINARY_METHOD(bitwise_and)
+  PRISM_HPP_BINARY_METHOD(bitwise_or)
+  PRISM_HPP_BINARY_METHOD(bitwise_xor)
+  PRISM_HPP_BINARY_METHOD(bitwise_left_shift)
+  PRISM_HPP_BINARY_METHOD(bitwise_right_shift)
 #undef PRISM_HPP_BINARY_METHOD
 
   // torch.div(a, b, rounding_mode=...).
@@ -1371,6 +1406,23 @@ PRISM_HPP_UNARY_FREE(floor)
 PRISM_HPP_UNARY_FREE(ceil)
 PRISM_HPP_UNARY_FREE(round)
 PRISM_HPP_UNARY_FREE(logical_not)
+PRISM_HPP_UNARY_FREE(trunc)
+PRISM_HPP_UNARY_FREE(tan)
+PRISM_HPP_UNARY_FREE(asin)
+PRISM_HPP_UNARY_FREE(acos)
+PRISM_HPP_UNARY_FREE(atan)
+PRISM_HPP_UNARY_FREE(sinh)
+PRISM_HPP_UNARY_FREE(cosh)
+PRISM_HPP_UNARY_FREE(asinh)
+PRISM_HPP_UNARY_FREE(acosh)
+PRISM_HPP_UNARY_FREE(atanh)
+PRISM_HPP_UNARY_FREE(log2)
+PRISM_HPP_UNARY_FREE(log10)
+PRISM_HPP_UNARY_FREE(bitwise_not)
+PRISM_HPP_UNARY_FREE(isnan)
+PRISM_HPP_UNARY_FREE(isinf)
+PRISM_HPP_UNARY_FREE(isfinite)
+PRISM_HPP_UNARY_FREE(signbit)
 #undef PRISM_HPP_UNARY_FREE
 
 inline Tensor add(const Tensor& a, const Tensor& b, double alpha = 1) {
@@ -1397,6 +1449,16 @@ PRISM_HPP_BINARY_FREE(remainder)
 PRISM_HPP_BINARY_FREE(pow)
 PRISM_HPP_BINARY_FREE(maximum)
 PRISM_HPP_BINARY_FREE(minimum)
+PRISM_HPP_BINARY_FREE(atan2)
+PRISM_HPP_BINARY_FREE(hypot)
+PRISM_HPP_BINARY_FREE(copysign)
+PRISM_HPP_BINARY_FREE(logaddexp)
+PRISM_HPP_BINARY_FREE(nextafter)
+PRISM_HPP_BINARY_FREE(bitwise_and)
+PRISM_HPP_BINARY_FREE(bitwise_or)
+PRISM_HPP_BINARY_FREE(bitwise_xor)
+PRISM_HPP_BINARY_FREE(bitwise_left_shift)
+PRISM_HPP_BINARY_FREE(bitwise_right_shift)
 PRISM_HPP_BINARY_FREE(eq)
 PRISM_HPP_BINARY_FREE(ne)
 PRISM_HPP_BINARY_FREE(lt)

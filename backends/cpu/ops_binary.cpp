@@ -11,9 +11,9 @@ namespace {
 // the loop runs (a scan of b), so no SIGFPE and no half-written output;
 // INT_MIN / -1 wraps to INT_MIN instead of trapping. div floor/trunc and
 // remainder follow Python: floor rounds toward -inf, remainder has the sign
-// of b; float floor division matches PyTorch's div_floor_floating (computed
-// from fmod so that floor(a / b) is exact). maximum/minimum propagate NaN.
-// On bool, add is or, mul is and, maximum is or, minimum is and.
+// of b (a zero remainder too: -0.0 when b < 0); float floor division matches PyTorch's div_floor_floating
+// (computed from fmod so that floor(a / b) is exact). maximum/minimum propagate NaN. On bool, add is or, mul
+// is and, maximum is or, minimum is and.
 // ===========================================================================
 
 template <class C>
@@ -116,6 +116,7 @@ struct RemainderOp {
     } else {
       C mod = std::fmod(a, b);
       if (mod != C(0) && ((b < C(0)) != (mod < C(0)))) mod += b;
+      if (mod == C(0)) mod = std::copysign(C(0), b);  // Python: 0.0 % -1.0 is -0.0
       return mod;
     }
   }
@@ -168,10 +169,128 @@ struct MinimumOp {
   }
 };
 
-enum class Binary { kAdd, kSub, kMul, kDiv, kRemainder, kPow, kMaximum, kMinimum };
+// Note [Math and bitwise binary ops]
+// ----------------------------------
+// atan2, hypot, copysign, logaddexp and nextafter are float-only (the core
+// promotes integer inputs to the default float). logaddexp is
+// max + log1p(exp(-|a - b|)), with a == b (infinities included) giving
+// a + log(2). nextafter runs only on f32/f64: stepping in f32 and rounding to
+// f16/bf16 would return the input. Bitwise and/or/xor take integers and bool
+// (on bool they are logical); shifts take integers only and are exact: a left
+// shift is done on the unsigned type (bits shifted out are lost, as in
+// two's complement), a right shift on a signed type is arithmetic. A shift
+// count outside [0, bits) gives 0 for a left shift and the sign fill (0 or
+// -1) for a right shift, as NumPy and PyTorch do.
+
+template <class C>
+struct Atan2Op {
+  C operator()(C a, C b) const { return std::atan2(a, b); }
+};
+template <class C>
+struct HypotOp {
+  C operator()(C a, C b) const { return std::hypot(a, b); }
+};
+template <class C>
+struct CopysignOp {
+  C operator()(C a, C b) const { return std::copysign(a, b); }
+};
+template <class C>
+struct NextafterOp {
+  C operator()(C a, C b) const { return std::nextafter(a, b); }
+};
+template <class C>
+struct LogaddexpOp {
+  C operator()(C a, C b) const {
+    if (a != a || b != b) return a + b;  // NaN
+    if (a == b) return a + static_cast<C>(0.69314718055994530942);
+    const C m = a > b ? a : b;
+    return m + std::log1p(std::exp(-std::fabs(a - b)));
+  }
+};
+
+template <class C, int Kind>  // 0 and, 1 or, 2 xor
+struct BitwiseOp {
+  C operator()(C a, C b) const {
+    if constexpr (std::is_same_v<C, bool>) {
+      if constexpr (Kind == 0) return a && b;
+      if constexpr (Kind == 1) return a || b;
+      if constexpr (Kind == 2) return a != b;
+    } else {
+      if constexpr (Kind == 0) return static_cast<C>(a & b);
+      if constexpr (Kind == 1) return static_cast<C>(a | b);
+      if constexpr (Kind == 2) return static_cast<C>(a ^ b);
+    }
+  }
+};
+
+template <class C>
+inline bool shift_out_of_range(C b) {
+  if constexpr (std::is_signed_v<C>) {
+    if (b < C(0)) return true;
+  }
+  return static_cast<uint64_t>(b) >= sizeof(C) * 8;
+}
+
+template <class C>
+struct ShiftLeftOp {
+  C operator()(C a, C b) const {
+    using U = std::make_unsigned_t<C>;
+    if (shift_out_of_range(b)) return C(0);
+    return static_cast<C>(static_cast<U>(static_cast<U>(a) << static_cast<unsigned>(b)));
+  }
+};
+template <class C>
+struct ShiftRightOp {
+  C operator()(C a, C b) const {
+    if (shift_out_of_range(b)) {
+      if constexpr (std::is_signed_v<C>) return a < C(0) ? C(-1) : C(0);
+      return C(0);
+    }
+    return static_cast<C>(a >> static_cast<unsigned>(b));
+  }
+};
+
+enum class Binary {
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kRemainder,
+  kPow,
+  kMaximum,
+  kMinimum,
+  kAtan2,
+  kHypot,
+  kCopysign,
+  kLogaddexp,
+  kNextafter,
+  kBitwiseAnd,
+  kBitwiseOr,
+  kBitwiseXor,
+  kShiftLeft,
+  kShiftRight
+};
+
+constexpr uint32_t kMaskF32F64 = PRISM_DTYPE_BIT(PRISM_DTYPE_F32) | PRISM_DTYPE_BIT(PRISM_DTYPE_F64);
+constexpr uint32_t kMaskIntBool = kMaskAll & ~kMaskFloat;
+constexpr uint32_t kMaskInt = kMaskIntBool & ~PRISM_DTYPE_BIT(PRISM_DTYPE_BOOL);
 
 constexpr uint32_t binary_mask(Binary k) {
   switch (k) {
+    case Binary::kAtan2:
+    case Binary::kHypot:
+    case Binary::kCopysign:
+    case Binary::kLogaddexp:
+      return kMaskFloat;
+    case Binary::kNextafter:
+      return kMaskF32F64;
+    case Binary::kBitwiseAnd:
+    case Binary::kBitwiseOr:
+    case Binary::kBitwiseXor:
+      return kMaskIntBool;
+    case Binary::kShiftLeft:
+    case Binary::kShiftRight:
+      return kMaskInt;
     case Binary::kAdd:
     case Binary::kMul:
     case Binary::kMaximum:
@@ -291,6 +410,16 @@ prism_plugin_error* run_binary(void*, const prism_kernel_call* c) {
       if constexpr (K == Binary::kPow) launch2<T>(plan, PowOp<C>{});
       if constexpr (K == Binary::kMaximum) launch2<T>(plan, MaximumOp<C>{});
       if constexpr (K == Binary::kMinimum) launch2<T>(plan, MinimumOp<C>{});
+      if constexpr (K == Binary::kAtan2) launch2<T>(plan, Atan2Op<C>{});
+      if constexpr (K == Binary::kHypot) launch2<T>(plan, HypotOp<C>{});
+      if constexpr (K == Binary::kCopysign) launch2<T>(plan, CopysignOp<C>{});
+      if constexpr (K == Binary::kLogaddexp) launch2<T>(plan, LogaddexpOp<C>{});
+      if constexpr (K == Binary::kNextafter) launch2<T>(plan, NextafterOp<C>{});
+      if constexpr (K == Binary::kBitwiseAnd) launch2<T>(plan, BitwiseOp<C, 0>{});
+      if constexpr (K == Binary::kBitwiseOr) launch2<T>(plan, BitwiseOp<C, 1>{});
+      if constexpr (K == Binary::kBitwiseXor) launch2<T>(plan, BitwiseOp<C, 2>{});
+      if constexpr (K == Binary::kShiftLeft) launch2<T>(plan, ShiftLeftOp<C>{});
+      if constexpr (K == Binary::kShiftRight) launch2<T>(plan, ShiftRightOp<C>{});
       return nullptr;
     }
     return unsupported_dtype(c, dt);
@@ -476,6 +605,16 @@ const prism_kernel_def kKernels[] = {
     PRISM_CPU_DEF("pow", binary_mask(Binary::kPow), run_binary<Binary::kPow>),
     PRISM_CPU_DEF("maximum", binary_mask(Binary::kMaximum), run_binary<Binary::kMaximum>),
     PRISM_CPU_DEF("minimum", binary_mask(Binary::kMinimum), run_binary<Binary::kMinimum>),
+    PRISM_CPU_DEF("atan2", binary_mask(Binary::kAtan2), run_binary<Binary::kAtan2>),
+    PRISM_CPU_DEF("hypot", binary_mask(Binary::kHypot), run_binary<Binary::kHypot>),
+    PRISM_CPU_DEF("copysign", binary_mask(Binary::kCopysign), run_binary<Binary::kCopysign>),
+    PRISM_CPU_DEF("logaddexp", binary_mask(Binary::kLogaddexp), run_binary<Binary::kLogaddexp>),
+    PRISM_CPU_DEF("nextafter", binary_mask(Binary::kNextafter), run_binary<Binary::kNextafter>),
+    PRISM_CPU_DEF("bitwise_and", binary_mask(Binary::kBitwiseAnd), run_binary<Binary::kBitwiseAnd>),
+    PRISM_CPU_DEF("bitwise_or", binary_mask(Binary::kBitwiseOr), run_binary<Binary::kBitwiseOr>),
+    PRISM_CPU_DEF("bitwise_xor", binary_mask(Binary::kBitwiseXor), run_binary<Binary::kBitwiseXor>),
+    PRISM_CPU_DEF("bitwise_left_shift", binary_mask(Binary::kShiftLeft), run_binary<Binary::kShiftLeft>),
+    PRISM_CPU_DEF("bitwise_right_shift", binary_mask(Binary::kShiftRight), run_binary<Binary::kShiftRight>),
     PRISM_CPU_DEF("eq", kMaskAll, run_compare<Compare::kEq>),
     PRISM_CPU_DEF("ne", kMaskAll, run_compare<Compare::kNe>),
     PRISM_CPU_DEF("lt", kMaskAll, run_compare<Compare::kLt>),

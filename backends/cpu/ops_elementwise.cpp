@@ -148,7 +148,20 @@ enum class Unary {
   kRelu,
   kFloor,
   kCeil,
-  kRound
+  kRound,
+  kTan,
+  kAsin,
+  kAcos,
+  kAtan,
+  kSinh,
+  kCosh,
+  kAsinh,
+  kAcosh,
+  kAtanh,
+  kLog2,
+  kLog10,
+  kTrunc,
+  kBitwiseNot
 };
 
 template <Unary K>
@@ -162,7 +175,10 @@ constexpr uint32_t unary_mask() {
     case Unary::kFloor:
     case Unary::kCeil:
     case Unary::kRound:
+    case Unary::kTrunc:
       return kMaskNumeric;
+    case Unary::kBitwiseNot:
+      return kMaskAll & ~kMaskFloat;
     default:
       return kMaskFloat;
   }
@@ -173,12 +189,21 @@ constexpr uint32_t unary_mask() {
 // Integers wrap (neg/abs/square of the minimum value), as PyTorch. sign is
 // (0 < x) - (x < 0), so sign(NaN) = 0 and sign(-0.0) = 0, as PyTorch's CPU
 // kernel. relu keeps NaN. round is half-to-even (nearbyint in the default
-// rounding mode). gelu is the exact erf form.
+// rounding mode). gelu is the exact erf form. trunc of an integer is the
+// integer itself; bitwise_not is ~x on integers and logical not on bool.
 template <Unary K>
 struct UnaryOp {
   template <class C>
   C operator()(C x) const {
-    if constexpr (std::is_integral_v<C>) {
+    if constexpr (K == Unary::kBitwiseNot) {
+      if constexpr (std::is_same_v<C, bool>) {
+        return !x;
+      } else if constexpr (std::is_integral_v<C>) {
+        return static_cast<C>(~x);
+      } else {
+        return x;  // not registered for floats (unary_mask)
+      }
+    } else if constexpr (std::is_integral_v<C>) {
       if constexpr (K == Unary::kNeg) return wrap_sub(C(0), x);
       if constexpr (K == Unary::kAbs) {
         if constexpr (std::is_signed_v<C>) return x < C(0) ? wrap_sub(C(0), x) : x;
@@ -212,6 +237,18 @@ struct UnaryOp {
       if constexpr (K == Unary::kFloor) return std::floor(x);
       if constexpr (K == Unary::kCeil) return std::ceil(x);
       if constexpr (K == Unary::kRound) return std::nearbyint(x);
+      if constexpr (K == Unary::kTan) return std::tan(x);
+      if constexpr (K == Unary::kAsin) return std::asin(x);
+      if constexpr (K == Unary::kAcos) return std::acos(x);
+      if constexpr (K == Unary::kAtan) return std::atan(x);
+      if constexpr (K == Unary::kSinh) return std::sinh(x);
+      if constexpr (K == Unary::kCosh) return std::cosh(x);
+      if constexpr (K == Unary::kAsinh) return std::asinh(x);
+      if constexpr (K == Unary::kAcosh) return std::acosh(x);
+      if constexpr (K == Unary::kAtanh) return std::atanh(x);
+      if constexpr (K == Unary::kLog2) return std::log2(x);
+      if constexpr (K == Unary::kLog10) return std::log10(x);
+      if constexpr (K == Unary::kTrunc) return std::trunc(x);
     }
   }
 };
@@ -233,6 +270,53 @@ prism_plugin_error* run_unary(void*, const prism_kernel_call* c) {
       return nullptr;
     }
     return unsupported_dtype(c, x.dtype);
+  });
+}
+
+// ===========================================================================
+// Unary predicates: x of any dtype -> bool. Integers are never NaN or
+// infinite; signbit of an integer is x < 0, of a float its sign bit (so
+// signbit(-0.0) and signbit(-NaN) are true, as C's signbit).
+// ===========================================================================
+
+enum class Predicate { kIsNan, kIsInf, kIsFinite, kSignbit };
+
+template <class T, Predicate K>
+struct PredicateOp {
+  bool operator()(T v) const {
+    if constexpr (K == Predicate::kSignbit && (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>)) {
+      // the sign bit of the 16-bit pattern (also avoids a gcc 12 -O3 ICE vectorising the f32 form)
+      return (v.bits >> 15) != 0;
+    }
+    const Compute<T> x = Num<T>::load(v);
+    if constexpr (kIsFloat<T>) {
+      if constexpr (K == Predicate::kIsNan) return std::isnan(x);
+      if constexpr (K == Predicate::kIsInf) return std::isinf(x);
+      if constexpr (K == Predicate::kIsFinite) return std::isfinite(x);
+      if constexpr (K == Predicate::kSignbit) return std::signbit(x);
+    } else {
+      if constexpr (K == Predicate::kIsFinite) return true;
+      if constexpr (K == Predicate::kSignbit) {
+        if constexpr (std::is_signed_v<T>) return x < Compute<T>(0);
+      }
+      return false;
+    }
+  }
+};
+
+template <Predicate K>
+prism_plugin_error* run_predicate(void*, const prism_kernel_call* c) {
+  PRISM_CPU_RETURN_IF_ERROR(check_arity(c, 1, 1, 1));
+  const prism_tensor_desc& x = c->inputs[0];
+  PRISM_CPU_RETURN_IF_ERROR(check_same_shape(c, x, "input"));
+  PRISM_CPU_RETURN_IF_ERROR(check_dtype(c, c->outputs[0], PRISM_DTYPE_BOOL, "output"));
+  const prism_tensor_desc* ops[2] = {&c->outputs[0], &x};
+  StridedPlan plan;
+  build_plan(plan, ops, 2);
+  return dispatch_dtype(c, x.dtype, [&](auto tag_) -> prism_plugin_error* {
+    using T = PRISM_CPU_TYPE_OF(tag_);
+    run_plan(plan, MapRun1<T, bool, PredicateOp<T, K>>{});
+    return nullptr;
   });
 }
 
@@ -263,6 +347,23 @@ const prism_kernel_def kKernels[] = {
     PRISM_CPU_UNARY_DEF("floor", kFloor),
     PRISM_CPU_UNARY_DEF("ceil", kCeil),
     PRISM_CPU_UNARY_DEF("round", kRound),
+    PRISM_CPU_UNARY_DEF("tan", kTan),
+    PRISM_CPU_UNARY_DEF("asin", kAsin),
+    PRISM_CPU_UNARY_DEF("acos", kAcos),
+    PRISM_CPU_UNARY_DEF("atan", kAtan),
+    PRISM_CPU_UNARY_DEF("sinh", kSinh),
+    PRISM_CPU_UNARY_DEF("cosh", kCosh),
+    PRISM_CPU_UNARY_DEF("asinh", kAsinh),
+    PRISM_CPU_UNARY_DEF("acosh", kAcosh),
+    PRISM_CPU_UNARY_DEF("atanh", kAtanh),
+    PRISM_CPU_UNARY_DEF("log2", kLog2),
+    PRISM_CPU_UNARY_DEF("log10", kLog10),
+    PRISM_CPU_UNARY_DEF("trunc", kTrunc),
+    PRISM_CPU_UNARY_DEF("bitwise_not", kBitwiseNot),
+    {sizeof(prism_kernel_def), "isnan", kMaskAll, nullptr, run_predicate<Predicate::kIsNan>},
+    {sizeof(prism_kernel_def), "isinf", kMaskAll, nullptr, run_predicate<Predicate::kIsInf>},
+    {sizeof(prism_kernel_def), "isfinite", kMaskAll, nullptr, run_predicate<Predicate::kIsFinite>},
+    {sizeof(prism_kernel_def), "signbit", kMaskNumeric, nullptr, run_predicate<Predicate::kSignbit>},
 };
 
 }  // namespace

@@ -279,6 +279,19 @@ const std::vector<OpSpec>& op_table() {
       {"floor", OpKind::kUnary, kNumeric, TolClass::kExact},
       {"ceil", OpKind::kUnary, kNumeric, TolClass::kExact},
       {"round", OpKind::kUnary, kNumeric, TolClass::kExact},
+      {"trunc", OpKind::kUnary, kNumeric, TolClass::kExact},
+      {"tan", OpKind::kUnary, kFloat, TolClass::kTranscendental},
+      {"asin", OpKind::kUnary, kFloat, TolClass::kTranscendental},
+      {"acos", OpKind::kUnary, kFloat, TolClass::kTranscendental},
+      {"atan", OpKind::kUnary, kFloat, TolClass::kTranscendental},
+      {"sinh", OpKind::kUnary, kFloat, TolClass::kTranscendental},
+      {"cosh", OpKind::kUnary, kFloat, TolClass::kTranscendental},
+      {"asinh", OpKind::kUnary, kFloat, TolClass::kTranscendental},
+      {"acosh", OpKind::kUnary, kFloat, TolClass::kTranscendental},
+      {"atanh", OpKind::kUnary, kFloat, TolClass::kTranscendental},
+      {"log2", OpKind::kUnary, kFloat, TolClass::kTranscendental},
+      {"log10", OpKind::kUnary, kFloat, TolClass::kTranscendental},
+      {"bitwise_not", OpKind::kUnary, kAll & ~kFloat, TolClass::kExact},
       {"add", OpKind::kBinary, kAll, TolClass::kRounded},
       {"sub", OpKind::kBinary, kNumeric, TolClass::kRounded},
       {"mul", OpKind::kBinary, kAll, TolClass::kRounded},
@@ -287,6 +300,15 @@ const std::vector<OpSpec>& op_table() {
       {"pow", OpKind::kBinary, kNumeric, TolClass::kTranscendental},
       {"maximum", OpKind::kBinary, kAll, TolClass::kExact},
       {"minimum", OpKind::kBinary, kAll, TolClass::kExact},
+      {"atan2", OpKind::kBinary, kFloat, TolClass::kTranscendental},
+      {"hypot", OpKind::kBinary, kFloat, TolClass::kRounded},
+      {"copysign", OpKind::kBinary, kFloat, TolClass::kExact},
+      {"logaddexp", OpKind::kBinary, kFloat, TolClass::kTranscendental},
+      {"bitwise_and", OpKind::kBinary, kAll & ~kFloat, TolClass::kExact},
+      {"bitwise_or", OpKind::kBinary, kAll & ~kFloat, TolClass::kExact},
+      {"bitwise_xor", OpKind::kBinary, kAll & ~kFloat, TolClass::kExact},
+      {"bitwise_left_shift", OpKind::kBinary, kNumeric & ~kFloat, TolClass::kExact},
+      {"bitwise_right_shift", OpKind::kBinary, kNumeric & ~kFloat, TolClass::kExact},
       {"eq", OpKind::kCompare, kAll, TolClass::kExact},
       {"ne", OpKind::kCompare, kAll, TolClass::kExact},
       {"lt", OpKind::kCompare, kAll, TolClass::kExact},
@@ -426,6 +448,30 @@ bool unary_float(const std::string& op, double x, double& r) {
     r = std::ceil(x);
   else if (op == "round")
     r = std::nearbyint(x);  // default mode: half to even
+  else if (op == "trunc")
+    r = std::trunc(x);
+  else if (op == "tan")
+    r = std::tan(x);
+  else if (op == "asin")
+    r = std::asin(x);
+  else if (op == "acos")
+    r = std::acos(x);
+  else if (op == "atan")
+    r = std::atan(x);
+  else if (op == "sinh")
+    r = std::sinh(x);
+  else if (op == "cosh")
+    r = std::cosh(x);
+  else if (op == "asinh")
+    r = std::asinh(x);
+  else if (op == "acosh")
+    r = std::acosh(x);
+  else if (op == "atanh")
+    r = std::atanh(x);
+  else if (op == "log2")
+    r = std::log2(x);
+  else if (op == "log10")
+    r = std::log10(x);
   else
     return false;
   return true;
@@ -442,8 +488,10 @@ bool unary_int(const std::string& op, int64_t x, int64_t& r) {
     r = static_cast<int64_t>(static_cast<u64>(x) * static_cast<u64>(x));
   else if (op == "relu")
     r = x > 0 ? x : 0;
-  else if (op == "floor" || op == "ceil" || op == "round")
+  else if (op == "floor" || op == "ceil" || op == "round" || op == "trunc")
     r = x;
+  else if (op == "bitwise_not")
+    r = ~x;  // bool outputs: see the kUnary case
   else
     return false;
   return true;
@@ -478,9 +526,21 @@ std::string binary_float(const std::string& op, double a, double b, double alpha
   } else if (op == "remainder") {
     r = std::fmod(a, b);
     if (r != 0 && ((r < 0) != (b < 0))) r += b;
+    if (r == 0) r = std::copysign(0.0, b);
   } else if (op == "pow")
     r = std::pow(a, b);
-  else if (op == "maximum")
+  else if (op == "atan2")
+    r = std::atan2(a, b);
+  else if (op == "hypot")
+    r = std::hypot(a, b);
+  else if (op == "copysign")
+    r = std::copysign(a, b);
+  else if (op == "logaddexp") {
+    const double m = a > b ? a : b;
+    r = std::isnan(a) || std::isnan(b)
+            ? NAN
+            : (a == b ? a + std::log(2.0) : m + std::log1p(std::exp(-std::fabs(a - b))));
+  } else if (op == "maximum")
     r = nan_max(a, b);
   else if (op == "minimum")
     r = nan_min(a, b);
@@ -494,8 +554,12 @@ std::string binary_int(int32_t dt, const std::string& op, int64_t a, int64_t b, 
   if (dt == PRISM_DTYPE_BOOL) {
     if (op == "add" || op == "maximum")
       r = (a != 0) || (b != 0);
-    else if (op == "mul" || op == "minimum")
+    else if (op == "mul" || op == "minimum" || op == "bitwise_and")
       r = (a != 0) && (b != 0);
+    else if (op == "bitwise_or")
+      r = (a != 0) || (b != 0);
+    else if (op == "bitwise_xor")
+      r = (a != 0) != (b != 0);
     else
       return "op not defined for bool";
     return {};
@@ -533,7 +597,21 @@ std::string binary_int(int32_t dt, const std::string& op, int64_t a, int64_t b, 
     r = a > b ? a : b;
   else if (op == "minimum")
     r = a < b ? a : b;
-  else
+  else if (op == "bitwise_and")
+    r = static_cast<int64_t>(ua & ub);
+  else if (op == "bitwise_or")
+    r = static_cast<int64_t>(ua | ub);
+  else if (op == "bitwise_xor")
+    r = static_cast<int64_t>(ua ^ ub);
+  else if (op == "bitwise_left_shift" || op == "bitwise_right_shift") {
+    // a count outside [0, bits) shifts everything out (Note [Math and bitwise binary ops], CPU plugin)
+    const int64_t bits = static_cast<int64_t>(dtype_size(dt)) * 8;
+    const bool out_of_range = b < 0 || b >= bits;
+    if (op == "bitwise_left_shift")
+      r = out_of_range ? 0 : static_cast<int64_t>(ua << b);
+    else
+      r = out_of_range ? (a < 0 ? -1 : 0) : (a >> b);
+  } else
     return "unknown op";
   return {};
 }
@@ -696,6 +774,7 @@ RefResult reference_run(const RefCall& c) {
             } else {
               int64_t y = 0;
               unary_int(op, x.i, y);
+              if (dt == PRISM_DTYPE_BOOL && op == "bitwise_not") y = x.i == 0;
               r = make_int(dt, y);
             }
             break;

@@ -140,5 +140,31 @@ TEST(Reference, OpTableCoversDocsOps) {
   EXPECT_EQ(op_table().size(), docs.size());
 }
 
+TEST(Reference, BitwiseShiftsAndMath) {
+  Host a(PRISM_DTYPE_I8, {-128, 5, -1, 64});
+  Host k(PRISM_DTYPE_I8, {1, 2, 8, 1});
+  RefResult r = run("bitwise_left_shift", PRISM_DTYPE_I8, {&a, &k});
+  EXPECT_EQ(r.values[0].i, 0);  // bits shifted out of int8
+  EXPECT_EQ(r.values[1].i, 20);
+  EXPECT_EQ(r.values[2].i, 0);     // count >= 8
+  EXPECT_EQ(r.values[3].i, -128);  // into the sign bit
+  r = run("bitwise_right_shift", PRISM_DTYPE_I8, {&a, &k});
+  EXPECT_EQ(r.values[0].i, -64);  // arithmetic
+  EXPECT_EQ(r.values[2].i, -1);   // sign fill
+  r = run("bitwise_not", PRISM_DTYPE_I8, {&a});
+  EXPECT_EQ(r.values[0].i, 127);
+  Host t(PRISM_DTYPE_BOOL, {1, 0});
+  r = run("bitwise_not", PRISM_DTYPE_BOOL, {&t});
+  EXPECT_EQ(r.values[0].i, 0);
+  EXPECT_EQ(r.values[1].i, 1);
+  Host x(PRISM_DTYPE_F64, {-INFINITY, 1000.0, 0.0});
+  r = run("logaddexp", PRISM_DTYPE_F64, {&x, &x});
+  EXPECT_EQ(r.values[0].f, -INFINITY);
+  EXPECT_NEAR(r.values[1].f, 1000.0 + std::log(2.0), 1e-12);
+  Host y(PRISM_DTYPE_F64, {1.0, -1.0, -2.0});
+  r = run("remainder", PRISM_DTYPE_F64, {&x, &y});
+  EXPECT_TRUE(std::signbit(r.values[2].f));  // 0 % -2 is -0.0, as Python
+}
+
 }  // namespace
 }  // namespace prism::conformance

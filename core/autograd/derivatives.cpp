@@ -134,6 +134,67 @@ Grads d_silu(const Ctx& c, const Tensor& g) {
   Tensor s = unary("sigmoid", x);
   return {mul(g, mul(s, add(scalar_like(1, x), mul(x, sub(scalar_like(1, s), s)))))};
 }
+// Note [Inverse trig and hyperbolic derivatives]: written from the input x
+// (and the output where that is shorter), as PyTorch's derivatives.yaml.
+Grads d_tan(const Ctx& c, const Tensor& g) {  // 1 + tan^2
+  return {mul(g, add(scalar_like(1, c.out), unary("square", c.out)))};
+}
+Grads d_asin(const Ctx& c, const Tensor& g) {  // 1 / sqrt(1 - x^2)
+  const Tensor& x = c.in[0];
+  return {mul(g, unary("rsqrt", sub(scalar_like(1, x), unary("square", x))))};
+}
+Grads d_acos(const Ctx& c, const Tensor& g) {  // -1 / sqrt(1 - x^2)
+  const Tensor& x = c.in[0];
+  return {mul(unary("neg", g), unary("rsqrt", sub(scalar_like(1, x), unary("square", x))))};
+}
+Grads d_atan(const Ctx& c, const Tensor& g) {  // 1 / (1 + x^2)
+  const Tensor& x = c.in[0];
+  return {div(g, add(scalar_like(1, x), unary("square", x)))};
+}
+Grads d_sinh(const Ctx& c, const Tensor& g) {
+  return {mul(g, unary("cosh", c.in[0]))};
+}
+Grads d_cosh(const Ctx& c, const Tensor& g) {
+  return {mul(g, unary("sinh", c.in[0]))};
+}
+Grads d_asinh(const Ctx& c, const Tensor& g) {  // 1 / sqrt(x^2 + 1)
+  const Tensor& x = c.in[0];
+  return {mul(g, unary("rsqrt", add(unary("square", x), scalar_like(1, x))))};
+}
+Grads d_acosh(const Ctx& c, const Tensor& g) {  // 1 / sqrt(x^2 - 1)
+  const Tensor& x = c.in[0];
+  return {mul(g, unary("rsqrt", sub(unary("square", x), scalar_like(1, x))))};
+}
+Grads d_atanh(const Ctx& c, const Tensor& g) {  // 1 / (1 - x^2)
+  const Tensor& x = c.in[0];
+  return {div(g, sub(scalar_like(1, x), unary("square", x)))};
+}
+Grads d_log2(const Ctx& c, const Tensor& g) {
+  return {div(g, muls(c.in[0], 0.69314718055994530942))};
+}
+Grads d_log10(const Ctx& c, const Tensor& g) {
+  return {div(g, muls(c.in[0], 2.30258509299404568402))};
+}
+Grads d_atan2(const Ctx& c, const Tensor& g) {  // d/da = b / (a^2 + b^2), d/db = -a / (a^2 + b^2)
+  const Tensor& a = c.in[0];
+  const Tensor& b = c.in[1];
+  Tensor r2 = add(unary("square", a), unary("square", b));
+  return {div(mul(g, b), r2), div(mul(unary("neg", g), a), r2)};
+}
+Grads d_hypot(const Ctx& c, const Tensor& g) {  // a / h, b / h
+  return {mul(g, div(c.in[0], c.out)), mul(g, div(c.in[1], c.out))};
+}
+Grads d_copysign(const Ctx& c, const Tensor& g) {
+  // d/da = sign(a) * sign(out) (0 where a == 0, as PyTorch); b gets no gradient.
+  Tensor s = mul(unary("sign", c.in[0]), unary("sign", c.out));
+  return {mul(g, s), zeros_of(c.in_sizes[1], g)};
+}
+Grads d_logaddexp(const Ctx& c, const Tensor& g) {  // exp(a - out), exp(b - out)
+  return {mul(g, unary("exp", sub(c.in[0], c.out))), mul(g, unary("exp", sub(c.in[1], c.out)))};
+}
+Grads d_zero2(const Ctx& c, const Tensor& g) {
+  return {zeros_of(c.in_sizes[0], g), zeros_of(c.in_sizes[1], g)};
+}
 Grads d_identity(const Ctx&, const Tensor& g) {
   return {g};
 }
@@ -376,6 +437,18 @@ const Derivative kTable[] = {
     {"floor", "FloorBackward", false, false, d_zero},
     {"ceil", "CeilBackward", false, false, d_zero},
     {"round", "RoundBackward", false, false, d_zero},
+    {"trunc", "TruncBackward", false, false, d_zero},
+    {"tan", "TanBackward", false, true, d_tan},
+    {"asin", "AsinBackward", true, false, d_asin},
+    {"acos", "AcosBackward", true, false, d_acos},
+    {"atan", "AtanBackward", true, false, d_atan},
+    {"sinh", "SinhBackward", true, false, d_sinh},
+    {"cosh", "CoshBackward", true, false, d_cosh},
+    {"asinh", "AsinhBackward", true, false, d_asinh},
+    {"acosh", "AcoshBackward", true, false, d_acosh},
+    {"atanh", "AtanhBackward", true, false, d_atanh},
+    {"log2", "Log2Backward", true, false, d_log2},
+    {"log10", "Log10Backward", true, false, d_log10},
     {"exp", "ExpBackward", false, true, d_exp},
     {"log", "LogBackward", true, false, d_log},
     {"log1p", "Log1pBackward", true, false, d_log1p},
@@ -399,6 +472,11 @@ const Derivative kTable[] = {
     {"pow", "PowBackward", true, true, d_pow},
     {"maximum", "MaximumBackward", true, false, d_maximum},
     {"minimum", "MinimumBackward", true, false, d_minimum},
+    {"atan2", "Atan2Backward", true, false, d_atan2},
+    {"hypot", "HypotBackward", true, true, d_hypot},
+    {"copysign", "CopysignBackward", true, true, d_copysign},
+    {"logaddexp", "LogaddexpBackward", true, true, d_logaddexp},
+    {"nextafter", "NextafterBackward", false, false, d_zero2},
     {"where", "WhereBackward", true, false, d_where},
     {"clamp", "ClampBackward", true, false, d_clamp},
     {"sum", "SumBackward", false, false, d_sum},

@@ -84,6 +84,19 @@ PRISM_DEFINE_UNARY(silu)
 PRISM_DEFINE_UNARY(floor)
 PRISM_DEFINE_UNARY(ceil)
 PRISM_DEFINE_UNARY(round)
+PRISM_DEFINE_UNARY(trunc)
+PRISM_DEFINE_UNARY(tan)
+PRISM_DEFINE_UNARY(asin)
+PRISM_DEFINE_UNARY(acos)
+PRISM_DEFINE_UNARY(atan)
+PRISM_DEFINE_UNARY(sinh)
+PRISM_DEFINE_UNARY(cosh)
+PRISM_DEFINE_UNARY(asinh)
+PRISM_DEFINE_UNARY(acosh)
+PRISM_DEFINE_UNARY(atanh)
+PRISM_DEFINE_UNARY(log2)
+PRISM_DEFINE_UNARY(log10)
+PRISM_DEFINE_UNARY(bitwise_not)
 
 PRISM_API prism_status prism_add(prism_tensor_t a, prism_tensor_t b, double alpha, prism_tensor_t* out) {
   return make(out, "add",
@@ -114,6 +127,16 @@ PRISM_DEFINE_BINARY(remainder)
 PRISM_DEFINE_BINARY(pow)
 PRISM_DEFINE_BINARY(maximum)
 PRISM_DEFINE_BINARY(minimum)
+PRISM_DEFINE_BINARY(atan2)
+PRISM_DEFINE_BINARY(hypot)
+PRISM_DEFINE_BINARY(copysign)
+PRISM_DEFINE_BINARY(logaddexp)
+PRISM_DEFINE_BINARY(nextafter)
+PRISM_DEFINE_BINARY(bitwise_and)
+PRISM_DEFINE_BINARY(bitwise_or)
+PRISM_DEFINE_BINARY(bitwise_xor)
+PRISM_DEFINE_BINARY(bitwise_left_shift)
+PRISM_DEFINE_BINARY(bitwise_right_shift)
 
 PRISM_API prism_status prism_div_mode(prism_tensor_t a, prism_tensor_t b, prism_rounding_mode mode,
                                       prism_tensor_t* out) {
@@ -138,6 +161,16 @@ PRISM_DEFINE_PREDICATE(logical_xor)
 PRISM_API prism_status prism_logical_not(prism_tensor_t x, prism_tensor_t* out) {
   return make(out, "logical_not", [&] { return prism::logical_not(arg(x, "logical_not", "x")); });
 }
+
+#define PRISM_DEFINE_UNARY_PREDICATE(name)                                                      \
+  PRISM_API prism_status prism_##name(prism_tensor_t x, prism_tensor_t* out) {                  \
+    return make(out, #name, [&] { return prism::unary_predicate(#name, arg(x, #name, "x")); }); \
+  }
+
+PRISM_DEFINE_UNARY_PREDICATE(isnan)
+PRISM_DEFINE_UNARY_PREDICATE(isinf)
+PRISM_DEFINE_UNARY_PREDICATE(isfinite)
+PRISM_DEFINE_UNARY_PREDICATE(signbit)
 
 PRISM_API prism_status prism_where(prism_tensor_t cond, prism_tensor_t a, prism_tensor_t b,
                                    prism_tensor_t* out) {

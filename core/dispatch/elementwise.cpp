@@ -44,8 +44,10 @@ Dims broadcast_shapes(const char* op, const Dims& a, const Dims& b) {
 namespace {
 
 bool float_only(const char* op) {
-  static const char* const kOps[] = {"exp", "log", "log1p", "expm1",   "sqrt", "rsqrt", "reciprocal",
-                                     "sin", "cos", "tanh",  "sigmoid", "gelu", "silu"};
+  static const char* const kOps[] = {
+      "exp",     "log",   "log1p", "expm1", "sqrt",  "rsqrt", "reciprocal", "sin",       "cos",      "tanh",
+      "sigmoid", "gelu",  "silu",  "tan",   "asin",  "acos",  "atan",       "sinh",      "cosh",     "asinh",
+      "acosh",   "atanh", "log2",  "log10", "atan2", "hypot", "copysign",   "logaddexp", "nextafter"};
   for (const char* k : kOps)
     if (std::strcmp(op, k) == 0) return true;
   return false;
@@ -73,8 +75,28 @@ void check_result_castable(const char* op, prism_dtype result, prism_dtype out) 
               dtype_name(result), " can't be cast to the desired output type ", dtype_name(out));
 }
 
+bool bitwise_op(const char* op) {
+  static const char* const kOps[] = {"bitwise_and", "bitwise_or",         "bitwise_xor",
+                                     "bitwise_not", "bitwise_left_shift", "bitwise_right_shift"};
+  for (const char* k : kOps)
+    if (std::strcmp(op, k) == 0) return true;
+  return false;
+}
+
+void check_bitwise(const char* op, prism_dtype dt) {
+  if (!bitwise_op(op)) return;
+  PRISM_CHECK(!is_float(dt), INVALID_ARGUMENT, op, ": not supported for floating point tensors (",
+              dtype_name(dt), "); it takes integer and bool tensors");
+  const bool shift = std::strstr(op, "shift") != nullptr;
+  PRISM_CHECK(!(shift && dt == PRISM_DTYPE_BOOL), INVALID_ARGUMENT, op,
+              ": not supported for bool tensors; it takes integer tensors");
+}
+
 prism_dtype unary_dtype(const char* op, const Tensor& x) {
   if (float_only(op) && !is_float(x->dtype)) return kDefaultFloat;
+  check_bitwise(op, x->dtype);
+  PRISM_CHECK(!(x->dtype == PRISM_DTYPE_BOOL && std::strcmp(op, "trunc") == 0), INVALID_ARGUMENT,
+              "trunc: not supported for bool tensors");
   PRISM_CHECK(!(x->dtype == PRISM_DTYPE_BOOL && std::strcmp(op, "neg") == 0), INVALID_ARGUMENT,
               "neg: negation, the `-` operator, on a bool tensor is not supported. Use logical_not instead.");
   return x->dtype;
@@ -84,6 +106,8 @@ prism_dtype unary_dtype(const char* op, const Tensor& x) {
 prism_dtype binary_dtype(const char* op, const Tensor& a, const Tensor& b) {
   prism_dtype rt = result_type({a.get(), b.get()});
   if (std::strcmp(op, "div") == 0 && !is_float(rt)) return kDefaultFloat;
+  if (float_only(op) && !is_float(rt)) return kDefaultFloat;
+  check_bitwise(op, rt);
   if (std::strcmp(op, "sub") == 0) {
     PRISM_CHECK(
         rt != PRISM_DTYPE_BOOL, INVALID_ARGUMENT,
@@ -201,6 +225,18 @@ Tensor compare(const char* op, const Tensor& a, const Tensor& b) {
 Tensor logical_not(const Tensor& x) {
   Tensor out = empty(x->sizes, PRISM_DTYPE_BOOL, x->device());
   if (out->numel() > 0) run_kernel("logical_not", x->dtype, {x.get()}, {out.get()});
+  return out;
+}
+
+Tensor unary_predicate(const char* op, const Tensor& x) {
+  static const char* const kOps[] = {"isnan", "isinf", "isfinite", "signbit"};
+  bool known = false;
+  for (const char* k : kOps) known = known || std::strcmp(op, k) == 0;
+  PRISM_CHECK(known, INVALID_ARGUMENT, "unknown unary predicate '", op, "'");
+  PRISM_CHECK(!(x->dtype == PRISM_DTYPE_BOOL && std::strcmp(op, "signbit") == 0), INVALID_ARGUMENT,
+              "signbit: not supported for bool tensors");
+  Tensor out = empty(x->sizes, PRISM_DTYPE_BOOL, x->device());
+  if (out->numel() > 0) run_kernel(op, x->dtype, {x.get()}, {out.get()});
   return out;
 }
 

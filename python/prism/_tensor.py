@@ -211,7 +211,7 @@ class Tensor(_C.TensorBase):
         return self.__repr__()
 
     def __reduce_ex__(self, proto):
-        return (_rebuild, (self.detach().cpu().tolist(), str(self.dtype), str(self.device), self.requires_grad))
+        return (_rebuild, (self.detach().cpu().tolist(), self.dtype.name, str(self.device), self.requires_grad))
 
     def __deepcopy__(self, memo):
         if id(self) in memo:

@@ -1,4 +1,5 @@
-// interop.cpp — Python data in and out of prism tensors: nested lists, item/tolist, NumPy (zero copy) and DLPack.
+// interop.cpp — Python data in and out of prism tensors: nested lists, item/tolist, NumPy (zero copy) and
+// DLPack.
 #include "tensor.h"
 
 #include <dlpack/dlpack.h>
@@ -31,14 +32,17 @@ struct Flat {
   int leaf_depth = -1;
 };
 
-[[noreturn]] void bad_data(const std::string& why) { throw nb::value_error(why.c_str()); }
+[[noreturn]] void bad_data(const std::string& why) {
+  throw nb::value_error(why.c_str());
+}
 
 void walk(nb::handle o, size_t depth, Flat& f) {
   PyObject* p = o.ptr();
   if (PyList_Check(p) || PyTuple_Check(p)) {
     if (f.leaf_depth >= 0 && depth >= static_cast<size_t>(f.leaf_depth)) {
-      bad_data("tensor: nested sequences of inconsistent depth (a sequence where a number was expected at dim " +
-               std::to_string(depth) + ")");
+      bad_data(
+          "tensor: nested sequences of inconsistent depth (a sequence where a number was expected at dim " +
+          std::to_string(depth) + ")");
     }
     Py_ssize_t n = PySequence_Fast_GET_SIZE(p);
     if (f.shape.size() == depth) {
@@ -59,8 +63,9 @@ void walk(nb::handle o, size_t depth, Flat& f) {
     f.leaf_depth = static_cast<int>(depth);
     if (f.shape.size() > depth) bad_data("tensor: nested sequences of inconsistent depth");
   } else if (static_cast<size_t>(f.leaf_depth) != depth) {
-    bad_data("tensor: nested sequences of inconsistent depth (a number where a sequence was expected at dim " +
-             std::to_string(depth) + ")");
+    bad_data(
+        "tensor: nested sequences of inconsistent depth (a number where a sequence was expected at dim " +
+        std::to_string(depth) + ")");
   }
   if (PyBool_Check(p)) {
     f.d.push_back(p == Py_True ? 1.0 : 0.0);
@@ -110,7 +115,8 @@ void walk(nb::handle o, size_t depth, Flat& f) {
     walk(o.attr("item")(), depth, f);
     return;
   }
-  throw nb::type_error((std::string("tensor: could not convert an element of type ") + nb::type_name(o.type()).c_str() +
+  throw nb::type_error((std::string("tensor: could not convert an element of type ") +
+                        nb::type_name(o.type()).c_str() +
                         " (expected numbers or nested sequences of numbers)")
                            .c_str());
 }
@@ -119,10 +125,10 @@ nb::object from_nested(nb::handle data, nb::handle dtype, nb::handle device) {
   Flat f;
   walk(data, 0, f);
   if (f.leaf_depth < 0) f.kind = kFloat;  // only empty lists: float32 as in PyTorch
-  prism_dtype target = !dtype.is_none()        ? dtype_arg(dtype)
-                       : f.kind == kFloat      ? PRISM_DTYPE_F32
-                       : f.kind == kInt        ? PRISM_DTYPE_I64
-                                               : PRISM_DTYPE_BOOL;
+  prism_dtype target = !dtype.is_none()   ? dtype_arg(dtype)
+                       : f.kind == kFloat ? PRISM_DTYPE_F32
+                       : f.kind == kInt   ? PRISM_DTYPE_I64
+                                          : PRISM_DTYPE_BOOL;
   std::string dev = device_arg(device);
   int32_t nd = static_cast<int32_t>(f.shape.size());
   prism_tensor_t t = nullptr;
@@ -144,10 +150,12 @@ nb::object from_nested(nb::handle data, nb::handle dtype, nb::handle device) {
   } else if (target == PRISM_DTYPE_BOOL || f.kind == kBool) {
     std::vector<uint8_t> b(f.i.size());
     for (size_t k = 0; k < b.size(); ++k) b[k] = f.i[k] != 0 ? 1 : 0;
-    check(prism_from_data(b.data(), f.shape.data(), nd, PRISM_DTYPE_BOOL, target == PRISM_DTYPE_BOOL ? dev.c_str() : "cpu", &t));
+    check(prism_from_data(b.data(), f.shape.data(), nd, PRISM_DTYPE_BOOL,
+                          target == PRISM_DTYPE_BOOL ? dev.c_str() : "cpu", &t));
     if (target == PRISM_DTYPE_BOOL) return wrap(t);
   } else {
-    check(prism_from_data(f.i.data(), f.shape.data(), nd, PRISM_DTYPE_I64, target == PRISM_DTYPE_I64 ? dev.c_str() : "cpu", &t));
+    check(prism_from_data(f.i.data(), f.shape.data(), nd, PRISM_DTYPE_I64,
+                          target == PRISM_DTYPE_I64 ? dev.c_str() : "cpu", &t));
     if (target == PRISM_DTYPE_I64) return wrap(t);
   }
   Tensor tmp(t);
@@ -174,7 +182,8 @@ nb::object build(const T* data, const std::vector<int64_t>& s, size_t dim, size_
   }
   auto n = static_cast<Py_ssize_t>(s[dim]);
   nb::object l = nb::steal(PyList_New(n));
-  for (Py_ssize_t k = 0; k < n; ++k) PyList_SET_ITEM(l.ptr(), k, build(data, s, dim + 1, pos, dt).release().ptr());
+  for (Py_ssize_t k = 0; k < n; ++k)
+    PyList_SET_ITEM(l.ptr(), k, build(data, s, dim + 1, pos, dt).release().ptr());
   return l;
 }
 
@@ -267,7 +276,8 @@ prism_dtype from_nb_dtype(nb::dlpack::dtype d) {
     if (code == dtype_code::Bfloat && d.bits == 16) return PRISM_DTYPE_BF16;
   }
   throw Error(PRISM_ERROR_TYPE, "from_numpy: unsupported array dtype (code " + std::to_string(d.code) + ", " +
-                                    std::to_string(d.bits) + " bits); Prism has bool, uint8, int8/16/32/64, "
+                                    std::to_string(d.bits) +
+                                    " bits); Prism has bool, uint8, int8/16/32/64, "
                                     "float16, bfloat16, float32 and float64");
 }
 
@@ -300,8 +310,8 @@ nb::dlpack::dtype to_nb_dtype(prism_dtype dt) {
     case PRISM_DTYPE_F64:
       return mk(dtype_code::Float, 64);
     default:
-      throw Error(PRISM_ERROR_TYPE,
-                  std::string("numpy(): NumPy has no ") + prism_dtype_name(dt) + "; convert first, e.g. t.float().numpy()");
+      throw Error(PRISM_ERROR_TYPE, std::string("numpy(): NumPy has no ") + prism_dtype_name(dt) +
+                                        "; convert first, e.g. t.float().numpy()");
   }
 }
 
@@ -316,9 +326,11 @@ nb::object to_numpy(nb::handle self) {
   DLManagedTensor* mt = nullptr;
   prism_status s = prism_to_dlpack(h, &mt);
   if (s != PRISM_OK) {
-    throw Error(PRISM_ERROR_TYPE, std::string("can't convert ") + prism_tensor_device(h) +
-                                      " device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host "
-                                      "memory first. (" + prism_last_error() + ")");
+    throw Error(PRISM_ERROR_TYPE,
+                std::string("can't convert ") + prism_tensor_device(h) +
+                    " device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host "
+                    "memory first. (" +
+                    prism_last_error() + ")");
   }
   nb::capsule owner(mt, [](void* p) noexcept {
     auto* m = static_cast<DLManagedTensor*>(p);
@@ -338,7 +350,8 @@ nb::object to_numpy(nb::handle self) {
 
 nb::object from_numpy(nb::handle a) {
   if (is_tensor(a) || !nb::hasattr(a, "__array_interface__") || !nb::hasattr(a, "strides")) {
-    throw nb::type_error((std::string("expected np.ndarray (got ") + nb::type_name(a.type()).c_str() + ")").c_str());
+    throw nb::type_error(
+        (std::string("expected np.ndarray (got ") + nb::type_name(a.type()).c_str() + ")").c_str());
   }
   nb::ndarray<nb::ro, nb::device::cpu> arr;
   if (!nb::try_cast(a, arr, false)) {
@@ -404,7 +417,9 @@ nb::object dlpack_export(nb::handle self, nb::handle stream, nb::handle max_vers
                          nb::handle copy) {
   prism_tensor_t h = handle_of(self);
   if (h == nullptr) throw Error(PRISM_ERROR_INVALID_ARGUMENT, "__dlpack__: the tensor was released");
-  if (!stream.is_none() && !(PyLong_Check(stream.ptr()) && (nb::cast<int64_t>(stream) == -1 || nb::cast<int64_t>(stream) == 0 || nb::cast<int64_t>(stream) == 1))) {
+  if (!stream.is_none() &&
+      !(PyLong_Check(stream.ptr()) && (nb::cast<int64_t>(stream) == -1 || nb::cast<int64_t>(stream) == 0 ||
+                                       nb::cast<int64_t>(stream) == 1))) {
     throw nb::value_error("__dlpack__: stream must be None (or -1, 0, 1) for host tensors");
   }
   bool want_copy = !copy.is_none() && nb::cast<bool>(copy);
@@ -491,9 +506,9 @@ nb::object import_capsule(nb::handle cap) {
   if (PyCapsule_IsValid(cap.ptr(), "dltensor_versioned") != 0) {
     auto* v = static_cast<DLManagedTensorVersioned1*>(PyCapsule_GetPointer(cap.ptr(), "dltensor_versioned"));
     if (v->version.major != 1) {
-      PyErr_SetString(PyExc_BufferError, ("from_dlpack: unsupported DLPack major version " +
-                                          std::to_string(v->version.major))
-                                             .c_str());
+      PyErr_SetString(
+          PyExc_BufferError,
+          ("from_dlpack: unsupported DLPack major version " + std::to_string(v->version.major)).c_str());
       throw nb::python_error();
     }
     auto* w = new VersionedImport{};
@@ -531,9 +546,10 @@ nb::object from_dlpack(nb::handle x, nb::handle device, nb::handle copy) {
     nb::tuple dev = nb::cast<nb::tuple>(x.attr("__dlpack_device__")());
     int type = nb::cast<int>(dev[0]);
     if (type != kDLCPUType && type != kDLCUDAHostType) {
-      PyErr_SetString(PyExc_BufferError, ("from_dlpack: only host memory can be imported (DLPack device type " +
-                                          std::to_string(type) + ")")
-                                             .c_str());
+      PyErr_SetString(
+          PyExc_BufferError,
+          ("from_dlpack: only host memory can be imported (DLPack device type " + std::to_string(type) + ")")
+              .c_str());
       throw nb::python_error();
     }
   }
@@ -566,10 +582,12 @@ void register_interop(nb::module_& m) {
                                         "The elements as nested Python lists (a number for a 0-d tensor).");
   cls.attr("numpy") = nb::cpp_function(&to_numpy, nb::is_method(), nb::name("numpy"), nb::scope(cls),
                                        "A NumPy array sharing this CPU tensor's memory (no copy).");
-  cls.attr("__dlpack__") = nb::cpp_function(
-      &dlpack_export, nb::is_method(), nb::name("__dlpack__"), nb::scope(cls), nb::kw_only(),
-      nb::arg("stream").none() = nb::none(), nb::arg("max_version").none() = nb::none(), nb::arg("dl_device").none() = nb::none(), nb::arg("copy").none() = nb::none(),
-      "A DLPack capsule viewing this tensor: unversioned without max_version, DLPack 1.0 when max_version >= (1, 0).");
+  cls.attr("__dlpack__") =
+      nb::cpp_function(&dlpack_export, nb::is_method(), nb::name("__dlpack__"), nb::scope(cls), nb::kw_only(),
+                       nb::arg("stream").none() = nb::none(), nb::arg("max_version").none() = nb::none(),
+                       nb::arg("dl_device").none() = nb::none(), nb::arg("copy").none() = nb::none(),
+                       "A DLPack capsule viewing this tensor: unversioned without max_version, DLPack 1.0 "
+                       "when max_version >= (1, 0).");
   cls.attr("__dlpack_device__") = nb::cpp_function(
       [](nb::handle s) {
         prism_tensor_t h = handle_of(s);
@@ -583,9 +601,11 @@ void register_interop(nb::module_& m) {
       },
       nb::is_method(), nb::name("__dlpack_device__"), nb::scope(cls), "(DLPack device type, index).");
   m.def("from_numpy", &from_numpy, "ndarray"_a, "A CPU tensor sharing the NumPy array's memory (no copy).");
-  m.def("from_dlpack", &from_dlpack, "ext_tensor"_a, nb::kw_only(), nb::arg("device").none() = nb::none(), nb::arg("copy").none() = nb::none(),
+  m.def("from_dlpack", &from_dlpack, "ext_tensor"_a, nb::kw_only(), nb::arg("device").none() = nb::none(),
+        nb::arg("copy").none() = nb::none(),
         "A tensor viewing the memory of any object with __dlpack__ (or a DLPack capsule), without copying.");
-  m.def("_tensor_from_data", &from_nested, "data"_a, nb::arg("dtype").none() = nb::none(), nb::arg("device").none() = nb::none());
+  m.def("_tensor_from_data", &from_nested, "data"_a, nb::arg("dtype").none() = nb::none(),
+        nb::arg("device").none() = nb::none());
 }
 
 }  // namespace prism_py

@@ -1,4 +1,5 @@
-// runtime.cpp — prism._C module init: errors, dtype/device arguments, runtime, plugins, autograd entry points.
+// runtime.cpp — prism._C module init: errors, dtype/device arguments, runtime, plugins, autograd entry
+// points.
 #include "tensor.h"
 
 #include <nanobind/stl/string.h>
@@ -31,11 +32,14 @@ PyObject* make_error(nb::module_& m, const char* name, PyObject* bases, const ch
   return cls;
 }
 
-PyObject* tuple2(PyObject* a, PyObject* b) { return PyTuple_Pack(2, a, b); }
+PyObject* tuple2(PyObject* a, PyObject* b) {
+  return PyTuple_Pack(2, a, b);
+}
 
 void make_errors(nb::module_& m) {
-  PyObject* base = make_error(m, "Error", PyExc_RuntimeError,
-                              "Base class of every error Prism raises: a RuntimeError carrying Prism's message.");
+  PyObject* base =
+      make_error(m, "Error", PyExc_RuntimeError,
+                 "Base class of every error Prism raises: a RuntimeError carrying Prism's message.");
   g_errors.fill(base);
   struct Row {
     prism_status s;
@@ -50,7 +54,8 @@ void make_errors(nb::module_& m) {
        "No kernel for the op and the fallback policy forbids the CPU fallback (also a NotImplementedError)."},
       {PRISM_ERROR_OUT_OF_MEMORY, "OutOfMemoryError", PyExc_MemoryError,
        "A device allocation failed (also a MemoryError)."},
-      {PRISM_ERROR_UNAVAILABLE, "UnavailableError", nullptr, "A device or plugin is not present or not loadable."},
+      {PRISM_ERROR_UNAVAILABLE, "UnavailableError", nullptr,
+       "A device or plugin is not present or not loadable."},
       {PRISM_ERROR_DEVICE_LOST, "DeviceLostError", nullptr, "The device stopped working."},
       {PRISM_ERROR_INTERNAL, "InternalError", nullptr, "An internal invariant failed (a bug in Prism)."},
       {PRISM_ERROR_IO, "FileError", PyExc_OSError, "A file could not be read or written (also an OSError)."},
@@ -77,13 +82,15 @@ void make_errors(nb::module_& m) {
 prism_status refine(prism_status s, const std::string& m) {
   if (s != PRISM_ERROR_INVALID_ARGUMENT) return s;
   auto has = [&](const char* w) { return m.find(w) != std::string::npos; };
-  if (has("is out of bounds for dimension") || has("imension out of range") || has("out of range for dimension") ||
-      has("out of range (expected to be in range") || has("too many indices for tensor")) {
+  if (has("is out of bounds for dimension") || has("imension out of range") ||
+      has("out of range for dimension") || has("out of range (expected to be in range") ||
+      has("too many indices for tensor")) {
     return PRISM_ERROR_INDEX;
   }
   if (has("must be int64, int32 or bool") || has("to have dtype int64 or int32") ||
       has("only tensors of floating point dtype") || has("can't be cast to the desired output type") ||
-      has("Input dtype must be a floating point dtype") || has("only applicable to index tensors")) {
+      has("Input dtype must be a floating point dtype") || has("only applicable to index tensors") ||
+      has("not supported for floating point tensors")) {
     return PRISM_ERROR_TYPE;
   }
   return s;
@@ -103,13 +110,14 @@ nb::object wrap_as(nb::handle cls, prism_tensor_t t) {
   return o;
 }
 
-nb::object wrap(prism_tensor_t t) { return wrap_as(nb::handle(reinterpret_cast<PyObject*>(g_tensor_type)), t); }
+nb::object wrap(prism_tensor_t t) {
+  return wrap_as(nb::handle(reinterpret_cast<PyObject*>(g_tensor_type)), t);
+}
 
 prism_tensor_t tensor_arg(nb::handle o, const char* what) {
   if (!is_tensor(o)) {
-    throw nb::type_error((std::string(what) + " must be a prism.Tensor, not " +
-                          nb::type_name(o.type()).c_str())
-                             .c_str());
+    throw nb::type_error(
+        (std::string(what) + " must be a prism.Tensor, not " + nb::type_name(o.type()).c_str()).c_str());
   }
   return handle_of(o);
 }
@@ -152,8 +160,8 @@ std::string device_arg(nb::handle o) {
 namespace {
 int64_t index_value(nb::handle o, const char* what) {
   if (PyBool_Check(o.ptr()) || PyFloat_Check(o.ptr()) || !PyIndex_Check(o.ptr())) {
-    throw nb::type_error((std::string(what) + " must be integers, got " + nb::type_name(o.type()).c_str() + " (" +
-                          nb::repr(o).c_str() + ")")
+    throw nb::type_error((std::string(what) + " must be integers, got " + nb::type_name(o.type()).c_str() +
+                          " (" + nb::repr(o).c_str() + ")")
                              .c_str());
   }
   int overflow = 0;
@@ -213,7 +221,8 @@ namespace {
 // of the process, a few bytes). A Python exception raised by the hook is kept
 // in a thread-local slot, the hook returns an error status so backward stops,
 // and the backward wrapper re-raises the original exception.
-thread_local nb::object t_hook_error;
+// A raw reference (a thread_local nb::object would be released after the interpreter finalised).
+thread_local PyObject* t_hook_error = nullptr;
 
 prism_status python_hook(prism_tensor_t grad, void* ctx, prism_tensor_t* replacement) {
   nb::gil_scoped_acquire gil;
@@ -228,20 +237,22 @@ prism_status python_hook(prism_tensor_t grad, void* ctx, prism_tensor_t* replace
     }
     return PRISM_OK;
   } catch (nb::python_error& e) {
-    t_hook_error = nb::borrow(e.value());
+    Py_XDECREF(t_hook_error);
+    t_hook_error = nb::borrow(e.value()).release().ptr();
     e.restore();
     PyErr_Clear();
   } catch (std::exception& e) {
-    t_hook_error = nb::steal(PyObject_CallFunction(PyExc_RuntimeError, "s", e.what()));
+    Py_XDECREF(t_hook_error);
+    t_hook_error = PyObject_CallFunction(PyExc_RuntimeError, "s", e.what());
   }
   return PRISM_ERROR_INVALID_ARGUMENT;
 }
 
 void rethrow_hook_error(prism_status s) {
   if (s == PRISM_OK) return;
-  if (t_hook_error.is_valid()) {
-    nb::object e = std::move(t_hook_error);
-    t_hook_error = nb::object();
+  if (t_hook_error != nullptr) {
+    nb::object e = nb::steal(t_hook_error);
+    t_hook_error = nullptr;
     PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(e.ptr())), e.ptr());
     throw nb::python_error();
   }
@@ -341,7 +352,8 @@ void register_runtime(nb::module_& m) {
       },
       "Sets the class of the tensors the extension returns (prism.Tensor).");
 
-  m.def("version", [] { return std::string(prism_version()); }, "The libprism version string.");
+  m.def(
+      "version", [] { return std::string(prism_version()); }, "The libprism version string.");
   m.def(
       "plugin_abi_version",
       [] {
@@ -364,7 +376,8 @@ void register_runtime(nb::module_& m) {
       "load_plugin", [](const std::string& path) { check(prism_plugin_load(path.c_str())); }, "path"_a,
       "Loads one plugin file now. Raises UnavailableError with the reason when it cannot be loaded.");
   m.def("load_report", &load_report,
-        "The plugin load report: one dict per candidate file (path, plugin, loaded, abi, device_count, reason).");
+        "The plugin load report: one dict per candidate file (path, plugin, loaded, abi, device_count, "
+        "reason).");
   m.def("device_infos", &device_infos, "One dict per device of every loaded plugin.");
   m.def(
       "synchronize", [](nb::handle device) { check(prism_synchronize(device_arg(device).c_str())); },
@@ -405,7 +418,8 @@ void register_runtime(nb::module_& m) {
         return n;
       },
       nb::arg("op").none() = nb::none(), "Fallbacks taken by kernel op `op` (None: all ops).");
-  m.def("fallback_reset", [] { check(prism_fallback_reset()); }, "Resets every fallback counter.");
+  m.def(
+      "fallback_reset", [] { check(prism_fallback_reset()); }, "Resets every fallback counter.");
   m.def(
       "memory_stats",
       [](nb::handle device) {
@@ -422,14 +436,16 @@ void register_runtime(nb::module_& m) {
       },
       nb::arg("device").none() = nb::none(), "Caching-allocator statistics of a device (bytes and counts).");
   m.def(
-      "reset_peak_memory_stats", [](nb::handle device) { check(prism_memory_reset_peak(device_arg(device).c_str())); },
+      "reset_peak_memory_stats",
+      [](nb::handle device) { check(prism_memory_reset_peak(device_arg(device).c_str())); },
       nb::arg("device").none() = nb::none());
   m.def(
       "empty_cache", [](nb::handle device) { check(prism_memory_empty_cache(device_arg(device).c_str())); },
       nb::arg("device").none() = nb::none(), "Returns the device's cached blocks to its plugin.");
 
   // autograd
-  m.def("is_grad_enabled", [] { return prism_is_grad_enabled() != 0; }, "True when gradients are recorded.");
+  m.def(
+      "is_grad_enabled", [] { return prism_is_grad_enabled() != 0; }, "True when gradients are recorded.");
   m.def("_no_grad_enter", [] { check(prism_no_grad_enter()); });
   m.def("_no_grad_exit", [] { check(prism_no_grad_exit()); });
   m.def(
@@ -455,7 +471,8 @@ void register_runtime(nb::module_& m) {
       "tensors"_a, nb::arg("grad_tensors").none() = nb::none(), "retain_graph"_a = false);
   m.def(
       "grad",
-      [](nb::handle outputs, nb::handle inputs, nb::handle grad_outputs, bool retain_graph, bool allow_unused) {
+      [](nb::handle outputs, nb::handle inputs, nb::handle grad_outputs, bool retain_graph,
+         bool allow_unused) {
         std::vector<prism_tensor_t> outs = handles(outputs, "outputs");
         std::vector<prism_tensor_t> ins = handles(inputs, "inputs");
         std::vector<prism_tensor_t> gos;
@@ -469,8 +486,8 @@ void register_runtime(nb::module_& m) {
         }
         std::vector<prism_tensor_t> res(ins.size(), nullptr);
         rethrow_hook_error(prism_autograd_grad(outs.data(), outs.size(), gos.empty() ? nullptr : gos.data(),
-                                               ins.data(), ins.size(), retain_graph ? 1 : 0, allow_unused ? 1 : 0,
-                                               res.data()));
+                                               ins.data(), ins.size(), retain_graph ? 1 : 0,
+                                               allow_unused ? 1 : 0, res.data()));
         nb::list out;
         for (prism_tensor_t r : res) {
           if (r == nullptr) {
@@ -481,7 +498,8 @@ void register_runtime(nb::module_& m) {
         }
         return nb::tuple(out);
       },
-      "outputs"_a, "inputs"_a, nb::arg("grad_outputs").none() = nb::none(), "retain_graph"_a = false, "allow_unused"_a = false);
+      "outputs"_a, "inputs"_a, nb::arg("grad_outputs").none() = nb::none(), "retain_graph"_a = false,
+      "allow_unused"_a = false);
   m.def(
       "_register_hook",
       [](nb::handle t, nb::object fn) {
@@ -508,7 +526,12 @@ void register_runtime(nb::module_& m) {
 }  // namespace prism_py
 
 NB_MODULE(_C, m) {
-  m.doc() = "Prism's native extension: the Tensor type, its operators and the runtime, over the C ABI (prism.h).";
+  m.doc() =
+      "Prism's native extension: the Tensor type, its operators and the runtime, over the C ABI (prism.h).";
+  // The module keeps some references for the life of the process on purpose (dtype objects, the tensor
+  // factory, gradient hooks never removed: Note [Python gradient hooks]); nanobind's exit-time leak report
+  // would list them and everything they reach.
+  nb::set_leak_warnings(false);
   prism_py::register_runtime(m);
   prism_py::register_tensor(m);
   prism_py::register_interop(m);

@@ -1,4 +1,5 @@
-// tensor.cpp — prism._C.TensorBase: metadata, operators with Python scalars, views, reductions, math, indexing.
+// tensor.cpp — prism._C.TensorBase: metadata, operators with Python scalars, views, reductions, math,
+// indexing.
 #include "tensor.h"
 
 #include <nanobind/stl/string.h>
@@ -23,7 +24,9 @@ bool is_float(prism_dtype d) {
   return d == PRISM_DTYPE_F16 || d == PRISM_DTYPE_BF16 || d == PRISM_DTYPE_F32 || d == PRISM_DTYPE_F64;
 }
 
-nb::object not_implemented() { return nb::borrow(Py_NotImplemented); }
+nb::object not_implemented() {
+  return nb::borrow(Py_NotImplemented);
+}
 
 // ---- Python scalars ----------------------------------------------------------------------------------
 
@@ -96,9 +99,9 @@ bool make_scalar(nb::handle o, prism_tensor_t t, Tensor& out) {
 prism_tensor_t operand(nb::handle o, prism_tensor_t t, Tensor& tmp, const char* op) {
   if (is_tensor(o)) return handle_of(o);
   if (make_scalar(o, t, tmp)) return tmp.h;
-  throw nb::type_error((std::string(op) + ": expected a prism.Tensor or a number, got " +
-                        nb::type_name(o.type()).c_str())
-                           .c_str());
+  throw nb::type_error(
+      (std::string(op) + ": expected a prism.Tensor or a number, got " + nb::type_name(o.type()).c_str())
+          .c_str());
 }
 
 // ---- operator templates ----------------------------------------------------------------------------
@@ -153,10 +156,18 @@ nb::object uninplace(nb::handle self) {
   return nb::borrow(self);
 }
 
-prism_status add1(prism_tensor_t a, prism_tensor_t b, prism_tensor_t* o) { return prism_add(a, b, 1.0, o); }
-prism_status sub1(prism_tensor_t a, prism_tensor_t b, prism_tensor_t* o) { return prism_sub(a, b, 1.0, o); }
-prism_status add1_(prism_tensor_t a, prism_tensor_t b) { return prism_add_(a, b, 1.0); }
-prism_status sub1_(prism_tensor_t a, prism_tensor_t b) { return prism_sub_(a, b, 1.0); }
+prism_status add1(prism_tensor_t a, prism_tensor_t b, prism_tensor_t* o) {
+  return prism_add(a, b, 1.0, o);
+}
+prism_status sub1(prism_tensor_t a, prism_tensor_t b, prism_tensor_t* o) {
+  return prism_sub(a, b, 1.0, o);
+}
+prism_status add1_(prism_tensor_t a, prism_tensor_t b) {
+  return prism_add_(a, b, 1.0);
+}
+prism_status sub1_(prism_tensor_t a, prism_tensor_t b) {
+  return prism_sub_(a, b, 1.0);
+}
 prism_status floordiv(prism_tensor_t a, prism_tensor_t b, prism_tensor_t* o) {
   return prism_div_mode(a, b, PRISM_ROUNDING_FLOOR, o);
 }
@@ -172,7 +183,9 @@ prism_status floordiv_(prism_tensor_t a, prism_tensor_t b) {
   prism_tensor_release(r);
   return s;
 }
-prism_status matmul_(prism_tensor_t a, prism_tensor_t b, prism_tensor_t* o) { return prism_matmul(a, b, o); }
+prism_status matmul_(prism_tensor_t a, prism_tensor_t b, prism_tensor_t* o) {
+  return prism_matmul(a, b, o);
+}
 
 // Bitwise operators: bool tensors use the logical ops (PyTorch's meaning for bool).
 bool both_bool(prism_tensor_t a, prism_tensor_t b) {
@@ -217,7 +230,8 @@ nb::object reduce(nb::handle self, nb::handle dim, bool keepdim, nb::handle dtyp
   nb::object x = cast_if(self, dtype, tmp);
   std::vector<int64_t> d = dims_arg(dim);
   prism_tensor_t out = nullptr;
-  check(F(handle_of(x), d.empty() ? nullptr : d.data(), static_cast<int32_t>(d.size()), keepdim ? 1 : 0, &out));
+  check(
+      F(handle_of(x), d.empty() ? nullptr : d.data(), static_cast<int32_t>(d.size()), keepdim ? 1 : 0, &out));
   return wrap(out);
 }
 
@@ -264,10 +278,13 @@ prism_tensor_index make_index(int32_t kind) {
   return e;
 }
 
-nb::object g_tensor_factory;  // prism.tensor, for lists and arrays used as indices
+// prism.tensor, for lists and arrays used as indices. A raw reference owned for the life of the process:
+// a C++ global nb::object would be released after the interpreter finalised (a fatal error at exit).
+PyObject* g_tensor_factory = nullptr;
 
 // Converts one subscript entry. Tensors made here are kept alive by `keep`.
-void add_index(nb::handle k, prism_tensor_t self, std::vector<prism_tensor_index>& idx, std::vector<nb::object>& keep) {
+void add_index(nb::handle k, prism_tensor_t self, std::vector<prism_tensor_index>& idx,
+               std::vector<nb::object>& keep) {
   PyObject* p = k.ptr();
   if (p == Py_None) {
     idx.push_back(make_index(PRISM_INDEX_NONE));
@@ -303,7 +320,7 @@ void add_index(nb::handle k, prism_tensor_t self, std::vector<prism_tensor_index
     if (is_tensor(k)) {
       t = nb::borrow(k);
     } else if (PyList_Check(p) || PyTuple_Check(p) || nb::hasattr(k, "__array_interface__")) {
-      t = g_tensor_factory(k);
+      t = nb::handle(g_tensor_factory)(k);
       if (prism_tensor_numel(handle_of(t)) == 0 && prism_tensor_dtype(handle_of(t)) != PRISM_DTYPE_BOOL) {
         prism_tensor_t c = nullptr;
         check(prism_to_dtype(handle_of(t), PRISM_DTYPE_I64, &c));
@@ -372,8 +389,9 @@ void setitem(nb::handle self, nb::handle key, nb::handle value) {
     if (scalar_kind(value, x) != ScalarKind::None) {
       check(prism_scalar(x, prism_tensor_dtype(h), prism_tensor_device(h), &v));
       tmp = Tensor(v);
-    } else if (PyList_Check(value.ptr()) || PyTuple_Check(value.ptr()) || nb::hasattr(value, "__array_interface__")) {
-      nb::object t = g_tensor_factory(value);
+    } else if (PyList_Check(value.ptr()) || PyTuple_Check(value.ptr()) ||
+               nb::hasattr(value, "__array_interface__")) {
+      nb::object t = nb::handle(g_tensor_factory)(value);
       keep.push_back(t);
       v = handle_of(t);
     } else {
@@ -393,7 +411,8 @@ std::vector<prism_tensor_t> tensor_list(nb::handle seq, const char* what) {
   }
   std::vector<prism_tensor_t> out;
   for (nb::handle o : seq) out.push_back(tensor_arg(o, what));
-  if (out.empty()) throw Error(PRISM_ERROR_INVALID_ARGUMENT, std::string(what) + ": expected a non-empty list of tensors");
+  if (out.empty())
+    throw Error(PRISM_ERROR_INVALID_ARGUMENT, std::string(what) + ": expected a non-empty list of tensors");
   return out;
 }
 
@@ -425,14 +444,14 @@ nb::object view_sizes(nb::handle self, const std::vector<int64_t>& s,
   return wrap(out);
 }
 
-#define PRISM_PY_UNARY(name) \
-  .def(#name, &unop<prism_##name>).def(#name "_", &uninplace<prism_##name##_>)
+#define PRISM_PY_UNARY(name) .def(#name, &unop<prism_##name>).def(#name "_", &uninplace<prism_##name##_>)
 
 }  // namespace
 
 void register_tensor(nb::module_& m) {
-  nb::class_<Tensor> cls(m, "TensorBase", nb::is_weak_referenceable(),
-                         "The native part of prism.Tensor: a handle to a Prism tensor (C ABI prism_tensor_t).");
+  nb::class_<Tensor> cls(
+      m, "TensorBase", nb::is_weak_referenceable(),
+      "The native part of prism.Tensor: a handle to a Prism tensor (C ABI prism_tensor_t).");
   g_tensor_base = reinterpret_cast<PyTypeObject*>(cls.ptr());
   g_tensor_type = g_tensor_base;
 
@@ -440,16 +459,19 @@ void register_tensor(nb::module_& m) {
     c.inc_ref();
     g_size_type = c.ptr();
   });
-  m.def("_set_tensor_factory", [](nb::object f) { g_tensor_factory = f; });
+  m.def("_set_tensor_factory", [](nb::object f) {
+    Py_XDECREF(g_tensor_factory);
+    g_tensor_factory = f.release().ptr();
+  });
   m.def(
       "_operand",
       [](nb::handle t, nb::handle other) -> nb::object {
         if (is_tensor(other)) return nb::borrow(other);
         Tensor s;
         if (!make_scalar(other, tensor_arg(t, "input"), s)) {
-          throw nb::type_error((std::string("expected a prism.Tensor or a number, got ") +
-                                nb::type_name(other.type()).c_str())
-                                   .c_str());
+          throw nb::type_error(
+              (std::string("expected a prism.Tensor or a number, got ") + nb::type_name(other.type()).c_str())
+                  .c_str());
         }
         return wrap(s.release());
       },
@@ -458,7 +480,8 @@ void register_tensor(nb::module_& m) {
 
   cls
       // metadata
-      .def_prop_ro("shape", [](nb::handle s) { return size_tuple(sizes_of(handle_of(s))); }, "The sizes (prism.Size).")
+      .def_prop_ro(
+          "shape", [](nb::handle s) { return size_tuple(sizes_of(handle_of(s))); }, "The sizes (prism.Size).")
       .def_prop_ro(
           "dtype",
           [](nb::handle s) {
@@ -475,8 +498,10 @@ void register_tensor(nb::module_& m) {
             return std::string(prism_tensor_device(h));
           },
           "The device string, e.g. 'cpu:0'.")
-      .def_prop_ro("ndim", [](nb::handle s) { return prism_tensor_ndim(handle_of(s)); }, "Number of dims.")
-      .def("dim", [](nb::handle s) { return prism_tensor_ndim(handle_of(s)); }, "Number of dims.")
+      .def_prop_ro(
+          "ndim", [](nb::handle s) { return prism_tensor_ndim(handle_of(s)); }, "Number of dims.")
+      .def(
+          "dim", [](nb::handle s) { return prism_tensor_ndim(handle_of(s)); }, "Number of dims.")
       .def("ndimension", [](nb::handle s) { return prism_tensor_ndim(handle_of(s)); })
       .def(
           "numel",
@@ -508,8 +533,8 @@ void register_tensor(nb::module_& m) {
             int64_t n = static_cast<int64_t>(st.size());
             if (d < -n || d >= n) {
               throw Error(PRISM_ERROR_INDEX, "Dimension out of range (expected to be in range of [" +
-                                                 std::to_string(-n) + ", " + std::to_string(n - 1) + "], but got " +
-                                                 std::to_string(d) + ")");
+                                                 std::to_string(-n) + ", " + std::to_string(n - 1) +
+                                                 "], but got " + std::to_string(d) + ")");
             }
             return nb::int_(st[static_cast<size_t>(d < 0 ? d + n : d)]);
           },
@@ -583,8 +608,9 @@ void register_tensor(nb::module_& m) {
            [](nb::handle s) {
              prism_tensor_t h = handle_of(s);
              if (prism_tensor_dtype(h) != PRISM_DTYPE_BOOL) {
-               throw Error(PRISM_ERROR_TYPE, std::string("~ (bitwise_not): only bool tensors are supported, got ") +
-                                                 prism_dtype_name(prism_tensor_dtype(h)));
+               throw Error(PRISM_ERROR_TYPE,
+                           std::string("~ (bitwise_not): only bool tensors are supported, got ") +
+                               prism_dtype_name(prism_tensor_dtype(h)));
              }
              prism_tensor_t out = nullptr;
              check(prism_logical_not(h, &out));
@@ -610,7 +636,8 @@ void register_tensor(nb::module_& m) {
             check(prism_add(a, operand(other, a, tmp, "add"), alpha, &out));
             return wrap(out);
           },
-          nb::arg("other").none(), nb::kw_only(), "alpha"_a = 1.0, "self + alpha * other (broadcasting, type promotion).")
+          nb::arg("other").none(), nb::kw_only(), "alpha"_a = 1.0,
+          "self + alpha * other (broadcasting, type promotion).")
       .def(
           "add_",
           [](nb::handle s, nb::handle other, double alpha) {
@@ -677,9 +704,10 @@ void register_tensor(nb::module_& m) {
               } else if (md == "trunc") {
                 rm = PRISM_ROUNDING_TRUNC;
               } else {
-                throw nb::value_error(("div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '" +
-                                       md + "'")
-                                          .c_str());
+                throw nb::value_error(
+                    ("div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '" + md +
+                     "'")
+                        .c_str());
               }
             }
             prism_tensor_t out = nullptr;
@@ -704,7 +732,8 @@ void register_tensor(nb::module_& m) {
             check(prism_clamp(handle_of(s), lo.is_none() ? nullptr : &a, hi.is_none() ? nullptr : &b, &out));
             return wrap(out);
           },
-          nb::arg("min").none() = nb::none(), nb::arg("max").none() = nb::none(), "Clamps every element into [min, max].")
+          nb::arg("min").none() = nb::none(), nb::arg("max").none() = nb::none(),
+          "Clamps every element into [min, max].")
       .def(
           "clamp_",
           [](nb::handle s, nb::handle lo, nb::handle hi) {
@@ -719,21 +748,23 @@ void register_tensor(nb::module_& m) {
       // reductions
       .def("sum", &reduce<prism_sum>, nb::arg("dim").none() = nb::none(), "keepdim"_a = false, nb::kw_only(),
            nb::arg("dtype").none() = nb::none(), "Sum over `dim` (int or tuple; None: all).")
-      .def("prod", &reduce<prism_prod>, nb::arg("dim").none() = nb::none(), "keepdim"_a = false, nb::kw_only(),
-           nb::arg("dtype").none() = nb::none())
-      .def("mean", &reduce<prism_mean>, nb::arg("dim").none() = nb::none(), "keepdim"_a = false, nb::kw_only(),
-           nb::arg("dtype").none() = nb::none())
-      .def("amax", &reduce<prism_amax>, nb::arg("dim").none() = nb::none(), "keepdim"_a = false, nb::kw_only(),
-           nb::arg("dtype").none() = nb::none())
-      .def("amin", &reduce<prism_amin>, nb::arg("dim").none() = nb::none(), "keepdim"_a = false, nb::kw_only(),
-           nb::arg("dtype").none() = nb::none())
+      .def("prod", &reduce<prism_prod>, nb::arg("dim").none() = nb::none(), "keepdim"_a = false,
+           nb::kw_only(), nb::arg("dtype").none() = nb::none())
+      .def("mean", &reduce<prism_mean>, nb::arg("dim").none() = nb::none(), "keepdim"_a = false,
+           nb::kw_only(), nb::arg("dtype").none() = nb::none())
+      .def("amax", &reduce<prism_amax>, nb::arg("dim").none() = nb::none(), "keepdim"_a = false,
+           nb::kw_only(), nb::arg("dtype").none() = nb::none())
+      .def("amin", &reduce<prism_amin>, nb::arg("dim").none() = nb::none(), "keepdim"_a = false,
+           nb::kw_only(), nb::arg("dtype").none() = nb::none())
       .def("all", &reduce<prism_all>, nb::arg("dim").none() = nb::none(), "keepdim"_a = false, nb::kw_only(),
            nb::arg("dtype").none() = nb::none())
       .def("any", &reduce<prism_any>, nb::arg("dim").none() = nb::none(), "keepdim"_a = false, nb::kw_only(),
            nb::arg("dtype").none() = nb::none())
       .def(
           "logsumexp",
-          [](nb::handle s, nb::handle dim, bool keepdim) { return reduce<prism_logsumexp>(s, dim, keepdim, nb::none()); },
+          [](nb::handle s, nb::handle dim, bool keepdim) {
+            return reduce<prism_logsumexp>(s, dim, keepdim, nb::none());
+          },
           "dim"_a, "keepdim"_a = false)
       .def(
           "_var",
@@ -764,7 +795,8 @@ void register_tensor(nb::module_& m) {
                              keepdim ? 1 : 0, &out));
             return wrap(out);
           },
-          nb::arg("p").none() = nb::none(), nb::arg("dim").none() = nb::none(), "keepdim"_a = false, "The p-norm over `dim` (None: all).")
+          nb::arg("p").none() = nb::none(), nb::arg("dim").none() = nb::none(), "keepdim"_a = false,
+          "The p-norm over `dim` (None: all).")
       .def(
           "_max_all",
           [](nb::handle s, bool is_min) {
@@ -892,13 +924,14 @@ void register_tensor(nb::module_& m) {
            })
 
       // views
-      .def("view", [](nb::handle s, nb::args a) { return view_sizes(s, sizes_from_args(a, "view"), prism_view); })
-      .def("reshape",
-           [](nb::handle s, nb::args a) { return view_sizes(s, sizes_from_args(a, "reshape"), prism_reshape); })
+      .def("view",
+           [](nb::handle s, nb::args a) { return view_sizes(s, sizes_from_args(a, "view"), prism_view); })
+      .def("reshape", [](nb::handle s,
+                         nb::args a) { return view_sizes(s, sizes_from_args(a, "reshape"), prism_reshape); })
       .def("expand",
            [](nb::handle s, nb::args a) { return view_sizes(s, sizes_from_args(a, "expand"), prism_expand); })
-      .def("permute",
-           [](nb::handle s, nb::args a) { return view_sizes(s, sizes_from_args(a, "permute"), prism_permute); })
+      .def("permute", [](nb::handle s,
+                         nb::args a) { return view_sizes(s, sizes_from_args(a, "permute"), prism_permute); })
       .def(
           "transpose",
           [](nb::handle s, int64_t d0, int64_t d1) {
@@ -985,7 +1018,8 @@ void register_tensor(nb::module_& m) {
             std::vector<int64_t> sz = int_list(size, "size"), st = int_list(stride, "stride");
             if (sz.size() != st.size()) throw nb::value_error("as_strided: size and stride differ in length");
             prism_tensor_t out = nullptr;
-            check(prism_as_strided(handle_of(s), sz.data(), st.data(), static_cast<int32_t>(sz.size()), offset, &out));
+            check(prism_as_strided(handle_of(s), sz.data(), st.data(), static_cast<int32_t>(sz.size()),
+                                   offset, &out));
             return wrap(out);
           },
           "size"_a, "stride"_a, "storage_offset"_a = 0)
@@ -1102,6 +1136,38 @@ void register_tensor(nb::module_& m) {
           },
           "mask"_a, "value"_a)
       .def(
+          "index_fill",
+          [](nb::handle s, int64_t dim, nb::handle index, double value) {
+            prism_tensor_t out = nullptr;
+            check(prism_index_fill(handle_of(s), dim, tensor_arg(index, "index_fill: index"), value, &out));
+            return wrap(out);
+          },
+          "dim"_a, "index"_a, "value"_a)
+      .def(
+          "index_fill_",
+          [](nb::handle s, int64_t dim, nb::handle index, double value) {
+            check(prism_index_fill_(handle_of(s), dim, tensor_arg(index, "index_fill_: index"), value));
+            return nb::borrow(s);
+          },
+          "dim"_a, "index"_a, "value"_a)
+      .def(
+          "index_add",
+          [](nb::handle s, int64_t dim, nb::handle index, nb::handle src, double alpha) {
+            prism_tensor_t out = nullptr;
+            check(prism_index_add(handle_of(s), dim, tensor_arg(index, "index_add: index"),
+                                  tensor_arg(src, "index_add: source"), alpha, &out));
+            return wrap(out);
+          },
+          "dim"_a, "index"_a, "source"_a, nb::kw_only(), "alpha"_a = 1.0)
+      .def(
+          "index_add_",
+          [](nb::handle s, int64_t dim, nb::handle index, nb::handle src, double alpha) {
+            check(prism_index_add_(handle_of(s), dim, tensor_arg(index, "index_add_: index"),
+                                   tensor_arg(src, "index_add_: source"), alpha));
+            return nb::borrow(s);
+          },
+          "dim"_a, "index"_a, "source"_a, nb::kw_only(), "alpha"_a = 1.0)
+      .def(
           "masked_select",
           [](nb::handle s, nb::handle mask) {
             prism_tensor_t out = nullptr;
@@ -1156,7 +1222,9 @@ void register_tensor(nb::module_& m) {
             if (g == nullptr) return nb::none();
             return wrap(g);
           },
-          [](nb::handle s, nb::handle g) { check(prism_tensor_set_grad(handle_of(s), opt_handle(g, "grad"))); },
+          [](nb::handle s, nb::handle g) {
+            check(prism_tensor_set_grad(handle_of(s), opt_handle(g, "grad")));
+          },
           nb::arg("value").none(), "The accumulated gradient (None when there is none); settable.")
       .def(
           "_set_data",
@@ -1179,10 +1247,7 @@ void register_tensor(nb::module_& m) {
             *nb::inst_ptr<Tensor>(s) = std::move(fresh);  // the old handle is released with `fresh`
           },
           "other"_a)
-      .def("retain_grad",
-           [](nb::handle s) {
-             check(prism_tensor_retain_grad(handle_of(s)));
-           })
+      .def("retain_grad", [](nb::handle s) { check(prism_tensor_retain_grad(handle_of(s))); })
       .def(
           "_grad_fn_info",
           [](nb::handle s) -> nb::object {
@@ -1227,7 +1292,8 @@ void register_tensor(nb::module_& m) {
         prism_tensor_t c = tensor_arg(cond, "where: condition");
         Tensor ta, tb;
         prism_tensor_t ha = nullptr, hb = nullptr;
-        // A scalar branch takes the other branch's dtype (weak scalar), or float32/int64 when both are scalars.
+        // A scalar branch takes the other branch's dtype (weak scalar), or float32/int64 when both are
+        // scalars.
         if (is_tensor(a)) {
           ha = handle_of(a);
           hb = operand(b, ha, tb, "where");
@@ -1237,10 +1303,11 @@ void register_tensor(nb::module_& m) {
         } else {
           double va = 0, vb = 0;
           ScalarKind ka = scalar_kind(a, va), kb = scalar_kind(b, vb);
-          if (ka == ScalarKind::None || kb == ScalarKind::None) throw nb::type_error("where: expected tensors or numbers");
+          if (ka == ScalarKind::None || kb == ScalarKind::None)
+            throw nb::type_error("where: expected tensors or numbers");
           prism_dtype dt = (ka == ScalarKind::Float || kb == ScalarKind::Float) ? PRISM_DTYPE_F32
-                           : (ka == ScalarKind::Int || kb == ScalarKind::Int) ? PRISM_DTYPE_I64
-                                                                               : PRISM_DTYPE_BOOL;
+                           : (ka == ScalarKind::Int || kb == ScalarKind::Int)   ? PRISM_DTYPE_I64
+                                                                                : PRISM_DTYPE_BOOL;
           check(prism_scalar(va, dt, prism_tensor_device(c), &ha));
           ta = Tensor(ha);
           check(prism_scalar(vb, dt, prism_tensor_device(c), &hb));
@@ -1250,7 +1317,8 @@ void register_tensor(nb::module_& m) {
         check(prism_where(c, ha, hb, &out));
         return wrap(out);
       },
-      "condition"_a, "input"_a, nb::arg("other").none(), "condition ? input : other, elementwise (three-way broadcasting).");
+      "condition"_a, "input"_a, nb::arg("other").none(),
+      "condition ? input : other, elementwise (three-way broadcasting).");
   m.def(
       "equal",
       [](nb::handle a, nb::handle b) {
@@ -1263,7 +1331,8 @@ void register_tensor(nb::module_& m) {
       "allclose",
       [](nb::handle a, nb::handle b, double rtol, double atol, bool equal_nan) {
         int32_t r = 0;
-        check(prism_allclose(tensor_arg(a, "allclose"), tensor_arg(b, "allclose"), rtol, atol, equal_nan ? 1 : 0, &r));
+        check(prism_allclose(tensor_arg(a, "allclose"), tensor_arg(b, "allclose"), rtol, atol,
+                             equal_nan ? 1 : 0, &r));
         return r != 0;
       },
       "input"_a, nb::arg("other").none(), "rtol"_a = 1e-5, "atol"_a = 1e-8, "equal_nan"_a = false,
@@ -1273,8 +1342,8 @@ void register_tensor(nb::module_& m) {
       [](nb::handle t, nb::handle indices, nb::handle values, bool accumulate) {
         std::vector<prism_tensor_t> ix = tensor_list(indices, "index_put: indices");
         prism_tensor_t out = nullptr;
-        check(prism_index_put(tensor_arg(t, "index_put"), ix.data(), ix.size(), tensor_arg(values, "index_put: values"),
-                              accumulate ? 1 : 0, &out));
+        check(prism_index_put(tensor_arg(t, "index_put"), ix.data(), ix.size(),
+                              tensor_arg(values, "index_put: values"), accumulate ? 1 : 0, &out));
         return wrap(out);
       },
       "input"_a, "indices"_a, "values"_a, "accumulate"_a = false);
@@ -1285,7 +1354,8 @@ void register_tensor(nb::module_& m) {
         std::vector<prism_tensor_index> idx;
         std::vector<nb::object> keep;
         parse_key(key, h, idx, keep);
-        check(prism_index_put_(h, idx.data(), idx.size(), tensor_arg(values, "index_put_: values"), accumulate ? 1 : 0));
+        check(prism_index_put_(h, idx.data(), idx.size(), tensor_arg(values, "index_put_: values"),
+                               accumulate ? 1 : 0));
       },
       "input"_a, "key"_a, "values"_a, "accumulate"_a = false);
 
@@ -1294,7 +1364,8 @@ void register_tensor(nb::module_& m) {
   auto create = [](CreateFn fn) {
     return [fn](const std::vector<int64_t>& sizes, nb::handle dtype, nb::handle device) {
       prism_tensor_t out = nullptr;
-      check(fn(sizes.data(), static_cast<int32_t>(sizes.size()), dtype_arg(dtype), device_arg(device).c_str(), &out));
+      check(fn(sizes.data(), static_cast<int32_t>(sizes.size()), dtype_arg(dtype), device_arg(device).c_str(),
+               &out));
       return wrap(out);
     };
   };
@@ -1372,7 +1443,8 @@ void register_tensor(nb::module_& m) {
   m.def(
       "_make_subclass",
       [](nb::handle cls, nb::handle data, bool requires_grad) {
-        if (!PyType_Check(cls.ptr()) || !PyType_IsSubtype(reinterpret_cast<PyTypeObject*>(cls.ptr()), g_tensor_base)) {
+        if (!PyType_Check(cls.ptr()) ||
+            !PyType_IsSubtype(reinterpret_cast<PyTypeObject*>(cls.ptr()), g_tensor_base)) {
           throw nb::type_error("_make_subclass: cls must be a subclass of prism.Tensor");
         }
         prism_tensor_t out = nullptr;

@@ -50,9 +50,13 @@ extern PyTypeObject* g_tensor_type;
 extern PyTypeObject* g_tensor_base;
 
 // True when `o` is a prism tensor (TensorBase or any subclass).
-inline bool is_tensor(nb::handle o) { return PyObject_TypeCheck(o.ptr(), g_tensor_base) != 0; }
+inline bool is_tensor(nb::handle o) {
+  return PyObject_TypeCheck(o.ptr(), g_tensor_base) != 0;
+}
 // The handle of a tensor object (no check).
-inline prism_tensor_t handle_of(nb::handle o) { return nb::inst_ptr<Tensor>(o)->h; }
+inline prism_tensor_t handle_of(nb::handle o) {
+  return nb::inst_ptr<Tensor>(o)->h;
+}
 // The handle of `o`, raising TypeError naming `what` when it is not a tensor.
 prism_tensor_t tensor_arg(nb::handle o, const char* what);
 // None -> NULL, a tensor -> its handle, else TypeError.

@@ -203,3 +203,15 @@ def test_worker_info_persistent_workers_and_errors():
         list(DataLoader(Failing(), batch_size=2, num_workers=2))
     with pytest.raises(ValueError):
         DataLoader(Squares(3), num_workers=-1)
+
+
+def test_breaking_out_of_a_worker_epoch_shuts_the_workers_down():
+    import gc
+    loader = DataLoader(Squares(200), batch_size=2, num_workers=2)
+    it = iter(loader)
+    first = next(it)
+    assert first["label"].tolist() == [0, 1]
+    workers = list(it._workers)
+    del it  # must return (workers told to stop, or terminated after a grace period), never hang
+    gc.collect()
+    assert all(not w.is_alive() for w in workers)

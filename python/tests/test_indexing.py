@@ -121,3 +121,12 @@ def test_index_ops_methods():
     assert z.tolist() == [6, 0, 5]
     assert close(prism.zeros(3).index_put((prism.tensor([1, 1]),), prism.tensor([1.0, 2.0]), accumulate=True),
                  [0, 3, 0])
+
+
+def test_index_fill_and_index_add():
+    x = prism.zeros(2, 3)
+    assert x.index_fill(1, prism.tensor([0, 2]), 5.0).tolist() == [[5, 0, 5], [5, 0, 5]]
+    x.index_fill_(0, prism.tensor([1]), -1.0)
+    assert x.tolist() == [[0, 0, 0], [-1, -1, -1]]
+    y = prism.zeros(3).index_add(0, prism.tensor([0, 0, 2]), prism.tensor([1.0, 2.0, 3.0]))
+    assert y.tolist() == [3, 0, 3]

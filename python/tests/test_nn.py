@@ -485,3 +485,18 @@ def test_training_on_every_loaded_device_matches_cpu(tmp_path):
                                              pin_memory_device=dev)
         xb, yb = next(iter(loader))
         assert xb.is_pinned() and xb.to(dev).tolist() == x[:8].tolist()
+
+
+def test_deepcopy_and_pickle_keep_parameters_and_buffers():
+    import copy
+    import pickle
+    m = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    m(prism.randn(4, 3))  # running stats move
+    for clone in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
+        assert isinstance(clone[0].weight, nn.Parameter) and clone[0].weight.requires_grad
+        assert clone[0].weight is not m[0].weight
+        for (k, a), (_, b) in zip(clone.state_dict().items(), m.state_dict().items()):
+            assert a.dtype == b.dtype and a.tolist() == b.tolist(), k
+        with prism.no_grad():
+            clone[0].weight.fill_(0.0)
+        assert m[0].weight.abs().sum().item() > 0

@@ -146,8 +146,6 @@ def test_indexing_chapter():
 
 
 def test_index_fill_seed_snippet():
-    if not hasattr(prism.Tensor, "index_fill_"):
-        pytest.xfail("Tensor.index_fill_ is not bound in prism._C yet")
     x, tx = prism.arange(9).view(3, 3), torch.arange(9).view(3, 3)
     x.index_fill_(1, prism.tensor([0, 2]), -1)
     tx.index_fill_(1, torch.tensor([0, 2]), -1)

@@ -235,3 +235,12 @@ def test_data_rebinds_like_pytorch():
     p.data = prism.zeros(3, dtype=prism.float64)  # shape and dtype may change
     assert p.shape == (3,) and p.dtype is prism.float64 and isinstance(p, P)
     assert not p.data.requires_grad
+
+
+def test_pickle_round_trip():
+    import pickle
+
+    t = prism.tensor([[1.5, 2.0]], dtype=prism.float64)
+    u = pickle.loads(pickle.dumps(t))
+    assert u.dtype is prism.float64 and u.tolist() == t.tolist()
+    assert pickle.loads(pickle.dumps(prism.int32)) is prism.int32

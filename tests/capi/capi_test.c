@@ -1070,6 +1070,297 @@ static void test_unary(void) {
   rel(x);
 }
 
+/* Reads an int64 tensor exactly and compares it with want (no trip through double). */
+static void check_i64(prism_tensor_t t, const int64_t* want, int64_t n, int line) {
+  int64_t got[16];
+  int64_t i;
+  if (n > 16 || prism_tensor_dtype(t) != PRISM_DTYPE_I64 || prism_tensor_numel(t) != n ||
+      prism_tensor_copy_to_host(t, got, (size_t)n * sizeof(int64_t)) != PRISM_OK) {
+    fprintf(stderr, "%s:%d: [%s] not an int64 tensor of %lld elements: %s\n", __FILE__, line, g_section,
+            (long long)n, prism_last_error());
+    ++g_failures;
+    return;
+  }
+  for (i = 0; i < n; ++i) {
+    if (got[i] != want[i]) {
+      fprintf(stderr, "%s:%d: [%s] value %lld: got %lld, expected %lld\n", __FILE__, line, g_section,
+              (long long)i, (long long)got[i], (long long)want[i]);
+      ++g_failures;
+      return;
+    }
+  }
+}
+#define EXPECT_I64(t, want, n) check_i64((t), (want), (n), __LINE__)
+
+typedef prism_status (*binary_fn)(prism_tensor_t, prism_tensor_t, prism_tensor_t*);
+typedef prism_status (*binary_inplace_fn)(prism_tensor_t, prism_tensor_t);
+
+/* Math and bitwise ops the array API standard needs; expected values are NumPy 1.24's. */
+static void test_math_ops(void) {
+  static const struct {
+    const char* name;
+    unary_fn fn;
+    unary_inplace_fn fn_;
+    int domain; /* 0: x in (-1, 1); 1: x >= 1 */
+    double want[5];
+  } unary_cases[] = {
+      {"tan",
+       prism_tan,
+       prism_tan_,
+       0,
+       {-0.9315964599440725, -0.25534192122103627, 0.0, 0.5463024898437905, 1.197421629234348}},
+      {"asin",
+       prism_asin,
+       prism_asin_,
+       0,
+       {-0.8480620789814809, -0.25268025514207865, 0.0, 0.5235987755982989, 1.0654358165107394}},
+      {"acos",
+       prism_acos,
+       prism_acos_,
+       0,
+       {2.4188584057763776, 1.8234765819369751, 1.5707963267948966, 1.0471975511965976, 0.5053605102841573}},
+      {"atan",
+       prism_atan,
+       prism_atan_,
+       0,
+       {-0.6435011087932844, -0.24497866312686414, 0.0, 0.4636476090008061, 0.7188299996216245}},
+      {"sinh",
+       prism_sinh,
+       prism_sinh_,
+       0,
+       {-0.8223167319358299, -0.2526123168081683, 0.0, 0.5210953054937474, 0.9910066371442947}},
+      {"cosh",
+       prism_cosh,
+       prism_cosh_,
+       0,
+       {1.2946832846768446, 1.031413099879573, 1.0, 1.1276259652063807, 1.4078686568228032}},
+      {"asinh",
+       prism_asinh,
+       prism_asinh_,
+       0,
+       {-0.6931471805599453, -0.24746646154726346, 0.0, 0.48121182505960347, 0.790168725412397}},
+      {"atanh",
+       prism_atanh,
+       prism_atanh_,
+       0,
+       {-0.9729550745276566, -0.25541281188299536, 0.0, 0.5493061443340549, 1.354025100551105}},
+      {"acosh",
+       prism_acosh,
+       prism_acosh_,
+       1,
+       {0.0, 0.9624236501192069, 1.3169578969248168, 2.993222846126381, 14.508657738523969}},
+      {"log2",
+       prism_log2,
+       prism_log2_,
+       1,
+       {0.0, 0.5849625007211562, 1.0, 3.321928094887362, 19.931568569324174}},
+      {"log10", prism_log10, prism_log10_, 1, {0.0, 0.17609125905568124, 0.3010299956639812, 1.0, 6.0}},
+  };
+  static const struct {
+    const char* name;
+    binary_fn fn;
+    binary_inplace_fn fn_;
+    double tol; /* 0 where the result is exact */
+    double want[6];
+  } binary_cases[] = {
+      {"atan2",
+       prism_atan2,
+       prism_atan2_,
+       1e-13,
+       {0.46364760900080615, -1.8157749899217608, 3.141592653589793, -0.0, 2.498091544796509,
+        1.5707963267948966}},
+      {"hypot",
+       prism_hypot,
+       prism_hypot_,
+       1e-13,
+       {2.23606797749979, 2.0615528128088303, 1.0, 1.0, 5.0, INFINITY}},
+      {"copysign", prism_copysign, prism_copysign_, 0, {1.0, -2.0, -0.0, 0.0, -3.0, INFINITY}},
+      {"logaddexp",
+       prism_logaddexp,
+       prism_logaddexp_,
+       1e-13,
+       {2.313261687518223, -0.29858672201724756, 0.31326168751822286, 1.3132616875182228, 3.000911466453774,
+        INFINITY}},
+      {"nextafter",
+       prism_nextafter,
+       prism_nextafter_,
+       0,
+       {1.0000000000000002, -1.9999999999999998, -5e-324, 5e-324, 2.9999999999999996,
+        1.7976931348623157e+308}},
+  };
+  const double small[5] = {-0.75, -0.25, 0.0, 0.5, 0.875};
+  const double big[5] = {1.0, 1.5, 2.0, 10.0, 1e6};
+  size_t i;
+  char section[64];
+  prism_tensor_t x = NULL, y = NULL, a = NULL, b = NULL, c = NULL, s = NULL, k = NULL;
+  uint8_t flags[6];
+  for (i = 0; i < sizeof(unary_cases) / sizeof(unary_cases[0]); ++i) {
+    sprintf(section, "math %s", unary_cases[i].name);
+    g_section = section;
+    x = make(unary_cases[i].domain ? big : small, PRISM_DTYPE_F64, I64S(5), 1);
+    EXPECT_OK(unary_cases[i].fn(x, &y));
+    EXPECT(prism_tensor_dtype(y) == PRISM_DTYPE_F64);
+    EXPECT_VALUES(y, unary_cases[i].want, 5, 1e-13);
+    EXPECT_OK(unary_cases[i].fn_(x));
+    EXPECT_VALUES(x, unary_cases[i].want, 5, 1e-13);
+    rel(x);
+    rel(y);
+  }
+  g_section = "math trunc";
+  x = make(F64S(-2.5, -0.5, 0.5, 1.99, 3.0), PRISM_DTYPE_F64, I64S(5), 1);
+  EXPECT_OK(prism_trunc(x, &y));
+  EXPECT_VALUES(y, F64S(-2, -0.0, 0, 1, 3), 5, 0);
+  EXPECT_OK(prism_trunc_(x));
+  EXPECT_VALUES(x, F64S(-2, -0.0, 0, 1, 3), 5, 0);
+  rel(y);
+  rel(x);
+  x = make(I64S(INT64_MIN, -7, INT64_MAX), PRISM_DTYPE_I64, I64S(3), 1);
+  EXPECT_OK(prism_trunc(x, &y)); /* integers are unchanged and keep their dtype */
+  EXPECT_I64(y, I64S(INT64_MIN, -7, INT64_MAX), 3);
+  rel(y);
+  EXPECT_OK(prism_tan(x, &y)); /* integer input of a float-only op -> float32 */
+  EXPECT(prism_tensor_dtype(y) == PRISM_DTYPE_F32);
+  rel(y);
+  rel(x);
+
+  for (i = 0; i < sizeof(binary_cases) / sizeof(binary_cases[0]); ++i) {
+    sprintf(section, "math %s", binary_cases[i].name);
+    g_section = section;
+    a = make(F64S(1.0, -2.0, 0.0, -0.0, 3.0, INFINITY), PRISM_DTYPE_F64, I64S(6), 1);
+    b = make(F64S(2.0, -0.5, -1.0, 1.0, -4.0, 2.0), PRISM_DTYPE_F64, I64S(6), 1);
+    EXPECT_OK(binary_cases[i].fn(a, b, &c));
+    EXPECT_VALUES(c, binary_cases[i].want, 6, binary_cases[i].tol);
+    rel(c);
+    EXPECT_OK(binary_cases[i].fn_(a, b));
+    EXPECT_VALUES(a, binary_cases[i].want, 6, binary_cases[i].tol);
+    rel(a);
+    rel(b);
+  }
+  g_section = "math signed zeros";
+  a = make(F64S(0.0, -0.0, 1.0), PRISM_DTYPE_F64, I64S(3), 1);
+  b = make(F64S(-1.0, 1.0, -0.0), PRISM_DTYPE_F64, I64S(3), 1);
+  EXPECT_OK(prism_copysign(a, b, &c));
+  EXPECT_OK(prism_signbit(c, &s));
+  EXPECT(prism_tensor_copy_to_host(s, flags, 3) == PRISM_OK && flags[0] == 1 && flags[1] == 0 &&
+         flags[2] == 1);
+  rel(s);
+  rel(c);
+  rel(a);
+  rel(b);
+  g_section = "math logaddexp infinities";
+  a = make(F64S(-INFINITY, INFINITY, 1000.0), PRISM_DTYPE_F64, I64S(3), 1);
+  EXPECT_OK(prism_logaddexp(a, a, &c));
+  EXPECT_VALUES(c, F64S(-INFINITY, INFINITY, 1000.6931471805599), 3, 1e-12);
+  rel(c);
+  rel(a);
+
+  g_section = "predicates";
+  x = make(F64S(NAN, -INFINITY, -0.0, 0.0, -1.5, 2.0), PRISM_DTYPE_F64, I64S(6), 1);
+  EXPECT_OK(prism_isnan(x, &y));
+  EXPECT(prism_tensor_dtype(y) == PRISM_DTYPE_BOOL);
+  EXPECT_VALUES(y, F64S(1, 0, 0, 0, 0, 0), 6, 0);
+  rel(y);
+  EXPECT_OK(prism_isinf(x, &y));
+  EXPECT_VALUES(y, F64S(0, 1, 0, 0, 0, 0), 6, 0);
+  rel(y);
+  EXPECT_OK(prism_isfinite(x, &y));
+  EXPECT_VALUES(y, F64S(0, 0, 1, 1, 1, 1), 6, 0);
+  rel(y);
+  EXPECT_OK(prism_signbit(x, &y));
+  EXPECT_VALUES(y, F64S(0, 1, 1, 0, 1, 0), 6, 0);
+  rel(y);
+  rel(x);
+  x = make(I32S(-3, 0, 5), PRISM_DTYPE_I32, I64S(3), 1);
+  EXPECT_OK(prism_isfinite(x, &y));
+  EXPECT_VALUES(y, F64S(1, 1, 1), 3, 0);
+  rel(y);
+  EXPECT_OK(prism_signbit(x, &y));
+  EXPECT_VALUES(y, F64S(1, 0, 0), 3, 0);
+  rel(y);
+  rel(x);
+
+  g_section = "bitwise int64 (exact)";
+  a = make(I64S(INT64_C(0x7FFFFFFFFFFFFFFE), INT64_MIN, INT64_C(0x123456789ABCDEF0), -5), PRISM_DTYPE_I64,
+           I64S(4), 1);
+  b = make(I64S(INT64_C(0x0F0F0F0F0F0F0F0F), 3, -1, 7), PRISM_DTYPE_I64, I64S(4), 1);
+  EXPECT_OK(prism_bitwise_and(a, b, &c));
+  EXPECT_I64(c, I64S(INT64_C(1085102592571150094), 0, INT64_C(1311768467463790320), 3), 4);
+  rel(c);
+  EXPECT_OK(prism_bitwise_or(a, b, &c));
+  EXPECT_I64(c, I64S(INT64_MAX, INT64_C(-9223372036854775805), -1, -1), 4);
+  rel(c);
+  EXPECT_OK(prism_bitwise_xor(a, b, &c));
+  EXPECT_I64(
+      c, I64S(INT64_C(8138269444283625713), INT64_C(-9223372036854775805), INT64_C(-1311768467463790321), -4),
+      4);
+  rel(c);
+  EXPECT_OK(prism_bitwise_not(a, &c));
+  EXPECT_I64(c, I64S(INT64_C(-9223372036854775807), INT64_MAX, INT64_C(-1311768467463790321), 4), 4);
+  rel(c);
+  EXPECT_OK(prism_bitwise_xor_(a, b)); /* in place, twice, restores a */
+  EXPECT_OK(prism_bitwise_xor_(a, b));
+  EXPECT_I64(a, I64S(INT64_C(0x7FFFFFFFFFFFFFFE), INT64_MIN, INT64_C(0x123456789ABCDEF0), -5), 4);
+  EXPECT_OK(prism_bitwise_and_(a, b));
+  EXPECT_OK(prism_bitwise_or_(a, b));
+  EXPECT_OK(prism_bitwise_not_(a));
+  rel(a);
+  rel(b);
+
+  g_section = "shifts int64 (exact)";
+  s = make(I64S(1, -8, INT64_C(0x4000000000000001), 5, -1), PRISM_DTYPE_I64, I64S(5), 1);
+  k = make(I64S(62, 1, 1, 64, 70), PRISM_DTYPE_I64, I64S(5), 1);
+  EXPECT_OK(prism_bitwise_left_shift(s, k, &c));
+  EXPECT_I64(c, I64S(INT64_C(4611686018427387904), -16, INT64_C(-9223372036854775806), 0, 0), 5);
+  rel(c);
+  rel(s);
+  s = make(I64S(INT64_MIN, -8, 5, 5, -1), PRISM_DTYPE_I64, I64S(5), 1);
+  EXPECT_OK(prism_bitwise_right_shift(s, k, &c));
+  EXPECT_I64(c, I64S(-2, -4, 2, 0, -1), 5);
+  rel(c);
+  EXPECT_OK(prism_bitwise_left_shift_(s, k));
+  EXPECT_OK(prism_bitwise_right_shift_(s, k));
+  rel(s);
+  rel(k);
+
+  g_section = "bitwise small dtypes";
+  a = make((const uint8_t[]){200, 0, 255}, PRISM_DTYPE_U8, I64S(3), 1);
+  b = make((const uint8_t[]){1, 1, 1}, PRISM_DTYPE_U8, I64S(3), 1);
+  EXPECT_OK(prism_bitwise_left_shift(a, b, &c));
+  EXPECT_VALUES(c, F64S(144, 0, 254), 3, 0);
+  rel(c);
+  EXPECT_OK(prism_bitwise_not(a, &c));
+  EXPECT_VALUES(c, F64S(55, 255, 0), 3, 0);
+  rel(c);
+  rel(a);
+  rel(b);
+  a = make((const int8_t[]){-128, 127, 5}, PRISM_DTYPE_I8, I64S(3), 1);
+  EXPECT_OK(prism_bitwise_not(a, &c));
+  EXPECT_VALUES(c, F64S(127, -128, -6), 3, 0);
+  rel(c);
+  rel(a);
+  a = make((const uint8_t[]){1, 0, 1}, PRISM_DTYPE_BOOL, I64S(3), 1);
+  b = make((const uint8_t[]){1, 1, 0}, PRISM_DTYPE_BOOL, I64S(3), 1);
+  EXPECT_OK(prism_bitwise_xor(a, b, &c));
+  EXPECT(prism_tensor_dtype(c) == PRISM_DTYPE_BOOL);
+  EXPECT_VALUES(c, F64S(0, 1, 1), 3, 0);
+  rel(c);
+  EXPECT_OK(prism_bitwise_not(a, &c));
+  EXPECT_VALUES(c, F64S(0, 1, 0), 3, 0);
+  rel(c);
+  EXPECT_STATUS(prism_bitwise_left_shift(a, b, &c), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("bitwise_left_shift");
+  rel(a);
+  rel(b);
+  g_section = "bitwise refuses floats";
+  x = make(F64S(1.0, 2.0), PRISM_DTYPE_F64, I64S(2), 1);
+  EXPECT_STATUS(prism_bitwise_and(x, x, &c), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("bitwise_and");
+  EXPECT_STATUS(prism_bitwise_not(x, &c), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_isnan(NULL, &c), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_VALUES(x, F64S(1.0, 2.0), 2, 0);
+  rel(x);
+}
+
 static void test_binary(void) {
   prism_tensor_t a = NULL, b = NULL, c = NULL, i32 = NULL, f32 = NULL, u8 = NULL, i8 = NULL, s = NULL,
                  keep = NULL;
@@ -2932,6 +3223,7 @@ int main(void) {
   test_views();
   test_unary();
   test_binary();
+  test_math_ops();
   test_reductions();
   test_matmul();
   test_nn();

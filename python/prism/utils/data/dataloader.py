@@ -8,6 +8,7 @@ import os
 import queue
 import random
 import sys
+import time
 import traceback
 
 import prism
@@ -228,16 +229,28 @@ def _worker_loop(dataset, index_queue, result_queue, collate_fn, auto_collation,
             data = _fetch(dataset, indices, auto_collation, collate_fn, fast)
         except Exception:
             data = _ExceptionWrapper(f"in DataLoader worker process {worker_id}")
-        result_queue.put((epoch, idx, data))
+        # Serialised here, so the queue's buffer never holds tensors (a worker leaving with results
+        # still queued would otherwise keep them alive past the interpreter's shutdown).
+        payload = bytes(multiprocessing.reduction.ForkingPickler.dumps(data))
+        del data
+        result_queue.put((epoch, idx, payload))
 
 
 def _worker_main(payload, index_queue, result_queue, worker_id, num_workers, seed):
     # Runs in the child, started with OMP_NUM_THREADS=1 (one thread per worker).
     _register_reducers()
+    global _worker_info
     args = multiprocessing.reduction.ForkingPickler.loads(payload)
+    del payload
     dataset, collate_fn, auto_collation, init_fn = args
+    del args
     _worker_loop(dataset, index_queue, result_queue, collate_fn, auto_collation, worker_id, num_workers, seed,
                  init_fn)
+    # Drop the worker's tensors before the interpreter shuts down (nothing of prism outlives it).
+    _worker_info = None
+    del dataset, collate_fn, init_fn
+    import gc
+    gc.collect()
 
 
 # ---------------------------------------------------------------- loader
@@ -516,7 +529,7 @@ class _MultiProcessIter:
                 self._shutdown()
                 data.reraise()
             if epoch == self._epoch:
-                self._buffer[idx] = data
+                self._buffer[idx] = multiprocessing.reduction.ForkingPickler.loads(data)
 
     def _shutdown(self):
         if self._shut:
@@ -527,8 +540,10 @@ class _MultiProcessIter:
                 q.put(None)
             except (OSError, ValueError):
                 pass
+        deadline = time.monotonic() + 5.0  # one grace period for all workers, then terminate
         for w in self._workers:
-            w.join(timeout=5.0)
+            w.join(timeout=max(0.0, deadline - time.monotonic()))
+        for w in self._workers:
             if w.is_alive():
                 w.terminate()
                 w.join(timeout=1.0)
