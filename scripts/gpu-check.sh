@@ -63,15 +63,15 @@ build_bundle() {
   # shellcheck disable=SC2016  # $ORIGIN is for the linker
   "$nvcc" -O2 -std=c++17 -arch=sm_90 -cudart static -I"$ROOT/api" "$ROOT/bench/gpu/bench_gpu.cu" \
     -o "$stage/bin/bench_gpu" -L"$build/cmake/lib" -lprism -ldl -Xlinker -rpath -Xlinker '$ORIGIN/../lib'
-  cp -P "$build/cmake/lib"/libprism.so* "$stage/lib/"
+  cp -P "$build/cmake/lib"/libprism.so* "$build/cmake/lib"/libprism_conformance.so* "$stage/lib/"
   cp "$build/cmake/lib/libprism-cpu.so" "$build/cmake/lib/libprism-cuda.so" "$stage/lib/"
   cp "$build/cmake/bin/prism" "$build/cmake/bin/prism-conformance" "$stage/bin/"
   cp "$build/cmake/bin/examples/cpp/train_fashion_mnist" "$stage/bin/"
   local f lib path
-  for f in "$stage"/bin/* "$stage"/lib/libprism-*.so; do
+  for f in "$stage"/bin/* "$stage"/lib/libprism*.so; do
     while read -r lib path; do
       is_system_lib "$lib" && continue
-      [[ -e "$stage/lib/$lib" || "$lib" == libprism* ]] && continue
+      [[ -e "$stage/lib/$lib" ]] && continue
       [[ -f "$path" ]] || die "$f needs $lib, which ldd did not find"
       cp -L "$path" "$stage/lib/$lib"
     done < <(LD_LIBRARY_PATH="$stage/lib" ldd "$f" | awk '/=>/ { print $1, $3 }')

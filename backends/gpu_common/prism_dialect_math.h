@@ -34,7 +34,8 @@
  * f16 or 2 for bf16, with PRISM_T ushort (the bits) and PRISM_C float, so
  * every op computes in f32 and only storage is 16-bit: f16 through
  * vload_half / vstore_half_rte (no half arithmetic, which is what the
- * extension would add), bf16 through its bit pattern, widened exactly and
+ * extension would add; NaN written by hand, as PoCL's vstore_half turns
+ * every NaN into 0x7FFF), bf16 through its bit pattern, widened exactly and
  * narrowed with round-to-nearest-even, NaN kept quiet with its sign: the
  * rounding of prism_sdk_f32_to_bf16, so results are bit-exact with the CPU
  * plugin's f32-computed halves.
@@ -55,12 +56,22 @@ PRISM_FN ushort prism_gk_bf16_round(float f) {
   x += 0x7FFFu + ((x >> 16) & 1u);
   return (ushort)(x >> 16);
 }
+/* f16 store: vstore_half_rte, except NaN, whose bits some implementations
+ * canonicalise: quiet, sign and top payload bits kept, as prism_sdk_f32_to_f16. */
+PRISM_FN void prism_gk_f16_store(PRISM_GLOBAL ushort* p, size_t i, float v) {
+  const uint x = as_uint(v);
+  if ((x & 0x7FFFFFFFu) > 0x7F800000u) {
+    p[i] = (ushort)(((x >> 16) & 0x8000u) | 0x7E00u | ((x >> 13) & 0x3FFu));
+  } else {
+    vstore_half_rte(v, i, (PRISM_GLOBAL half*)p);
+  }
+}
 #define PRISM_GK_LOAD_H1(p, i) vload_half((size_t)(i), (PRISM_GLOBAL const half*)(p))
 #define PRISM_GK_LOAD_H2(p, i) prism_gk_bf16_load((p)[i])
 #endif
 #if PRISM_HALF == 1
 #define PRISM_LOAD(p, i) PRISM_GK_LOAD_H1(p, i)
-#define PRISM_STORE(p, i, v) vstore_half_rte((float)(v), (size_t)(i), (PRISM_GLOBAL half*)(p))
+#define PRISM_STORE(p, i, v) prism_gk_f16_store((p), (size_t)(i), (float)(v))
 #elif PRISM_HALF == 2
 #define PRISM_LOAD(p, i) PRISM_GK_LOAD_H2(p, i)
 #define PRISM_STORE(p, i, v) ((p)[i] = prism_gk_bf16_round((float)(v)))
