@@ -676,6 +676,12 @@ class DistributedDataParallel : public Module {
   Module& module() { return *module_; }
   std::shared_ptr<Module> module_ptr() const { return module_; }
   size_t bucket_count() const { return buckets_.size(); }
+  // Elements per bucket, in launch order.
+  std::vector<int64_t> bucket_numels() const {
+    std::vector<int64_t> out;
+    for (const Bucket& b : buckets_) out.push_back(b.flat.numel());
+    return out;
+  }
 
   // Disables gradient synchronisation while alive (gradient accumulation).
   class NoSyncGuard {
