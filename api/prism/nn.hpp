@@ -21,6 +21,7 @@
 // drawing from Prism's global Philox generator (prism::manual_seed), so a
 // seeded model is the same on every device.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <deque>
@@ -615,7 +616,8 @@ class ModuleList : public Module {
 // - Every parameter that requires grad must receive a gradient in each
 //   synchronised backward (torch's find_unused_parameters=false); forward()
 //   refuses to start when the previous backward left some without one.
-// - World size 1 keeps the hooks but sends nothing.
+// - World size 1 keeps the hooks, but they return at once: the average over
+//   one rank is the gradient itself, so nothing is copied or sent.
 class DistributedDataParallel : public Module {
  public:
   struct Options {
@@ -783,7 +785,7 @@ class DistributedDataParallel : public Module {
   }
 
   Tensor on_grad(size_t i, const Tensor& g) {
-    if (!sync_ || ready_[i]) return Tensor();
+    if (!sync_ || ready_[i] || size_ == 1) return Tensor();  // the average over one rank is the gradient
     NoGradGuard ng;
     const Tensor& p = params_[i].second;
     Bucket& b = buckets_[slot_[i].first];
