@@ -717,7 +717,10 @@ class DistributedDataParallel : public Module {
       int64_t n = kv.second.numel();
       numels.push_back(n);
       sig[1] += n;
-      auto mix = [&](int64_t v) { sig[2] = (sig[2] ^ v) * 1099511628211LL; };
+      auto mix = [&](int64_t v) {  // FNV-1a step in unsigned arithmetic (wraps, no overflow)
+        uint64_t h = (static_cast<uint64_t>(sig[2]) ^ static_cast<uint64_t>(v)) * 1099511628211ULL;
+        sig[2] = static_cast<int64_t>(h);
+      };
       mix(static_cast<int64_t>(kv.second.dtype()));
       for (int64_t d : kv.second.sizes()) mix(d);
       mix(-1);
