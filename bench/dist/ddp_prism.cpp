@@ -123,7 +123,8 @@ int main(int argc, char** argv) {
       Tensor all = prism::zeros({static_cast<int64_t>(inner->num_parameters())});
       int64_t off = 0;
       for (int64_t numel : ddp->bucket_numels()) {  // DDP's own buckets
-        ws.push_back(dist::all_reduce(all.narrow(0, off, numel), dist::ReduceOp::Avg, dist::ProcessGroup(), true));
+        ws.push_back(
+            dist::all_reduce(all.narrow(0, off, numel), dist::ReduceOp::Avg, dist::ProcessGroup(), true));
         off += numel;
       }
       for (auto& w : ws) w.wait();
