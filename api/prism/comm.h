@@ -20,10 +20,12 @@
  * - Buffers are host memory, contiguous, owned by the core and borrowed for
  *   the call. The core stages tensors of devices without HOST_MEMORY through
  *   host memory and copies non-contiguous tensors into a contiguous buffer
- *   first, so a plugin only sees flat arrays. A plugin that runs collectives
- *   on a device's own buffers (NCCL for "cuda", RCCL for "rocm") names that
- *   device type in native_device_type; the core then passes that device's
- *   buffer handles for tensors on it instead of staging them.
+ *   first, so a plugin only sees flat arrays. native_device_type is the
+ *   place for an engine that runs collectives on a device's own buffers
+ *   (NCCL for "cuda", RCCL for "rocm"): such a plugin names that device
+ *   type. In this version the core still stages every tensor through host
+ *   memory whatever the field says; passing device buffer handles to such
+ *   a plugin is the planned use (it needs no layout change).
  * - Every collective call blocks until it is complete on this rank or has
  *   failed, and fails (never hangs) once timeout_ms has passed: the engine's
  *   own timeout where it has one. The core runs calls on one worker thread per
@@ -76,8 +78,9 @@ typedef struct prism_comm_table {
   uint32_t abi_minor;
   const char* name;    /* engine name, e.g. "gloo"; static storage */
   const char* version; /* free-form; static storage */
-  /* Device type whose buffers the collectives accept directly (e.g. "cuda"),
-   * or NULL: host memory only. Static storage. */
+  /* Device type whose buffers the collectives could take directly (e.g.
+   * "cuda"), or NULL: host memory only. Static storage. Not yet used by the
+   * core (see Note [Communicator ABI rules]). */
   const char* native_device_type;
 
   /* --- lifecycle (required) ----------------------------------------------- */

@@ -21,6 +21,7 @@
 // drawing from Prism's global Philox generator (prism::manual_seed), so a
 // seeded model is the same on every device.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <deque>
@@ -615,7 +616,8 @@ class ModuleList : public Module {
 // - Every parameter that requires grad must receive a gradient in each
 //   synchronised backward (torch's find_unused_parameters=false); forward()
 //   refuses to start when the previous backward left some without one.
-// - World size 1 keeps the hooks but sends nothing.
+// - World size 1 keeps the hooks, but they return at once: the average over
+//   one rank is the gradient itself, so nothing is copied or sent.
 class DistributedDataParallel : public Module {
  public:
   struct Options {
@@ -676,6 +678,12 @@ class DistributedDataParallel : public Module {
   Module& module() { return *module_; }
   std::shared_ptr<Module> module_ptr() const { return module_; }
   size_t bucket_count() const { return buckets_.size(); }
+  // Elements per bucket, in launch order.
+  std::vector<int64_t> bucket_numels() const {
+    std::vector<int64_t> out;
+    for (const Bucket& b : buckets_) out.push_back(b.flat.numel());
+    return out;
+  }
 
   // Disables gradient synchronisation while alive (gradient accumulation).
   class NoSyncGuard {
@@ -709,7 +717,10 @@ class DistributedDataParallel : public Module {
       int64_t n = kv.second.numel();
       numels.push_back(n);
       sig[1] += n;
-      auto mix = [&](int64_t v) { sig[2] = (sig[2] ^ v) * 1099511628211LL; };
+      auto mix = [&](int64_t v) {  // FNV-1a step in unsigned arithmetic (wraps, no overflow)
+        uint64_t h = (static_cast<uint64_t>(sig[2]) ^ static_cast<uint64_t>(v)) * 1099511628211ULL;
+        sig[2] = static_cast<int64_t>(h);
+      };
       mix(static_cast<int64_t>(kv.second.dtype()));
       for (int64_t d : kv.second.sizes()) mix(d);
       mix(-1);
@@ -777,7 +788,7 @@ class DistributedDataParallel : public Module {
   }
 
   Tensor on_grad(size_t i, const Tensor& g) {
-    if (!sync_ || ready_[i]) return Tensor();
+    if (!sync_ || ready_[i] || size_ == 1) return Tensor();  // the average over one rank is the gradient
     NoGradGuard ng;
     const Tensor& p = params_[i].second;
     Bucket& b = buckets_[slot_[i].first];

@@ -121,10 +121,12 @@ int main(int argc, char** argv) {
       t0 = Clock::now();
       std::vector<dist::Work> ws;
       Tensor all = prism::zeros({static_cast<int64_t>(inner->num_parameters())});
-      int64_t per = static_cast<int64_t>(bucket_mb * 1048576.0 / 4.0), total = all.numel();
-      for (int64_t off = 0; off < total; off += per)
-        ws.push_back(dist::all_reduce(all.narrow(0, off, std::min(per, total - off)), dist::ReduceOp::Avg,
-                                      dist::ProcessGroup(), true));
+      int64_t off = 0;
+      for (int64_t numel : ddp->bucket_numels()) {  // DDP's own buckets
+        ws.push_back(
+            dist::all_reduce(all.narrow(0, off, numel), dist::ReduceOp::Avg, dist::ProcessGroup(), true));
+        off += numel;
+      }
       for (auto& w : ws) w.wait();
       t_comm.push_back(seconds_since(t0));
     }

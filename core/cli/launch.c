@@ -226,7 +226,8 @@ int prism_cli_run(int argc, char** argv) {
   setenv("PRISM_MASTER_ADDR", addr, 1);
   set_env_int("PRISM_MASTER_PORT", port);
   if (backend != NULL) setenv("PRISM_DIST_BACKEND", backend, 1);
-  if (getenv("OMP_NUM_THREADS") == NULL) set_env_int("OMP_NUM_THREADS", threads);
+  if (getenv("OMP_NUM_THREADS") == NULL || getenv("OMP_NUM_THREADS")[0] == '\0')
+    set_env_int("OMP_NUM_THREADS", threads);
   exe_dir = self_dir();
 
   memset(&sa, 0, sizeof(sa));

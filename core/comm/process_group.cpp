@@ -115,8 +115,8 @@ void divide(char* p, uint64_t count, prism_dtype dt, int32_t n) {
   } else {
     size_t es = dtype_size(dt);
     for (uint64_t i = 0; i < count; ++i) {
-      int64_t v = load_as_int64(p + i * es, dt);
-      store_from_double(p + i * es, dt, static_cast<double>(v / n));
+      const int64_t quotient = load_as_int64(p + i * es, dt) / n;  // truncating, as documented
+      store_from_double(p + i * es, dt, static_cast<double>(quotient));
     }
   }
 }

@@ -589,8 +589,8 @@ bool Runtime::load_file(const std::string& path, LoadReportRow& row) {
       return true;
     }
     if (!lib->has(PRISM_PLUGIN_ENTRY_SYMBOL))
-      throw Refusal{detail::str_cat("the library exports neither '", PRISM_PLUGIN_ENTRY_SYMBOL, "' nor '",
-                                    PRISM_COMM_ENTRY_SYMBOL, "' (not a Prism plugin)")};
+      throw Refusal{detail::str_cat("the library does not export '", PRISM_PLUGIN_ENTRY_SYMBOL, "' (nor '",
+                                    PRISM_COMM_ENTRY_SYMBOL, "'; not a Prism plugin)")};
     auto entry = &lib->get<std::remove_pointer_t<prism_plugin_entry_fn>>(PRISM_PLUGIN_ENTRY_SYMBOL);
     admit(entry, lib, row);
   } catch (const Refusal& r) {
@@ -747,14 +747,16 @@ void Runtime::admit_comm(prism_comm_entry_fn entry, std::shared_ptr<void> librar
                                     " is too small to hold an ABI version")};
     row.abi_major = table->abi_major;
     row.abi_minor = table->abi_minor;
-    if (table->abi_major != PRISM_COMM_ABI_MAJOR)
+    if (table->abi_major != PRISM_COMM_ABI_MAJOR) {
       throw Refusal{detail::str_cat("communicator ABI ", table->abi_major, ".", table->abi_minor,
                                     " is not compatible with core communicator ABI ", PRISM_COMM_ABI_MAJOR,
                                     ".", PRISM_COMM_ABI_MINOR, " (major versions differ)")};
-    if (table->struct_size < kCommTableRequiredEnd)
+    }
+    if (table->struct_size < kCommTableRequiredEnd) {
       throw Refusal{detail::str_cat("communicator table struct_size ", table->struct_size,
                                     " is smaller than the ABI ", PRISM_COMM_ABI_MAJOR, ".0 minimum ",
                                     kCommTableRequiredEnd)};
+    }
     if (table->name == nullptr || table->name[0] == '\0')
       throw Refusal{"required field 'name' is NULL or empty"};
     const void* slots[] = {reinterpret_cast<const void*>(table->init),
@@ -776,9 +778,10 @@ void Runtime::admit_comm(prism_comm_entry_fn entry, std::shared_ptr<void> librar
     for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); ++i)
       if (slots[i] == nullptr) throw Refusal{detail::str_cat("required slot '", names[i], "' is NULL")};
     for (const auto& p : comm_plugins_)
-      if (p->name == table->name)
+      if (p->name == table->name) {
         throw Refusal{
             detail::str_cat("communicator '", table->name, "' is already loaded from '", p->path, "'")};
+      }
     auto plugin = std::make_unique<CommPlugin>();
     plugin->path = row.path;
     plugin->name = table->name;

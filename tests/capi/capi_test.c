@@ -3211,6 +3211,84 @@ static void test_indexing(void) {
   rel(i);
 }
 
+/* Distributed API in one process (a world of 1 over the Gloo plugin): every
+ * call, the NULL rules and the errors before init and on bad arguments. */
+static void test_distributed(void) {
+  prism_tensor_t t = NULL, out = NULL, in = NULL;
+  prism_work_t work = NULL;
+  prism_process_group_t g = NULL;
+  int32_t v = -1, done = 0;
+  const char* name = NULL;
+  g_section = "distributed";
+  EXPECT(prism_dist_is_initialized() == 0);
+  EXPECT_STATUS(prism_dist_rank(NULL, &v), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("not initialized");
+  EXPECT_STATUS(prism_dist_init_with("no-such-engine", 0, 1, "127.0.0.1", 29677, 20000),
+                PRISM_ERROR_UNAVAILABLE);
+  EXPECT_MSG_HAS("no-such-engine");
+  EXPECT_STATUS(prism_dist_init_with("gloo", 3, 2, "127.0.0.1", 29677, 20000), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("rank 3");
+  EXPECT_STATUS(prism_work_wait(NULL, 0), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_work_is_completed(NULL, &done), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_OK(prism_work_release(NULL));
+  EXPECT_OK(prism_process_group_release(NULL));
+  if (prism_dist_init_with("gloo", 0, 1, "127.0.0.1", 29677, 20000) != PRISM_OK) {
+    /* A build without the Gloo plugin: the distributed calls cannot run. */
+    printf("capi_test: distributed part skipped: %s\n", prism_last_error());
+    EXPECT(prism_dist_init(NULL, 0) != PRISM_OK);
+    EXPECT_OK(prism_dist_finalize());
+    return;
+  }
+  EXPECT(prism_dist_is_initialized() == 1);
+  EXPECT_STATUS(prism_dist_init(NULL, 0), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("already initialized");
+  EXPECT_OK(prism_dist_rank(NULL, &v));
+  EXPECT(v == 0);
+  EXPECT_OK(prism_dist_world_size(NULL, &v));
+  EXPECT(v == 1);
+  EXPECT_OK(prism_dist_backend(&name));
+  EXPECT(name != NULL && strcmp(name, "gloo") == 0);
+
+  t = make(F32S(1, 2, 3), PRISM_DTYPE_F32, I64S(3), 1);
+  EXPECT_OK(prism_dist_all_reduce(NULL, t, PRISM_REDUCE_SUM, NULL));
+  EXPECT_VALUES(t, F64S(1, 2, 3), 3, 0);
+  EXPECT_OK(prism_dist_all_reduce(NULL, t, PRISM_REDUCE_AVG, &work));
+  EXPECT_OK(prism_work_wait(work, 0));
+  EXPECT_OK(prism_work_is_completed(work, &done));
+  EXPECT(done == 1);
+  EXPECT_OK(prism_work_release(work));
+  EXPECT_VALUES(t, F64S(1, 2, 3), 3, 0);
+  EXPECT_STATUS(prism_dist_all_reduce(NULL, NULL, PRISM_REDUCE_SUM, NULL), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_dist_all_reduce(NULL, t, (prism_reduce_op)9, NULL), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_OK(prism_dist_broadcast(NULL, t, 0, NULL));
+  EXPECT_STATUS(prism_dist_broadcast(NULL, t, 1, NULL), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("root 1");
+  EXPECT_OK(prism_zeros(I64S(3), 1, PRISM_DTYPE_F32, "cpu", &out));
+  EXPECT_OK(prism_dist_all_gather(NULL, out, t, NULL));
+  EXPECT_VALUES(out, F64S(1, 2, 3), 3, 0);
+  EXPECT_OK(prism_zeros(I64S(2), 1, PRISM_DTYPE_F32, "cpu", &in));
+  EXPECT_STATUS(prism_dist_all_gather(NULL, in, t, NULL), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("expected world size 1");
+  EXPECT_OK(prism_dist_reduce_scatter(NULL, out, t, PRISM_REDUCE_MAX, NULL));
+  EXPECT_VALUES(out, F64S(1, 2, 3), 3, 0);
+  EXPECT_OK(prism_dist_barrier(NULL, NULL));
+  EXPECT_STATUS(prism_dist_send(NULL, t, 0, 0, NULL), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_dist_recv(NULL, t, 0, 0, NULL), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_OK(prism_dist_new_group(I32S(0), 1, &g));
+  EXPECT(g != NULL);
+  EXPECT_OK(prism_dist_rank(g, &v));
+  EXPECT(v == 0);
+  EXPECT_OK(prism_dist_all_reduce(g, t, PRISM_REDUCE_PROD, NULL));
+  EXPECT_VALUES(t, F64S(1, 2, 3), 3, 0);
+  EXPECT_OK(prism_process_group_release(g));
+  EXPECT_STATUS(prism_dist_new_group(I32S(1), 1, &g), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_OK(prism_dist_finalize());
+  EXPECT(prism_dist_is_initialized() == 0);
+  rel(t);
+  rel(out);
+  rel(in);
+}
+
 int main(void) {
   test_errors_and_versions();
   test_dtypes();
@@ -3239,6 +3317,7 @@ int main(void) {
   test_load_idx();
   test_optimizer_updates();
   test_indexing();
+  test_distributed();
   if (g_failures) {
     fprintf(stderr, "capi_test: %d failure(s)\n", g_failures);
     return g_failures > 255 ? 255 : g_failures;

@@ -47,8 +47,8 @@ bool is_float(Dtype d) {
 int period(Dtype d, int salt) {
   if (d == prism::kBool) return 2;
   if (salt == static_cast<int>(dist::ReduceOp::Prod)) return 3;  // products of 4 ranks <= 81
-  if (d == prism::kUInt8 || d == prism::kInt8) return 11;          // sums of 4 ranks <= 44
-  if (d == prism::kBFloat16) return 61;                             // integers exact up to 256
+  if (d == prism::kUInt8 || d == prism::kInt8) return 11;        // sums of 4 ranks <= 44
+  if (d == prism::kBFloat16) return 61;                          // integers exact up to 256
   return 251;
 }
 
