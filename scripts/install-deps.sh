@@ -26,8 +26,9 @@ PACKAGES=(
   # checkpoints and data: gzip-compressed IDX files, the Fashion-MNIST data set
   zlib1g-dev dataset-fashion-mnist
   # PyTorch as the reference peer: safetensors interop tests in both directions,
-  # regenerating golden fixtures, bench/train_vs_pytorch (system /usr/bin/python3)
-  python3-torch python3-numpy
+  # regenerating golden fixtures, bench/train_vs_pytorch and bench/contention (system
+  # /usr/bin/python3); libopenblas0 first, so torch's BLAS is OpenBLAS, not the reference one
+  libopenblas0 python3-torch python3-numpy
   # the Python package (python/): venv with pip, headers for the nanobind extension
   python3-venv python3-dev
   # OpenCL backend: headers, ICD loader, PoCL as a CPU device, CLBlast for GEMM

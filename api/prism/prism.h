@@ -188,6 +188,22 @@ PRISM_API prism_status prism_memory_reset_peak(const char* device);
 /* Returns every cached (unused) block of `device` to its plugin, and the
  * pinned host blocks kept for `device` (prism_pin_memory). */
 PRISM_API prism_status prism_memory_empty_cache(const char* device);
+/* Caps the bytes `device` may hold from its plugin (live tensors plus the
+ * cache, the `reserved` of prism_memory_stats) at `bytes`; 0 removes the cap.
+ * `device` as elsewhere ("opencl:0"; NULL or "" is cpu:0). An allocation that
+ * would cross the cap first returns the cached blocks to the plugin, then
+ * fails with PRISM_ERROR_OUT_OF_MEMORY (message: device, request, cap, bytes
+ * in use); the program may go on, and allocations fit again once tensors are
+ * released. Setting a cap below what live tensors hold is allowed: they stay
+ * valid, new blocks are refused until enough is released. The cache is
+ * emptied by this call. The initial cap comes from PRISM_MEMORY_LIMIT (README),
+ * read once per device at its first use. Independently of any cap, a request
+ * larger than the device's memory (or, on a device whose memory is not host
+ * memory, one beyond what remains of it) is PRISM_ERROR_OUT_OF_MEMORY. */
+PRISM_API prism_status prism_memory_set_limit(const char* device, uint64_t bytes);
+/* *bytes (out) = the cap of `device` in bytes (0 = none). NULL `bytes` is an
+ * INVALID_ARGUMENT error. */
+PRISM_API prism_status prism_memory_get_limit(const char* device, uint64_t* bytes);
 
 /* ===========================================================================
  * Random numbers (Note [Philox streams] in docs/ops.md)

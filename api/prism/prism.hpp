@@ -364,6 +364,16 @@ inline void reset_peak_memory_stats(const Device& device = Device()) {
 inline void empty_cache(const Device& device = Device()) {
   check(prism_memory_empty_cache(device.c_str()));
 }
+// Caps the bytes `device` may hold (live tensors + cache); 0 removes the cap.
+// An allocation beyond it throws prism::Error with PRISM_ERROR_OUT_OF_MEMORY.
+inline void set_memory_limit(uint64_t bytes, const Device& device = Device()) {
+  check(prism_memory_set_limit(device.c_str(), bytes));
+}
+inline uint64_t memory_limit(const Device& device = Device()) {
+  uint64_t bytes = 0;
+  check(prism_memory_get_limit(device.c_str(), &bytes));
+  return bytes;
+}
 
 inline void set_fallback_policy(FallbackPolicy p) {
   check(prism_fallback_set_policy(static_cast<prism_fallback_policy>(p)));

@@ -7,6 +7,7 @@
 #endif
 #include <CL/cl.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -54,6 +55,8 @@ struct Device {
   std::string name, vendor, driver, platform_name, platform_version, stable_id;
   uint64_t total_memory = 0;
   uint64_t max_alloc = 0;
+  bool host_device = false;         // CL_DEVICE_TYPE_CPU: buffers live in host memory (PoCL)
+  std::atomic<uint64_t> in_use{0};  // bytes of live buffers (Note [OpenCL memory accounting])
   bool fp64 = false;
   bool fp16 = false;
   size_t max_work_group = 1;

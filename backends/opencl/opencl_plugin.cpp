@@ -1,4 +1,6 @@
 // opencl_plugin.cpp — entry point, plugin table, devices, memory, copies and events of libprism-opencl.so.
+#include <sys/mman.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -244,6 +246,7 @@ void enumerate(Context& c) {
       dev->total_memory = device_value<cl_ulong>(id, CL_DEVICE_GLOBAL_MEM_SIZE, 0);
       dev->max_alloc = device_value<cl_ulong>(id, CL_DEVICE_MAX_MEM_ALLOC_SIZE, 0);
       dev->max_work_group = device_value<size_t>(id, CL_DEVICE_MAX_WORK_GROUP_SIZE, 1);
+      dev->host_device = (device_value<cl_device_type>(id, CL_DEVICE_TYPE, 0) & CL_DEVICE_TYPE_CPU) != 0;
       const std::string ext = device_string(id, CL_DEVICE_EXTENSIONS);
       dev->fp64 = ext.find("cl_khr_fp64") != std::string::npos;
       dev->fp16 = ext.find("cl_khr_fp16") != std::string::npos;
@@ -326,6 +329,46 @@ prism_plugin_error* ocl_device_props(void* ctx, int32_t device, prism_device_pro
 // device-to-host reads block, which synchronises the in-order queue.
 // ===========================================================================
 
+// Note [OpenCL memory accounting]
+// Drivers may accept a buffer at clCreateBuffer and only find out at its
+// first use that the memory is not there: PoCL's CPU device reserves nothing
+// at creation (64 buffers of 8 GiB are all accepted) and asserts, aborting
+// the process, when the first command needs the backing store. So the plugin
+// keeps its own books: every live buffer (device and pinned) counts against
+// CL_DEVICE_GLOBAL_MEM_SIZE, and a request that would go beyond it is
+// OUT_OF_MEMORY before the driver sees it. On a host device (CL_DEVICE_TYPE_CPU)
+// the backing store is host memory, so the request is also tried against the
+// kernel's overcommit check with a private mapping of the same size (mapped
+// and unmapped, never touched): a size the host would refuse to map is
+// OUT_OF_MEMORY here instead of an abort inside the driver later.
+prism_plugin_error* reserve_bytes(Device* d, size_t bytes) {
+  uint64_t cur = d->in_use.load();
+  do {
+    if (d->total_memory != 0 && (bytes > d->total_memory || cur > d->total_memory - bytes)) {
+      return PRISM_OCL_ERROR(PRISM_ERROR_OUT_OF_MEMORY,
+                             "opencl: cannot allocate %zu bytes on '%s': %llu of its %llu bytes are in use",
+                             bytes, d->name.c_str(), static_cast<unsigned long long>(cur),
+                             static_cast<unsigned long long>(d->total_memory));
+    }
+  } while (!d->in_use.compare_exchange_weak(cur, cur + bytes));
+  if (d->host_device) {
+    void* probe = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (probe == MAP_FAILED) {
+      d->in_use -= bytes;
+      return PRISM_OCL_ERROR(PRISM_ERROR_OUT_OF_MEMORY,
+                             "opencl: cannot allocate %zu bytes on '%s': the host cannot back them", bytes,
+                             d->name.c_str());
+    }
+    munmap(probe, bytes);
+  }
+  return nullptr;
+}
+
+void unreserve(Device* d, cl_mem m) {
+  size_t bytes = 0;
+  if (clGetMemObjectInfo(m, CL_MEM_SIZE, sizeof bytes, &bytes, nullptr) == CL_SUCCESS) d->in_use -= bytes;
+}
+
 prism_plugin_error* ocl_alloc(void* ctx, int32_t device, size_t bytes, void** buffer) {
   Device* d = nullptr;
   PRISM_OCL_RETURN_IF_ERROR(get_device(ctx, device, &d));
@@ -336,9 +379,11 @@ prism_plugin_error* ocl_alloc(void* ctx, int32_t device, size_t bytes, void** bu
                            "opencl: cannot allocate %zu bytes on '%s' (largest allocation %llu bytes)", bytes,
                            d->name.c_str(), static_cast<unsigned long long>(d->max_alloc));
   }
+  PRISM_OCL_RETURN_IF_ERROR(reserve_bytes(d, bytes));
   cl_int rc = CL_SUCCESS;
   cl_mem m = clCreateBuffer(d->context, CL_MEM_READ_WRITE, bytes, nullptr, &rc);
   if (rc != CL_SUCCESS || m == nullptr) {
+    d->in_use -= bytes;
     return PRISM_OCL_ERROR(
         cl_error_status(rc) == PRISM_ERROR_INTERNAL ? PRISM_ERROR_OUT_OF_MEMORY : cl_error_status(rc),
         "opencl: clCreateBuffer of %zu bytes on '%s': %s (%d)", bytes, d->name.c_str(), cl_error_name(rc),
@@ -348,11 +393,13 @@ prism_plugin_error* ocl_alloc(void* ctx, int32_t device, size_t bytes, void** bu
   return nullptr;
 }
 
-void ocl_free(void*, int32_t, void* buffer) {
+void ocl_free(void* ctx, int32_t device, void* buffer) {
   // clReleaseMemObject defers the free until enqueued commands using the
   // buffer have finished, which is the "waits for pending work" of plugin.h
   // without blocking the host.
-  if (buffer != nullptr) clReleaseMemObject(static_cast<cl_mem>(buffer));
+  if (buffer == nullptr) return;
+  if (Device* d = find_device(ctx, device)) unreserve(d, static_cast<cl_mem>(buffer));
+  clReleaseMemObject(static_cast<cl_mem>(buffer));
 }
 
 // Pinned host memory (plugin ABI 1.1): a buffer the runtime allocates in
@@ -364,9 +411,11 @@ prism_plugin_error* ocl_host_alloc(void* ctx, int32_t device, size_t bytes, void
   PRISM_OCL_RETURN_IF_ERROR(get_device(ctx, device, &d));
   *ptr = nullptr;
   if (bytes == 0) return PRISM_OCL_INVALID("opencl: host_alloc of 0 bytes");
+  PRISM_OCL_RETURN_IF_ERROR(reserve_bytes(d, bytes));
   cl_int rc = CL_SUCCESS;
   cl_mem m = clCreateBuffer(d->context, CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR, bytes, nullptr, &rc);
   if (rc != CL_SUCCESS || m == nullptr) {
+    d->in_use -= bytes;
     return PRISM_OCL_ERROR(PRISM_ERROR_OUT_OF_MEMORY,
                            "opencl: cannot allocate %zu bytes of pinned host memory for '%s': %s (%d)", bytes,
                            d->name.c_str(), cl_error_name(rc), static_cast<int>(rc));
@@ -374,6 +423,7 @@ prism_plugin_error* ocl_host_alloc(void* ctx, int32_t device, size_t bytes, void
   void* p = clEnqueueMapBuffer(d->queue, m, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0, bytes, 0, nullptr,
                                nullptr, &rc);
   if (rc != CL_SUCCESS || p == nullptr) {
+    d->in_use -= bytes;
     clReleaseMemObject(m);
     return cl_error(rc, "clEnqueueMapBuffer (pinned host memory)");
   }
@@ -398,6 +448,7 @@ void ocl_host_free(void* ctx, int32_t device, void* ptr) {
   if (device >= 0 && static_cast<size_t>(device) < c->devices.size()) {
     // in order after every copy queued from this block; release waits for the unmap
     clEnqueueUnmapMemObject(c->devices[static_cast<size_t>(device)]->queue, m, ptr, 0, nullptr, nullptr);
+    unreserve(c->devices[static_cast<size_t>(device)].get(), m);
   }
   clReleaseMemObject(m);
 }

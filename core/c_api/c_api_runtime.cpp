@@ -257,6 +257,16 @@ PRISM_API prism_status prism_memory_empty_cache(const char* device) {
   });
 }
 
+PRISM_API prism_status prism_memory_set_limit(const char* device, uint64_t bytes) {
+  return guard([&] { prism::Runtime::get().device(device)->allocator->set_limit(bytes); });
+}
+PRISM_API prism_status prism_memory_get_limit(const char* device, uint64_t* bytes) {
+  return guard([&] {
+    out_arg(bytes, "memory_get_limit");
+    *bytes = prism::Runtime::get().device(device)->allocator->limit();
+  });
+}
+
 // ---- random -------------------------------------------------------------------------------------
 
 PRISM_API prism_status prism_manual_seed(uint64_t seed) {

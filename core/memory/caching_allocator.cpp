@@ -2,6 +2,10 @@
 #include "core/memory/caching_allocator.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <iostream>
+#include <string>
 
 #include "core/plugin/runtime.hpp"
 
@@ -16,7 +20,122 @@ constexpr size_t kLargeRound = size_t{2} << 20;
 size_t CachingAllocator::round_size(size_t bytes) {
   if (bytes == 0) return kSmallRound;
   size_t r = bytes <= kLargeThreshold ? kSmallRound : kLargeRound;
+  if (bytes > SIZE_MAX - r) return bytes;  // no rounding room: the device check refuses it
   return (bytes + r - 1) / r * r;
+}
+
+namespace {
+
+// "1048576", "512K", "256M", "2G", "1T" (binary multiples, optional "iB"/"B"); false when malformed.
+bool parse_size(std::string s, uint64_t* out) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  size_t i = 0;
+  uint64_t v = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
+    const uint64_t d = static_cast<uint64_t>(s[i] - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+    ++i;
+  }
+  if (i == 0) return false;
+  std::string unit = s.substr(i);
+  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  int shift = 0;
+  if (unit.empty() || unit == "B") {
+    shift = 0;
+  } else if (unit == "K" || unit == "KB" || unit == "KIB") {
+    shift = 10;
+  } else if (unit == "M" || unit == "MB" || unit == "MIB") {
+    shift = 20;
+  } else if (unit == "G" || unit == "GB" || unit == "GIB") {
+    shift = 30;
+  } else if (unit == "T" || unit == "TB" || unit == "TIB") {
+    shift = 40;
+  } else {
+    return false;
+  }
+  if (shift > 0 && v > (UINT64_MAX >> shift)) return false;
+  *out = v << shift;
+  return true;
+}
+
+}  // namespace
+
+// PRISM_MEMORY_LIMIT (README): "<size>" caps every device; "<device>=<size>"
+// entries separated by commas cap the devices named ("opencl:0=256M,cpu=4G";
+// a bare type names every device of that type). A later entry for the same
+// device wins. A malformed value is reported once and ignored (no cap).
+void CachingAllocator::apply_env_limit() {
+  std::call_once(env_once_, [this] {
+    const char* env = std::getenv("PRISM_MEMORY_LIMIT");
+    if (env == nullptr || *env == '\0') return;
+    const std::string spec = env;
+    const std::string type = device_->plugin->device_type;
+    size_t pos = 0;
+    while (pos <= spec.size()) {
+      size_t comma = spec.find(',', pos);
+      if (comma == std::string::npos) comma = spec.size();
+      std::string entry = spec.substr(pos, comma - pos);
+      pos = comma + 1;
+      while (!entry.empty() && std::isspace(static_cast<unsigned char>(entry.front()))) entry.erase(0, 1);
+      if (entry.empty()) continue;
+      const size_t eq = entry.find('=');
+      std::string name = eq == std::string::npos ? std::string() : entry.substr(0, eq);
+      uint64_t bytes = 0;
+      if (!parse_size(eq == std::string::npos ? entry : entry.substr(eq + 1), &bytes)) {
+        std::cerr << "[prism] warning: ignoring PRISM_MEMORY_LIMIT entry '" << entry
+                  << "': expected <size> or <device>=<size> with size like 1048576, 512K, 256M or 2G\n";
+        continue;
+      }
+      if (name.empty() || name == device_->name || name == type) limit_ = bytes;
+    }
+  });
+}
+
+void CachingAllocator::book(size_t want, size_t bytes) {
+  const bool host = device_->host_memory();
+  const uint64_t total = device_->total_memory;
+  auto fits = [&] {
+    if (!host && total != 0 && (reserved_ > total || want > total - reserved_)) return false;
+    return limit_ == 0 || (reserved_ <= limit_ && want <= limit_ - reserved_);
+  };
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (fits()) {
+        reserved_ += want;
+        return;
+      }
+      if (attempt == 1) {
+        if (limit_ != 0 && (reserved_ > limit_ || want > limit_ - reserved_)) {
+          PRISM_FAIL(OUT_OF_MEMORY, "allocating ", bytes, " bytes on ", device_->name, " (plugin '",
+                     device_->plugin->name, "'): the memory limit of ", limit_, " bytes for ", device_->name,
+                     " would be exceeded (", reserved_, " bytes reserved, ", allocated_,
+                     " held by live tensors); release tensors or raise the limit (prism_memory_set_limit, "
+                     "PRISM_MEMORY_LIMIT)");
+        }
+        PRISM_FAIL(OUT_OF_MEMORY, "allocating ", bytes, " bytes on ", device_->name, " (plugin '",
+                   device_->plugin->name, "'): the device has ", total, " bytes and ", reserved_,
+                   " are reserved (", allocated_, " held by live tensors)");
+      }
+    }
+    empty_cache();
+  }
+}
+
+void CachingAllocator::set_limit(uint64_t bytes) {
+  apply_env_limit();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    limit_ = bytes;
+  }
+  empty_cache();
+}
+
+uint64_t CachingAllocator::limit() {
+  apply_env_limit();
+  std::lock_guard<std::mutex> lock(mutex_);
+  return limit_;
 }
 
 CachingAllocator::~CachingAllocator() {
@@ -28,6 +147,10 @@ CachingAllocator::~CachingAllocator() {
 }
 
 void* CachingAllocator::allocate(size_t bytes, size_t* block_bytes) {
+  apply_env_limit();
+  const uint64_t total = device_->total_memory;
+  PRISM_CHECK(total == 0 || bytes <= total, OUT_OF_MEMORY, "allocating ", bytes, " bytes on ", device_->name,
+              " (plugin '", device_->plugin->name, "'): more than the device's memory (", total, " bytes)");
   size_t want = round_size(bytes);
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -42,6 +165,7 @@ void* CachingAllocator::allocate(size_t bytes, size_t* block_bytes) {
       return buf;
     }
   }
+  book(want, bytes);  // Note [Memory limits]
   const prism_plugin_table* t = device_->plugin->table;
   void* buf = nullptr;
   prism_plugin_error* err = t->alloc(device_->plugin->ctx, device_->index, want, &buf);
@@ -51,16 +175,27 @@ void* CachingAllocator::allocate(size_t bytes, size_t* block_bytes) {
     buf = nullptr;
     err = t->alloc(device_->plugin->ctx, device_->index, want, &buf);
   }
-  PRISM_PLUGIN_CHECK(err, *device_->plugin, "allocating ", bytes, " bytes on ", device_->name);
+  if (err != nullptr) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      reserved_ -= want;
+    }
+    PRISM_PLUGIN_CHECK(err, *device_->plugin, "allocating ", bytes, " bytes on ", device_->name);
+  }
   // A NULL handle is "no buffer" everywhere in the ABI (free(NULL) is a no-op):
   // a plugin that reports success without one has a bug, caught here rather
   // than at the first kernel that writes through it.
-  PRISM_CHECK(buf != nullptr || want == 0, INTERNAL, "allocating ", bytes, " bytes on ", device_->name,
-              ": plugin '", device_->plugin->name, "' returned success with a NULL buffer");
+  if (buf == nullptr && want != 0) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      reserved_ -= want;
+    }
+    PRISM_FAIL(INTERNAL, "allocating ", bytes, " bytes on ", device_->name, ": plugin '", device_->plugin->name,
+               "' returned success with a NULL buffer");
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   *block_bytes = want;
   allocated_ += want;
-  reserved_ += want;
   peak_ = std::max(peak_, allocated_);
   ++device_allocs_;
   return buf;

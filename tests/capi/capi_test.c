@@ -361,6 +361,52 @@ static void test_plugins_and_devices(void) {
  * Fallback policy, memory statistics
  * ======================================================================== */
 
+/* Note [Memory limits]: a per-device cap turns an allocation beyond it into
+ * OUT_OF_MEMORY; the other tensors stay intact and the program goes on. */
+static void test_memory_limit(void) {
+  uint64_t limit = 99;
+  prism_tensor_t keep = NULL, a = NULL, b = NULL, huge = NULL;
+  prism_memory_stats s;
+  double v = 0;
+  g_section = "memory limit";
+  memset(&s, 0, sizeof(s));
+  s.struct_size = sizeof(s);
+  EXPECT_OK(prism_memory_get_limit("cpu", &limit));
+  EXPECT(limit == 0); /* PRISM_MEMORY_LIMIT is unset in this test */
+  EXPECT_STATUS(prism_memory_get_limit("cpu", NULL), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(prism_memory_set_limit("nosuchdevice", 1) != PRISM_OK);
+  EXPECT_OK(prism_full(I64S(1024), 1, 3.0, PRISM_DTYPE_F32, "cpu", &keep)); /* 4 KiB, before the cap */
+  EXPECT_OK(prism_memory_stats_get("cpu", &s));
+  /* room for 256 KiB beyond what is held now */
+  EXPECT_OK(prism_memory_set_limit(NULL, s.allocated + (256u << 10)));
+  EXPECT_OK(prism_memory_get_limit("cpu:0", &limit));
+  EXPECT(limit == s.allocated + (256u << 10));
+  EXPECT_OK(prism_zeros(I64S(32, 1024), 2, PRISM_DTYPE_F32, "cpu", &a)); /* 128 KiB fits */
+  EXPECT_STATUS(prism_zeros(I64S(64, 1024), 2, PRISM_DTYPE_F32, "cpu", &b), PRISM_ERROR_OUT_OF_MEMORY);
+  EXPECT(b == NULL);
+  EXPECT_MSG_HAS("cpu:0");
+  EXPECT_MSG_HAS("memory limit");
+  EXPECT_OK(prism_sum(keep, NULL, 0, 0, &huge)); /* small ops still run */
+  EXPECT_OK(prism_tensor_item_double(huge, &v));
+  EXPECT(v == 3.0 * 1024);
+  rel(huge);
+  rel(a);
+  EXPECT_OK(prism_zeros(I64S(64, 1024), 2, PRISM_DTYPE_F32, "cpu", &b)); /* fits once a is gone */
+  rel(b);
+  EXPECT_OK(prism_memory_set_limit("cpu", 0));
+  EXPECT_OK(prism_memory_get_limit("cpu", &limit));
+  EXPECT(limit == 0);
+  /* beyond the device's memory (2^60 bytes): refused before the plugin sees it */
+  EXPECT_STATUS(prism_empty(I64S((int64_t)1 << 60), 1, PRISM_DTYPE_U8, "cpu", &huge),
+                PRISM_ERROR_OUT_OF_MEMORY);
+  EXPECT(huge == NULL);
+  EXPECT_OK(prism_sum(keep, NULL, 0, 0, &huge));
+  EXPECT_OK(prism_tensor_item_double(huge, &v));
+  EXPECT(v == 3.0 * 1024);
+  rel(huge);
+  rel(keep);
+}
+
 static void test_fallback_and_memory(void) {
   prism_fallback_policy policy = PRISM_FALLBACK_ERROR;
   uint64_t count = 99;
@@ -406,6 +452,7 @@ static void test_fallback_and_memory(void) {
   EXPECT_OK(prism_memory_stats_get("cpu", &after));
   EXPECT(after.reserved == after.allocated); /* nothing cached any more */
   EXPECT(prism_memory_stats_get("nosuchdevice", &after) != PRISM_OK);
+  test_memory_limit();
 }
 
 /* ===========================================================================

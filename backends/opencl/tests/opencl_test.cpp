@@ -354,6 +354,66 @@ TEST_F(OpenCL, HalfFloatsComputeInF32BitExactWithCpu) {
   }
 }
 
+// Out of device memory is an error, never an abort inside the driver (PoCL
+// accepts any clCreateBuffer and asserts at first use: Note [OpenCL memory
+// accounting]). Untouched buffers cost no host memory, so the device's whole
+// reported memory can be asked for without using it.
+TEST_F(OpenCL, OutOfDeviceMemoryIsAnErrorAndTheProgramGoesOn) {
+  prism_device_info info;
+  std::memset(&info, 0, sizeof info);
+  info.struct_size = sizeof info;
+  int32_t n = 0;
+  ASSERT_OK(prism_device_count(&n));
+  for (int32_t i = 0; i < n; ++i) {
+    ASSERT_OK(prism_device_info_get(i, &info));
+    if (std::strcmp(info.device, kOcl) == 0) break;
+  }
+  ASSERT_STREQ(info.device, kOcl);
+  ASSERT_GT(info.total_memory, 0u);
+  auto v = random_floats(1000, 3, -1, 1);
+  const int64_t sizes[1] = {1000};
+  T keep;
+  ASSERT_OK(prism_from_data(v.data(), sizes, 1, PRISM_DTYPE_F32, kOcl, keep.out()));
+
+  // One request beyond the device's memory.
+  const int64_t beyond[1] = {static_cast<int64_t>(info.total_memory + 1)};
+  T big;
+  EXPECT_EQ(prism_empty(beyond, 1, PRISM_DTYPE_U8, kOcl, big.out()), PRISM_ERROR_OUT_OF_MEMORY)
+      << prism_last_error();
+  EXPECT_EQ(big.get(), nullptr);
+
+  // Requests that each fit but together go beyond it: at most four succeed.
+  const int64_t quarter[1] = {static_cast<int64_t>(info.total_memory / 4 + (8 << 20))};
+  std::vector<T> held;
+  prism_status last = PRISM_OK;
+  for (int k = 0; k < 5 && last == PRISM_OK; ++k) {
+    T t;
+    last = prism_empty(quarter, 1, PRISM_DTYPE_U8, kOcl, t.out());
+    if (last == PRISM_OK) held.push_back(std::move(t));
+  }
+  EXPECT_EQ(last, PRISM_ERROR_OUT_OF_MEMORY) << prism_last_error();
+  EXPECT_LE(held.size(), 3u);
+  EXPECT_NE(std::string(prism_last_error()).find(kOcl), std::string::npos) << prism_last_error();
+  held.clear();
+  ASSERT_OK(prism_memory_empty_cache(kOcl));
+
+  // A small cap on the device: beyond it is OUT_OF_MEMORY, below it works.
+  ASSERT_OK(prism_memory_set_limit(kOcl, 1 << 20));
+  uint64_t limit = 0;
+  ASSERT_OK(prism_memory_get_limit(kOcl, &limit));
+  EXPECT_EQ(limit, 1u << 20);
+  const int64_t two_mib[1] = {2 << 20};
+  T over, ok, sum;
+  EXPECT_EQ(prism_empty(two_mib, 1, PRISM_DTYPE_U8, kOcl, over.out()), PRISM_ERROR_OUT_OF_MEMORY);
+  EXPECT_NE(std::string(prism_last_error()).find("memory limit"), std::string::npos) << prism_last_error();
+
+  // The program goes on: kernels run and the old tensor is intact.
+  ASSERT_OK(prism_mul(keep.get(), keep.get(), ok.out()));
+  ASSERT_OK(prism_sum(keep.get(), nullptr, 0, 0, sum.out()));
+  EXPECT_EQ(to_host<float>(keep.get()), v);
+  ASSERT_OK(prism_memory_set_limit(kOcl, 0));
+}
+
 TEST_F(OpenCL, RoundTripAndOffsetsAndFill) {
   auto v = random_floats(1000, 5, -1, 1);
   const int64_t sizes[1] = {1000};
