@@ -190,8 +190,8 @@ void* CachingAllocator::allocate(size_t bytes, size_t* block_bytes) {
       std::lock_guard<std::mutex> lock(mutex_);
       reserved_ -= want;
     }
-    PRISM_FAIL(INTERNAL, "allocating ", bytes, " bytes on ", device_->name, ": plugin '", device_->plugin->name,
-               "' returned success with a NULL buffer");
+    PRISM_FAIL(INTERNAL, "allocating ", bytes, " bytes on ", device_->name, ": plugin '",
+               device_->plugin->name, "' returned success with a NULL buffer");
   }
   std::lock_guard<std::mutex> lock(mutex_);
   *block_bytes = want;

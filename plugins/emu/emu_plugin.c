@@ -169,10 +169,10 @@ static prism_plugin_error* emu_device_props(void* ctx, int32_t device, prism_dev
   prism_plugin_error* err = emu_check_device(device);
   const emu_ctx* c = (const emu_ctx*)ctx;
   if (err != NULL) return err;
-  prism_sdk_device_props_set(props, "Prism emulated device (PROT_NONE memory)", "Prism", "emu-0",
-                             (uint64_t)1 << 32, PRISM_DTYPE_MASK_ALL,
-                             PRISM_DEVICE_CAP_FP64 | PRISM_DEVICE_CAP_FP16 |
-                                 (c != NULL && c->async ? PRISM_DEVICE_CAP_ASYNC : 0u));
+  prism_sdk_device_props_set(
+      props, "Prism emulated device (PROT_NONE memory)", "Prism", "emu-0", (uint64_t)1 << 32,
+      PRISM_DTYPE_MASK_ALL,
+      PRISM_DEVICE_CAP_FP64 | PRISM_DEVICE_CAP_FP16 | (c != NULL && c->async ? PRISM_DEVICE_CAP_ASYNC : 0u));
   return NULL;
 }
 
