@@ -407,6 +407,11 @@ class Runner {
   void add(CaseResult r);
   void progress(const std::string& what);
   bool op_selected(const std::string& op) const;
+  bool any_failure() const {
+    for (const CaseResult& r : results_)
+      if (r.status == "fail") return true;
+    return false;
+  }
   bool dtype_selected(int32_t dt) const { return opt_.dtypes.empty() || opt_.dtypes.count(dt) != 0; }
   bool mode(const char* m) const { return opt_.modes.count(m) != 0; }
   void print_summary();
@@ -2904,8 +2909,10 @@ int Runner::run() {
   if (usable) {
     if (mode("abi")) mode_abi();
     if (device_ok_) {
-      if (mode("ops")) mode_ops(false);
+      // rng first: it is short, so --stop-on-failure reaches a bad random
+      // kernel without running every ops case first
       if (mode("rng")) mode_ops(true);
+      if (mode("ops") && !(opt_.stop_on_failure && any_failure())) mode_ops(false);
       if (mode("perf")) mode_perf();
     }
     if (mode("support")) mode_support();
