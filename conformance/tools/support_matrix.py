@@ -71,8 +71,14 @@ def support_of(runner, lib, work, name):
     env = dict(os.environ)
     subprocess.run([runner, "--plugin", lib, "--mode", "support", "--quiet", "--report", report], env=env,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    with open(report) as f:
-        return json.load(f)["support"]
+    try:
+        with open(report) as f:
+            support = json.load(f).get("support") or {}
+    except (OSError, ValueError):
+        support = {}
+    if not support:
+        sys.exit(f"support_matrix: prism-conformance could not read the kernel table of {name} ({lib})")
+    return support
 
 
 def split_sections(text):
