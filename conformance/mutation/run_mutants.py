@@ -34,7 +34,7 @@ def load_equivalents(path):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        parts = [p.strip() for p in line.split("|")]
+        parts = [p.strip() for p in line.split(" | ")]  # the original text may hold "||"
         if len(parts) >= 4:
             eq[(parts[0], parts[1], parts[2])] = parts[3]
     return eq
