@@ -67,10 +67,15 @@ def function_spans(lines, names):
     i = 0
     while i < len(lines):
         m = re.match(r"^static [^=;]*?\b(\w+)\(", lines[i])
-        if m and m.group(1) in names and not lines[i].rstrip().endswith(";"):
-            start = i
-            while "{" not in lines[i]:
-                i += 1
+        if m and m.group(1) in names:
+            # a prototype (possibly over several lines) ends with ';' before any '{'
+            k = i
+            while "{" not in lines[k] and not lines[k].rstrip().endswith(";"):
+                k += 1
+            if "{" not in lines[k]:
+                i = k + 1
+                continue
+            i = k
             j = i + 1
             while not lines[j].startswith("}"):
                 j += 1
@@ -95,6 +100,8 @@ def rhs_mutations(rhs):
         repl = item[2] if len(item) > 2 else ""
         if pat.search(rhs):
             out.append((pat.sub(repl, rhs, count=1), what))
+    if rhs.startswith(("emu_drain(", "emu_wait_idle(")):
+        out.append(("NULL", "skipped wait for queued work (no synchronisation)"))
     m = re.search(r"(?<![\w.])(0|1|2)(?![\w.x])", rhs)
     if m and not out:
         v = {"0": "1", "1": "0", "2": "1"}[m.group(1)]
@@ -141,8 +148,9 @@ def main():
                     expr = "".join(f"prism_mut({new(fn, ln, cond, t, w)}) ? ({t}) : " for t, w in alts)
                     lines[ln] = f"{m.group(1)}({expr}({cond})){m.group(3)}"
                 continue
-            # if (cond) ...   (single-line condition)
-            m = re.match(r"^(\s*(?:\} else )?if \()(.*)(\)(?: \{| return [^;]*;| [^;]*;)?)$", line)
+            # if (cond) ... / while (cond) ...   (single-line condition; a trailing comment is dropped)
+            line = re.sub(r"\s*/\*[^*]*\*/\s*$", "", line)
+            m = re.match(r"^(\s*(?:\} else )?(?:if|while) \()(.*)(\)(?: \{| return [^;]*;| [^;]*;)?)$", line)
             if m and m.group(2).count("(") == m.group(2).count(")"):
                 cond = m.group(2)
                 alts = [(f"!({cond})", "negated condition")]

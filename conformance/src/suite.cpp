@@ -407,6 +407,11 @@ class Runner {
   void add(CaseResult r);
   void progress(const std::string& what);
   bool op_selected(const std::string& op) const;
+  bool any_failure() const {
+    for (const CaseResult& r : results_)
+      if (r.status == "fail") return true;
+    return false;
+  }
   bool dtype_selected(int32_t dt) const { return opt_.dtypes.empty() || opt_.dtypes.count(dt) != 0; }
   bool mode(const char* m) const { return opt_.modes.count(m) != 0; }
   void print_summary();
@@ -2722,6 +2727,29 @@ void Runner::print_summary() {
       std::printf("  %-18s %6d %6d %6d  %s\n", op.c_str(), o.pass, o.fail, o.skip, d.c_str());
     }
   }
+  // Note [Coverage figure]: registered kernel cells (op x dtype of the op
+  // table the plugin has a kernel for) against the cells the ops/rng modes
+  // exercised, and the layouts used
+  {
+    std::set<std::pair<std::string, std::string>> registered, exercised;
+    std::set<std::string> layouts;
+    for (const OpSpec& op : op_table())
+      for (int32_t dt = 0; dt < PRISM_NUM_DTYPES; ++dt)
+        if ((op.dtypes & PRISM_DTYPE_BIT(dt)) && p_.find(op.name, dt) && op_selected(op.name) &&
+            dtype_selected(dt))
+          registered.insert({op.name, dtype_name(dt)});
+    for (const CaseResult& r : results_) {
+      if ((r.mode != "ops" && r.mode != "rng") || (r.status != "pass" && r.status != "fail")) continue;
+      exercised.insert({r.op, r.dtype});
+      layouts.insert(r.layout.substr(0, r.layout.find(',')));
+    }
+    if (!registered.empty() && (mode("ops") || mode("rng")))
+      std::printf(
+          "\n  coverage: %zu of %zu registered op x dtype kernels exercised (%.0f %%), %zu layout kinds\n",
+          exercised.size(), registered.size(),
+          100.0 * static_cast<double>(exercised.size()) / static_cast<double>(registered.size()),
+          layouts.size());
+  }
   std::printf("\n  %-8s %6s %6s %6s %6s\n", "mode", "pass", "fail", "skip", "info");
   for (auto& [m, s] : by_mode)
     std::printf("  %-8s %6d %6d %6d %6d\n", m.c_str(), s["pass"], s["fail"], s["skip"], s["info"]);
@@ -2904,8 +2932,10 @@ int Runner::run() {
   if (usable) {
     if (mode("abi")) mode_abi();
     if (device_ok_) {
-      if (mode("ops")) mode_ops(false);
+      // rng first: it is short, so --stop-on-failure reaches a bad random
+      // kernel without running every ops case first
       if (mode("rng")) mode_ops(true);
+      if (mode("ops") && !(opt_.stop_on_failure && any_failure())) mode_ops(false);
       if (mode("perf")) mode_perf();
     }
     if (mode("support")) mode_support();

@@ -25,6 +25,16 @@
  *   MUTANT_BAD_ABI_SIZE    the table reports a struct_size that ends before
  *                          the kernel slots (a wrong ABI size)
  *
+ *
+ * Conditional bugs, each right on the suite's old hand-written layouts:
+ *
+ *   MUTANT_SIZE1_STRIDE    a size-1 dim makes the element walk use the next
+ *                          dim's stride for the dim before it
+ *   MUTANT_BCAST_LEADING   a stride-0 (broadcast) input dim is honoured only
+ *                          in dim 0; elsewhere the dense stride is used
+ *   MUTANT_FULL_REDUCE_DENSE  a full reduction (every output size 1) reads
+ *                          its input as dense row-major memory
+ *
  * Two more switches exercise the runner's handling of broken plugins:
  *
  *   MUTANT_INIT_CRASH      init dereferences NULL (SIGSEGV)
@@ -112,12 +122,22 @@ static float* m_at(const prism_tensor_desc* d, int64_t i) {
 #if defined(MUTANT_IGNORE_STRIDES)
   return base + i;
 #else
-  int64_t off = 0;
+  int64_t off = 0, dense = 1;
   int32_t k;
   for (k = d->ndim - 1; k >= 0; --k) {
-    off += (i % d->sizes[k]) * d->strides[k];
+    int64_t stride = d->strides[k];
+#if defined(MUTANT_SIZE1_STRIDE)
+    if (k > 0 && d->sizes[k] == 1) stride = d->strides[k - 1];
+    if (k + 1 < d->ndim && d->sizes[k + 1] == 1) stride = d->strides[k + 1];
+#endif
+#if defined(MUTANT_BCAST_LEADING)
+    if (k > 0 && stride == 0) stride = dense;
+#endif
+    off += (i % d->sizes[k]) * stride;
+    dense *= d->sizes[k];
     i /= d->sizes[k];
   }
+  (void)dense;
   return base + off;
 #endif
 }
@@ -209,7 +229,11 @@ static prism_plugin_error* m_reduce(void* ctx, const prism_kernel_call* c) {
     (void)any_reduced;
     (void)last_in_group;
 #endif
+#if defined(MUTANT_FULL_REDUCE_DENSE)
+    v = n_out == 1 ? ((const float*)((const char*)x->buffer + x->byte_offset))[i] : *m_at(x, i);
+#else
     v = *m_at(x, i);
+#endif
     if (is_sum)
       acc[o] += v;
     else if (count[o] == 0 || v != v || (acc[o] == acc[o] && v > acc[o]))
