@@ -46,6 +46,7 @@ Key key_of(const KernelKey& k) {
 // Records the keys the front end asks for, with the work-group choice of the GPU plugin for reductions.
 struct Recorder {
   static constexpr uint32_t kBmmMask = prism::gk::kMaskFloat;
+  static constexpr uint32_t kHalfMask = 0;  // the CUDA/ROCm tables: f16/bf16 copies only
   static const prism_host_table* host() { return &kHost; }
   static prism_plugin_error* elementwise(void*, const prism_kernel_call*, const KernelKey& key,
                                          const prism_gk_iter&, void* const*, int, const KArg*, size_t) {
