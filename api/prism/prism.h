@@ -1094,7 +1094,10 @@ typedef enum prism_reduce_op {
  * until every rank joined. Errors: INVALID_ARGUMENT (missing or bad rank,
  * world size or port; already initialized), UNAVAILABLE (no such plugin,
  * port in use, master unreachable, a rank reporting another world size,
- * timeout), each with a message naming the cause. */
+ * timeout), each with a message naming the cause. SIGPIPE is set to SIG_IGN
+ * if it is still at its default, so that a peer that dies is an error on the
+ * other ranks rather than a signal that kills them (a handler the program set
+ * is left alone; Note [SIGPIPE and dead peers]). */
 PRISM_API prism_status prism_dist_init(const char* backend, int64_t timeout_ms);
 /* As prism_dist_init with explicit values: rank/world_size < 0, master_addr
  * NULL or "" and master_port <= 0 mean "from the environment" as above. */

@@ -138,6 +138,18 @@ PRISM_FN PRISM_C prism_gk_cast(PRISM_CI x) {
     r = (int64_t)x;
   }
   return (PRISM_C)(PRISM_T)r;
+#elif PRISM_HALF != 0 && defined(cl_khr_fp64)
+  /* Storage-only half output: a source wider than f32 is rounded to f32 with
+   * round-to-odd first, so the rounding to f16/bf16 after it is the single
+   * correct one (Note [Single rounding to f16 and bf16] in the CPU plugin). */
+  const double d = (double)x;
+  float f = (float)d;
+  if ((double)f != d && !isnan(f) && !isinf(f)) {
+    uint b = as_uint(f);
+    if (fabs((double)f) > fabs(d)) b -= 1u;
+    f = as_float(b | 1u);
+  }
+  return f;
 #else
   return (PRISM_C)x;
 #endif

@@ -303,6 +303,8 @@ const std::vector<OpSpec>& op_table() {
       {"atan2", OpKind::kBinary, kFloat, TolClass::kTranscendental},
       {"hypot", OpKind::kBinary, kFloat, TolClass::kRounded},
       {"copysign", OpKind::kBinary, kFloat, TolClass::kExact},
+      {"nextafter", OpKind::kBinary, PRISM_DTYPE_BIT(PRISM_DTYPE_F32) | PRISM_DTYPE_BIT(PRISM_DTYPE_F64),
+       TolClass::kExact},
       {"logaddexp", OpKind::kBinary, kFloat, TolClass::kTranscendental},
       {"bitwise_and", OpKind::kBinary, kAll & ~kFloat, TolClass::kExact},
       {"bitwise_or", OpKind::kBinary, kAll & ~kFloat, TolClass::kExact},
@@ -319,6 +321,11 @@ const std::vector<OpSpec>& op_table() {
       {"logical_or", OpKind::kLogical, kAll, TolClass::kExact},
       {"logical_xor", OpKind::kLogical, kAll, TolClass::kExact},
       {"logical_not", OpKind::kLogicalNot, kAll, TolClass::kExact},
+      // x -> bool predicates share logical_not's shape (one input, a bool output)
+      {"isnan", OpKind::kLogicalNot, kAll, TolClass::kExact},
+      {"isinf", OpKind::kLogicalNot, kAll, TolClass::kExact},
+      {"isfinite", OpKind::kLogicalNot, kAll, TolClass::kExact},
+      {"signbit", OpKind::kLogicalNot, kNumeric, TolClass::kExact},
       {"where", OpKind::kWhere, kAll, TolClass::kExact},
       {"clamp", OpKind::kClamp, kNumeric, TolClass::kExact},
       {"sum", OpKind::kReduce, kNumeric, TolClass::kAccumulate},
@@ -535,6 +542,8 @@ std::string binary_float(const std::string& op, double a, double b, double alpha
     r = std::hypot(a, b);
   else if (op == "copysign")
     r = std::copysign(a, b);
+  else if (op == "nextafter")  // f64 here; the f32 step is taken by the caller
+    r = std::nextafter(a, b);
   else if (op == "logaddexp") {
     const double m = a > b ? a : b;
     r = std::isnan(a) || std::isnan(b)
@@ -788,6 +797,8 @@ RefResult reference_run(const RefCall& c) {
                   alpha_a ? (alpha_a->kind == PRISM_ATTR_INT ? static_cast<double>(alpha_a->i) : alpha_a->f)
                           : 1.0;
               err = binary_float(op, a.f, b.f, alpha, mode, y);
+              if (op == "nextafter" && dt == PRISM_DTYPE_F32)
+                y = std::nextafter(static_cast<float>(a.f), static_cast<float>(b.f));
               r = make_float(dt, y);
               // a + alpha·b is two operations when alpha·b is inexact: allow
               // the product's rounding in the compute type (f32 for halves)
@@ -817,9 +828,21 @@ RefResult reference_run(const RefCall& c) {
             r = make_int(dt, y);
             break;
           }
-          case OpKind::kLogicalNot:
-            r = make_int(dt, !truthy(in_at(c, 0, i), in_dt));
+          case OpKind::kLogicalNot: {
+            const Value x = in_at(c, 0, i);
+            const bool fl = is_float(in_dt);
+            bool y = !truthy(x, in_dt);
+            if (op == "isnan")
+              y = fl && std::isnan(x.f);
+            else if (op == "isinf")
+              y = fl && std::isinf(x.f);
+            else if (op == "isfinite")
+              y = !fl || std::isfinite(x.f);
+            else if (op == "signbit")
+              y = fl ? std::signbit(x.f) : x.i < 0;
+            r = make_int(dt, y);
             break;
+          }
           case OpKind::kWhere: {
             const Value x = in_at(c, in_at(c, 0, i).i != 0 ? 1 : 2, i);
             r = out_float ? make_float(dt, x.f) : make_int(dt, x.i);

@@ -3,6 +3,7 @@
 #include "core/comm/process_group.hpp"
 
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
@@ -467,6 +468,23 @@ void init(const char* backend, int32_t rank, int32_t world_size, const char* mas
   }
   PRISM_CHECK(plugin->usable, UNAVAILABLE, "dist_init: communicator plugin '", name,
               "' cannot run here: ", plugin->reason);
+  // Note [SIGPIPE and dead peers]
+  // When a rank dies its sockets close, and the engine's next write to it
+  // raises SIGPIPE, whose default action would kill this rank too: a dead
+  // peer must come back as an error (that is how faults are reported). So
+  // joining a process group ignores SIGPIPE when it is still at its default,
+  // as Python's interpreter and MPI runtimes do; a handler or mask the
+  // program set is left alone. prism_dist_init's documentation says so.
+  {
+    struct sigaction cur {};
+    if (::sigaction(SIGPIPE, nullptr, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) == 0 &&
+        cur.sa_handler == SIG_DFL) {
+      struct sigaction ign {};
+      ign.sa_handler = SIG_IGN;
+      sigemptyset(&ign.sa_mask);
+      ::sigaction(SIGPIPE, &ign, nullptr);
+    }
+  }
   if (rank < 0) {
     const char* v =
         env_first({"PRISM_RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "SLURM_PROCID", "RANK"}, nullptr);
