@@ -777,11 +777,12 @@ void Runtime::admit_comm(prism_comm_entry_fn entry, std::shared_ptr<void> librar
                            "barrier",      "send",       "recv"};
     for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); ++i)
       if (slots[i] == nullptr) throw Refusal{detail::str_cat("required slot '", names[i], "' is NULL")};
-    for (const auto& p : comm_plugins_)
+    for (const auto& p : comm_plugins_) {
       if (p->name == table->name) {
         throw Refusal{
             detail::str_cat("communicator '", table->name, "' is already loaded from '", p->path, "'")};
       }
+    }
     auto plugin = std::make_unique<CommPlugin>();
     plugin->path = row.path;
     plugin->name = table->name;

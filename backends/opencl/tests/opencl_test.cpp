@@ -320,7 +320,7 @@ TEST_F(OpenCL, HalfFloatsComputeInF32BitExactWithCpu) {
       EXPECT_OK(prism_to_dtype(sum.get(), PRISM_DTYPE_F32, back.out()));  // half -> f32
       std::vector<std::vector<uint16_t>> bits;
       for (const T* t : {&a, &sum, &prod, &ex}) bits.push_back(to_host<uint16_t>(t->get()));
-      bits.push_back({});
+      bits.emplace_back();
       for (float f : to_host<float>(back.get())) {
         uint32_t u;
         std::memcpy(&u, &f, 4);
