@@ -1160,6 +1160,90 @@ PRISM_API prism_status prism_work_is_completed(prism_work_t work, int32_t* done)
  * a staged result is then not copied back. */
 PRISM_API prism_status prism_work_release(prism_work_t work);
 
+/* ===========================================================================
+ * Op forms (docs/ops.md, "Op forms"): PyTorch spellings of existing ops with
+ * tensor bounds, approximations, padding modes and dtype= arguments. Each
+ * writes a new tensor to *out (one reference for the caller), records
+ * autograd when an input requires grad, and runs on every device (composites
+ * of primitives, Note [Op forms as composites] in core/dispatch/op_forms.cpp).
+ * The older functions (prism_clamp, prism_gelu, prism_conv2d, prism_softmax,
+ * prism_sum, ...) keep their signatures: these are new names, not new
+ * arguments on old ones.
+ * ======================================================================== */
+
+/* torch.clamp(x, min=tensor, max=tensor): min(max(x, min), max) with min, max
+ * (borrowed, each may be NULL, not both) broadcasting against x; the result
+ * has the broadcast shape and torch.result_type of the three. Where min > max
+ * the result is max. Gradients as PyTorch: x where min <= x <= max, min where
+ * x < min < max, max where x > max or max < min. bool is refused. */
+PRISM_API prism_status prism_clamp_tensor(prism_tensor_t x, prism_tensor_t min, prism_tensor_t max,
+                                          prism_tensor_t* out);
+
+/* The approximation of gelu (torch's approximate="none" / "tanh"). */
+typedef enum prism_gelu_approximation {
+  PRISM_GELU_APPROXIMATE_NONE = 0, /* x * Phi(x) with erf (prism_gelu) */
+  PRISM_GELU_APPROXIMATE_TANH = 1, /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+  PRISM_GELU_APPROXIMATE_FORCE_32BIT = 0x7FFFFFFF
+} prism_gelu_approximation;
+/* gelu with the given approximation; float16/bfloat16 compute in float32,
+ * integer inputs give float32. Any other value is INVALID_ARGUMENT. */
+PRISM_API prism_status prism_gelu_approximate(prism_tensor_t x, prism_gelu_approximation approximate,
+                                              prism_tensor_t* out);
+
+/* How prism_pad fills the border (torch.nn.functional.pad's `mode`). */
+typedef enum prism_pad_mode {
+  PRISM_PAD_CONSTANT = 0,  /* `value` */
+  PRISM_PAD_REFLECT = 1,   /* mirror without repeating the edge; each pad < the dim's size */
+  PRISM_PAD_REPLICATE = 2, /* repeat the edge element */
+  PRISM_PAD_CIRCULAR = 3,  /* wrap around; each pad <= the dim's size */
+  PRISM_PAD_MODE_FORCE_32BIT = 0x7FFFFFFF
+} prism_pad_mode;
+/* torch.nn.functional.pad: `pad` (borrowed, n_pad even, n_pad / 2 <= ndim)
+ * lists (left, right) element counts starting from the LAST dim: {l_w, r_w,
+ * l_h, r_h, ...}. Negative counts crop. `value` (cast to x's dtype) is used by
+ * PRISM_PAD_CONSTANT only. Non-constant modes pad any trailing dims (PyTorch
+ * limits them to 1-3 dims of a batched input). Errors name the mode, the pad
+ * pair, the dim and the input: an output size < 0, a reflect pad >= the size,
+ * a circular pad > the size, an empty padded dim in a non-constant mode. */
+PRISM_API prism_status prism_pad(prism_tensor_t x, const int64_t* pad, size_t n_pad, prism_pad_mode mode,
+                                 double value, prism_tensor_t* out);
+
+/* conv2d's string padding (torch's padding="valid" / "same"). */
+typedef enum prism_conv_padding {
+  PRISM_CONV_PADDING_VALID = 0, /* no padding */
+  PRISM_CONV_PADDING_SAME = 1,  /* output size = input size (stride 1 only); dilation * (k - 1) in total,
+                                   the odd element on the right / bottom as PyTorch */
+  PRISM_CONV_PADDING_FORCE_32BIT = 0x7FFFFFFF
+} prism_conv_padding;
+/* prism_conv2d with a padding mode instead of explicit padding. stride and
+ * dilation point to {h, w} (borrowed; NULL means 1). SAME with a stride other
+ * than 1 is INVALID_ARGUMENT ("padding='same' is not supported for strided
+ * convolutions"). */
+PRISM_API prism_status prism_conv2d_padding(prism_tensor_t input, prism_tensor_t weight, prism_tensor_t bias,
+                                            const int64_t* stride, prism_conv_padding padding,
+                                            const int64_t* dilation, int64_t groups, prism_tensor_t* out);
+
+/* torch.mm: (n, m) x (m, p) -> (n, p). Both must be 2-D with the same dtype
+ * (no broadcasting, no promotion); anything else is INVALID_ARGUMENT naming
+ * both shapes. */
+PRISM_API prism_status prism_mm(prism_tensor_t a, prism_tensor_t b, prism_tensor_t* out);
+
+/* softmax / log_softmax(x, dim, dtype=dtype): x is cast to `dtype` (a
+ * floating dtype) first, as PyTorch; the result has `dtype`. */
+PRISM_API prism_status prism_softmax_dtype(prism_tensor_t x, int64_t dim, prism_dtype dtype,
+                                           prism_tensor_t* out);
+PRISM_API prism_status prism_log_softmax_dtype(prism_tensor_t x, int64_t dim, prism_dtype dtype,
+                                               prism_tensor_t* out);
+/* sum / prod / mean(x, dims, keepdim, dtype=dtype): x is cast to `dtype`
+ * first and the result has `dtype` (dims/n_dims as prism_sum). mean needs a
+ * floating dtype (then integer inputs are accepted, as PyTorch). */
+PRISM_API prism_status prism_sum_dtype(prism_tensor_t x, const int64_t* dims, int32_t n_dims, int32_t keepdim,
+                                       prism_dtype dtype, prism_tensor_t* out);
+PRISM_API prism_status prism_prod_dtype(prism_tensor_t x, const int64_t* dims, int32_t n_dims,
+                                        int32_t keepdim, prism_dtype dtype, prism_tensor_t* out);
+PRISM_API prism_status prism_mean_dtype(prism_tensor_t x, const int64_t* dims, int32_t n_dims,
+                                        int32_t keepdim, prism_dtype dtype, prism_tensor_t* out);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

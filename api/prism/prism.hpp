@@ -1029,6 +1029,29 @@ class Tensor {
   Tensor clamp_max(double max) const {
     return clamp(std::nullopt, max);
   }
+  // Op forms: clamp with tensor bounds (an undefined Tensor() is an absent
+  // bound), torch.mm, and reductions with dtype= (input cast first).
+  Tensor clamp(const Tensor& min, const Tensor& max) const {
+    return make([&](prism_tensor_t* o) { return prism_clamp_tensor(h_, min.get(), max.get(), o); });
+  }
+  Tensor mm(const Tensor& other) const {
+    return make([&](prism_tensor_t* o) { return prism_mm(h_, other.get(), o); });
+  }
+  Tensor sum(const IntList& dims, bool keepdim, Dtype dtype) const {
+    return make([&](prism_tensor_t* o) {
+      return prism_sum_dtype(h_, dims.data(), dims.size(), keepdim, to_c(dtype), o);
+    });
+  }
+  Tensor prod(const IntList& dims, bool keepdim, Dtype dtype) const {
+    return make([&](prism_tensor_t* o) {
+      return prism_prod_dtype(h_, dims.data(), dims.size(), keepdim, to_c(dtype), o);
+    });
+  }
+  Tensor mean(const IntList& dims, bool keepdim, Dtype dtype) const {
+    return make([&](prism_tensor_t* o) {
+      return prism_mean_dtype(h_, dims.data(), dims.size(), keepdim, to_c(dtype), o);
+    });
+  }
 
   // ----------------------------------------------------------- reductions
   // dims: {} = all dims.
@@ -2541,6 +2564,75 @@ inline Work recv(const Tensor& t, int32_t src, int32_t tag = 0, const ProcessGro
 }
 
 }  // namespace distributed
+
+// ===========================================================================
+// Op forms (prism.h's "Op forms" section): free functions and
+// nn::functional spellings of clamp with tensor bounds, mm, pad, gelu's
+// approximation, conv2d's string padding, softmax dtype=.
+// ===========================================================================
+
+inline Tensor clamp(const Tensor& x, const Tensor& min, const Tensor& max) {
+  return x.clamp(min, max);
+}
+inline Tensor mm(const Tensor& a, const Tensor& b) {
+  return a.mm(b);
+}
+
+namespace nn::functional {
+
+namespace detail {
+inline prism_pad_mode pad_mode(const std::string& mode) {
+  if (mode == "constant") return PRISM_PAD_CONSTANT;
+  if (mode == "reflect") return PRISM_PAD_REFLECT;
+  if (mode == "replicate") return PRISM_PAD_REPLICATE;
+  if (mode == "circular") return PRISM_PAD_CIRCULAR;
+  ::prism::detail::fail("pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got '" + mode +
+                        "'");
+}
+}  // namespace detail
+
+// torch.nn.functional.pad: (left, right) pairs from the last dim; negative values crop.
+inline Tensor pad(const Tensor& input, const IntList& pad, const std::string& mode = "constant",
+                  double value = 0.0) {
+  prism_pad_mode m = detail::pad_mode(mode);
+  return detail::make(
+      [&](prism_tensor_t* o) { return prism_pad(input.get(), pad.data(), pad.size(), m, value, o); });
+}
+// approximate: "none" or "tanh".
+inline Tensor gelu(const Tensor& input, const std::string& approximate = "none") {
+  prism_gelu_approximation a = PRISM_GELU_APPROXIMATE_NONE;
+  if (approximate == "tanh") {
+    a = PRISM_GELU_APPROXIMATE_TANH;
+  } else if (approximate != "none") {
+    ::prism::detail::fail("gelu: approximate must be 'none' or 'tanh', got '" + approximate + "'");
+  }
+  return detail::make([&](prism_tensor_t* o) { return prism_gelu_approximate(input.get(), a, o); });
+}
+// padding: "valid" or "same" (stride 1; the odd element of even kernels on the right / bottom).
+inline Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const IntList& stride,
+                     const std::string& padding, const IntList& dilation = 1, int64_t groups = 1) {
+  prism_conv_padding p = PRISM_CONV_PADDING_VALID;
+  if (padding == "same") {
+    p = PRISM_CONV_PADDING_SAME;
+  } else if (padding != "valid") {
+    ::prism::detail::fail("conv2d: padding must be 'valid', 'same' or sizes, got '" + padding + "'");
+  }
+  int64_t s[2], d[2];
+  return detail::make([&](prism_tensor_t* o) {
+    return prism_conv2d_padding(input.get(), weight.get(), bias.get(),
+                                detail::pair(stride, s, "conv2d", "stride"), p,
+                                detail::pair(dilation, d, "conv2d", "dilation"), groups, o);
+  });
+}
+inline Tensor softmax(const Tensor& x, int64_t dim, Dtype dtype) {
+  return detail::make([&](prism_tensor_t* o) { return prism_softmax_dtype(x.get(), dim, to_c(dtype), o); });
+}
+inline Tensor log_softmax(const Tensor& x, int64_t dim, Dtype dtype) {
+  return detail::make(
+      [&](prism_tensor_t* o) { return prism_log_softmax_dtype(x.get(), dim, to_c(dtype), o); });
+}
+
+}  // namespace nn::functional
 
 }  // namespace prism
 

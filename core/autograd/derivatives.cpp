@@ -347,8 +347,14 @@ Grads d_bmm(const Ctx& c, const Tensor& g) {
 Grads d_cat(const Ctx& c, const Tensor& g) {
   Grads r;
   int64_t off = 0;
-  for (int64_t s : c.a.split_sizes) {
-    r.push_back(narrow(g, c.a.dim, off, s));
+  for (size_t i = 0; i < c.a.split_sizes.size(); ++i) {
+    const int64_t s = c.a.split_sizes[i];
+    // An empty input (a legacy 1-D [0] skipped by cat too) gets an empty gradient of its own shape.
+    if (i < c.in_sizes.size() && numel_of(c.in_sizes[i]) == 0) {
+      r.push_back(zeros_of(c.in_sizes[i], g));
+    } else {
+      r.push_back(narrow(g, c.a.dim, off, s));
+    }
     off += s;
   }
   return r;

@@ -58,6 +58,18 @@ Tensor long_index(const char* op, const Tensor& idx, const char* what = "index")
   return idx->dtype == PRISM_DTYPE_I64 ? idx : to_dtype(idx, PRISM_DTYPE_I64);
 }
 
+// gather / index_select index: int64 or int32; an EMPTY index of another
+// dtype is accepted too (nothing is read from it): any dtype for gather, as
+// PyTorch's gather, and any integer dtype for index_select (PyTorch 1.13's
+// index_select refuses int8/int16/uint8 even when empty; Prism does not).
+Tensor long_index_or_empty(const char* op, const Tensor& idx, bool integer_only) {
+  PRISM_CHECK(idx != nullptr, INVALID_ARGUMENT, op, ": index is undefined");
+  if (idx->numel() == 0 && idx->dtype != PRISM_DTYPE_I64 && idx->dtype != PRISM_DTYPE_I32 &&
+      (!integer_only || is_integral(idx->dtype, false)))
+    return empty(idx->sizes, PRISM_DTYPE_I64, idx->device());
+  return long_index(op, idx);
+}
+
 void require_bool_mask(const char* op, const Tensor& mask) {
   PRISM_CHECK(mask != nullptr, INVALID_ARGUMENT, op, ": mask is undefined");
   PRISM_CHECK(mask->dtype == PRISM_DTYPE_BOOL, INVALID_ARGUMENT, op,
@@ -551,8 +563,9 @@ Tensor index_select_impl(const char* op, const Tensor& x, int64_t d, const Tenso
 }
 
 // Checks index (1-d or 0-d) and returns it as 1-d int64; wraps dim.
-Tensor vector_index(const char* op, const Tensor& x, int64_t& dim, const Tensor& index) {
-  Tensor idx = long_index(op, index);
+Tensor vector_index(const char* op, const Tensor& x, int64_t& dim, const Tensor& index,
+                    bool empty_any_dtype = false) {
+  Tensor idx = empty_any_dtype ? long_index_or_empty(op, index, true) : long_index(op, index);
   PRISM_CHECK(idx->dim() <= 1, INVALID_ARGUMENT, op, "(): Index is supposed to be a vector, got ",
               describe(index));
   common_device(op, {x.get(), idx.get()});
@@ -608,7 +621,7 @@ Tensor index_fill_impl(const Tensor& x, int64_t d, const Tensor& idx, double val
 
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   return as_op("index_select", [&] {
-    Tensor idx = vector_index("index_select", x, dim, index);
+    Tensor idx = vector_index("index_select", x, dim, index, true);
     return index_select_impl("index_select", x, dim, idx, false);
   });
 }
@@ -659,7 +672,7 @@ void index_fill_(const Tensor& x, int64_t dim, const Tensor& index, double value
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   return as_op("gather", [&] {
-    Tensor idx = long_index("gather", index);
+    Tensor idx = long_index_or_empty("gather", index, false);
     common_device("gather", {x.get(), idx.get()});
     int64_t d = wrap_dim(dim, std::max<int64_t>(x->dim(), 1), "gather");
     check_scatter_shapes("gather", x, d, idx, nullptr);

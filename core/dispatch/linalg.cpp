@@ -84,16 +84,28 @@ Tensor cat(const std::vector<Tensor>& ts, int64_t dim) {
                 ") cannot be concatenated");
     if (!(ts[i]->dim() == 1 && ts[i]->sizes[0] == 0)) parts.push_back(ts[i]);
   }
-  if (parts.empty()) return empty(Dims{0}, dt, ts[0]->device());
+  // Every input is recorded, the skipped empty ones included, so a cat of
+  // empty tensors still has a grad_fn and gives each input an empty gradient
+  // (d_cat), as PyTorch does.
+  bool any_grad = false;
+  for (const Tensor& t : ts) any_grad = any_grad || autograd::should_record({&t});
+  if (parts.empty()) {
+    if (!any_grad) return empty(Dims{0}, dt, ts[0]->device());
+    autograd::OpAttrs at;
+    at.dim = wrap_dim(dim, 1, "cat");
+    for (size_t i = 0; i < ts.size(); ++i) at.split_sizes.push_back(0);
+    return autograd::recorded("cat", ts, at, [&] { return empty(Dims{0}, dt, ts[0]->device()); });
+  }
   const Tensor& ref = parts[0];
   int64_t d = wrap_dim(dim, ref->dim(), "cat");
-  bool any_grad = false;
-  for (const Tensor& t : parts) any_grad = any_grad || autograd::should_record({&t});
   if (any_grad) {
     autograd::OpAttrs at;
     at.dim = d;
-    for (const Tensor& t : parts) at.split_sizes.push_back(t->sizes[d]);
-    return autograd::recorded("cat", parts, at, [&] { return cat(parts, d); });
+    for (const Tensor& t : ts) {
+      const bool skipped = t->dim() == 1 && t->sizes[0] == 0;
+      at.split_sizes.push_back(skipped ? 0 : t->sizes[d]);
+    }
+    return autograd::recorded("cat", ts, at, [&] { return cat(parts, d); });
   }
   Dims shape = ref->sizes;
   int64_t total = 0;

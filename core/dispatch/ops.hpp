@@ -148,4 +148,22 @@ std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool lar
 Tensor one_hot(const Tensor& x, int64_t num_classes);
 Tensor embedding(const Tensor& weight, const Tensor& indices, int64_t padding_idx);
 
+// ---- op forms (core/dispatch/op_forms.cpp, Note [Op forms as composites]) ---------------------------
+// clamp with tensor bounds (either may be nullptr, not both); broadcasting, promoted dtype.
+Tensor clamp_tensor(const Tensor& x, const Tensor& mn, const Tensor& mx);
+// approximate: 0 = exact (erf), 1 = tanh.
+Tensor gelu_approx(const Tensor& x, int approximate);
+// torch.nn.functional.pad: (left, right) pairs from the last dim; negative pads crop.
+// mode: 0 constant (value), 1 reflect, 2 replicate, 3 circular.
+Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, int mode, double value);
+// conv2d with padding='valid' (0) or 'same' (1); stride/dilation as conv2d.
+Tensor conv2d_padding(const Tensor& input, const Tensor& weight, const Tensor& bias, const int64_t stride[2],
+                      int padding_mode, const int64_t dilation[2], int64_t groups);
+Tensor mm(const Tensor& a, const Tensor& b);
+// softmax / log_softmax of x cast to `dtype` first.
+Tensor softmax_dtype(const Tensor& x, int64_t dim, prism_dtype dtype, bool log);
+// sum / prod / mean of x cast to `dtype` first; the result has `dtype`.
+Tensor reduce_dtype(const char* op, const Tensor& x, const std::vector<int64_t>& dims, bool keepdim,
+                    prism_dtype dtype);
+
 }  // namespace prism

@@ -38,6 +38,7 @@ from ._C import (  # noqa: F401  runtime and ops implemented natively
 )
 from ._dtype import DTYPES as _DTYPES, Size, device, dtype  # noqa: F401
 from ._tensor import Tensor  # noqa: F401
+from . import _op_forms  # noqa: F401,E402  (clamp with tensors, mm, dtype= on reductions)
 from ._factories import *  # noqa: F401,F403
 from ._factories import get_default_dtype, set_default_dtype  # noqa: F401
 from . import autograd  # noqa: F401

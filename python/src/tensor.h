@@ -89,3 +89,5 @@ void register_runtime(nb::module_& m);
 __attribute__((weak)) void register_nn_ops(nb::module_& m);
 // Extra elementwise math and bitwise ops (math_ops.cpp; weak likewise).
 __attribute__((weak)) void register_math_ops(nb::module_& m);
+// Op forms: clamp with tensors, gelu approximations, pad, conv2d padding modes, mm, dtype= (op_forms.cpp).
+__attribute__((weak)) void register_op_forms(nb::module_& m);

@@ -3336,6 +3336,238 @@ static void test_distributed(void) {
   rel(in);
 }
 
+/* ===========================================================================
+ * Op forms (prism.h's "Op forms" section). Expected values are PyTorch
+ * 1.13's (torch.clamp with tensors, F.gelu(approximate='tanh'), F.pad,
+ * F.conv2d(padding='same'), torch.mm, dtype= reductions).
+ * ======================================================================== */
+
+/* Backward of sum(t * (1, 2, ..., n)) into the leaves of t's graph. */
+static void backward_weighted(prism_tensor_t t) {
+  prism_tensor_t w = NULL, flat = NULL;
+  int64_t sizes[PRISM_MAX_DIMS];
+  int32_t nd = prism_tensor_ndim(t);
+  EXPECT_OK(prism_tensor_sizes(t, sizes, PRISM_MAX_DIMS));
+  EXPECT_OK(prism_arange(1, (double)prism_tensor_numel(t) + 1, 1, PRISM_DTYPE_F64, "cpu", &flat));
+  EXPECT_OK(prism_view(flat, sizes, nd, &w));
+  EXPECT_OK(prism_backward(t, w, 0));
+  rel(w);
+  rel(flat);
+}
+
+static void test_op_forms(void) {
+  prism_tensor_t x = NULL, lo = NULL, hi = NULL, y = NULL, w = NULL, a = NULL, b = NULL, keep = NULL;
+  prism_tensor_t parts[2] = {NULL, NULL};
+  prism_tensor_t g = NULL;
+  g_section = "op_forms clamp_tensor";
+  x = grad_leaf(F64S(-2, -0.5, 0.5, 1, 2, 3), I64S(2, 3), 2);
+  lo = grad_leaf(F64S(-1, 0, 1), I64S(3), 1);
+  hi = grad_leaf(F64S(0, 2.5), I64S(2, 1), 2);
+  EXPECT_OK(prism_clamp_tensor(x, lo, hi, &y));
+  EXPECT_SIZES(y, 2, I64S(2, 3));
+  EXPECT_VALUES(y, F64S(-1, 0, 0, 1, 2, 2.5), 6, 0);
+  EXPECT_GRAD_FN(y, "ClampBackward");
+  backward_weighted(y);
+  EXPECT_GRAD(x, F64S(0, 0, 0, 4, 5, 0), 6);
+  EXPECT_GRAD(lo, F64S(1, 0, 0), 3);
+  EXPECT_GRAD(hi, F64S(3, 6), 2);
+  rel(y);
+  EXPECT_OK(prism_clamp_tensor(x, NULL, hi, &y)); /* max only */
+  EXPECT_VALUES(y, F64S(-2, -0.5, 0, 1, 2, 2.5), 6, 0);
+  rel(y);
+  keep = y = x;
+  EXPECT_STATUS(prism_clamp_tensor(x, NULL, NULL, &y), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(y == keep);
+  EXPECT_MSG_HAS("at least one of 'min' or 'max'");
+  rel(lo);
+  lo = iota(I64S(4), 1);
+  EXPECT_STATUS(prism_clamp_tensor(x, lo, NULL, &y), PRISM_ERROR_INVALID_ARGUMENT); /* [2, 3] vs [4] */
+  EXPECT_MSG_HAS("[2, 3]");
+  EXPECT_MSG_HAS("[4]");
+  rel(lo);
+  rel(hi);
+  rel(x);
+
+  g_section = "op_forms gelu tanh";
+  x = grad_leaf(F64S(-3, -1, -0.1, 0, 0.5, 2), I64S(6), 1);
+  EXPECT_OK(prism_gelu_approximate(x, PRISM_GELU_APPROXIMATE_TANH, &y));
+  EXPECT_VALUES(y, F64S(-0.003637392082, -0.158808009392, -0.046017248955, 0, 0.345714009825, 1.954597694088),
+                6, 1e-9);
+  EXPECT_GRAD_FN(y, "GeluBackward");
+  rel(y);
+  EXPECT_OK(prism_gelu_approximate(x, PRISM_GELU_APPROXIMATE_TANH, &y));
+  backward_weighted(y); /* weights 1..6; divide back below */
+  {
+    const double want[6] = {-0.011584166631 * 1, -0.082964083846 * 2, 0.420478210728 * 3, 0.5 * 4,
+                            0.867369903535 * 5,  1.086099256624 * 6};
+    prism_tensor_t gr = NULL;
+    EXPECT_OK(prism_tensor_grad(x, &gr));
+    EXPECT_VALUES(gr, want, 6, 1e-9);
+    rel(gr);
+  }
+  rel(y);
+  EXPECT_OK(prism_gelu_approximate(x, PRISM_GELU_APPROXIMATE_NONE, &y));
+  EXPECT_VALUES(y, F64S(-0.004049694095, -0.158655253931, -0.046017216272, 0, 0.345731230637, 1.954499736104),
+                6, 1e-9);
+  rel(y);
+  EXPECT_STATUS(prism_gelu_approximate(x, (prism_gelu_approximation)7, &y), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("approximate");
+  rel(x);
+
+  g_section = "op_forms pad";
+  x = grad_leaf(F64S(0, 1, 2, 3, 4, 5), I64S(1, 2, 3), 3);
+  EXPECT_OK(prism_pad(x, I64S(2, 1), 2, PRISM_PAD_REFLECT, 0, &y));
+  EXPECT_SIZES(y, 3, I64S(1, 2, 6));
+  EXPECT_VALUES(y, F64S(2, 1, 0, 1, 2, 1, 5, 4, 3, 4, 5, 4), 12, 0);
+  backward_weighted(y);
+  EXPECT_GRAD(x, F64S(3, 12, 6, 9, 30, 18), 6);
+  EXPECT_OK(prism_tensor_zero_grad(x, 1));
+  rel(y);
+  EXPECT_OK(prism_pad(x, I64S(1, 2, 1, 0), 4, PRISM_PAD_REPLICATE, 0, &y));
+  EXPECT_SIZES(y, 3, I64S(1, 3, 6));
+  EXPECT_VALUES(y, F64S(0, 0, 1, 2, 2, 2, 0, 0, 1, 2, 2, 2, 3, 3, 4, 5, 5, 5), 18, 0);
+  backward_weighted(y);
+  EXPECT_GRAD(x, F64S(18, 12, 48, 27, 15, 51), 6);
+  EXPECT_OK(prism_tensor_zero_grad(x, 1));
+  rel(y);
+  EXPECT_OK(prism_pad(x, I64S(1, 1), 2, PRISM_PAD_CIRCULAR, 0, &y));
+  EXPECT_VALUES(y, F64S(2, 0, 1, 2, 0, 5, 3, 4, 5, 3), 10, 0);
+  backward_weighted(y);
+  EXPECT_GRAD(x, F64S(7, 3, 5, 17, 8, 15), 6);
+  EXPECT_OK(prism_tensor_zero_grad(x, 1));
+  rel(y);
+  EXPECT_OK(prism_pad(x, I64S(1, -1, 0, 1), 4, PRISM_PAD_CONSTANT, 9, &y)); /* negative pad crops */
+  EXPECT_SIZES(y, 3, I64S(1, 3, 3));
+  EXPECT_VALUES(y, F64S(9, 0, 1, 9, 3, 4, 9, 9, 9), 9, 0);
+  EXPECT_GRAD_FN(y, "ConstantPadNdBackward");
+  backward_weighted(y);
+  EXPECT_GRAD(x, F64S(2, 3, 0, 5, 6, 0), 6);
+  rel(y);
+  keep = y = x;
+  EXPECT_STATUS(prism_pad(x, I64S(3, 0), 2, PRISM_PAD_REFLECT, 0, &y), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(y == keep);
+  EXPECT_MSG_HAS("reflect");
+  EXPECT_MSG_HAS("[1, 2, 3]");
+  EXPECT_STATUS(prism_pad(x, I64S(1, 1, 1), 3, PRISM_PAD_CONSTANT, 0, &y), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("divisible by 2");
+  EXPECT_STATUS(prism_pad(x, I64S(1, 1, 1, 1, 1, 1, 1, 1), 8, PRISM_PAD_CONSTANT, 0, &y),
+                PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("too large");
+  EXPECT_STATUS(prism_pad(x, I64S(1, 1), 2, (prism_pad_mode)9, 0, &y), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("mode");
+  EXPECT_STATUS(prism_pad(x, I64S(-2, -2), 2, PRISM_PAD_CONSTANT, 0, &y), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("negative output size");
+  EXPECT_STATUS(prism_pad(x, NULL, 2, PRISM_PAD_CONSTANT, 0, &y), PRISM_ERROR_INVALID_ARGUMENT);
+  rel(x);
+
+  g_section = "op_forms conv2d padding";
+  x = iota(I64S(1, 1, 3, 3), 4);
+  w = make(F32S(1, 2, 3, 4), PRISM_DTYPE_F32, I64S(1, 1, 2, 2), 4);
+  EXPECT_OK(prism_conv2d_padding(x, w, NULL, NULL, PRISM_CONV_PADDING_SAME, NULL, 1, &y)); /* even kernel */
+  EXPECT_SIZES(y, 4, I64S(1, 1, 3, 3));
+  EXPECT_VALUES(y, F64S(27, 37, 17, 57, 67, 29, 20, 23, 8), 9, 1e-4);
+  rel(y);
+  EXPECT_OK(prism_conv2d_padding(x, w, NULL, NULL, PRISM_CONV_PADDING_SAME, I64S(2, 2), 1, &y));
+  EXPECT_VALUES(y, F64S(16, 29, 12, 30, 54, 22, 8, 13, 4), 9, 1e-4);
+  rel(y);
+  EXPECT_OK(prism_conv2d_padding(x, w, NULL, NULL, PRISM_CONV_PADDING_VALID, NULL, 1, &y));
+  EXPECT_SIZES(y, 4, I64S(1, 1, 2, 2));
+  EXPECT_VALUES(y, F64S(27, 37, 57, 67), 4, 1e-4);
+  rel(y);
+  EXPECT_STATUS(prism_conv2d_padding(x, w, NULL, I64S(2, 2), PRISM_CONV_PADDING_SAME, NULL, 1, &y),
+                PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("strided");
+  rel(w);
+  rel(x);
+
+  g_section = "op_forms mm";
+  a = iota(I64S(2, 3), 2);
+  b = iota(I64S(3, 2), 2);
+  EXPECT_OK(prism_mm(a, b, &y));
+  EXPECT_VALUES(y, F64S(10, 13, 28, 40), 4, 0);
+  rel(y);
+  keep = y = a;
+  EXPECT_STATUS(prism_mm(a, a, &y), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT(y == keep);
+  EXPECT_MSG_HAS("2x3 and 2x3");
+  rel(b);
+  b = iota(I64S(3), 1);
+  EXPECT_STATUS(prism_mm(a, b, &y), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("matrix");
+  rel(b);
+  rel(a);
+
+  g_section = "op_forms dtype=";
+  x = make(I32S(100, 100, 27), PRISM_DTYPE_I32, I64S(3), 1);
+  EXPECT_OK(prism_sum_dtype(x, NULL, 0, 0, PRISM_DTYPE_I16, &y));
+  EXPECT(prism_tensor_dtype(y) == PRISM_DTYPE_I16);
+  EXPECT_VALUES(y, F64S(227), 1, 0);
+  rel(y);
+  EXPECT_OK(prism_prod_dtype(x, NULL, 0, 0, PRISM_DTYPE_F64, &y));
+  EXPECT(prism_tensor_dtype(y) == PRISM_DTYPE_F64);
+  EXPECT_VALUES(y, F64S(270000), 1, 0);
+  rel(y);
+  EXPECT_OK(prism_mean_dtype(x, I64S(0), 1, 1, PRISM_DTYPE_F32, &y)); /* integer input, float dtype */
+  EXPECT(prism_tensor_dtype(y) == PRISM_DTYPE_F32);
+  EXPECT_SIZES(y, 1, I64S(1));
+  EXPECT_VALUES(y, F64S(75.666664123535), 1, 1e-5);
+  rel(y);
+  EXPECT_STATUS(prism_mean_dtype(x, NULL, 0, 0, PRISM_DTYPE_I64, &y), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("could not infer output dtype");
+  rel(x);
+  x = make(F32S(1, 2, 3), PRISM_DTYPE_F32, I64S(3), 1);
+  EXPECT_OK(prism_softmax_dtype(x, 0, PRISM_DTYPE_F64, &y));
+  EXPECT(prism_tensor_dtype(y) == PRISM_DTYPE_F64);
+  EXPECT_VALUES(y, F64S(0.090030573170, 0.244728471055, 0.665240955775), 3, 1e-9);
+  rel(y);
+  EXPECT_OK(prism_log_softmax_dtype(x, -1, PRISM_DTYPE_F64, &y));
+  EXPECT_VALUES(y, F64S(-2.407605964444, -1.407605964444, -0.407605964444), 3, 1e-9);
+  rel(y);
+  EXPECT_STATUS(prism_softmax_dtype(x, 0, PRISM_DTYPE_I32, &y), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("floating point");
+  rel(x);
+
+  g_section = "op_forms cat of empties";
+  parts[0] = grad_leaf(F64S(0), I64S(0), 1);
+  parts[1] = grad_leaf(F64S(0), I64S(0), 1);
+  EXPECT_OK(prism_cat(parts, 2, 0, &y));
+  EXPECT_SIZES(y, 1, I64S(0));
+  EXPECT_GRAD_FN(y, "CatBackward");
+  {
+    prism_tensor_t s = NULL;
+    EXPECT_OK(prism_sum(y, NULL, 0, 0, &s));
+    EXPECT_OK(prism_backward(s, NULL, 0));
+    rel(s);
+  }
+  EXPECT_OK(prism_tensor_grad(parts[0], &g));
+  EXPECT(g != NULL && prism_tensor_numel(g) == 0);
+  rel(g);
+  EXPECT_OK(prism_tensor_grad(parts[1], &g));
+  EXPECT(g != NULL && prism_tensor_numel(g) == 0);
+  rel(g);
+  rel(y);
+  rel(parts[0]);
+  rel(parts[1]);
+
+  g_section = "op_forms empty index dtypes";
+  x = iota(I64S(3, 4), 2);
+  a = make(I32S(0), PRISM_DTYPE_I16, I64S(3, 0), 2);
+  EXPECT_OK(prism_gather(x, 1, a, &y)); /* empty int16 index: accepted as PyTorch */
+  EXPECT_SIZES(y, 2, I64S(3, 0));
+  rel(y);
+  rel(a);
+  a = make(I32S(0), PRISM_DTYPE_I8, I64S(0), 1);
+  EXPECT_OK(prism_index_select(x, 1, a, &y));
+  EXPECT_SIZES(y, 2, I64S(3, 0));
+  rel(y);
+  rel(a);
+  a = make(I32S(0, 0, 0), PRISM_DTYPE_I16, I64S(3, 1), 2);
+  EXPECT_STATUS(prism_gather(x, 1, a, &y), PRISM_ERROR_INVALID_ARGUMENT); /* non-empty int16 */
+  EXPECT_MSG_HAS("int16");
+  rel(a);
+  rel(x);
+}
+
 int main(void) {
   test_errors_and_versions();
   test_dtypes();
@@ -3365,6 +3597,7 @@ int main(void) {
   test_optimizer_updates();
   test_indexing();
   test_distributed();
+  test_op_forms();
   if (g_failures) {
     fprintf(stderr, "capi_test: %d failure(s)\n", g_failures);
     return g_failures > 255 ? 255 : g_failures;

@@ -1,5 +1,4 @@
 """prism.nn.functional: stateless layers, activations and losses (torch.nn.functional's spelling) over Prism's fused ops."""
-import math
 import numbers
 
 import prism
@@ -19,7 +18,7 @@ __all__ = [
     "relu", "relu_", "gelu", "silu", "tanh", "sigmoid", "softmax", "log_softmax", "leaky_relu", "elu",
     "hardtanh", "relu6", "softplus", "mish", "one_hot", "normalize", "flatten", "cross_entropy", "nll_loss",
     "binary_cross_entropy_with_logits", "binary_cross_entropy", "mse_loss", "l1_loss", "huber_loss",
-    "smooth_l1_loss", "cosine_similarity",
+    "smooth_l1_loss", "cosine_similarity", "pad",
 ]
 
 _REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
@@ -51,25 +50,33 @@ def linear(input, weight, bias=None):
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D cross-correlation of input (N, C, H, W) with weight (O, C / groups, kH, kW).
 
-    padding may be an int, a pair, 'valid' (0) or 'same' (stride 1 only).
+    padding may be an int, a pair, 'valid' or 'same' (stride 1 only; with an even effective kernel the
+    extra element goes on the right / bottom, as PyTorch).
     """
     if isinstance(padding, str):
-        if padding == "valid":
-            padding = 0
-        elif padding == "same":
-            if _pair(stride, "stride", "conv2d") != (1, 1):
-                raise ValueError("conv2d: padding='same' is not supported for strided convolutions")
-            kh, kw = int(weight.shape[-2]), int(weight.shape[-1])
-            dh, dw = _pair(dilation, "dilation", "conv2d")
-            th, tw = dh * (kh - 1), dw * (kw - 1)
-            if th % 2 or tw % 2:
-                raise ValueError("conv2d: padding='same' needs an odd effective kernel size here "
-                                 "(asymmetric padding is not supported)")
-            padding = (th // 2, tw // 2)
-        else:
+        if padding not in ("valid", "same"):
             raise ValueError(f"conv2d: invalid padding string {padding!r}, should be one of 'valid', 'same'")
+        return _C.op_conv2d_padding(input, weight, bias, _pair(stride, "stride", "conv2d"),
+                                    1 if padding == "same" else 0, _pair(dilation, "dilation", "conv2d"),
+                                    int(groups))
     return _C.conv2d(input, weight, bias, _pair(stride, "stride", "conv2d"), _pair(padding, "padding", "conv2d"),
                      _pair(dilation, "dilation", "conv2d"), int(groups))
+
+
+_PAD_MODES = {"constant": 0, "reflect": 1, "replicate": 2, "circular": 3}
+
+
+def pad(input, pad, mode="constant", value=None):
+    """torch.nn.functional.pad: `pad` lists (left, right) pairs from the last dim; negative values crop.
+
+    mode: 'constant' (value, default 0), 'reflect', 'replicate' or 'circular'.
+    """
+    if mode not in _PAD_MODES:
+        raise NotImplementedError(f"pad: mode must be one of {', '.join(repr(m) for m in _PAD_MODES)}, "
+                                  f"got {mode!r}")
+    if mode != "constant" and value is not None and value != 0:
+        raise ValueError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    return _C.op_pad(input, [int(p) for p in pad], _PAD_MODES[mode], 0.0 if value is None else float(value))
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -147,13 +154,12 @@ def relu_(input):
 
 
 def gelu(input, approximate="none"):
-    """GELU; approximate='tanh' is a composition (Prism's gelu op is the exact erf form)."""
+    """GELU: approximate='none' (erf) or 'tanh' (0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))))."""
     if approximate == "none":
         return input.gelu()
     if approximate != "tanh":
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    inner = (input + 0.044715 * input * input * input) * math.sqrt(2.0 / math.pi)
-    return 0.5 * input * (1.0 + inner.tanh())
+    return _C.op_gelu_approximate(input, 1)
 
 
 def silu(input, inplace=False):
@@ -176,14 +182,16 @@ def _softmax_dim(dim, input, name):
 
 
 def softmax(input, dim=None, dtype=None):
+    """Softmax along dim; dtype=: the input is cast to dtype first."""
     if dtype is not None:
-        input = input.to(dtype)
+        return _C.op_softmax_dtype(input, _softmax_dim(dim, input, "softmax"), dtype, False)
     return _C.softmax(input, _softmax_dim(dim, input, "softmax"))
 
 
 def log_softmax(input, dim=None, dtype=None):
+    """Log-softmax along dim; dtype=: the input is cast to dtype first."""
     if dtype is not None:
-        input = input.to(dtype)
+        return _C.op_softmax_dtype(input, _softmax_dim(dim, input, "log_softmax"), dtype, True)
     return _C.log_softmax(input, _softmax_dim(dim, input, "log_softmax"))
 
 
