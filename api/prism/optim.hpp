@@ -778,7 +778,7 @@ class GradScaler {
     return scale_.defined() ? scale_.item<double>() : o_.init_scale;
   }
   int64_t get_growth_tracker() const {
-    return growth_tracker_.defined() ? growth_tracker_.item<int64_t>() : 0;
+    return growth_tracker_.defined() ? growth_tracker_.item<int64_t>() : init_tracker_;
   }
   double get_growth_factor() const { return o_.growth_factor; }
   double get_backoff_factor() const { return o_.backoff_factor; }

@@ -3463,7 +3463,7 @@ static void amp_scaler_on(const char* device) {
 }
 
 static void test_mixed_precision(void) {
-  static const char* const devices[][2] = {{"cpu", "cpu"}, {"opencl:0", "opencl"}, {"emu:0", "emu"}};
+  static const char* const devices[][2] = {{"cpu:0", "cpu"}, {"opencl:0", "opencl"}, {"emu:0", "emu"}};
   size_t d;
   g_section = "mixed precision";
   EXPECT_STATUS(prism_autocast_exit(), PRISM_ERROR_INVALID_ARGUMENT);
