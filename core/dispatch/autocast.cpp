@@ -163,11 +163,12 @@ void Autocast::apply(const char* op, const std::vector<const Tensor*>& inputs) {
   // The device type of the first defined input decides (mixed devices are
   // the op's own error).
   const Tensor* first = nullptr;
-  for (const Tensor* t : inputs)
+  for (const Tensor* t : inputs) {
     if (t != nullptr && *t) {
       first = t;
       break;
     }
+  }
   if (first == nullptr) return;
   const std::string& dev = (*first)->device()->name;
   const size_t colon = dev.find(':');
