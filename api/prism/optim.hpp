@@ -664,4 +664,176 @@ class ReduceLROnPlateau {
 
 }  // namespace prism::optim
 
+// ===========================================================================
+// Gradient scaling for mixed precision (torch.cuda.amp.GradScaler)
+// ===========================================================================
+
+namespace prism::amp {
+
+struct GradScalerOptions {
+  double init_scale = 65536.0;
+  double growth_factor = 2.0;
+  double backoff_factor = 0.5;
+  int64_t growth_interval = 2000;
+  bool enabled = true;
+};
+
+// Note [GradScaler]
+// -----------------
+// PyTorch's GradScaler, step for step: scale(loss) multiplies the loss by
+// the scale (a one-element f32 tensor, 65536 at first, made on the loss's
+// device); unscale_(opt) multiplies every gradient of the optimizer by
+// 1/scale and notes NaN/Inf in a per-device found_inf through the fused op
+// prism_amp_unscale_check; step(opt) unscales if the user did not, then runs
+// opt.step() only when no gradient overflowed (returns whether it did);
+// update() applies prism_amp_update_scale: ×backoff_factor (0.5) and a fresh
+// growth count after an overflow, ×growth_factor (2) after growth_interval
+// (2000) clean steps in a row. unscale_ twice before update() is an error, as
+// in PyTorch. Disabled, every call passes through (scale(loss) returns loss).
+// state_dict() holds "scale", "growth_factor", "backoff_factor",
+// "growth_interval" and "_growth_tracker" as scalars, PyTorch's keys.
+class GradScaler {
+ public:
+  explicit GradScaler(const GradScalerOptions& o = GradScalerOptions()) : o_(o) {
+    if (o_.enabled && !(o_.init_scale > 0))
+      detail::fail("GradScaler: init_scale must be > 0, got " + std::to_string(o_.init_scale));
+  }
+
+  bool is_enabled() const { return o_.enabled; }
+
+  // loss * scale (the scale lives on the loss's device from the first call).
+  Tensor scale(const Tensor& outputs) {
+    if (!o_.enabled) return outputs;
+    lazy_init(outputs.device());
+    return outputs * (outputs.device() == scale_.device() ? scale_ : scale_.to(outputs.device()));
+  }
+
+  // Divides opt's gradients by the scale in place and records overflow.
+  void unscale_(optim::Optimizer& opt) {
+    if (!o_.enabled) return;
+    PerOptimizer& st = state_[&opt];
+    if (st.unscaled)
+      detail::fail(
+          "GradScaler: unscale_() has already been called on this optimizer since the last update()");
+    if (st.stepped) detail::fail("GradScaler: unscale_() is being called after step()");
+    if (!scale_.defined())
+      detail::fail("GradScaler: scale() was never called, so there is nothing to unscale");
+    // inv_scale = 1 / scale computed in f64, stored in f32 (as PyTorch).
+    const double inv = 1.0 / scale_.item<double>();
+    std::map<std::string, Tensor> inv_by_device;
+    for (size_t g = 0; g < opt.num_groups(); ++g) {
+      for (Tensor& p : opt.group_params(g)) {
+        Tensor grad = p.grad();
+        if (!grad.defined()) continue;
+        const std::string dev = grad.device().str();
+        Tensor& found = st.found_inf[dev];
+        if (!found.defined()) found = zeros({1}, kFloat32, grad.device());
+        Tensor& inv_t = inv_by_device[dev];
+        if (!inv_t.defined()) inv_t = full({1}, inv, kFloat32, grad.device());
+        unscale_check(grad, found, inv_t);
+      }
+    }
+    st.unscaled = true;
+  }
+
+  // opt.step() unless a gradient overflowed; true when the step ran.
+  bool step(optim::Optimizer& opt) {
+    if (!o_.enabled) {
+      opt.step();
+      return true;
+    }
+    PerOptimizer& st = state_[&opt];
+    if (st.stepped) detail::fail("GradScaler: step() has already been called since the last update()");
+    if (!st.unscaled) unscale_(opt);
+    double found = 0;
+    for (auto& kv : st.found_inf) found += kv.second.item<double>();
+    st.stepped = true;
+    if (found != 0) return false;
+    opt.step();
+    return true;
+  }
+
+  // Updates the scale after a step (or sets it to new_scale when > 0).
+  void update(double new_scale = 0) {
+    if (!o_.enabled || !scale_.defined()) return;
+    if (new_scale > 0) {
+      scale_.fill_(new_scale);
+    } else {
+      Tensor found = zeros({1}, kFloat32, scale_.device());
+      bool any = false;
+      for (auto& ost : state_)
+        for (auto& kv : ost.second.found_inf) {
+          found = found + kv.second.to(scale_.device());
+          any = true;
+        }
+      if (!any) detail::fail("GradScaler: no inf checks were recorded prior to update()");
+      update_scale(scale_, growth_tracker_, found, o_.growth_factor, o_.backoff_factor, o_.growth_interval);
+    }
+    state_.clear();
+  }
+
+  // The current scale (1.0 when disabled; init_scale before the first scale()).
+  double get_scale() const {
+    if (!o_.enabled) return 1.0;
+    return scale_.defined() ? scale_.item<double>() : o_.init_scale;
+  }
+  int64_t get_growth_tracker() const {
+    return growth_tracker_.defined() ? growth_tracker_.item<int64_t>() : init_tracker_;
+  }
+  double get_growth_factor() const { return o_.growth_factor; }
+  double get_backoff_factor() const { return o_.backoff_factor; }
+  int64_t get_growth_interval() const { return o_.growth_interval; }
+
+  // PyTorch's keys; empty when disabled.
+  optim::StateDict state_dict() const {
+    optim::StateDict sd;
+    if (!o_.enabled) return sd;
+    sd.scalars["scale"] = get_scale();
+    sd.scalars["growth_factor"] = o_.growth_factor;
+    sd.scalars["backoff_factor"] = o_.backoff_factor;
+    sd.scalars["growth_interval"] = static_cast<double>(o_.growth_interval);
+    sd.scalars["_growth_tracker"] = static_cast<double>(get_growth_tracker());
+    return sd;
+  }
+  void load_state_dict(const optim::StateDict& sd) {
+    if (!o_.enabled) detail::fail("GradScaler: load_state_dict() on a disabled scaler");
+    if (sd.scalars.empty())
+      detail::fail("GradScaler: the state dict is empty (saved from a disabled scaler?)");
+    auto get = [&](const char* k) {
+      auto it = sd.scalars.find(k);
+      if (it == sd.scalars.end())
+        detail::fail(std::string("GradScaler: the state dict has no scalar '") + k + "'");
+      return it->second;
+    };
+    o_.init_scale = get("scale");
+    o_.growth_factor = get("growth_factor");
+    o_.backoff_factor = get("backoff_factor");
+    o_.growth_interval = static_cast<int64_t>(get("growth_interval"));
+    const auto tracker = static_cast<int64_t>(get("_growth_tracker"));
+    if (scale_.defined()) {
+      scale_.fill_(o_.init_scale);
+      growth_tracker_.fill_(static_cast<double>(tracker));
+    } else {
+      init_tracker_ = tracker;
+    }
+  }
+
+ private:
+  struct PerOptimizer {
+    bool unscaled = false, stepped = false;
+    std::map<std::string, Tensor> found_inf;  // by device name
+  };
+  void lazy_init(const Device& device) {
+    if (scale_.defined()) return;
+    scale_ = full({1}, o_.init_scale, kFloat32, device);
+    growth_tracker_ = full({1}, static_cast<double>(init_tracker_), kInt32, device);
+  }
+  GradScalerOptions o_;
+  Tensor scale_, growth_tracker_;
+  int64_t init_tracker_ = 0;
+  std::map<const optim::Optimizer*, PerOptimizer> state_;
+};
+
+}  // namespace prism::amp
+
 #endif  // PRISM_API_PRISM_OPTIM_HPP_

@@ -1244,6 +1244,55 @@ PRISM_API prism_status prism_prod_dtype(prism_tensor_t x, const int64_t* dims, i
 PRISM_API prism_status prism_mean_dtype(prism_tensor_t x, const int64_t* dims, int32_t n_dims,
                                         int32_t keepdim, prism_dtype dtype, prism_tensor_t* out);
 
+/* ==========================================================================
+ * Mixed precision: autocast scopes and the gradient-scaler ops
+ * (Note [Autocast] in core/dispatch/autocast.hpp, Note [Gradient scaler ops]
+ * in core/dispatch/amp_scale.hpp)
+ * ========================================================================== */
+
+/* Opens an autocast scope on the calling thread (torch.autocast). Inside it,
+ * ops on tensors of `device_type` ("cpu", "opencl", "emu", "cuda", ...: a
+ * device name without its index) cast their floating inputs by Prism's cast
+ * policy: matmul, bmm, linear and conv2d run in `dtype` (PRISM_DTYPE_F16 or
+ * PRISM_DTYPE_BF16); losses (and on non-CPU device types softmax,
+ * log_softmax, layer_norm, sums, exp, log, pow, ...) run in f32; cat and
+ * stack promote to the widest input (docs/ops.md, Autocast). The casts are
+ * recorded by autograd, so gradients reach f32 leaves in f32. Scopes nest;
+ * enabled = 0 turns autocast off for the device type until the matching
+ * prism_autocast_exit. Works under no_grad. Backward passes run without it.
+ * device_type: borrowed for the call, not NULL, not empty, no ':'.
+ * INVALID_ARGUMENT for a dtype other than f16/bf16 or a bad device type. */
+PRISM_API prism_status prism_autocast_enter(const char* device_type, prism_dtype dtype, int32_t enabled);
+/* Closes the innermost autocast scope of the calling thread; INVALID_ARGUMENT
+ * when none is open. */
+PRISM_API prism_status prism_autocast_exit(void);
+/* *enabled (out) = 1 when the innermost scope for device_type is enabled,
+ * else 0 (also when no scope is open). device_type: borrowed, not NULL. */
+PRISM_API prism_status prism_autocast_is_enabled(const char* device_type, int32_t* enabled);
+/* *dtype (out) = the innermost scope's low dtype for device_type, or the
+ * default when none is open (bf16 for "cpu", f16 otherwise, as PyTorch). */
+PRISM_API prism_status prism_autocast_get_dtype(const char* device_type, prism_dtype* dtype);
+
+/* One gradient of a scaled step (PyTorch's
+ * _amp_foreach_non_finite_check_and_unscale_ on one tensor): grad *= inv_scale
+ * in place (in f32, rounded once to grad's dtype) and found_inf is set to 1.0
+ * when any element of grad is NaN or +-Inf (left as it was otherwise, so one
+ * found_inf collects a whole step). grad: floating, any shape; found_inf and
+ * inv_scale: f32 with one element, on grad's device. No autograd recording.
+ * All handles are borrowed; none may be NULL. */
+PRISM_API prism_status prism_amp_unscale_check(prism_tensor_t grad, prism_tensor_t found_inf,
+                                               prism_tensor_t inv_scale);
+/* The scale update of a gradient scaler (PyTorch's _amp_update_scale_), in
+ * place: found_inf != 0 -> scale *= backoff_factor, growth_tracker = 0; else
+ * growth_tracker += 1 and when it reaches growth_interval scale *=
+ * growth_factor (kept only if finite) and growth_tracker = 0. scale and
+ * found_inf: f32 with one element; growth_tracker: i32 with one element; all
+ * on one device. growth_factor > 1, 0 < backoff_factor < 1, growth_interval
+ * >= 1 (PyTorch's defaults: 2.0, 0.5, 2000). Handles borrowed, not NULL. */
+PRISM_API prism_status prism_amp_update_scale(prism_tensor_t scale, prism_tensor_t growth_tracker,
+                                              prism_tensor_t found_inf, double growth_factor,
+                                              double backoff_factor, int64_t growth_interval);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

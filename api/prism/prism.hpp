@@ -2634,6 +2634,52 @@ inline Tensor log_softmax(const Tensor& x, int64_t dim, Dtype dtype) {
 
 }  // namespace nn::functional
 
+// ===========================================================================
+// Mixed precision: autocast scopes and the gradient-scaler ops
+// ===========================================================================
+
+// Opens an autocast scope for its lifetime (torch.autocast(device_type,
+// dtype, enabled)): listed ops on tensors of `device_type` ("cpu", "opencl",
+// ...) cast their inputs by Prism's policy (matmul/linear/conv2d in `dtype`,
+// losses in f32, ...; docs/ops.md, Autocast). Guards nest; each restores the
+// state it found. Thread-local; works under NoGradGuard.
+class AutocastGuard {
+ public:
+  explicit AutocastGuard(const std::string& device_type = "cpu", Dtype dtype = kBFloat16,
+                         bool enabled = true) {
+    check(prism_autocast_enter(device_type.c_str(), to_c(dtype), enabled ? 1 : 0));
+  }
+  ~AutocastGuard() { prism_autocast_exit(); }
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+};
+
+// torch.is_autocast_enabled / get_autocast_dtype for one device type.
+inline bool is_autocast_enabled(const std::string& device_type = "cpu") {
+  int32_t on = 0;
+  check(prism_autocast_is_enabled(device_type.c_str(), &on));
+  return on != 0;
+}
+inline Dtype get_autocast_dtype(const std::string& device_type = "cpu") {
+  prism_dtype d = PRISM_DTYPE_BF16;
+  check(prism_autocast_get_dtype(device_type.c_str(), &d));
+  return from_c(d);
+}
+
+namespace amp {
+// In place: found_inf = 1 when grad holds NaN/Inf; grad *= inv_scale
+// (prism_amp_unscale_check).
+inline void unscale_check(const Tensor& grad, const Tensor& found_inf, const Tensor& inv_scale) {
+  check(prism_amp_unscale_check(grad.get(), found_inf.get(), inv_scale.get()));
+}
+// In place: the scale/growth-tracker update of a gradient scaler (prism_amp_update_scale).
+inline void update_scale(const Tensor& scale, const Tensor& growth_tracker, const Tensor& found_inf,
+                         double growth_factor, double backoff_factor, int64_t growth_interval) {
+  check(prism_amp_update_scale(scale.get(), growth_tracker.get(), found_inf.get(), growth_factor,
+                               backoff_factor, growth_interval));
+}
+}  // namespace amp
+
 }  // namespace prism
 
 #endif  // PRISM_API_PRISM_PRISM_HPP_

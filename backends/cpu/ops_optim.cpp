@@ -1,4 +1,7 @@
-// ops_optim.cpp — CPU kernels of the fused optimizer updates sgd_update and adam_update (one pass, OpenMP).
+// ops_optim.cpp — CPU kernels of the fused optimizer updates sgd_update and adam_update and of the
+// gradient scaler's amp_unscale_check (one pass, OpenMP).
+#include <atomic>
+#include <cmath>
 #include <type_traits>
 
 #include "cpu_internal.hpp"
@@ -205,9 +208,52 @@ prism_plugin_error* run_adam(void* /*ctx*/, const prism_kernel_call* c) {
   });
 }
 
+// out: grad (N, in place), found_inf (f32, 1 element); in: inv_scale (f32, 1
+// element). Note [Gradient scaler ops] in core/dispatch/amp_scale.hpp: one
+// pass that multiplies by inv_scale in the compute type and notes any NaN/Inf.
+int supports_unscale(void* /*ctx*/, const prism_kernel_call* c) {
+  if (c->n_inputs != 1 || c->n_outputs != 2) return 0;
+  const prism_tensor_desc &g = c->outputs[0], &f = c->outputs[1], &s = c->inputs[0];
+  return dense(g) && f.dtype == PRISM_DTYPE_F32 && numel(f) == 1 && s.dtype == PRISM_DTYPE_F32 &&
+                 numel(s) == 1
+             ? 1
+             : 0;
+}
+
+prism_plugin_error* run_unscale(void* /*ctx*/, const prism_kernel_call* c) {
+  PRISM_CPU_RETURN_IF_ERROR(check_arity(c, 1, 1, 2));
+  if (supports_unscale(nullptr, c) == 0)
+    return PRISM_CPU_INVALID("%s: expected a dense grad, a one-element f32 found_inf and inv_scale", c->op);
+  const float inv = *data_of<const float>(c->inputs[0]);
+  float* found = data_of<float>(c->outputs[1]);
+  const int64_t n = numel(c->outputs[0]);
+  return dispatch_dtype(c, c->outputs[0].dtype, [&](auto tag) -> prism_plugin_error* {
+    using T = PRISM_CPU_TYPE_OF(tag);
+    if constexpr (kIsFloat<T>) {
+      using C = Compute<T>;
+      T* g = data_of<T>(c->outputs[0]);
+      const C cinv = static_cast<C>(inv);
+      std::atomic<bool> bad{false};
+      parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) {
+        bool local = false;
+        for (int64_t i = b; i < e; ++i) {
+          const C v = Num<T>::load(g[i]);
+          local = local || !std::isfinite(v);
+          g[i] = Num<T>::store(cinv == C(1) ? v : v * cinv);
+        }
+        if (local) bad.store(true, std::memory_order_relaxed);
+      });
+      if (bad.load()) *found = 1.0f;
+      return nullptr;
+    }
+    return unsupported_dtype(c, c->outputs[0].dtype);
+  });
+}
+
 const prism_kernel_def kKernels[] = {
     {sizeof(prism_kernel_def), "sgd_update", kMaskFloat, supports_update, run_sgd},
     {sizeof(prism_kernel_def), "adam_update", kMaskFloat, supports_update, run_adam},
+    {sizeof(prism_kernel_def), "amp_unscale_check", kMaskFloat, supports_unscale, run_unscale},
 };
 
 }  // namespace

@@ -363,6 +363,7 @@ const std::vector<OpSpec>& op_table() {
       {"topk", OpKind::kSort, kAll, TolClass::kExact},
       {"sgd_update", OpKind::kOptim, kFloat, TolClass::kTranscendental},
       {"adam_update", OpKind::kOptim, kFloat, TolClass::kTranscendental},
+      {"amp_unscale_check", OpKind::kAmpUnscale, kFloat, TolClass::kRounded},
   };
   return table;
 }

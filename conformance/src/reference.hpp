@@ -77,7 +77,8 @@ enum class OpKind {
   kNonzero,      // nonzero
   kScan,         // cumsum cumprod
   kSort,         // sort topk (values, indices)
-  kOptim         // sgd_update adam_update (in place, several outputs)
+  kOptim,        // sgd_update adam_update (in place, several outputs)
+  kAmpUnscale    // amp_unscale_check (grad and found_inf in place)
 };
 
 // How results are compared (Note [Conformance tolerances]).

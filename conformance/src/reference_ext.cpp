@@ -563,6 +563,28 @@ void run_optim(const RefCall& c, RefResult& res) {
   for (size_t k = 0; k < nout; ++k) emit(res, k, dt, outs[k]);
 }
 
+// ===========================================================================
+// Gradient scaler (docs/ops.md, Optimizer updates; Note [Gradient scaler ops])
+// ===========================================================================
+
+// out: grad (in place), found_inf (f32 [1]); in: inv_scale (f32 [1]).
+void run_amp_unscale(const RefCall& c, RefResult& res) {
+  const View& gv = c.out_views[0];
+  const int64_t n = gv.numel();
+  const double inv = in_c(c, 0, coords_of(c.in_views[0].sizes, 0)).f;
+  Out grad(n), found(1);
+  found.f[0] = out_old(c, 1, coords_of(c.out_views[1].sizes, 0)).f;
+  for (int64_t li = 0; li < n; ++li) {
+    const double g = out_old(c, 0, coords_of(gv.sizes, li)).f;
+    if (!std::isfinite(g)) found.f[0] = 1.0;
+    // The product is formed in f32 for f16/bf16/f32 grads (f64 for f64), then rounded to grad's dtype.
+    const double p = gv.dtype == PRISM_DTYPE_F64 ? g * inv : static_cast<double>(static_cast<float>(g * inv));
+    grad.f[static_cast<size_t>(li)] = inv == 1.0 ? g : p;
+  }
+  emit(res, 0, gv.dtype, grad);
+  emit(res, 1, PRISM_DTYPE_F32, found);
+}
+
 }  // namespace
 
 void reference_run_ext(const RefCall& c, RefResult& res) {
@@ -593,6 +615,9 @@ void reference_run_ext(const RefCall& c, RefResult& res) {
       return;
     case OpKind::kOptim:
       run_optim(c, res);
+      return;
+    case OpKind::kAmpUnscale:
+      run_amp_unscale(c, res);
       return;
     default:
       res.error = std::string("no reference kernel for ") + c.op->name;

@@ -1609,6 +1609,52 @@ void Runner::build_ext_cases(const OpSpec& op, int32_t dt, std::vector<Case>& ca
       }
       break;
     }
+    case OpKind::kAmpUnscale: {
+      // grad (in place) x {finite, NaN/Inf planted} x found_inf already {0, 1}.
+      struct V {
+        std::string layout;
+        std::vector<int64_t> sizes;
+        double inv_scale;
+        bool plant;  // a NaN and an Inf among the gradient's values
+        double found;
+      };
+      const std::vector<V> vs = {{"contiguous", {5, 7}, 1.0 / 65536, false, 0},
+                                 {"contiguous", {5, 7}, 0.37, false, 0},
+                                 {"contiguous", {5, 7}, 1.0, false, 1},
+                                 {"nan_inf", {5, 7}, 1.0 / 1024, true, 0},
+                                 {"nan_inf", {5, 7}, 0.5, true, 1},
+                                 {"0-d", {}, 0.25, false, 0},
+                                 {"large", {517, 263}, 1.0 / 8192, false, 0},
+                                 {"large", {517, 263}, 1.0 / 8192, true, 0}};
+      for (const V& v : vs) {
+        Case c = new_case(op, dt, v.layout,
+                          "inv_scale=" + std::to_string(v.inv_scale) + (v.plant ? ",nonfinite" : "") +
+                              ",found_inf=" + std::to_string(static_cast<int>(v.found)));
+        c.inout = true;
+        Operand inv = operand(PRISM_DTYPE_F32, {1}, "contiguous", true);
+        inv.fixed = true;
+        store_real(PRISM_DTYPE_F32, inv.image.data() + inv.view.byte_pos(0), v.inv_scale);
+        c.inputs.push_back(std::move(inv));
+        c.output = ranged(operand(dt, v.sizes, "contiguous", false), -3000, 3000);
+        if (v.plant) {
+          c.output.fixed = true;
+          std::mt19937_64 rng_g(case_seed(opt_.seed, name, dt, static_cast<int64_t>(cases.size())));
+          std::uniform_real_distribution<double> unit(-3000.0, 3000.0);
+          const int64_t n = c.output.view.numel();
+          for (int64_t i = 0; i < n; ++i)
+            store_real(dt, c.output.image.data() + c.output.view.byte_pos(i),
+                       i == n / 3   ? NAN
+                       : i == n / 2 ? -INFINITY
+                                    : unit(rng_g));
+        }
+        Operand found = operand(PRISM_DTYPE_F32, {1}, "contiguous", false);
+        found.fixed = true;
+        store_real(PRISM_DTYPE_F32, found.image.data() + found.view.byte_pos(0), v.found);
+        c.more_outputs.push_back(std::move(found));
+        cases.push_back(std::move(c));
+      }
+      break;
+    }
     default:
       break;
   }

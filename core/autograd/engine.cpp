@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "core/autograd/autograd.hpp"
+#include "core/dispatch/autocast.hpp"
 #include "core/dispatch/ops.hpp"
 #include "core/plugin/runtime.hpp"
 
@@ -380,6 +381,7 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
 }  // namespace
 
 void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph) {
+  amp::SuspendGuard no_autocast;  // backward runs in the forward's dtypes (Note [Autocast])
   run(roots, grads, retain_graph, nullptr);
 }
 
@@ -391,7 +393,11 @@ std::vector<Tensor> grad(const std::vector<Tensor>& roots, const std::vector<Ten
                 describe(inputs[i]), ")");
     edges.push_back(gradient_edge(inputs[i]));
   }
-  std::vector<Tensor> r = run(roots, grads, retain_graph, &edges);
+  std::vector<Tensor> r;
+  {
+    amp::SuspendGuard no_autocast;  // Note [Autocast]
+    r = run(roots, grads, retain_graph, &edges);
+  }
   for (size_t i = 0; i < r.size(); ++i) {
     PRISM_CHECK(r[i] || allow_unused, INVALID_ARGUMENT, "grad: one of the differentiated tensors (input ", i,
                 ") appears to not have been used in the graph; set allow_unused if this is intended");

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/autograd/autograd.hpp"
+#include "core/dispatch/autocast.hpp"
 #include "core/dispatch/ops.hpp"
 #include "core/plugin/runtime.hpp"
 
@@ -159,6 +160,7 @@ void binary_inplace_impl(const char* op, const Tensor& a, const Tensor& b, prism
 }  // namespace
 
 Tensor unary(const char* op, const Tensor& x) {
+  if (amp::Autocast ac{op, {&x}}) return unary(op, ac[0]);  // Note [Autocast]
   if (autograd::should_record({&x})) return autograd::recorded(op, {x}, {}, [&] { return unary(op, x); });
   prism_dtype dt = unary_dtype(op, x);
   Tensor cx = to_dtype(x, dt);
@@ -184,6 +186,7 @@ void unary_(const char* op, const Tensor& x) {
 }
 
 Tensor binary(const char* op, const Tensor& a, const Tensor& b, double alpha) {
+  if (amp::Autocast ac{op, {&a, &b}}) return binary(op, ac[0], ac[1], alpha);  // Note [Autocast]
   if (autograd::should_record({&a, &b})) {
     autograd::OpAttrs at;
     at.alpha = alpha;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/autograd/autograd.hpp"
+#include "core/dispatch/autocast.hpp"
 #include "core/dispatch/ops.hpp"
 
 namespace prism {
@@ -1031,9 +1032,11 @@ Tensor scan(const char* op, const Tensor& x, int64_t dim) {
 }  // namespace
 
 Tensor cumsum(const Tensor& x, int64_t dim) {
+  if (amp::Autocast ac{"cumsum", {&x}}) return cumsum(ac[0], dim);  // Note [Autocast]
   return scan("cumsum", x, dim);
 }
 Tensor cumprod(const Tensor& x, int64_t dim) {
+  if (amp::Autocast ac{"cumprod", {&x}}) return cumprod(ac[0], dim);  // Note [Autocast]
   return scan("cumprod", x, dim);
 }
 

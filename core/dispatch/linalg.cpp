@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/autograd/autograd.hpp"
+#include "core/dispatch/autocast.hpp"
 #include "core/dispatch/ops.hpp"
 #include "core/plugin/runtime.hpp"
 
@@ -21,6 +22,7 @@ void check_matmul_dtypes(const char* op, const Tensor& a, const Tensor& b) {
 }  // namespace
 
 Tensor bmm(const Tensor& a, const Tensor& b) {
+  if (amp::Autocast ac{"bmm", {&a, &b}}) return bmm(ac[0], ac[1]);  // Note [Autocast]
   if (autograd::should_record({&a, &b}))
     return autograd::recorded("bmm", {a, b}, {}, [&] { return bmm(a, b); });
   check_matmul_dtypes("bmm", a, b);
@@ -41,6 +43,7 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
+  if (amp::Autocast ac{"matmul", {&a, &b}}) return matmul(ac[0], ac[1]);  // Note [Autocast]
   check_matmul_dtypes("matmul", a, b);
   PRISM_CHECK(a->dim() >= 1 && b->dim() >= 1, INVALID_ARGUMENT,
               "matmul: both arguments need at least 1 dimension, but got ", describe(a), " and ",
@@ -73,6 +76,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor cat(const std::vector<Tensor>& ts, int64_t dim) {
+  if (amp::Autocast ac{"cat", ts}) return cat(ac.list(), dim);  // Note [Autocast]
   PRISM_CHECK(!ts.empty(), INVALID_ARGUMENT, "cat: expected a non-empty list of tensors");
   // Legacy rule: 1-D empty tensors are skipped.
   std::vector<Tensor> parts;
@@ -132,6 +136,7 @@ Tensor cat(const std::vector<Tensor>& ts, int64_t dim) {
 }
 
 Tensor stack(const std::vector<Tensor>& ts, int64_t dim) {
+  if (amp::Autocast ac{"stack", ts}) return stack(ac.list(), dim);  // Note [Autocast]
   PRISM_CHECK(!ts.empty(), INVALID_ARGUMENT, "stack: expected a non-empty list of tensors");
   int64_t d = wrap_dim(dim, ts[0]->dim() + 1, "stack");
   std::vector<Tensor> us;

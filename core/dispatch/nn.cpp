@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/autograd/autograd.hpp"
+#include "core/dispatch/autocast.hpp"
 #include "core/dispatch/ops.hpp"
 #include "core/plugin/runtime.hpp"
 
@@ -190,9 +191,11 @@ Tensor softmax_impl(bool log, const Tensor& x, int64_t dim) {
 }  // namespace
 
 Tensor softmax(const Tensor& x, int64_t dim) {
+  if (amp::Autocast ac{"softmax", {&x}}) return softmax(ac[0], dim);  // Note [Autocast]
   return softmax_impl(false, x, dim);
 }
 Tensor log_softmax(const Tensor& x, int64_t dim) {
+  if (amp::Autocast ac{"log_softmax", {&x}}) return log_softmax(ac[0], dim);  // Note [Autocast]
   return softmax_impl(true, x, dim);
 }
 
@@ -269,6 +272,8 @@ Tensor class_weight(const Tensor& weight, const ClassTarget& ct, int64_t ndim, p
 
 Tensor nll_loss(const Tensor& input, const Tensor& target, const Tensor& weight, int64_t ignore_index,
                 prism_reduction reduction) {
+  if (amp::Autocast ac{"nll_loss", {&input, &target, &weight}})  // Note [Autocast]
+    return nll_loss(ac[0], ac[1], ac[2], ignore_index, reduction);
   const char* op = "nll_loss";
   require_defined(op, input, "input");
   require_defined(op, target, "target");
@@ -290,6 +295,8 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const Tensor& weight,
 
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight, int64_t ignore_index,
                      double label_smoothing, prism_reduction reduction) {
+  if (amp::Autocast ac{"cross_entropy", {&input, &target, &weight}})  // Note [Autocast]
+    return cross_entropy(ac[0], ac[1], ac[2], ignore_index, label_smoothing, reduction);
   const char* op = "cross_entropy";
   require_defined(op, input, "input");
   require_defined(op, target, "target");
@@ -359,6 +366,8 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& we
 
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const Tensor& weight,
                                         const Tensor& pos_weight, prism_reduction reduction) {
+  if (amp::Autocast ac{"binary_cross_entropy_with_logits", {&input, &target, &weight, &pos_weight}})
+    return binary_cross_entropy_with_logits(ac[0], ac[1], ac[2], ac[3], reduction);  // Note [Autocast]
   const char* op = "binary_cross_entropy_with_logits";
   require_defined(op, input, "input");
   require_defined(op, target, "target");
@@ -418,16 +427,19 @@ prism_dtype loss_out_dtype(const Tensor& input, const Tensor& target) {
 }  // namespace
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, prism_reduction reduction) {
+  if (amp::Autocast ac{"mse_loss", {&input, &target}}) return mse_loss(ac[0], ac[1], reduction);
   Tensor d = loss_diff("mse_loss", input, target, reduction);
   return to_dtype(apply_reduction("mse_loss", unary("square", d), reduction), loss_out_dtype(input, target));
 }
 
 Tensor l1_loss(const Tensor& input, const Tensor& target, prism_reduction reduction) {
+  if (amp::Autocast ac{"l1_loss", {&input, &target}}) return l1_loss(ac[0], ac[1], reduction);
   Tensor d = loss_diff("l1_loss", input, target, reduction);
   return to_dtype(apply_reduction("l1_loss", unary("abs", d), reduction), loss_out_dtype(input, target));
 }
 
 Tensor huber_loss(const Tensor& input, const Tensor& target, double delta, prism_reduction reduction) {
+  if (amp::Autocast ac{"huber_loss", {&input, &target}}) return huber_loss(ac[0], ac[1], delta, reduction);
   PRISM_CHECK(delta > 0, INVALID_ARGUMENT, "huber_loss: delta must be positive, got ", delta);
   Tensor d = loss_diff("huber_loss", input, target, reduction);
   Tensor a = unary("abs", d);
@@ -439,6 +451,8 @@ Tensor huber_loss(const Tensor& input, const Tensor& target, double delta, prism
 }
 
 Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, double beta, prism_reduction reduction) {
+  if (amp::Autocast ac{"smooth_l1_loss", {&input, &target}})
+    return smooth_l1_loss(ac[0], ac[1], beta, reduction);
   PRISM_CHECK(beta >= 0, INVALID_ARGUMENT, "smooth_l1_loss: beta must be non-negative, got ", beta);
   Tensor d = loss_diff("smooth_l1_loss", input, target, reduction);
   Tensor a = unary("abs", d);
@@ -456,6 +470,8 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, double beta, pr
 // ===========================================================================
 
 Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
+  if (amp::Autocast ac{"linear", {&input, &weight, &bias}})
+    return linear(ac[0], ac[1], ac[2]);  // Note [Autocast]
   const char* op = "linear";
   require_defined(op, input, "input");
   require_defined(op, weight, "weight");
@@ -540,6 +556,8 @@ Tensor norm_input_grad(const Tensor& gxhat, const Tensor& xhat, const Tensor& rs
 
 Tensor layer_norm(const Tensor& input, const std::vector<int64_t>& normalized_shape, const Tensor& weight,
                   const Tensor& bias, double eps) {
+  if (amp::Autocast ac{"layer_norm", {&input, &weight, &bias}})  // Note [Autocast]
+    return layer_norm(ac[0], normalized_shape, ac[1], ac[2], eps);
   const char* op = "layer_norm";
   require_defined(op, input, "input");
   require_float(op, input, "input");
@@ -738,6 +756,8 @@ void check_pair(const char* op, const char* what, const int64_t* v, int64_t min)
 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const int64_t stride[2],
               const int64_t padding[2], const int64_t dilation[2], int64_t groups) {
+  if (amp::Autocast ac{"conv2d", {&input, &weight, &bias}})  // Note [Autocast]
+    return conv2d(ac[0], ac[1], ac[2], stride, padding, dilation, groups);
   const char* op = "conv2d";
   require_defined(op, input, "input");
   require_defined(op, weight, "weight");

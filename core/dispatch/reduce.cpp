@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/autograd/autograd.hpp"
+#include "core/dispatch/autocast.hpp"
 #include "core/dispatch/ops.hpp"
 #include "core/plugin/runtime.hpp"
 
@@ -66,6 +67,7 @@ void require_float(const char* op, const Tensor& x) {
 }  // namespace
 
 Tensor reduce(const char* op, const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+  if (amp::Autocast ac{op, {&x}}) return reduce(op, ac[0], dims, keepdim);  // Note [Autocast]
   if (autograd::should_record({&x})) {
     autograd::OpAttrs at;
     at.dims = dims;
@@ -157,6 +159,7 @@ Tensor std_(const Tensor& x, const std::vector<int64_t>& dims, int64_t correctio
 }
 
 Tensor norm(const Tensor& x, double p, const std::vector<int64_t>& dims, bool keepdim) {
+  if (amp::Autocast ac{"norm", {&x}}) return norm(ac[0], p, dims, keepdim);  // Note [Autocast]
   require_float("norm", x);
   if (std::isfinite(p) && p >= 1 && autograd::should_record({&x})) {
     Tensor out;
@@ -200,6 +203,7 @@ Tensor norm(const Tensor& x, double p, const std::vector<int64_t>& dims, bool ke
 }
 
 Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+  if (amp::Autocast ac{"logsumexp", {&x}}) return logsumexp(ac[0], dims, keepdim);  // Note [Autocast]
   Tensor xx = is_float(x->dtype) ? upcast(x) : to_dtype(x, kDefaultFloat);
   if (xx->numel() == 0) {
     Tensor s = reduce("sum", unary("exp", xx), dims, keepdim);

@@ -2,7 +2,7 @@
 // device.
 //
 // Usage: train_fashion_mnist [--device NAME] [--model mlp|cnn|both] [--epochs N] [--batch N]
-//                            [--data DIR] [--checkpoint DIR] [--quick] [--help]
+//                            [--data DIR] [--checkpoint DIR] [--quick] [--amp bf16|f16] [--help]
 //   --device      a device name such as cpu, opencl:0, cuda:0 (default: the best loaded device:
 //                 a CUDA or ROCm GPU when one is present, else the CPU)
 //   --data        directory with the four IDX files (plain or .gz); default
@@ -12,6 +12,10 @@
 //   --ddp         data-parallel over the ranks of `prism run -n N` (nn::DistributedDataParallel,
 //                 DistributedSampler): --batch stays the global batch (each rank takes batch / N);
 //                 after every step the parameters are checked to be bitwise equal on every rank
+//   --amp         mixed precision: the forward pass (and evaluation) runs under an autocast scope
+//                 of that dtype (conv2d/linear in bf16 or f16, the loss in f32, f32 weights), the
+//                 backward on a loss scaled by a GradScaler, whose state (scale, growth tracker)
+//                 goes into the checkpoint's metadata and is checked after reloading
 // Exit status: 0 when every model reached its accuracy target (MLP 0.85, CNN 0.88 after
 // 2 epochs; not checked with fewer epochs; the quick floor with --quick) and its checkpoint
 // reloads to the same accuracy; 1 otherwise; 2 on bad arguments or missing data.
@@ -43,8 +47,13 @@ struct Options {
   int64_t train_limit = 0;  // 0 = all
   bool quick = false;
   bool ddp = false;
+  std::string amp;  // "", "bf16" or "f16"
   int rank = 0, world = 1;
 };
+
+prism::Dtype amp_dtype(const Options& o) {
+  return o.amp == "f16" ? prism::kFloat16 : prism::kBFloat16;
+}
 
 // FNV-1a over the bytes of every parameter: equal on every rank after each
 // DDP step, since every rank applies the same averaged gradient.
@@ -109,9 +118,10 @@ std::shared_ptr<nn::Sequential> make_cnn() {
       std::make_shared<nn::Linear>(128, 10)});
 }
 
-// Test accuracy in batches of 1000, without autograd.
-double accuracy(nn::Module& model, const Split& test, const prism::Device& device) {
+// Test accuracy in batches of 1000, without autograd (under autocast with --amp).
+double accuracy(nn::Module& model, const Split& test, const prism::Device& device, const Options& o) {
   prism::NoGradGuard no_grad;
+  prism::AutocastGuard autocast(device.type(), amp_dtype(o), !o.amp.empty());
   model.eval();
   const int64_t n = test.images.size(0);
   double correct = 0;
@@ -150,6 +160,9 @@ Result train(const std::string& name, const std::shared_ptr<nn::Sequential>& mak
   ao.lr = 1e-3;
   prism::optim::Adam opt(model->parameters(), ao);
   nn::CrossEntropyLoss loss_fn;
+  prism::amp::GradScalerOptions so;
+  so.enabled = !o.amp.empty();
+  prism::amp::GradScaler scaler(so);
 
   prism::data::DataLoaderOptions lo;
   lo.batch_size = o.batch / o.world;
@@ -166,9 +179,10 @@ Result train(const std::string& name, const std::shared_ptr<nn::Sequential>& mak
       std::make_shared<prism::data::TensorDataset>(std::vector<Tensor>{train_set.images, train_set.labels}),
       lo);
 
-  std::printf("\n%s: %lld parameters on %s, %d epoch(s) of %lld batches of %lld\n", name.c_str(),
+  std::printf("\n%s: %lld parameters on %s, %d epoch(s) of %lld batches of %lld%s\n", name.c_str(),
               static_cast<long long>(model->num_parameters()), device.c_str(), o.epochs,
-              static_cast<long long>(loader.size()), static_cast<long long>(o.batch));
+              static_cast<long long>(loader.size()), static_cast<long long>(o.batch),
+              o.amp.empty() ? "" : (", autocast " + o.amp + " with a GradScaler").c_str());
   double total_seconds = 0;
   int64_t checked_steps = 0;
   for (int epoch = 1; epoch <= o.epochs; ++epoch) {
@@ -178,9 +192,14 @@ Result train(const std::string& name, const std::shared_ptr<nn::Sequential>& mak
     double running = 0;
     for (const auto& batch : loader) {
       opt.zero_grad(true);
-      Tensor loss = loss_fn((*net)(batch[0]), batch[1]);
-      loss.backward();
-      opt.step();
+      Tensor loss;
+      {
+        prism::AutocastGuard autocast(device.type(), amp_dtype(o), !o.amp.empty());
+        loss = loss_fn((*net)(batch[0]), batch[1]);
+      }
+      scaler.scale(loss).backward();  // without --amp: loss.backward(), opt.step()
+      scaler.step(opt);
+      scaler.update();
       ++step;
       if (o.ddp) {  // bitwise-equal parameters on every rank, after every step
         int64_t h = parameter_hash(*model);
@@ -208,7 +227,7 @@ Result train(const std::string& name, const std::shared_ptr<nn::Sequential>& mak
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     total_seconds += seconds;
-    r.accuracy = accuracy(*model, test, device);
+    r.accuracy = accuracy(*model, test, device, o);
     std::printf("\n  epoch %d: %.1f s, test accuracy %.4f\n", epoch, seconds, r.accuracy);
     if (o.ddp)
       std::printf("  ddp: parameters bitwise equal on all %d ranks after each of %lld steps\n", o.world,
@@ -218,7 +237,16 @@ Result train(const std::string& name, const std::shared_ptr<nn::Sequential>& mak
 
   // Checkpoint: write, reload into a fresh model, check the accuracy is the same.
   const std::string path = o.checkpoint_dir + "/fashion_mnist_" + name + ".safetensors";
-  nn::save_on_rank0(*model, path, {{"model", name}, {"epochs", std::to_string(o.epochs)}});
+  prism::StringMap meta{{"model", name}, {"epochs", std::to_string(o.epochs)}};
+  if (!o.amp.empty()) {  // the scaler's state, as optim::save_state_dict writes scalars
+    meta["amp"] = o.amp;
+    for (const auto& kv : scaler.state_dict().scalars) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.17g", kv.second);
+      meta["scalar:grad_scaler." + kv.first] = buf;
+    }
+  }
+  nn::save_on_rank0(*model, path, meta);
   if (o.rank != 0) {  // only rank 0 wrote it (hosts may share no file system)
     r.reloaded_accuracy = r.accuracy;
     r.ok = !(!o.quick && o.epochs >= 2) || r.accuracy >= target;
@@ -227,14 +255,30 @@ Result train(const std::string& name, const std::shared_ptr<nn::Sequential>& mak
   auto reloaded = factory();
   reloaded->load(path);
   reloaded->to(device);
-  r.reloaded_accuracy = accuracy(*reloaded, test, device);
+  r.reloaded_accuracy = accuracy(*reloaded, test, device, o);
   std::printf("  checkpoint %s reloaded: test accuracy %.4f\n", path.c_str(), r.reloaded_accuracy);
+  bool scaler_ok = true;
+  if (!o.amp.empty()) {  // a fresh scaler resumes from the checkpoint's state
+    prism::StringMap saved;
+    prism::load_safetensors(path, prism::Device(), &saved);
+    prism::optim::StateDict sd;
+    const std::string prefix = "scalar:grad_scaler.";
+    for (const auto& kv : saved)
+      if (kv.first.rfind(prefix, 0) == 0) sd.scalars[kv.first.substr(prefix.size())] = std::stod(kv.second);
+    prism::amp::GradScaler resumed(so);
+    resumed.load_state_dict(sd);
+    scaler_ok = resumed.get_scale() == scaler.get_scale() &&
+                resumed.state_dict().scalars == scaler.state_dict().scalars;
+    std::printf("  grad scaler state reloaded: scale %g, growth tracker %lld (%s)\n", resumed.get_scale(),
+                static_cast<long long>(resumed.state_dict().scalars["_growth_tracker"]),
+                scaler_ok ? "matches" : "DIFFERS");
+  }
   // --quick: one short epoch cannot reach the targets, but a model that
   // learns at all is far above chance (0.10).
   constexpr double kQuickFloor = 0.40;
   if (o.quick) r.target = kQuickFloor;
   const bool checked = o.quick || o.epochs >= 2;
-  r.ok = r.reloaded_accuracy == r.accuracy && (!checked || r.accuracy >= r.target);
+  r.ok = scaler_ok && r.reloaded_accuracy == r.accuracy && (!checked || r.accuracy >= r.target);
   return r;
 }
 
@@ -279,12 +323,14 @@ int main(int argc, char** argv) {
       o.checkpoint_dir = value();
     else if (a == "--quick")
       o.quick = true;
+    else if (a == "--amp")
+      o.amp = value();
     else if (a == "--ddp")
       o.ddp = true;
     else if (a == "--help" || a == "-h") {
       std::printf(
           "usage: train_fashion_mnist [--device NAME] [--model mlp|cnn|both] [--epochs N] [--batch N]\n"
-          "                           [--data DIR] [--checkpoint DIR] [--quick] [--ddp]\n");
+          "                           [--data DIR] [--checkpoint DIR] [--quick] [--ddp] [--amp bf16|f16]\n");
       return 0;
     } else
       return usage(("unknown option " + a).c_str());
@@ -292,6 +338,7 @@ int main(int argc, char** argv) {
   if (o.model != "mlp" && o.model != "cnn" && o.model != "both")
     return usage("--model must be mlp, cnn or both");
   if (o.epochs <= 0 || o.batch <= 0) return usage("--epochs and --batch must be positive");
+  if (!o.amp.empty() && o.amp != "bf16" && o.amp != "f16") return usage("--amp must be bf16 or f16");
   if (o.quick) {
     o.epochs = 1;
     o.train_limit = 4096;
@@ -324,8 +371,8 @@ int main(int argc, char** argv) {
     if (o.model != "mlp")
       results.push_back(train("cnn", make_cnn(), make_cnn, train_set, test, o, device, 0.88));
 
-    std::printf("\nsummary (device %s, %d epoch(s)%s)\n", device.c_str(), o.epochs,
-                o.quick ? ", quick run" : "");
+    std::printf("\nsummary (device %s, %d epoch(s)%s%s)\n", device.c_str(), o.epochs,
+                o.quick ? ", quick run" : "", o.amp.empty() ? "" : (", amp " + o.amp).c_str());
     std::printf("  %-5s %12s %10s %10s %8s %s\n", "model", "s/epoch", "accuracy", "reloaded", "target",
                 "result");
     bool ok = true;

@@ -91,3 +91,5 @@ __attribute__((weak)) void register_nn_ops(nb::module_& m);
 __attribute__((weak)) void register_math_ops(nb::module_& m);
 // Op forms: clamp with tensors, gelu approximations, pad, conv2d padding modes, mm, dtype= (op_forms.cpp).
 __attribute__((weak)) void register_op_forms(nb::module_& m);
+// Autocast scopes and the gradient-scaler ops (amp.cpp; weak likewise).
+__attribute__((weak)) void register_amp(nb::module_& m);

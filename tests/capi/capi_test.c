@@ -3568,6 +3568,152 @@ static void test_op_forms(void) {
   rel(x);
 }
 
+/* ===========================================================================
+ * Mixed precision: autocast scopes and the gradient-scaler ops
+ * ======================================================================== */
+
+/* 1 when `device` is loaded (prism_device_info_get over every device). */
+static int device_loaded(const char* device) {
+  int32_t n = 0, i;
+  if (prism_device_count(&n) != PRISM_OK) return 0;
+  for (i = 0; i < n; ++i) {
+    prism_device_info info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    if (prism_device_info_get(i, &info) == PRISM_OK && strcmp(info.device, device) == 0) return 1;
+  }
+  return 0;
+}
+
+static void amp_autocast_on(const char* device, const char* type) {
+  prism_tensor_t x = NULL, w = NULL, y = NULL, s = NULL, ce = NULL, tgt = NULL, g = NULL, xb = NULL;
+  prism_tensor_t parts[2];
+  int32_t on = -1;
+  prism_dtype dt = PRISM_DTYPE_F32;
+  /* x (2, 3) @ w (3, 2): exact in bf16 (small integers). */
+  EXPECT_OK(prism_from_data(F32S(1, 2, 3, -1, 0, 2), I64S(2, 3), 2, PRISM_DTYPE_F32, device, &x));
+  EXPECT_OK(prism_from_data(F32S(1, 0, 0, 1, 1, 1), I64S(3, 2), 2, PRISM_DTYPE_F32, device, &w));
+  EXPECT_OK(prism_tensor_set_requires_grad(w, 1));
+  EXPECT_OK(prism_autocast_enter(type, PRISM_DTYPE_BF16, 1));
+  EXPECT_OK(prism_autocast_is_enabled(type, &on));
+  EXPECT(on == 1);
+  EXPECT_OK(prism_autocast_get_dtype(type, &dt));
+  EXPECT(dt == PRISM_DTYPE_BF16);
+  EXPECT_OK(prism_matmul(x, w, &y));
+  EXPECT(prism_tensor_dtype(y) == PRISM_DTYPE_BF16); /* low-precision list */
+  EXPECT_VALUES(y, F64S(4, 5, 1, 2), 4, 0);
+  /* A loss on a bf16 input runs in f32. */
+  EXPECT_OK(prism_from_data(I64S(1, 0), I64S(2), 1, PRISM_DTYPE_I64, device, &tgt));
+  EXPECT_OK(prism_cross_entropy(y, tgt, NULL, PRISM_IGNORE_INDEX_DEFAULT, 0.0, PRISM_REDUCTION_MEAN, &ce));
+  EXPECT(prism_tensor_dtype(ce) == PRISM_DTYPE_F32);
+  /* softmax: f32 on the CUDA-style list (non-CPU device types), the input's dtype on "cpu". */
+  EXPECT_OK(prism_softmax(y, 1, &s));
+  EXPECT(prism_tensor_dtype(s) == (strcmp(type, "cpu") == 0 ? PRISM_DTYPE_BF16 : PRISM_DTYPE_F32));
+  /* cat promotes to the widest input. */
+  EXPECT_OK(prism_to_dtype(x, PRISM_DTYPE_BF16, &xb));
+  parts[0] = xb;
+  parts[1] = x;
+  prism_tensor_release(s);
+  EXPECT_OK(prism_cat(parts, 2, 0, &s));
+  EXPECT(prism_tensor_dtype(s) == PRISM_DTYPE_F32);
+  /* enabled = 0 nested inside switches it off until its exit. */
+  prism_tensor_release(s);
+  EXPECT_OK(prism_autocast_enter(type, PRISM_DTYPE_BF16, 0));
+  EXPECT_OK(prism_matmul(x, w, &s));
+  EXPECT(prism_tensor_dtype(s) == PRISM_DTYPE_F32);
+  EXPECT_OK(prism_autocast_exit());
+  /* The cast is recorded: w's gradient is f32 (x^T · dL/dy). */
+  EXPECT_OK(prism_backward(ce, NULL, 0));
+  EXPECT_OK(prism_tensor_grad(w, &g));
+  EXPECT(g != NULL && prism_tensor_dtype(g) == PRISM_DTYPE_F32);
+  EXPECT_OK(prism_autocast_exit());
+  EXPECT_OK(prism_autocast_is_enabled(type, &on));
+  EXPECT(on == 0);
+  /* Under no_grad (inference) too. */
+  prism_tensor_release(s);
+  EXPECT_OK(prism_no_grad_enter());
+  EXPECT_OK(prism_autocast_enter(type, PRISM_DTYPE_F16, 1));
+  EXPECT_OK(prism_matmul(x, w, &s));
+  EXPECT(prism_tensor_dtype(s) == PRISM_DTYPE_F16);
+  EXPECT_OK(prism_autocast_exit());
+  EXPECT_OK(prism_no_grad_exit());
+  prism_tensor_release(x);
+  prism_tensor_release(w);
+  prism_tensor_release(y);
+  prism_tensor_release(s);
+  prism_tensor_release(ce);
+  prism_tensor_release(tgt);
+  prism_tensor_release(g);
+  prism_tensor_release(xb);
+}
+
+/* PyTorch's GradScaler rules by hand: 65536, an overflow halves it and
+ * restarts the growth count; growth_interval clean steps double it. */
+static void amp_scaler_on(const char* device) {
+  prism_tensor_t grad = NULL, found = NULL, inv = NULL, scale = NULL, tracker = NULL;
+  double v[3];
+  int i;
+  EXPECT_OK(prism_from_data(F32S(65536, -131072, 32768), I64S(3), 1, PRISM_DTYPE_F32, device, &grad));
+  EXPECT_OK(prism_zeros(I64S(1), 1, PRISM_DTYPE_F32, device, &found));
+  EXPECT_OK(prism_from_data(F32S(1.0f / 65536), I64S(1), 1, PRISM_DTYPE_F32, device, &inv));
+  EXPECT_OK(prism_from_data(F32S(65536), I64S(1), 1, PRISM_DTYPE_F32, device, &scale));
+  EXPECT_OK(prism_from_data(I32S(0), I64S(1), 1, PRISM_DTYPE_I32, device, &tracker));
+  EXPECT_OK(prism_amp_unscale_check(grad, found, inv));
+  EXPECT_VALUES(grad, F64S(1, -2, 0.5), 3, 0);
+  EXPECT_VALUES(found, F64S(0), 1, 0);
+  /* A clean step counts: tracker 1, scale unchanged. */
+  EXPECT_OK(prism_amp_update_scale(scale, tracker, found, 2.0, 0.5, 3));
+  EXPECT_VALUES(scale, F64S(65536), 1, 0);
+  EXPECT_VALUES(tracker, F64S(1), 1, 0);
+  /* Forced overflow: found_inf = 1, the scale backs off to 32768, tracker 0. */
+  prism_tensor_release(grad);
+  EXPECT_OK(prism_from_data(F32S(1, INFINITY, 2), I64S(3), 1, PRISM_DTYPE_F32, device, &grad));
+  EXPECT_OK(prism_amp_unscale_check(grad, found, inv));
+  EXPECT_VALUES(found, F64S(1), 1, 0);
+  EXPECT(read_f64(grad, v, 3) && v[0] == 1.0 / 65536 && isinf(v[1]));
+  EXPECT_OK(prism_amp_update_scale(scale, tracker, found, 2.0, 0.5, 3));
+  EXPECT_VALUES(scale, F64S(32768), 1, 0);
+  EXPECT_VALUES(tracker, F64S(0), 1, 0);
+  /* Three clean steps (growth_interval 3) double it back to 65536. */
+  EXPECT_OK(prism_fill_(found, 0));
+  for (i = 0; i < 3; ++i) EXPECT_OK(prism_amp_update_scale(scale, tracker, found, 2.0, 0.5, 3));
+  EXPECT_VALUES(scale, F64S(65536), 1, 0);
+  EXPECT_VALUES(tracker, F64S(0), 1, 0);
+  /* Errors name the op and leave the operands intact. */
+  EXPECT_STATUS(prism_amp_unscale_check(grad, tracker, inv), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("amp_unscale_check");
+  EXPECT_MSG_HAS("found_inf");
+  EXPECT_STATUS(prism_amp_update_scale(scale, tracker, found, 0.5, 0.5, 3), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("growth_factor");
+  EXPECT_STATUS(prism_amp_update_scale(scale, tracker, found, 2.0, 0.5, 0), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_VALUES(scale, F64S(65536), 1, 0);
+  prism_tensor_release(grad);
+  prism_tensor_release(found);
+  prism_tensor_release(inv);
+  prism_tensor_release(scale);
+  prism_tensor_release(tracker);
+}
+
+static void test_mixed_precision(void) {
+  static const char* const devices[][2] = {{"cpu:0", "cpu"}, {"opencl:0", "opencl"}, {"emu:0", "emu"}};
+  size_t d;
+  g_section = "mixed precision";
+  EXPECT_STATUS(prism_autocast_exit(), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("autocast_enter");
+  EXPECT_STATUS(prism_autocast_enter("cpu", PRISM_DTYPE_F32, 1), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("float16 or bfloat16");
+  EXPECT_STATUS(prism_autocast_enter("cpu:0", PRISM_DTYPE_BF16, 1), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_autocast_enter(NULL, PRISM_DTYPE_BF16, 1), PRISM_ERROR_INVALID_ARGUMENT);
+  for (d = 0; d < sizeof devices / sizeof devices[0]; ++d) {
+    if (!device_loaded(devices[d][0])) {
+      printf("capi_test: mixed precision on %s skipped: no such device loaded\n", devices[d][0]);
+      continue;
+    }
+    amp_autocast_on(devices[d][0], devices[d][1]);
+    amp_scaler_on(devices[d][0]);
+  }
+}
+
 int main(void) {
   test_errors_and_versions();
   test_dtypes();
@@ -3598,6 +3744,7 @@ int main(void) {
   test_indexing();
   test_distributed();
   test_op_forms();
+  test_mixed_precision();
   if (g_failures) {
     fprintf(stderr, "capi_test: %d failure(s)\n", g_failures);
     return g_failures > 255 ? 255 : g_failures;
