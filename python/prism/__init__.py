@@ -42,6 +42,7 @@ from ._factories import *  # noqa: F401,F403
 from ._factories import get_default_dtype, set_default_dtype  # noqa: F401
 from . import autograd  # noqa: F401
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
+from . import profiler  # noqa: F401,E402  (also prism.autograd.profiler, as in torch)
 
 __version__ = _C.version()
 
