@@ -1293,6 +1293,76 @@ PRISM_API prism_status prism_amp_update_scale(prism_tensor_t scale, prism_tensor
                                               prism_tensor_t found_inf, double growth_factor,
                                               double backoff_factor, int64_t growth_interval);
 
+/* ===========================================================================
+ * Profiler (Note [Profiler hook] in core/profiler/profiler.hpp)
+ *
+ * While started, every kernel the dispatcher runs is recorded on every device
+ * (composite ops appear as the kernels they dispatch). The process has one
+ * profiler; start clears what the previous run recorded, stop keeps the
+ * events for the queries below until the next start. Times are nanoseconds
+ * from prism_profiler_start on a monotonic clock. Setting PRISM_PROFILE=path
+ * in the environment starts it when libprism loads and writes the Chrome
+ * trace to `path` at normal process exit (`prism profile` does this).
+ * ======================================================================== */
+
+/* Options of prism_profiler_start (set struct_size = sizeof). */
+typedef struct prism_profiler_options {
+  size_t struct_size;
+  int32_t record_shapes; /* 1 = record input shapes (default) */
+  int32_t device_time;   /* 1 = measure device time with events where the
+                          * device has them; serialises each op (default) */
+} prism_profiler_options;
+
+/* One recorded event. Every pointer is owned by the profiler and valid until
+ * the next prism_profiler_start (reading while recording is allowed). */
+typedef struct prism_profiler_event {
+  size_t struct_size;   /* set by the caller: sizeof(prism_profiler_event) */
+  const char* name;     /* op name ("conv2d") or user range name */
+  const char* device;   /* "cpu:0"; "" for user ranges */
+  const char* dtype;    /* dtype name of the kernel; "" for user ranges */
+  const char* fallback; /* device the op ran on instead of its own ("" = none) */
+  const char* shapes;   /* input shapes as "[2, 3], [3]" ("" when not recorded) */
+  int64_t start_ns;     /* since prism_profiler_start */
+  int64_t host_ns;      /* duration on the calling thread */
+  int64_t self_ns;      /* host_ns less the ops nested inside it */
+  int64_t device_ns;    /* device time, -1 when not measured (no events) */
+  uint64_t bytes;       /* bytes allocated since the previous op on the thread */
+  uint64_t thread;      /* small per-thread number, from 1 */
+  int32_t is_range;     /* 1 = user range, 0 = op */
+} prism_profiler_event;
+
+/* Clears recorded events and starts recording. options may be NULL (defaults). */
+PRISM_API prism_status prism_profiler_start(const prism_profiler_options* options);
+/* Stops recording; the events stay until the next start. Open user ranges
+ * are not recorded. Calling it while stopped is a no-op. */
+PRISM_API prism_status prism_profiler_stop(void);
+/* *enabled (out) = 1 while recording. */
+PRISM_API prism_status prism_profiler_is_enabled(int32_t* enabled);
+/* Opens a named user range on the calling thread (torch's record_function);
+ * name is copied (NULL is INVALID_ARGUMENT). Ranges nest; each push needs a
+ * pop, whether or not the profiler is recording. */
+PRISM_API prism_status prism_profiler_range_push(const char* name);
+/* Closes the innermost range of the calling thread and, while recording,
+ * records it (clipped to the start of recording); INVALID_ARGUMENT when no
+ * range is open on the thread. */
+PRISM_API prism_status prism_profiler_range_pop(void);
+/* *count (out) = number of recorded events (ops and ranges). Takes a
+ * snapshot sorted by start time that prism_profiler_event_get reads. */
+PRISM_API prism_status prism_profiler_event_count(size_t* count);
+/* Fills *event (out; event->struct_size set by the caller) with event i of
+ * the last snapshot; INDEX when i is out of range. */
+PRISM_API prism_status prism_profiler_event_get(size_t i, prism_profiler_event* event);
+/* Writes the recorded events as a Chrome trace (JSON object format,
+ * complete "X" events, ts/dur in microseconds; opens in chrome://tracing
+ * and ui.perfetto.dev) to `path`. IO error when the file cannot be written. */
+PRISM_API prism_status prism_profiler_export_chrome_trace(const char* path);
+/* The summary table, one row per op name and device, sorted by total host
+ * time (largest first) with calls, self time, device time, bytes and
+ * fallbacks; row_limit 0 = all rows. Copies at most `capacity` bytes
+ * including the terminating NUL into buf (may be NULL when capacity is 0);
+ * *needed (out, may be NULL) = the full length + 1. */
+PRISM_API prism_status prism_profiler_summary(size_t row_limit, char* buf, size_t capacity, size_t* needed);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -2680,6 +2680,96 @@ inline void update_scale(const Tensor& scale, const Tensor& growth_tracker, cons
 }
 }  // namespace amp
 
+// ============================================================================
+// Profiler (the prism_profiler_* section of prism.h)
+// ============================================================================
+
+namespace profiler {
+
+// One recorded op or user range (copied out of the profiler).
+struct Event {
+  std::string name, device, dtype, fallback, shapes;
+  int64_t start_ns = 0, host_ns = 0, self_ns = 0, device_ns = -1;
+  uint64_t bytes = 0, thread = 0;
+  bool is_range = false;
+};
+
+inline bool is_enabled() {
+  int32_t on = 0;
+  check(prism_profiler_is_enabled(&on));
+  return on != 0;
+}
+
+// Every event recorded since the last start, by start time.
+inline std::vector<Event> events() {
+  size_t n = 0;
+  check(prism_profiler_event_count(&n));
+  std::vector<Event> out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    prism_profiler_event e{};
+    e.struct_size = sizeof(e);
+    check(prism_profiler_event_get(i, &e));
+    Event x;
+    x.name = detail::str(e.name);
+    x.device = detail::str(e.device);
+    x.dtype = detail::str(e.dtype);
+    x.fallback = detail::str(e.fallback);
+    x.shapes = detail::str(e.shapes);
+    x.start_ns = e.start_ns;
+    x.host_ns = e.host_ns;
+    x.self_ns = e.self_ns;
+    x.device_ns = e.device_ns;
+    x.bytes = e.bytes;
+    x.thread = e.thread;
+    x.is_range = e.is_range != 0;
+    out.push_back(std::move(x));
+  }
+  return out;
+}
+
+// The summary table sorted by total host time (row_limit 0 = all rows).
+inline std::string summary(size_t row_limit = 0) {
+  size_t needed = 0;
+  check(prism_profiler_summary(row_limit, nullptr, 0, &needed));
+  std::string text(needed, '\0');
+  check(prism_profiler_summary(row_limit, &text[0], text.size(), &needed));
+  text.resize(text.size() - 1);
+  return text;
+}
+
+inline void export_chrome_trace(const std::string& path) {
+  check(prism_profiler_export_chrome_trace(path.c_str()));
+}
+
+// Records every op while alive (RAII over start/stop); the events stay
+// readable after the scope ends until the next profile starts.
+class Profile {
+ public:
+  explicit Profile(bool record_shapes = true, bool device_time = true) {
+    prism_profiler_options o{};
+    o.struct_size = sizeof(o);
+    o.record_shapes = record_shapes ? 1 : 0;
+    o.device_time = device_time ? 1 : 0;
+    check(prism_profiler_start(&o));
+  }
+  ~Profile() { prism_profiler_stop(); }
+  Profile(const Profile&) = delete;
+  Profile& operator=(const Profile&) = delete;
+  void stop() { check(prism_profiler_stop()); }
+};
+
+// A named user range while alive (torch.autograd.profiler.record_function).
+class RecordFunction {
+ public:
+  explicit RecordFunction(const std::string& name) { check(prism_profiler_range_push(name.c_str())); }
+  ~RecordFunction() { prism_profiler_range_pop(); }
+  RecordFunction(const RecordFunction&) = delete;
+  RecordFunction& operator=(const RecordFunction&) = delete;
+};
+
+}  // namespace profiler
+
 }  // namespace prism
 
 #endif  // PRISM_API_PRISM_PRISM_HPP_

@@ -7,6 +7,7 @@
 #include "launch.h"
 #include "prism/plugin.h" /* PRISM_DEVICE_CAP_* and PRISM_PLUGIN_ABI_* (plain C constants) */
 #include "prism/prism.h"
+#include "profile.h"
 
 /*
  * Note [prism CLI]
@@ -198,12 +199,16 @@ static void print_usage(FILE* out) {
           "  run -n N [options] program [args...]\n"
           "                           start N ranks of a distributed job on this host\n"
           "                           (`prism run --help` for the options)\n"
+          "  profile [--out PATH] -- program [args...]\n"
+          "                           run program with every op recorded: Chrome trace at\n"
+          "                           exit + summary table (`prism profile --help`)\n"
           "  help, --help, -h         this text\n"
           "\n"
           "environment:\n"
           "  PRISM_PLUGIN_PATH        colon-separated directories searched for libprism-*.so\n"
           "  PRISM_FALLBACK           allow | warn | error: what a missing kernel does\n"
-          "  PRISM_LOG                debug | info | warn | error: lowest log level printed\n");
+          "  PRISM_LOG                debug | info | warn | error: lowest log level printed\n"
+          "  PRISM_PROFILE            path: record every op, write a Chrome trace there at exit\n");
 }
 
 static int cmd_version(void) {
@@ -337,6 +342,7 @@ int main(int argc, char** argv) {
   cmd = argv[1];
   if (strcmp(cmd, "info") == 0) return cmd_info(argc - 2, argv + 2);
   if (strcmp(cmd, "run") == 0) return prism_cli_run(argc - 2, argv + 2);
+  if (strcmp(cmd, "profile") == 0) return prism_cli_profile(argc - 2, argv + 2);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     if (argc > 2) {
       fprintf(stderr, "prism version: takes no arguments\n\n");

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/plugin/runtime.hpp"
+#include "core/profiler/profiler.hpp"
 
 namespace prism {
 
@@ -267,6 +268,7 @@ void run_kernel(const char* op, prism_dtype key, std::initializer_list<TensorImp
                  dev->name, " and ", t->device()->name, " (move one with to())");
   }
   check_overlap(op, inputs, outputs);
+  profiler::OpScope profiled(op, key, inputs, dev);  // Note [Profiler hook]
   Descs in, out;
   fill_descs(in, inputs);
   fill_descs(out, outputs);

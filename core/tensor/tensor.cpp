@@ -11,6 +11,7 @@
 #include "core/dispatch/dispatch.hpp"
 #include "core/memory/caching_allocator.hpp"
 #include "core/plugin/runtime.hpp"
+#include "core/profiler/profiler.hpp"
 
 namespace prism {
 
@@ -134,6 +135,7 @@ StoragePtr allocate_storage(Device* device, size_t nbytes) {
   s->device = device;
   s->nbytes = nbytes;
   s->buffer = device->allocator->allocate(nbytes, &s->block_bytes);
+  profiler::note_alloc(nbytes);  // Note [Profiler hook]
   return s;
 }
 

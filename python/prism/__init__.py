@@ -45,6 +45,7 @@ from . import autograd  # noqa: F401
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 from . import amp  # noqa: F401,E402
 from .amp import autocast  # noqa: F401,E402
+from . import profiler  # noqa: F401,E402  (also prism.autograd.profiler, as in torch)
 
 __version__ = _C.version()
 

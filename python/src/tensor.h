@@ -93,3 +93,5 @@ __attribute__((weak)) void register_math_ops(nb::module_& m);
 __attribute__((weak)) void register_op_forms(nb::module_& m);
 // Autocast scopes and the gradient-scaler ops (amp.cpp; weak likewise).
 __attribute__((weak)) void register_amp(nb::module_& m);
+// The profiler (profiler.cpp; weak likewise).
+__attribute__((weak)) void register_profiler(nb::module_& m);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../prism_require_devices.h"
 #include "prism/plugin.h"
 #include "prism/prism.h"
 
@@ -3714,6 +3715,199 @@ static void test_mixed_precision(void) {
   }
 }
 
+/* ===========================================================================
+ * Profiler
+ * ======================================================================== */
+
+/* Index of the first non-range event named `name` at or after `from`, or -1. */
+static long profiler_find(const char* name, size_t n, size_t from, prism_profiler_event* out) {
+  size_t i;
+  for (i = from; i < n; ++i) {
+    prism_profiler_event e;
+    memset(&e, 0, sizeof(e));
+    e.struct_size = sizeof(e);
+    if (prism_profiler_event_get(i, &e) != PRISM_OK) return -1;
+    if (!e.is_range && strcmp(e.name, name) == 0) {
+      *out = e;
+      return (long)i;
+    }
+  }
+  return -1;
+}
+
+static size_t profiler_count(const char* name, size_t n) {
+  size_t i, k = 0;
+  for (i = 0; i < n; ++i) {
+    prism_profiler_event e;
+    memset(&e, 0, sizeof(e));
+    e.struct_size = sizeof(e);
+    if (prism_profiler_event_get(i, &e) == PRISM_OK && strcmp(e.name, name) == 0) ++k;
+  }
+  return k;
+}
+
+/* add, mul (inside a user range), relu on `device`: each recorded once, in order, with its device, dtype,
+ * input shapes, bytes and (where the device has events) device time; relu falls back on emu. */
+static void test_profiler_on(const char* device) {
+  prism_tensor_t h = NULL, a = NULL, b = NULL, s = NULL, p = NULL, r = NULL;
+  prism_profiler_options opts;
+  prism_profiler_event add, mul, relu, range;
+  size_t n = 0, needed = 0;
+  long ia, im, ir, irange = -1;
+  int32_t on = 0;
+  uint64_t fb_before = 0, fb_after = 0;
+  char path[64];
+  char* text;
+  FILE* f;
+  long i;
+  g_section = "profiler";
+  h = make(F32S(1, -2, 3, -4, 5, -6), PRISM_DTYPE_F32, I64S(2, 3), 2);
+  EXPECT_OK(prism_to_device(h, device, &a));
+  EXPECT_OK(prism_to_device(h, device, &b));
+  if (a == NULL || b == NULL) return;
+  EXPECT_OK(prism_fallback_count("relu", &fb_before));
+  memset(&opts, 0, sizeof(opts));
+  opts.struct_size = sizeof(opts);
+  opts.record_shapes = 1;
+  opts.device_time = 1;
+  EXPECT_OK(prism_profiler_start(&opts));
+  EXPECT_OK(prism_profiler_is_enabled(&on));
+  EXPECT(on == 1);
+  EXPECT_OK(prism_add(a, b, 1.0, &s));
+  EXPECT_OK(prism_profiler_range_push("block"));
+  EXPECT_OK(prism_mul(s, b, &p));
+  EXPECT_OK(prism_profiler_range_pop());
+  EXPECT_OK(prism_relu(p, &r));
+  EXPECT_OK(prism_profiler_stop());
+  EXPECT_OK(prism_profiler_is_enabled(&on));
+  EXPECT(on == 0);
+  EXPECT_OK(prism_fallback_count("relu", &fb_after));
+  EXPECT_OK(prism_profiler_event_count(&n));
+  EXPECT(n >= 4);
+  ia = profiler_find("add", n, 0, &add);
+  im = profiler_find("mul", n, 0, &mul);
+  ir = profiler_find("relu", n, 0, &relu);
+  EXPECT(ia >= 0 && im > ia && ir > im);
+  EXPECT(profiler_count("add", n) == 1 && profiler_count("mul", n) == 1 && profiler_count("relu", n) == 1);
+  if (ia < 0 || im < 0 || ir < 0) return;
+  EXPECT(strcmp(add.device, device) == 0 || (strcmp(device, "cpu") == 0 && strcmp(add.device, "cpu:0") == 0));
+  EXPECT(strcmp(add.dtype, "float32") == 0);
+  EXPECT(strcmp(add.shapes, "[2, 3], [2, 3]") == 0);
+  EXPECT(add.bytes >= 6 * sizeof(float)); /* its output */
+  EXPECT(add.host_ns > 0 && add.start_ns >= 0 && add.self_ns <= add.host_ns);
+  EXPECT(mul.start_ns >= add.start_ns + add.host_ns);
+  if (strncmp(device, "opencl", 6) == 0) {
+    EXPECT(add.device_ns > 0); /* events on an asynchronous device */
+  } else if (strcmp(device, "cpu") == 0) {
+    EXPECT(add.device_ns == -1);
+  }
+  /* relu has no emu kernel: it runs through the CPU plugin, and the event says so. */
+  EXPECT((fb_after > fb_before) == (relu.fallback[0] != '\0'));
+  if (strncmp(device, "emu", 3) == 0) EXPECT(strcmp(relu.fallback, "cpu:0") == 0);
+  if (strcmp(device, "cpu") == 0) EXPECT(relu.fallback[0] == '\0');
+  for (i = 0; i < (long)n; ++i) {
+    memset(&range, 0, sizeof(range));
+    range.struct_size = sizeof(range);
+    EXPECT_OK(prism_profiler_event_get((size_t)i, &range));
+    if (range.is_range) {
+      irange = i;
+      break;
+    }
+  }
+  EXPECT(irange >= 0);
+  if (irange >= 0) {
+    EXPECT(strcmp(range.name, "block") == 0 && range.device[0] == '\0');
+    EXPECT(range.start_ns <= mul.start_ns && range.start_ns + range.host_ns >= mul.start_ns + mul.host_ns);
+  }
+  /* The summary: one row per op, add among them with 1 call. */
+  EXPECT_OK(prism_profiler_summary(0, NULL, 0, &needed));
+  EXPECT(needed > 1);
+  text = (char*)malloc(needed);
+  if (text != NULL) {
+    size_t again = 0;
+    EXPECT_OK(prism_profiler_summary(0, text, needed, &again));
+    EXPECT(again == needed && strlen(text) == needed - 1);
+    EXPECT(strstr(text, "Calls") != NULL && strstr(text, "\nadd ") != NULL &&
+           strstr(text, "\nblock ") != NULL);
+    EXPECT_OK(prism_profiler_summary(0, text, 8, NULL)); /* truncated, NUL-terminated */
+    EXPECT(strlen(text) == 7);
+    free(text);
+  }
+  /* The Chrome trace (fully validated by python/tests/test_profiler.py). */
+  snprintf(path, sizeof(path), "capi_profiler_trace_%s.json",
+           device[0] == 'c'   ? "cpu"
+           : device[0] == 'o' ? "ocl"
+                              : "emu");
+  EXPECT_OK(prism_profiler_export_chrome_trace(path));
+  f = fopen(path, "rb");
+  EXPECT(f != NULL);
+  if (f != NULL) {
+    char buf[1 << 14];
+    size_t got = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[got] = '\0';
+    fclose(f);
+    EXPECT(strstr(buf, "\"traceEvents\":[") != NULL);
+    EXPECT(strstr(buf, "\"name\":\"add\"") != NULL && strstr(buf, "\"ph\":\"X\"") != NULL);
+    remove(path);
+  }
+  /* Events stay readable after stop and are cleared by the next start. */
+  EXPECT_OK(prism_profiler_start(NULL));
+  EXPECT_OK(prism_profiler_stop());
+  EXPECT_OK(prism_profiler_event_count(&n));
+  EXPECT(n == 0);
+  rel(h);
+  rel(a);
+  rel(b);
+  rel(s);
+  rel(p);
+  rel(r);
+}
+
+static void test_profiler(void) {
+  static const char* const kDevices[] = {"cpu", "opencl:0", "emu:0"};
+  prism_profiler_options small;
+  prism_profiler_event e;
+  size_t k;
+  int32_t nd = 0, d;
+  g_section = "profiler";
+  EXPECT_OK(prism_fallback_set_policy(PRISM_FALLBACK_ALLOW));
+  for (k = 0; k < sizeof(kDevices) / sizeof(kDevices[0]); ++k) {
+    int found = strcmp(kDevices[k], "cpu") == 0;
+    EXPECT_OK(prism_device_count(&nd));
+    for (d = 0; d < nd && !found; ++d) {
+      prism_device_info info;
+      memset(&info, 0, sizeof(info));
+      info.struct_size = sizeof(info);
+      if (prism_device_info_get(d, &info) == PRISM_OK && strcmp(info.device, kDevices[k]) == 0) found = 1;
+    }
+    if (!found) {
+      if (prism_test_device_required(kDevices[k])) {
+        fprintf(stderr, "[profiler] %s is required (PRISM_REQUIRE_DEVICES) but absent\n", kDevices[k]);
+        ++g_failures;
+      } else {
+        printf("capi_test: profiler on %s skipped: no such device\n", kDevices[k]);
+      }
+      continue;
+    }
+    test_profiler_on(kDevices[k]);
+  }
+  EXPECT_OK(prism_fallback_set_policy(PRISM_FALLBACK_WARN));
+  /* Bad input. */
+  memset(&small, 0, sizeof(small));
+  small.struct_size = 4;
+  EXPECT_STATUS(prism_profiler_start(&small), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_profiler_is_enabled(NULL), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_profiler_range_push(NULL), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_profiler_range_pop(), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("no range is open");
+  memset(&e, 0, sizeof(e));
+  e.struct_size = sizeof(e);
+  EXPECT_STATUS(prism_profiler_event_get(12345, &e), PRISM_ERROR_INDEX);
+  EXPECT_STATUS(prism_profiler_summary(0, NULL, 5, NULL), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_profiler_export_chrome_trace("/nonexistent-dir/trace.json"), PRISM_ERROR_IO);
+  EXPECT_MSG_HAS("/nonexistent-dir/trace.json");
+}
+
 int main(void) {
   test_errors_and_versions();
   test_dtypes();
@@ -3745,6 +3939,7 @@ int main(void) {
   test_distributed();
   test_op_forms();
   test_mixed_precision();
+  test_profiler();
   if (g_failures) {
     fprintf(stderr, "capi_test: %d failure(s)\n", g_failures);
     return g_failures > 255 ? 255 : g_failures;
