@@ -89,3 +89,5 @@ void register_runtime(nb::module_& m);
 __attribute__((weak)) void register_nn_ops(nb::module_& m);
 // Extra elementwise math and bitwise ops (math_ops.cpp; weak likewise).
 __attribute__((weak)) void register_math_ops(nb::module_& m);
+// Streams, events and non-blocking copies (streams.cpp; weak likewise).
+__attribute__((weak)) void register_streams(nb::module_& m);

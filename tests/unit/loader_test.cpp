@@ -351,7 +351,7 @@ TEST_P(BrokenPlugin, IsRefusedWithReasonAndOthersKeepWorking) {
 INSTANTIATE_TEST_SUITE_P(
     Loader, BrokenPlugin,
     testing::Values(
-        BrokenCase{"abi2", {"plugin ABI 2.1 is not compatible with core ABI 1.1"}},
+        BrokenCase{"abi2", {"plugin ABI 2.2 is not compatible with core ABI 1.2"}},
         BrokenCase{"noentry", {"does not export 'prism_plugin_entry'"}},
         BrokenCase{"entryerr", {"prism_plugin_entry failed: UNAVAILABLE: toy needs host ABI 2.x"}},
         BrokenCase{"initfail", {"init failed: UNAVAILABLE: simulated driver initialisation failure"}},
