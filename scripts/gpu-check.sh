@@ -10,7 +10,8 @@
 #   example and bench_gpu (bench/gpu/bench_gpu.cu, nvcc), and packs them with every non-system library they
 #   load (oneDNN, libstdc++, libgomp, ...) and a slice of Fashion-MNIST into one tar.gz of at most 60 MiB.
 # --run (the GPU machine; needs only the NVIDIA driver, plus cuBLAS from a CUDA toolkit if present):
-#   prism info, prism-conformance in every mode on cuda:0, bench_gpu, a short MLP training run on cuda:0,
+#   prism info, prism-conformance in every mode on cuda:0, bench_gpu, the copy/compute overlap of user
+#   streams (bench_stream_overlap, >= 70 % of the copy time hidden), a short MLP training run on cuda:0,
 #   each under a time limit (about 5 minutes in all), and writes one summary file (default:
 #   ./gpu-check-summary.txt). Without a GPU it stops at once, exit status 3, saying what is missing.
 # Exit status: 0 every stage passed; 1 a stage failed; 2 usage; 3 no NVIDIA GPU or driver.
@@ -63,6 +64,10 @@ build_bundle() {
   # shellcheck disable=SC2016  # $ORIGIN is for the linker
   "$nvcc" -O2 -std=c++17 -arch=sm_90 -cudart static -I"$ROOT/api" "$ROOT/bench/gpu/bench_gpu.cu" \
     -o "$stage/bin/bench_gpu" -L"$build/cmake/lib" -lprism -ldl -Xlinker -rpath -Xlinker '$ORIGIN/../lib'
+  # bench_stream_overlap: plain C++ over prism.hpp (Note [Copy/compute overlap measurement])
+  # shellcheck disable=SC2016  # $ORIGIN is for the linker
+  c++ -O2 -std=c++17 -I"$ROOT/api" "$ROOT/bench/streams/stream_overlap.cpp" -o "$stage/bin/bench_stream_overlap" \
+    -L"$build/cmake/lib" -lprism -Wl,-rpath,'$ORIGIN/../lib'
   cp -P "$build/cmake/lib"/libprism.so* "$build/cmake/lib"/libprism_conformance.so* "$stage/lib/"
   cp "$build/cmake/lib/libprism-cpu.so" "$build/cmake/lib/libprism-cuda.so" "$stage/lib/"
   cp "$build/cmake/bin/prism" "$build/cmake/bin/prism-conformance" "$stage/bin/"
@@ -158,6 +163,8 @@ run_bundle() {
     "$dir/bin/prism-conformance" --plugin "$dir/lib/libprism-cuda.so" --mode abi,ops,rng,support,grad,async \
     --report "$(dirname "$summary")/gpu-check-conformance.json"
   FILTER='.' stage "benchmarks (bench_gpu)" 90 "$dir/bin/bench_gpu" --reps 9
+  FILTER='.' stage "stream overlap (cuda:0, target 70 % hidden)" 90 "$dir/bin/bench_stream_overlap" \
+    --device cuda:0 --chunks 8 --chunk-mib 64 --passes 4 --reps 3 --min-hidden 0.7
   FILTER='epoch|accuracy|step|cuda|error' stage "training (MLP, cuda:0)" 60 \
     "$dir/bin/train_fashion_mnist" --device cuda:0 --model mlp --quick --data "$dir/data"
   rm -f "$summary.out"

@@ -1,4 +1,4 @@
-/* plugin.h — the Prism plugin ABI v1.1: what a device backend exports and what the core hands it. */
+/* plugin.h — the Prism plugin ABI v1.2: what a device backend exports and what the core hands it. */
 #ifndef PRISM_API_PRISM_PLUGIN_H_
 #define PRISM_API_PRISM_PLUGIN_H_
 
@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 #define PRISM_PLUGIN_ABI_MAJOR 1
-#define PRISM_PLUGIN_ABI_MINOR 1
+#define PRISM_PLUGIN_ABI_MINOR 2
 
 #if defined(_WIN32)
 #define PRISM_PLUGIN_EXPORT __declspec(dllexport)
@@ -271,6 +271,26 @@ typedef struct prism_plugin_table {
   /* Frees a pointer from host_alloc of the same device (NULL is a no-op).
    * Copies still reading it finish first. */
   void (*host_free)(void* ctx, int32_t device, void* ptr);
+
+  /* --- user streams and event queries (optional, ABI 1.2: a table without
+   *     these fields, or with NULL slots, means the device has only its
+   *     default stream; Note [User streams] in core/plugin/streams.cpp) ----- */
+  /* Creates a stream of `device` whose work runs in order with itself and in
+   * no particular order with other streams (only events order them).
+   * *stream (out) is owned by the caller until stream_destroy and is passed
+   * back in prism_kernel_call.stream and the copy/synchronize/event slots. */
+  prism_plugin_error* (*stream_create)(void* ctx, int32_t device, prism_stream_t* stream);
+  /* Destroys a stream from stream_create (NULL is a no-op). Work queued on
+   * it finishes first; events recorded on it stay valid. */
+  void (*stream_destroy)(void* ctx, int32_t device, prism_stream_t stream);
+  /* *done (out) = 1 when all work captured by the last event_record of
+   * `event` has completed (or it was never recorded), else 0. Never blocks. */
+  prism_plugin_error* (*event_query)(void* ctx, prism_event_t event, int32_t* done);
+  /* *ms (out) = device time in milliseconds between the completion of the
+   * work captured by `start` and by `end` (both recorded and complete, on
+   * the same device); optional: NULL means the core times events on the
+   * host. Returns INVALID_ARGUMENT when either was never recorded. */
+  prism_plugin_error* (*event_elapsed_ms)(void* ctx, prism_event_t start, prism_event_t end, double* ms);
 } prism_plugin_table;
 
 /* ===========================================================================

@@ -1363,6 +1363,87 @@ PRISM_API prism_status prism_profiler_export_chrome_trace(const char* path);
  * *needed (out, may be NULL) = the full length + 1. */
 PRISM_API prism_status prism_profiler_summary(size_t row_limit, char* buf, size_t capacity, size_t* needed);
 
+/* ===========================================================================
+ * Streams and events (Note [User streams] in core/plugin/streams.cpp)
+ *
+ * A stream is an ordered queue of work on one device; streams of a device
+ * run in no particular order with each other unless an event orders them.
+ * Each thread has a current stream per device (initially the device's
+ * default stream): every kernel and copy Prism issues for that device from
+ * this thread goes to it. Devices whose plugin has no stream slots (cpu,
+ * emu) give streams that alias the default stream (work stays in one
+ * order). Events on devices without event slots complete when recorded
+ * (record waits for the stream) and are timed on the host; with event slots
+ * but no device timer (event_elapsed_ms) an event with timing is host-timed
+ * too (its record waits for the stream). Handles are not thread-affine;
+ * each is owned by the caller until its destroy call (NULL is a no-op).
+ * ======================================================================== */
+
+typedef struct prism_user_stream_s* prism_user_stream_t; /* a user stream handle */
+typedef struct prism_user_event_s* prism_user_event_t;   /* a user event handle */
+
+/* *out (out, owned by the caller) = a new stream of `device` ("opencl:0";
+ * NULL or "" is cpu:0). The stream lives while a handle to it exists or it is
+ * some thread's current stream; its queued work finishes before it goes. */
+PRISM_API prism_status prism_stream_create(const char* device, prism_user_stream_t* out);
+/* Releases the handle (NULL is a no-op). */
+PRISM_API prism_status prism_stream_destroy(prism_user_stream_t s);
+/* Blocks until all work queued on `s` completed. */
+PRISM_API prism_status prism_stream_synchronize(prism_user_stream_t s);
+/* *done (out) = 1 when `s` has no pending work, else 0. Does not block on
+ * devices with event queries; elsewhere it waits for the stream (then 1). */
+PRISM_API prism_status prism_stream_query(prism_user_stream_t s, int32_t* done);
+/* *device (out) = the stream's device name, valid for the process; *id
+ * (out, may be NULL) = 0 for a default stream, else a number unique to the
+ * stream in this process (handles of one stream compare equal by id). */
+PRISM_API prism_status prism_stream_get_device(prism_user_stream_t s, const char** device, uint64_t* id);
+/* Makes `s` this thread's current stream of its device (non-NULL). */
+PRISM_API prism_status prism_stream_set_current(prism_user_stream_t s);
+/* *out (out, owned by the caller) = a handle to this thread's current stream
+ * of `device` (its default stream unless prism_stream_set_current set one). */
+PRISM_API prism_status prism_stream_get_current(const char* device, prism_user_stream_t* out);
+/* *out (out, owned by the caller) = a handle to `device`'s default stream. */
+PRISM_API prism_status prism_stream_get_default(const char* device, prism_user_stream_t* out);
+
+/* *out (out, owned by the caller) = a new event, unrecorded. With
+ * enable_timing != 0 it can be passed to prism_event_elapsed_time. */
+PRISM_API prism_status prism_event_create(int32_t enable_timing, prism_user_event_t* out);
+/* Releases the event (NULL is a no-op); pending work is not waited for. */
+PRISM_API prism_status prism_event_destroy(prism_user_event_t e);
+/* Captures the work queued so far on stream `s` (non-NULL); re-recording
+ * replaces the previous capture. */
+PRISM_API prism_status prism_event_record(prism_user_event_t e, prism_user_stream_t s);
+/* Work queued on `s` after this call starts after the captured work
+ * completed (no host wait on the same plugin's devices). An unrecorded
+ * event is complete. */
+PRISM_API prism_status prism_event_wait(prism_user_event_t e, prism_user_stream_t s);
+/* Blocks until the captured work completed. */
+PRISM_API prism_status prism_event_synchronize(prism_user_event_t e);
+/* *done (out) = 1 when the captured work completed (or e is unrecorded). */
+PRISM_API prism_status prism_event_query(prism_user_event_t e, int32_t* done);
+/* *ms (out) = milliseconds between `start` and `end`, both created with
+ * timing and recorded on one device; waits for both. INVALID_ARGUMENT when
+ * either lacks timing or was never recorded. */
+PRISM_API prism_status prism_event_elapsed_time(prism_user_event_t start, prism_user_event_t end, double* ms);
+
+/* Marks t's memory as used by work on `s` (a stream of t's device), so the
+ * caching allocator does not hand it to another stream before that work
+ * completed once t is released (PyTorch's record_stream). */
+PRISM_API prism_status prism_tensor_record_stream(prism_tensor_t t, prism_user_stream_t s);
+/* Like prism_to_device; with non_blocking != 0 a contiguous source in memory
+ * pinned for `device` (prism_pin_memory, prism_empty_pinned) is copied on
+ * the device's current stream and the call returns before the copy
+ * completes; the source memory is kept alive until it did. Write the source
+ * only after synchronising. Any other copy completes before returning. */
+PRISM_API prism_status prism_to_device_non_blocking(prism_tensor_t t, const char* device,
+                                                    int32_t non_blocking, prism_tensor_t* out);
+/* *out (out, owned by the caller) = an uninitialised contiguous tensor on
+ * "cpu" in host memory pinned for `device` (see prism_pin_memory; a plain
+ * host tensor when `device` addresses host memory). UNAVAILABLE naming the
+ * plugin when it offers no pinned memory. */
+PRISM_API prism_status prism_empty_pinned(const int64_t* sizes, int32_t ndim, prism_dtype dtype,
+                                          const char* device, prism_tensor_t* out);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -777,6 +777,19 @@ class Tensor {
     return make([&](prism_tensor_t* o) { return prism_pin_memory(h_, device.c_str(), o); });
   }
   bool is_pinned() const { return prism_tensor_is_pinned(h_) != 0; }
+  // to(device) that, from memory pinned for `device`, returns before the copy
+  // completes (prism_to_device_non_blocking; Streams and events below).
+  Tensor to(const Device& device, bool non_blocking) const {
+    return make([&](prism_tensor_t* o) {
+      return prism_to_device_non_blocking(h_, device.c_str(), non_blocking ? 1 : 0, o);
+    });
+  }
+  // An uninitialised host tensor pinned for `device` (prism_empty_pinned).
+  static Tensor empty_pinned(const IntList& sizes, Dtype dtype, const Device& device) {
+    return make([&](prism_tensor_t* o) {
+      return prism_empty_pinned(sizes.data(), sizes.size(), to_c(dtype), device.c_str(), o);
+    });
+  }
   Tensor cpu() const { return to(Device("cpu")); }
   // Row-major copy, or *this when already contiguous.
   Tensor contiguous() const { return call1(prism_contiguous); }
@@ -2769,6 +2782,136 @@ class RecordFunction {
 };
 
 }  // namespace profiler
+
+// ===========================================================================
+// Streams and events (prism.h "Streams and events"): RAII over the C handles,
+// spelled as torch.cuda.Stream / Event / stream(s), for every device.
+// ===========================================================================
+
+class Event;
+
+class Stream {
+ public:
+  // A new stream of `device`.
+  explicit Stream(const Device& device) { check(prism_stream_create(device.c_str(), &h_)); }
+  // This thread's current stream of `device`.
+  static Stream current(const Device& device = Device()) {
+    prism_user_stream_t h = nullptr;
+    check(prism_stream_get_current(device.c_str(), &h));
+    return Stream(h);
+  }
+  // The default stream of `device`.
+  static Stream default_stream(const Device& device = Device()) {
+    prism_user_stream_t h = nullptr;
+    check(prism_stream_get_default(device.c_str(), &h));
+    return Stream(h);
+  }
+  Stream(Stream&& o) noexcept : h_(o.h_) { o.h_ = nullptr; }
+  Stream& operator=(Stream&& o) noexcept {
+    if (this != &o) {
+      prism_stream_destroy(h_);
+      h_ = o.h_;
+      o.h_ = nullptr;
+    }
+    return *this;
+  }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  ~Stream() { prism_stream_destroy(h_); }
+
+  void synchronize() const { check(prism_stream_synchronize(h_)); }
+  bool query() const {
+    int32_t done = 0;
+    check(prism_stream_query(h_, &done));
+    return done != 0;
+  }
+  std::string device() const {
+    const char* d = nullptr;
+    check(prism_stream_get_device(h_, &d, nullptr));
+    return d;
+  }
+  uint64_t id() const {
+    const char* d = nullptr;
+    uint64_t id = 0;
+    check(prism_stream_get_device(h_, &d, &id));
+    return id;
+  }
+  bool operator==(const Stream& o) const { return device() == o.device() && id() == o.id(); }
+  bool operator!=(const Stream& o) const { return !(*this == o); }
+  // Future work on this stream waits for `e` / for all work queued on `other` so far.
+  inline void wait_event(const Event& e) const;
+  inline void wait_stream(const Stream& other) const;
+  prism_user_stream_t get() const noexcept { return h_; }
+
+ private:
+  explicit Stream(prism_user_stream_t h) : h_(h) {}
+  prism_user_stream_t h_ = nullptr;
+};
+
+class Event {
+ public:
+  explicit Event(bool enable_timing = false) { check(prism_event_create(enable_timing ? 1 : 0, &h_)); }
+  Event(Event&& o) noexcept : h_(o.h_) { o.h_ = nullptr; }
+  Event& operator=(Event&& o) noexcept {
+    if (this != &o) {
+      prism_event_destroy(h_);
+      h_ = o.h_;
+      o.h_ = nullptr;
+    }
+    return *this;
+  }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  ~Event() { prism_event_destroy(h_); }
+
+  void record(const Stream& s) const { check(prism_event_record(h_, s.get())); }
+  void wait(const Stream& s) const { check(prism_event_wait(h_, s.get())); }
+  void synchronize() const { check(prism_event_synchronize(h_)); }
+  bool query() const {
+    int32_t done = 0;
+    check(prism_event_query(h_, &done));
+    return done != 0;
+  }
+  // Milliseconds from this event to `end` (both with enable_timing).
+  double elapsed_time(const Event& end) const {
+    double ms = 0;
+    check(prism_event_elapsed_time(h_, end.h_, &ms));
+    return ms;
+  }
+  prism_user_event_t get() const noexcept { return h_; }
+
+ private:
+  prism_user_event_t h_ = nullptr;
+};
+
+inline void Stream::wait_event(const Event& e) const {
+  e.wait(*this);
+}
+inline void Stream::wait_stream(const Stream& other) const {
+  Event e;
+  e.record(other);
+  e.wait(*this);
+}
+
+// Makes `s` the current stream of its device for this thread until the
+// guard goes out of scope, then restores the previous one (torch.cuda.stream).
+class StreamGuard {
+ public:
+  explicit StreamGuard(const Stream& s) : prev_(Stream::current(s.device())) {
+    check(prism_stream_set_current(s.get()));
+  }
+  ~StreamGuard() { prism_stream_set_current(prev_.get()); }
+  StreamGuard(const StreamGuard&) = delete;
+  StreamGuard& operator=(const StreamGuard&) = delete;
+
+ private:
+  Stream prev_;
+};
+
+// Marks t's memory as used by work on `s` (prism_tensor_record_stream).
+inline void record_stream(const Tensor& t, const Stream& s) {
+  check(prism_tensor_record_stream(t.get(), s.get()));
+}
 
 }  // namespace prism
 

@@ -63,7 +63,7 @@ bool blas_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs, bool* trans
 }
 
 // Returns true when CLBlast ran (or failed with an error in *err).
-bool try_clblast(Device& dev, const prism_gk_gemm& g, cl_mem a, cl_mem b, cl_mem o,
+bool try_clblast(Device& dev, prism_stream_t stream, const prism_gk_gemm& g, cl_mem a, cl_mem b, cl_mem o,
                  prism_plugin_error** err) {
   *err = nullptr;
   bool ta = false, tb = false, to = false;
@@ -73,7 +73,7 @@ bool try_clblast(Device& dev, const prism_gk_gemm& g, cl_mem a, cl_mem b, cl_mem
   if (!blas_layout(g.m, g.n, g.o_strides[1], g.o_strides[2], &to, &ldc) || to) return false;
   if (g.a_strides[0] < 0 || g.b_strides[0] < 0 || g.m == 0 || g.n == 0 || g.k == 0) return false;
   if (g.batch > 1 && g.o_strides[0] < g.m * static_cast<int64_t>(ldc)) return false;
-  cl_command_queue q = dev.queue;
+  cl_command_queue q = queue_of(dev, stream);
   const CLBlastTranspose cta = ta ? CLBlastTransposeYes : CLBlastTransposeNo;
   const CLBlastTranspose ctb = tb ? CLBlastTransposeYes : CLBlastTransposeNo;
   const size_t m = static_cast<size_t>(g.m), n = static_cast<size_t>(g.n), k = static_cast<size_t>(g.k);
@@ -114,7 +114,7 @@ prism_plugin_error* run_bmm(void* ctx, const prism_kernel_call* c, const prism_g
 #ifdef PRISM_OPENCL_HAVE_CLBLAST
   if (dt == PRISM_DTYPE_F32 && gemm_choice() != GemmChoice::kTiled) {
     prism_plugin_error* err = nullptr;
-    if (try_clblast(*dev, g, am, bm, om, &err)) return err;
+    if (try_clblast(*dev, c->stream, g, am, bm, om, &err)) return err;
   }
 #endif
   cl_kernel k = nullptr;
@@ -126,7 +126,7 @@ prism_plugin_error* run_bmm(void* ctx, const prism_kernel_call* c, const prism_g
                             static_cast<size_t>(g.batch)};
   const size_t local[3] = {tile, tile, 1};
   const KArg args[4] = {{sizeof(cl_mem), &om}, {sizeof(cl_mem), &am}, {sizeof(cl_mem), &bm}, {sizeof g, &g}};
-  return launch(*dev, k, args, 4, 3, global, local);
+  return launch(*dev, c->stream, k, args, 4, 3, global, local);
 }
 
 int supports_bmm(void* ctx, const prism_kernel_call* c) {

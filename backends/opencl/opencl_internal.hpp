@@ -81,6 +81,17 @@ struct Context {
   std::unordered_map<void*, cl_mem> pinned;
 };
 
+// A user stream (plugin ABI 1.2): one more in-order queue of the device's
+// context; prism_stream_t handles point to it (NULL: the device's queue).
+struct Stream {
+  cl_command_queue queue = nullptr;
+};
+
+// The queue of `stream` on `dev`.
+inline cl_command_queue queue_of(const Device& dev, prism_stream_t stream) {
+  return stream != nullptr ? reinterpret_cast<const Stream*>(stream)->queue : dev.queue;
+}
+
 // Kernel sources embedded at build time (embed_sources.cmake).
 extern const char* const kSrcDialect;
 extern const char* const kSrcDialectMath;
@@ -120,10 +131,10 @@ Device* find_device(void* ctx, int32_t index);
 // One kernel argument: `size` bytes at `ptr` (clSetKernelArg semantics).
 using KArg = gk::KArg;
 
-// Sets the arguments and enqueues `kernel` on the device's queue without
+// Sets the arguments and enqueues `kernel` on the queue of `stream` without
 // waiting. Caller holds dev.mu (the cl_kernel is shared).
-prism_plugin_error* launch(Device& dev, cl_kernel kernel, const KArg* args, size_t n_args, cl_uint dims,
-                           const size_t* global, const size_t* local);
+prism_plugin_error* launch(Device& dev, prism_stream_t stream, cl_kernel kernel, const KArg* args,
+                           size_t n_args, cl_uint dims, const size_t* global, const size_t* local);
 
 // 1 when every operand of the call has a dtype this device computes and an
 // element-aligned byte offset (the shared supports() of every kernel).

@@ -182,7 +182,7 @@ prism_plugin_error* run_elementwise(void* ctx, const prism_kernel_call* c, const
   }
   const size_t local = local_size(*dev, 256);
   const size_t global = (static_cast<size_t>(it.numel) + local - 1) / local * local;
-  return launch(*dev, k, args, n, 1, &global, &local);
+  return launch(*dev, c->stream, k, args, n, 1, &global, &local);
 }
 
 // Reductions (Note [Reduction kernel] in prism_gk_reduce.h): a work-group of
@@ -205,7 +205,7 @@ prism_plugin_error* run_reduce(void* ctx, const prism_kernel_call* c, int op, co
   PRISM_OCL_RETURN_IF_ERROR(
       get_kernel(*static_cast<Context*>(ctx), *dev, Source::kReduce, defines, "prism_reduce", &k));
   const size_t global = static_cast<size_t>(r.n_out) * local;
-  return launch(*dev, k, args, 3, 1, &global, &local);
+  return launch(*dev, c->stream, k, args, 3, 1, &global, &local);
 }
 
 int supports_random(void* ctx, const prism_kernel_call* c) {
@@ -266,15 +266,15 @@ int supports_operands(void* ctx, const prism_kernel_call* c) {
   return 1;
 }
 
-prism_plugin_error* launch(Device& dev, cl_kernel kernel, const KArg* args, size_t n_args, cl_uint dims,
-                           const size_t* global, const size_t* local) {
+prism_plugin_error* launch(Device& dev, prism_stream_t stream, cl_kernel kernel, const KArg* args,
+                           size_t n_args, cl_uint dims, const size_t* global, const size_t* local) {
   for (size_t i = 0; i < n_args; ++i) {
     const cl_int rc = clSetKernelArg(kernel, static_cast<cl_uint>(i), args[i].size, args[i].ptr);
     if (rc != CL_SUCCESS) return cl_error(rc, "clSetKernelArg");
   }
-  PRISM_OCL_CHECK_CL(
-      clEnqueueNDRangeKernel(dev.queue, kernel, dims, nullptr, global, local, 0, nullptr, nullptr),
-      "clEnqueueNDRangeKernel");
+  PRISM_OCL_CHECK_CL(clEnqueueNDRangeKernel(queue_of(dev, stream), kernel, dims, nullptr, global, local, 0,
+                                            nullptr, nullptr),
+                     "clEnqueueNDRangeKernel");
   return nullptr;
 }
 

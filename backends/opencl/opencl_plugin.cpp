@@ -228,7 +228,9 @@ void enumerate(Context& c) {
     }
     c.contexts.push_back(context);
     for (cl_device_id id : ids) {
-      cl_command_queue q = clCreateCommandQueue(context, id, 0, &rc);
+      // Profiling stamps every command (event_elapsed_ms); PoCL's cost for it is
+      // a clock read per command.
+      cl_command_queue q = clCreateCommandQueue(context, id, CL_QUEUE_PROFILING_ENABLE, &rc);
       if (rc != CL_SUCCESS) {
         last_failure = std::string("clCreateCommandQueue failed: ") + cl_error_name(rc);
         continue;
@@ -453,7 +455,7 @@ void ocl_host_free(void* ctx, int32_t device, void* ptr) {
   clReleaseMemObject(m);
 }
 
-prism_plugin_error* ocl_copy_from_host(void* ctx, int32_t device, prism_stream_t, const void* src,
+prism_plugin_error* ocl_copy_from_host(void* ctx, int32_t device, prism_stream_t stream, const void* src,
                                        void* dst_buffer, uint64_t dst_byte_offset, size_t bytes) {
   Device* d = nullptr;
   PRISM_OCL_RETURN_IF_ERROR(get_device(ctx, device, &d));
@@ -461,29 +463,29 @@ prism_plugin_error* ocl_copy_from_host(void* ctx, int32_t device, prism_stream_t
   if (src == nullptr || dst_buffer == nullptr)
     return PRISM_OCL_INVALID("opencl: copy_from_host: NULL pointer");
   PRISM_OCL_CHECK_CL(
-      clEnqueueWriteBuffer(d->queue, static_cast<cl_mem>(dst_buffer), CL_FALSE,
+      clEnqueueWriteBuffer(queue_of(*d, stream), static_cast<cl_mem>(dst_buffer), CL_FALSE,
                            static_cast<size_t>(dst_byte_offset), bytes, src, 0, nullptr, nullptr),
       "clEnqueueWriteBuffer");
   return nullptr;
 }
 
-prism_plugin_error* ocl_copy_to_host(void* ctx, int32_t device, prism_stream_t, const void* src_buffer,
+prism_plugin_error* ocl_copy_to_host(void* ctx, int32_t device, prism_stream_t stream, const void* src_buffer,
                                      uint64_t src_byte_offset, void* dst, size_t bytes) {
   Device* d = nullptr;
   PRISM_OCL_RETURN_IF_ERROR(get_device(ctx, device, &d));
   if (bytes == 0) return nullptr;
   if (dst == nullptr || src_buffer == nullptr) return PRISM_OCL_INVALID("opencl: copy_to_host: NULL pointer");
   PRISM_OCL_CHECK_CL(
-      clEnqueueReadBuffer(d->queue, static_cast<cl_mem>(const_cast<void*>(src_buffer)), CL_TRUE,
+      clEnqueueReadBuffer(queue_of(*d, stream), static_cast<cl_mem>(const_cast<void*>(src_buffer)), CL_TRUE,
                           static_cast<size_t>(src_byte_offset), bytes, dst, 0, nullptr, nullptr),
       "clEnqueueReadBuffer");
   return nullptr;
 }
 
-prism_plugin_error* ocl_synchronize(void* ctx, int32_t device, prism_stream_t) {
+prism_plugin_error* ocl_synchronize(void* ctx, int32_t device, prism_stream_t stream) {
   Device* d = nullptr;
   PRISM_OCL_RETURN_IF_ERROR(get_device(ctx, device, &d));
-  PRISM_OCL_CHECK_CL(clFinish(d->queue), "clFinish");
+  PRISM_OCL_CHECK_CL(clFinish(queue_of(*d, stream)), "clFinish");
   return nullptr;
 }
 
@@ -508,28 +510,29 @@ prism_plugin_error* ocl_event_create(void* ctx, int32_t device, prism_event_t* e
   return nullptr;
 }
 
-prism_plugin_error* ocl_event_record(void* ctx, int32_t device, prism_event_t event, prism_stream_t) {
+prism_plugin_error* ocl_event_record(void* ctx, int32_t device, prism_event_t event, prism_stream_t stream) {
   Device* d = nullptr;
   PRISM_OCL_RETURN_IF_ERROR(get_device(ctx, device, &d));
   Event* e = reinterpret_cast<Event*>(event);
   if (e == nullptr) return PRISM_OCL_INVALID("opencl: event_record: NULL event");
   cl_event ev = nullptr;
-  PRISM_OCL_CHECK_CL(clEnqueueMarkerWithWaitList(d->queue, 0, nullptr, &ev), "clEnqueueMarkerWithWaitList");
+  cl_command_queue q = queue_of(*d, stream);
+  PRISM_OCL_CHECK_CL(clEnqueueMarkerWithWaitList(q, 0, nullptr, &ev), "clEnqueueMarkerWithWaitList");
   if (e->ev != nullptr) clReleaseEvent(e->ev);
   e->ev = ev;
   e->context = d->context;
-  clFlush(d->queue);
+  clFlush(q);
   return nullptr;
 }
 
-prism_plugin_error* ocl_event_wait(void* ctx, int32_t device, prism_event_t event, prism_stream_t) {
+prism_plugin_error* ocl_event_wait(void* ctx, int32_t device, prism_event_t event, prism_stream_t stream) {
   Device* d = nullptr;
   PRISM_OCL_RETURN_IF_ERROR(get_device(ctx, device, &d));
   Event* e = reinterpret_cast<Event*>(event);
   if (e == nullptr) return PRISM_OCL_INVALID("opencl: event_wait: NULL event");
   if (e->ev == nullptr) return nullptr;  // never recorded: nothing to wait for
   if (e->context == d->context) {
-    PRISM_OCL_CHECK_CL(clEnqueueBarrierWithWaitList(d->queue, 1, &e->ev, nullptr),
+    PRISM_OCL_CHECK_CL(clEnqueueBarrierWithWaitList(queue_of(*d, stream), 1, &e->ev, nullptr),
                        "clEnqueueBarrierWithWaitList");
   } else {
     PRISM_OCL_CHECK_CL(clWaitForEvents(1, &e->ev), "clWaitForEvents");
@@ -552,6 +555,70 @@ void ocl_event_destroy(void*, prism_event_t event) {
   delete e;
 }
 
+prism_plugin_error* ocl_event_query(void*, prism_event_t event, int32_t* done) {
+  Event* e = reinterpret_cast<Event*>(event);
+  if (e == nullptr || done == nullptr) return PRISM_OCL_INVALID("opencl: event_query: NULL argument");
+  *done = 1;
+  if (e->ev == nullptr) return nullptr;
+  cl_int status = CL_COMPLETE;
+  PRISM_OCL_CHECK_CL(
+      clGetEventInfo(e->ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, nullptr),
+      "clGetEventInfo");
+  if (status < 0) return cl_error(status, "queued work before the event");
+  *done = status == CL_COMPLETE ? 1 : 0;
+  return nullptr;
+}
+
+// Device time between two markers: the end stamps of their commands (every
+// queue has profiling enabled), in milliseconds.
+prism_plugin_error* ocl_event_elapsed_ms(void*, prism_event_t start, prism_event_t end, double* ms) {
+  Event* a = reinterpret_cast<Event*>(start);
+  Event* b = reinterpret_cast<Event*>(end);
+  if (a == nullptr || b == nullptr || ms == nullptr)
+    return PRISM_OCL_INVALID("opencl: event_elapsed_ms: NULL argument");
+  if (a->ev == nullptr || b->ev == nullptr)
+    return PRISM_OCL_INVALID("opencl: event_elapsed_ms: an event was never recorded");
+  PRISM_OCL_CHECK_CL(clWaitForEvents(1, &a->ev), "clWaitForEvents");
+  PRISM_OCL_CHECK_CL(clWaitForEvents(1, &b->ev), "clWaitForEvents");
+  cl_ulong ta = 0, tb = 0;
+  PRISM_OCL_CHECK_CL(clGetEventProfilingInfo(a->ev, CL_PROFILING_COMMAND_END, sizeof ta, &ta, nullptr),
+                     "clGetEventProfilingInfo");
+  PRISM_OCL_CHECK_CL(clGetEventProfilingInfo(b->ev, CL_PROFILING_COMMAND_END, sizeof tb, &tb, nullptr),
+                     "clGetEventProfilingInfo");
+  *ms = (static_cast<double>(tb) - static_cast<double>(ta)) * 1e-6;
+  return nullptr;
+}
+
+// ===========================================================================
+// User streams (plugin ABI 1.2): one in-order queue each, on the device's
+// context, so a stream's commands may run beside the default queue's.
+// ===========================================================================
+
+prism_plugin_error* ocl_stream_create(void* ctx, int32_t device, prism_stream_t* stream) {
+  Device* d = nullptr;
+  PRISM_OCL_RETURN_IF_ERROR(get_device(ctx, device, &d));
+  if (stream == nullptr) return PRISM_OCL_INVALID("opencl: stream_create: NULL output");
+  cl_int rc = CL_SUCCESS;
+  cl_command_queue q = clCreateCommandQueue(d->context, d->id, CL_QUEUE_PROFILING_ENABLE, &rc);
+  if (rc != CL_SUCCESS || q == nullptr) return cl_error(rc, "clCreateCommandQueue (stream_create)");
+  Stream* s = new (std::nothrow) Stream();
+  if (s == nullptr) {
+    clReleaseCommandQueue(q);
+    return PRISM_OCL_ERROR(PRISM_ERROR_OUT_OF_MEMORY, "opencl: out of memory creating a stream");
+  }
+  s->queue = q;
+  *stream = reinterpret_cast<prism_stream_t>(s);
+  return nullptr;
+}
+
+void ocl_stream_destroy(void*, int32_t, prism_stream_t stream) {
+  Stream* s = reinterpret_cast<Stream*>(stream);
+  if (s == nullptr) return;
+  clFinish(s->queue);
+  clReleaseCommandQueue(s->queue);
+  delete s;
+}
+
 // ===========================================================================
 // The table
 // ===========================================================================
@@ -568,6 +635,10 @@ void build_table() {
   PRISM_SDK_TABLE_REQUIRED_SLOTS(t, ocl);
   PRISM_SDK_TABLE_PINNED_SLOTS(t, ocl);
   PRISM_SDK_TABLE_EVENT_SLOTS(t, ocl);
+  t->stream_create = ocl_stream_create;
+  t->stream_destroy = ocl_stream_destroy;
+  t->event_query = ocl_event_query;
+  t->event_elapsed_ms = ocl_event_elapsed_ms;
 }
 
 }  // namespace

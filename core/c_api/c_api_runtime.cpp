@@ -6,6 +6,7 @@
 #include "core/dispatch/ops.hpp"
 #include "core/memory/caching_allocator.hpp"
 #include "core/plugin/runtime.hpp"
+#include "core/plugin/streams.hpp"
 #include "prism/prism.h"
 
 using prism::capi::guard;
@@ -202,9 +203,7 @@ PRISM_API prism_status prism_device_info_get(int32_t index, prism_device_info* i
 
 PRISM_API prism_status prism_synchronize(const char* device) {
   return guard([&] {
-    prism::Device* d = prism::Runtime::get().device(device);
-    PRISM_PLUGIN_CHECK(d->plugin->table->synchronize(d->plugin->ctx, d->index, nullptr), *d->plugin,
-                       "synchronize ", d->name);
+    prism::synchronize_device(prism::Runtime::get().device(device));  // every stream (Note [User streams])
   });
 }
 

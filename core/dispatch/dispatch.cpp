@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/plugin/runtime.hpp"
+#include "core/plugin/streams.hpp"
 #include "core/profiler/profiler.hpp"
 
 namespace prism {
@@ -275,7 +276,7 @@ void run_kernel(const char* op, prism_dtype key, std::initializer_list<TensorImp
   prism_kernel_call call{};
   call.struct_size = sizeof(call);
   call.op = op;
-  call.stream = nullptr;
+  call.stream = current_stream_handle(dev);  // Note [User streams]
   call.inputs = in.d;
   call.n_inputs = in.n;
   call.outputs = out.d;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/plugin/runtime.hpp"
+#include "core/plugin/streams.hpp"
 
 namespace prism {
 
@@ -146,7 +147,7 @@ CachingAllocator::~CachingAllocator() {
   }
 }
 
-void* CachingAllocator::allocate(size_t bytes, size_t* block_bytes) {
+void* CachingAllocator::allocate(size_t bytes, size_t* block_bytes, prism_stream_t stream) {
   apply_env_limit();
   const uint64_t total = device_->total_memory;
   PRISM_CHECK(total == 0 || bytes <= total, OUT_OF_MEMORY, "allocating ", bytes, " bytes on ", device_->name,
@@ -154,10 +155,12 @@ void* CachingAllocator::allocate(size_t bytes, size_t* block_bytes) {
   size_t want = round_size(bytes);
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = free_blocks_.lower_bound(want);
-    if (it != free_blocks_.end() && (want <= kLargeThreshold ? it->first == want : it->first <= 2 * want)) {
+    if (!parked_.empty()) unpark_locked(false);
+    auto it = free_blocks_.lower_bound({stream, want});
+    if (it != free_blocks_.end() && it->first.first == stream &&
+        (want <= kLargeThreshold ? it->first.second == want : it->first.second <= 2 * want)) {
       void* buf = it->second;
-      *block_bytes = it->first;
+      *block_bytes = it->first.second;
       free_blocks_.erase(it);
       allocated_ += *block_bytes;
       peak_ = std::max(peak_, allocated_);
@@ -201,18 +204,76 @@ void* CachingAllocator::allocate(size_t bytes, size_t* block_bytes) {
   return buf;
 }
 
-void CachingAllocator::release(void* buffer, size_t block_bytes) {
+void CachingAllocator::release(void* buffer, size_t block_bytes, prism_stream_t stream,
+                               const std::vector<prism_stream_t>* uses) {
+  std::vector<prism_event_t> events;
+  if (uses != nullptr) {
+    const Plugin& pl = *device_->plugin;
+    const bool can_park = has_event_query(device_);
+    for (prism_stream_t u : *uses) {
+      if (u == stream) continue;
+      prism_plugin_error* err = nullptr;
+      if (can_park) {
+        prism_event_t ev = nullptr;
+        err = pl.table->event_create(pl.ctx, device_->index, &ev);
+        if (err == nullptr) err = pl.table->event_record(pl.ctx, device_->index, ev, u);
+        if (err == nullptr) {
+          events.push_back(ev);
+          continue;
+        }
+        if (ev != nullptr) pl.table->event_destroy(pl.ctx, ev);
+        free_plugin_error(err);
+      }
+      // No event to wait on: wait for the other stream now.
+      free_plugin_error(pl.table->synchronize(pl.ctx, device_->index, u));
+    }
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   allocated_ -= block_bytes;
-  free_blocks_.emplace(block_bytes, buffer);
+  if (!events.empty()) {
+    parked_.push_back(Parked{buffer, block_bytes, stream, std::move(events)});
+    return;
+  }
+  free_blocks_.emplace(std::make_pair(stream, block_bytes), buffer);
+}
+
+void CachingAllocator::unpark_locked(bool wait) {
+  const Plugin& pl = *device_->plugin;
+  for (size_t i = 0; i < parked_.size();) {
+    Parked& p = parked_[i];
+    while (!p.events.empty()) {
+      int32_t done = 0;
+      prism_plugin_error* err = wait ? pl.table->event_synchronize(pl.ctx, p.events.back())
+                                     : pl.table->event_query(pl.ctx, p.events.back(), &done);
+      // A failed wait or query: the device reports the fault at its next
+      // synchronize; the block must not stay parked forever.
+      if (err != nullptr || wait) done = 1;
+      free_plugin_error(err);
+      if (done == 0) break;
+      pl.table->event_destroy(pl.ctx, p.events.back());
+      p.events.pop_back();
+    }
+    if (p.events.empty()) {
+      free_blocks_.emplace(std::make_pair(p.stream, p.bytes), p.buffer);
+      parked_.erase(parked_.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
+}
+
+size_t CachingAllocator::parked_blocks() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return parked_.size();
 }
 
 void CachingAllocator::empty_cache() {
-  std::multimap<size_t, void*> blocks;
+  std::multimap<std::pair<prism_stream_t, size_t>, void*> blocks;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (!parked_.empty()) unpark_locked(true);
     blocks.swap(free_blocks_);
-    for (auto& b : blocks) reserved_ -= b.first;
+    for (auto& b : blocks) reserved_ -= b.first.second;
   }
   const prism_plugin_table* t = device_->plugin->table;
   for (auto& b : blocks) t->free(device_->plugin->ctx, device_->index, b.second);

@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <vector>
 
+#include "prism/plugin.h"
 #include "prism/prism.h"
 
 namespace prism {
@@ -33,6 +35,19 @@ struct Device;
 // before the plugin is called, so concurrent requests never overshoot the
 // cap together. Live tensors are never touched: lowering the cap below what
 // they hold only refuses new blocks until they are released.
+//
+// Note [Stream-aware caching]
+// Every block belongs to the stream that allocated it (prism_stream_t, NULL
+// for the default stream) and returns to that stream's free list, so a later
+// request on the same stream reuses it in stream order with no wait, as
+// PyTorch's CUDA caching allocator does. A block whose tensor was also used
+// on other streams (record_stream) is not reusable until that work is done:
+// release() records an event on each of those streams and parks the block;
+// allocate() moves a parked block to its free list once every event
+// reports completion (event_query, plugin ABI 1.2), and never hands it to
+// any stream before. A device that cannot query events waits for those
+// streams in release() instead. empty_cache() waits for parked blocks and
+// frees them too.
 class CachingAllocator {
  public:
   explicit CachingAllocator(Device* device) : device_(device) {}
@@ -40,11 +55,16 @@ class CachingAllocator {
   CachingAllocator(const CachingAllocator&) = delete;
   CachingAllocator& operator=(const CachingAllocator&) = delete;
 
-  // Returns a plugin buffer of at least `bytes`; *block_bytes (out) is the
-  // rounded size to pass back to release(). Throws OUT_OF_MEMORY.
-  void* allocate(size_t bytes, size_t* block_bytes);
-  // Returns a block to the cache.
-  void release(void* buffer, size_t block_bytes);
+  // Returns a plugin buffer of at least `bytes` for use on `stream`;
+  // *block_bytes (out) is the rounded size to pass back to release(). Throws
+  // OUT_OF_MEMORY.
+  void* allocate(size_t bytes, size_t* block_bytes, prism_stream_t stream = nullptr);
+  // Returns a block allocated on `stream` to the cache; `uses` lists the
+  // other streams that used it (Note [Stream-aware caching]). Never throws.
+  void release(void* buffer, size_t block_bytes, prism_stream_t stream = nullptr,
+               const std::vector<prism_stream_t>* uses = nullptr);
+  // Blocks released but waiting for other streams' work (tests).
+  size_t parked_blocks();
   // Frees every cached block back to the plugin.
   void empty_cache();
   prism_memory_stats stats();
@@ -63,7 +83,18 @@ class CachingAllocator {
   uint64_t limit_ = 0;
   Device* device_;
   std::mutex mutex_;
-  std::multimap<size_t, void*> free_blocks_;
+  // Free blocks by (stream, size).
+  std::multimap<std::pair<prism_stream_t, size_t>, void*> free_blocks_;
+  struct Parked {
+    void* buffer;
+    size_t bytes;
+    prism_stream_t stream;
+    std::vector<prism_event_t> events;  // one per other stream that used it
+  };
+  std::vector<Parked> parked_;
+  // Moves parked blocks whose events completed to the free lists (wait:
+  // waits for every one). Caller holds mutex_.
+  void unpark_locked(bool wait);
   uint64_t allocated_ = 0, reserved_ = 0, peak_ = 0, device_allocs_ = 0, hits_ = 0;
 };
 

@@ -11,6 +11,7 @@
 #include "core/dispatch/dispatch.hpp"
 #include "core/memory/caching_allocator.hpp"
 #include "core/plugin/runtime.hpp"
+#include "core/plugin/streams.hpp"
 #include "core/profiler/profiler.hpp"
 
 namespace prism {
@@ -124,7 +125,8 @@ std::string describe(const Tensor& t) {
 
 Storage::~Storage() {
   if (block_bytes != 0) {
-    device->allocator->release(buffer, block_bytes);
+    device->allocator->release(buffer, block_bytes, alloc_stream,
+                               stream_uses.empty() ? nullptr : &stream_uses);
   } else if (deleter != nullptr) {
     deleter(deleter_data, deleter_ctx);
   }
@@ -134,7 +136,8 @@ StoragePtr allocate_storage(Device* device, size_t nbytes) {
   auto s = std::make_shared<Storage>();
   s->device = device;
   s->nbytes = nbytes;
-  s->buffer = device->allocator->allocate(nbytes, &s->block_bytes);
+  s->alloc_stream = current_stream_handle(device);
+  s->buffer = device->allocator->allocate(nbytes, &s->block_bytes, s->alloc_stream);
   profiler::note_alloc(nbytes);  // Note [Profiler hook]
   return s;
 }
@@ -203,13 +206,12 @@ Tensor from_host(const void* data, const Dims& sizes, prism_dtype dtype, Device*
   if (bytes == 0) return t;
   PRISM_CHECK(data != nullptr, INVALID_ARGUMENT, "from_data: data is NULL for ", bytes, " bytes");
   const prism_plugin_table* tab = device->plugin->table;
+  prism_stream_t stream = current_stream_handle(device);
   PRISM_PLUGIN_CHECK(
-      tab->copy_from_host(device->plugin->ctx, device->index, nullptr, data, t->storage->buffer, 0, bytes),
+      tab->copy_from_host(device->plugin->ctx, device->index, stream, data, t->storage->buffer, 0, bytes),
       *device->plugin, "copy of ", bytes, " bytes to ", device->name);
   // The staging memory belongs to the caller: make sure the copy has completed.
-  if (device->capabilities & PRISM_DEVICE_CAP_ASYNC)
-    PRISM_PLUGIN_CHECK(tab->synchronize(device->plugin->ctx, device->index, nullptr), *device->plugin,
-                       "synchronize ", device->name);
+  if (device->capabilities & PRISM_DEVICE_CAP_ASYNC) synchronize_stream(device, stream);
   return t;
 }
 
@@ -664,7 +666,18 @@ void fill_(const Tensor& t, double value) {
   run_kernel("fill", t->dtype, {}, {t.get()}, a);
 }
 
-void copy_(const Tensor& dst, const Tensor& src) {
+// Note [Non-blocking copies]
+// A host-to-device copy normally waits for the device (the source may be the
+// caller's memory). With non_blocking, a contiguous source in memory pinned
+// for the destination device is copied on the destination's current stream
+// and the call returns at once: the source storage is kept alive until an
+// event behind the copy completes (Note [Stream-ordered keep-alives]), so
+// dropping the source tensor cannot free or reuse the memory under the copy.
+// As with CUDA, writing to the source before the copy completed is a race the
+// caller avoids (event or stream synchronize). Every other copy completes
+// before returning, non_blocking or not, as do copies to a device that
+// cannot query events (it is then synchronised).
+void copy_(const Tensor& dst, const Tensor& src, bool non_blocking) {
   Tensor s = src->sizes == dst->sizes ? src : expand(src, dst->sizes);
   bump_version(dst);
   if (dst->numel() == 0) return;
@@ -694,8 +707,7 @@ void copy_(const Tensor& dst, const Tensor& src) {
   std::vector<unsigned char> staging;
   const void* host_src;
   if (sd->host_memory()) {
-    PRISM_PLUGIN_CHECK(sd->plugin->table->synchronize(sd->plugin->ctx, sd->index, nullptr), *sd->plugin,
-                       "synchronize ", sd->name);
+    synchronize_stream(sd, current_stream_handle(sd));
     host_src = host_address(sc);
   } else {
     staging.resize(bytes);
@@ -705,12 +717,15 @@ void copy_(const Tensor& dst, const Tensor& src) {
   Tensor target = dst;
   if (!(dst->is_contiguous() && dst->dtype == sc->dtype)) target = empty(sc->sizes, sc->dtype, dd);
   const prism_plugin_table* tab = dd->plugin->table;
+  prism_stream_t stream = current_stream_handle(dd);
   PRISM_PLUGIN_CHECK(
-      tab->copy_from_host(dd->plugin->ctx, dd->index, nullptr, host_src, target->storage->buffer,
+      tab->copy_from_host(dd->plugin->ctx, dd->index, stream, host_src, target->storage->buffer,
                           static_cast<uint64_t>(target->offset) * target->element_size(), bytes),
       *dd->plugin, "copy from ", sd->name, " to ", dd->name);
-  PRISM_PLUGIN_CHECK(tab->synchronize(dd->plugin->ctx, dd->index, nullptr), *dd->plugin, "synchronize ",
-                     dd->name);
+  // Note [Non-blocking copies]
+  const bool async = non_blocking && staging.empty() && sc->storage->pinned_for == dd &&
+                     (dd->capabilities & PRISM_DEVICE_CAP_ASYNC) != 0;
+  if (!async || !keep_alive_until_done(dd, stream, sc->storage)) synchronize_stream(dd, stream);
   if (target != dst) run_kernel("copy", dst->dtype, {target.get()}, {dst.get()});
 }
 
@@ -727,14 +742,21 @@ Tensor clone(const Tensor& t) {
   return out;
 }
 
-Tensor to_device(const Tensor& t, Device* device) {
+Tensor to_device(const Tensor& t, Device* device, bool non_blocking) {
   if (autograd::should_record({&t})) {
-    return autograd::recorded("to_device", {t}, {}, [&] { return to_device(t, device); });
+    return autograd::recorded("to_device", {t}, {}, [&] { return to_device(t, device, non_blocking); });
   }
   if (t->device() == device) return t;
   Tensor out = empty(t->sizes, t->dtype, device);
-  copy_(out, t);
+  copy_(out, t, non_blocking);
   return out;
+}
+
+void record_stream(const Tensor& t, prism_stream_t stream) {
+  Storage& s = *t->storage;
+  if (s.block_bytes == 0 || stream == s.alloc_stream) return;  // not a cached block, or its own stream
+  if (std::find(s.stream_uses.begin(), s.stream_uses.end(), stream) == s.stream_uses.end())
+    s.stream_uses.push_back(stream);
 }
 
 // Note [Pinned host memory]
@@ -808,9 +830,22 @@ Tensor pin_memory(const Tensor& t, Device* target) {
   const Plugin& pl = *target->plugin;
   PRISM_CHECK(pl.has_pinned, UNAVAILABLE, "pin_memory: plugin '", pl.name, "' (ABI ", pl.abi_major, ".",
               pl.abi_minor, ") offers no pinned host memory for ", target->name, " (", describe(t), ")");
-  const size_t bytes = static_cast<size_t>(t->numel()) * t->element_size();
+  Tensor out = empty_pinned(t->sizes, t->dtype, target);
+  copy_(out, t);
+  return out;
+}
+
+Tensor empty_pinned(const Dims& sizes, prism_dtype dtype, Device* target) {
+  PRISM_CHECK(target != nullptr, INVALID_ARGUMENT, "empty_pinned: no target device");
+  check_sizes(sizes, dtype, "empty_pinned");
+  Device* cpu = Runtime::get().cpu();
+  if (target->host_memory()) return empty(sizes, dtype, cpu);
+  const Plugin& pl = *target->plugin;
+  PRISM_CHECK(pl.has_pinned, UNAVAILABLE, "empty_pinned: plugin '", pl.name, "' (ABI ", pl.abi_major, ".",
+              pl.abi_minor, ") offers no pinned host memory for ", target->name);
+  const size_t bytes = static_cast<size_t>(numel_of(sizes)) * dtype_size(dtype);
   auto s = std::make_shared<Storage>();
-  s->device = t->device();
+  s->device = cpu;
   s->nbytes = bytes;
   if (bytes > 0) {
     void* p = acquire_pinned(target, bytes);
@@ -820,13 +855,7 @@ Tensor pin_memory(const Tensor& t, Device* target) {
     s->deleter_ctx = target;
     s->pinned_for = target;
   }
-  auto out = std::make_shared<TensorImpl>();
-  out->storage = std::move(s);
-  out->dtype = t->dtype;
-  out->sizes = t->sizes;
-  out->strides = contiguous_strides(t->sizes);
-  copy_(out, t);
-  return out;
+  return make_tensor(std::move(s), dtype, sizes);
 }
 
 bool is_pinned(const Tensor& t) {
@@ -853,7 +882,7 @@ void copy_to_host(const Tensor& t, void* dst, size_t bytes) {
   Tensor c = contiguous(t);
   Device* d = c->device();
   PRISM_PLUGIN_CHECK(
-      d->plugin->table->copy_to_host(d->plugin->ctx, d->index, nullptr, c->storage->buffer,
+      d->plugin->table->copy_to_host(d->plugin->ctx, d->index, current_stream_handle(d), c->storage->buffer,
                                      static_cast<uint64_t>(c->offset) * c->element_size(), dst, bytes),
       *d->plugin, "copy from ", d->name, " to the host");
 }

@@ -10,6 +10,7 @@
 
 #include "core/common.hpp"
 #include "core/tensor/dtype.hpp"
+#include "prism/plugin.h"
 #include "prism/prism.h"
 
 namespace prism {
@@ -76,6 +77,10 @@ struct Storage {
   // Host memory from `pinned_for`'s plugin (host_alloc): that device copies
   // it without staging. Null for ordinary memory.
   Device* pinned_for = nullptr;
+  // Note [Stream-aware caching]: the stream that allocated the block, and the
+  // other streams record_stream named (returned to the allocator on release).
+  prism_stream_t alloc_stream = nullptr;
+  std::vector<prism_stream_t> stream_uses;
   ~Storage();
 };
 using StoragePtr = std::shared_ptr<Storage>;
@@ -141,10 +146,18 @@ Tensor diagonal(const Tensor& t, int64_t offset, int64_t d1, int64_t d2);
 
 // ---- copies -----------------------------------------------------------------------
 // dst <- src (src broadcast to dst's shape, cast to dst's dtype, any devices).
-void copy_(const Tensor& dst, const Tensor& src);
+// non_blocking: a copy from pinned host memory to a device returns without
+// waiting (Note [Non-blocking copies]); otherwise it has completed on return.
+void copy_(const Tensor& dst, const Tensor& src, bool non_blocking = false);
 Tensor contiguous(const Tensor& t);
 Tensor clone(const Tensor& t);
-Tensor to_device(const Tensor& t, Device* device);
+Tensor to_device(const Tensor& t, Device* device, bool non_blocking = false);
+// Note [Stream-aware caching]: marks `t`'s memory as used on `stream` (a
+// handle of t's device), so its block is not reused before that work ends.
+void record_stream(const Tensor& t, prism_stream_t stream);
+// An uninitialised contiguous host tensor in pinned memory of `target`
+// (Note [Pinned host memory]); UNAVAILABLE when the plugin has none.
+Tensor empty_pinned(const Dims& sizes, prism_dtype dtype, Device* target);
 // Note [Pinned host memory]: a contiguous copy of host tensor `t` in memory
 // that `target` copies from and to without staging (its plugin's host_alloc,
 // plugin ABI 1.1). Returns `t` itself when it already is pinned for `target`

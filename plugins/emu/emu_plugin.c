@@ -916,6 +916,10 @@ static const prism_plugin_table g_table = {
     NULL,
     emu_host_alloc,
     emu_host_free,
+    NULL, /* ABI 1.2: no user streams (one queue: streams alias it) */
+    NULL,
+    NULL, /* no events, so no event queries or timers */
+    NULL,
 };
 
 PRISM_PLUGIN_EXPORT prism_plugin_error* prism_plugin_entry(const prism_host_table* host,

@@ -191,6 +191,11 @@ static const prism_plugin_table g_table = {
     NULL, /* no events: a synchronous device */
     NULL,
     NULL, /* ABI 1.1: no pinned host memory (host_alloc, host_free) */
+    NULL,
+    NULL, /* ABI 1.2: no user streams (stream_create, stream_destroy) */
+    NULL,
+    NULL, /* ABI 1.2: no event_query, event_elapsed_ms */
+    NULL,
 };
 
 PRISM_PLUGIN_EXPORT prism_plugin_error* prism_plugin_entry(const prism_host_table* host,

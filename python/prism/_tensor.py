@@ -237,7 +237,7 @@ class Tensor(_C.TensorBase):
         dev = kwargs.pop("device", None)
         dt = kwargs.pop("dtype", None)
         copy = kwargs.pop("copy", False)
-        kwargs.pop("non_blocking", None)
+        non_blocking = bool(kwargs.pop("non_blocking", False))
         kwargs.pop("memory_format", None)
         if kwargs:
             raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
@@ -249,7 +249,7 @@ class Tensor(_C.TensorBase):
             elif isinstance(a, (str, device)):
                 dev = a
             elif isinstance(a, bool):
-                pass  # non_blocking given positionally
+                non_blocking = a  # given positionally
             else:
                 raise TypeError(f"to() received an invalid argument {a!r}")
         t = self
@@ -258,10 +258,17 @@ class Tensor(_C.TensorBase):
         if dev is not None:
             d = device(dev) if not isinstance(dev, device) else dev
             if d._prism_device != t._device_str:
-                t = t._to_device(d._prism_device)
+                t = _C._to_device_non_blocking(t, d._prism_device) if non_blocking else t._to_device(d._prism_device)
         if copy and t is self:
             t = t.clone()
         return t
+
+    def record_stream(self, stream) -> None:
+        """Marks this tensor's memory as used by work on ``stream`` (a ``prism.Stream`` of its device), so the
+        caching allocator does not hand it to another stream before that work completed."""
+        if not hasattr(stream, "_h"):
+            raise TypeError(f"record_stream(): expected a prism.Stream, got {type(stream).__name__}")
+        _C._record_stream(self, stream._h)
 
     def cpu(self) -> "Tensor":
         return self if self.is_cpu else self._to_device("cpu")

@@ -540,4 +540,5 @@ NB_MODULE(_C, m) {
   if (register_op_forms != nullptr) register_op_forms(m);
   if (register_amp != nullptr) register_amp(m);
   if (register_profiler != nullptr) register_profiler(m);
+  if (register_streams != nullptr) register_streams(m);
 }

@@ -95,3 +95,5 @@ __attribute__((weak)) void register_op_forms(nb::module_& m);
 __attribute__((weak)) void register_amp(nb::module_& m);
 // The profiler (profiler.cpp; weak likewise).
 __attribute__((weak)) void register_profiler(nb::module_& m);
+// Streams, events and non-blocking copies (streams.cpp; weak likewise).
+__attribute__((weak)) void register_streams(nb::module_& m);

@@ -3908,6 +3908,125 @@ static void test_profiler(void) {
   EXPECT_MSG_HAS("/nonexistent-dir/trace.json");
 }
 
+/* ===========================================================================
+ * Streams and events (prism.h "Streams and events") on cpu, opencl:0, emu:0
+ * ======================================================================== */
+
+static int streams_device_loaded(const char* name) {
+  int32_t n = 0, d;
+  if (prism_device_count(&n) != PRISM_OK) return 0;
+  for (d = 0; d < n; ++d) {
+    prism_device_info info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    if (prism_device_info_get(d, &info) == PRISM_OK && strcmp(info.device, name) == 0) return 1;
+  }
+  return 0;
+}
+
+static void test_streams_on(const char* dev) {
+  prism_user_stream_t s = NULL, t = NULL, cur = NULL, def = NULL;
+  prism_user_event_t e0 = NULL, e1 = NULL, plain = NULL;
+  prism_tensor_t x = NULL, y = NULL, host = NULL, pinned = NULL, moved = NULL, empty_pin = NULL;
+  const char* name = NULL;
+  uint64_t id = 0, def_id = 1;
+  int32_t done = -1;
+  double ms = -1;
+  float vals[256];
+  int i;
+  EXPECT_OK(prism_stream_create(dev, &s));
+  EXPECT_OK(prism_stream_create(dev, &t));
+  EXPECT_OK(prism_stream_get_device(s, &name, &id));
+  EXPECT(name != NULL && strncmp(name, dev, 3) == 0);
+  EXPECT(id != 0);
+  EXPECT_OK(prism_stream_get_default(dev, &def));
+  EXPECT_OK(prism_stream_get_device(def, &name, &def_id));
+  EXPECT(def_id == 0);
+  /* work issued while s is current goes to s; t waits for it through an event */
+  EXPECT_OK(prism_stream_set_current(s));
+  EXPECT_OK(prism_stream_get_current(dev, &cur));
+  EXPECT_OK(prism_stream_get_device(cur, &name, &def_id));
+  EXPECT(def_id == id);
+  EXPECT_OK(prism_event_create(1, &e0));
+  EXPECT_OK(prism_event_create(1, &e1));
+  EXPECT_OK(prism_event_create(0, &plain));
+  EXPECT_OK(prism_event_record(e0, s));
+  EXPECT_OK(prism_full(I64S(16, 16), 2, 1.5, PRISM_DTYPE_F32, dev, &x));
+  EXPECT_OK(prism_matmul(x, x, &y)); /* every element 16 * 2.25 = 36 */
+  EXPECT_OK(prism_event_record(e1, s));
+  EXPECT_OK(prism_tensor_record_stream(y, t));
+  EXPECT_OK(prism_stream_set_current(t));
+  EXPECT_OK(prism_event_wait(e1, t));
+  EXPECT_OK(prism_stream_synchronize(t));
+  EXPECT_OK(prism_event_synchronize(e1));
+  EXPECT_OK(prism_event_query(e1, &done));
+  EXPECT(done == 1);
+  EXPECT_OK(prism_stream_query(s, &done));
+  EXPECT(done == 1);
+  EXPECT_OK(prism_event_elapsed_time(e0, e1, &ms));
+  EXPECT(ms >= 0.0);
+  {
+    prism_tensor_t row = NULL, first = NULL;
+    EXPECT_OK(prism_select(y, 0, 0, &row));
+    EXPECT_OK(prism_narrow(row, 0, 0, 4, &first));
+    EXPECT_VALUES(first, F64S(36, 36, 36, 36), 4, 1e-5);
+    prism_tensor_release(first);
+    prism_tensor_release(row);
+  }
+  /* non-blocking copy from pinned memory, the source dropped at once */
+  for (i = 0; i < 256; ++i) vals[i] = (float)i;
+  EXPECT_OK(prism_from_data(vals, I64S(256), 1, PRISM_DTYPE_F32, "cpu", &host));
+  EXPECT_OK(prism_pin_memory(host, dev, &pinned));
+  EXPECT_OK(prism_to_device_non_blocking(pinned, dev, 1, &moved));
+  prism_tensor_release(pinned);
+  EXPECT_OK(prism_synchronize(dev));
+  {
+    prism_tensor_t head = NULL;
+    EXPECT_OK(prism_narrow(moved, 0, 0, 4, &head));
+    EXPECT_VALUES(head, F64S(0, 1, 2, 3), 4, 0);
+    prism_tensor_release(head);
+  }
+  EXPECT_OK(prism_empty_pinned(I64S(8), 1, PRISM_DTYPE_F32, dev, &empty_pin));
+  EXPECT(prism_tensor_numel(empty_pin) == 8);
+  /* errors */
+  EXPECT_STATUS(prism_event_elapsed_time(plain, e1, &ms), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("enable_timing");
+  EXPECT_STATUS(prism_event_record(plain, NULL), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("stream handle");
+  EXPECT_STATUS(prism_stream_set_current(NULL), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_event_query(NULL, &done), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_STATUS(prism_stream_create("nosuchdevice:0", &cur), PRISM_ERROR_UNAVAILABLE);
+  EXPECT_MSG_HAS("nosuchdevice");
+  EXPECT_OK(prism_stream_set_current(def));
+  EXPECT_OK(prism_stream_destroy(NULL));
+  EXPECT_OK(prism_event_destroy(NULL));
+  prism_tensor_release(empty_pin);
+  prism_tensor_release(moved);
+  prism_tensor_release(host);
+  prism_tensor_release(y);
+  prism_tensor_release(x);
+  EXPECT_OK(prism_event_destroy(plain));
+  EXPECT_OK(prism_event_destroy(e1));
+  EXPECT_OK(prism_event_destroy(e0));
+  EXPECT_OK(prism_stream_destroy(cur));
+  EXPECT_OK(prism_stream_destroy(def));
+  EXPECT_OK(prism_stream_destroy(t));
+  EXPECT_OK(prism_stream_destroy(s));
+}
+
+static void test_streams(void) {
+  const char* devs[3] = {"cpu:0", "opencl:0", "emu:0"};
+  int i;
+  g_section = "streams";
+  for (i = 0; i < 3; ++i) {
+    if (!streams_device_loaded(devs[i])) {
+      printf("capi_test: streams on %s skipped: device not loaded\n", devs[i]);
+      continue;
+    }
+    test_streams_on(devs[i]);
+  }
+}
+
 int main(void) {
   test_errors_and_versions();
   test_dtypes();
@@ -3940,6 +4059,7 @@ int main(void) {
   test_op_forms();
   test_mixed_precision();
   test_profiler();
+  test_streams();
   if (g_failures) {
     fprintf(stderr, "capi_test: %d failure(s)\n", g_failures);
     return g_failures > 255 ? 255 : g_failures;

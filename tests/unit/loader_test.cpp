@@ -186,7 +186,7 @@ TEST(HostTable, AdvertisesAbiOne) {
   const prism_host_table* host = host_table();
   EXPECT_EQ(host->struct_size, sizeof(prism_host_table));
   EXPECT_EQ(host->abi_major, 1u);
-  EXPECT_EQ(host->abi_minor, 1u);
+  EXPECT_EQ(host->abi_minor, 2u);
   ASSERT_NE(host->error_create, nullptr);
   ASSERT_NE(host->log, nullptr);
 }
@@ -281,7 +281,7 @@ TEST(Loader, ToyPluginLoadsAndRuns) {
   EXPECT_TRUE(row.loaded);
   EXPECT_EQ(row.plugin_name, "toy");
   EXPECT_EQ(row.abi_major, 1u);
-  EXPECT_EQ(row.abi_minor, 1u);
+  EXPECT_EQ(row.abi_minor, 2u);
   EXPECT_EQ(row.device_count, 1);
   EXPECT_EQ(row.reason, "");
 }
@@ -351,7 +351,7 @@ TEST_P(BrokenPlugin, IsRefusedWithReasonAndOthersKeepWorking) {
 INSTANTIATE_TEST_SUITE_P(
     Loader, BrokenPlugin,
     testing::Values(
-        BrokenCase{"abi2", {"plugin ABI 2.1 is not compatible with core ABI 1.1"}},
+        BrokenCase{"abi2", {"plugin ABI 2.2 is not compatible with core ABI 1.2"}},
         BrokenCase{"noentry", {"does not export 'prism_plugin_entry'"}},
         BrokenCase{"entryerr", {"prism_plugin_entry failed: UNAVAILABLE: toy needs host ABI 2.x"}},
         BrokenCase{"initfail", {"init failed: UNAVAILABLE: simulated driver initialisation failure"}},
@@ -374,7 +374,7 @@ TEST(Loader, WrongAbiRowKeepsThePluginsVersion) {
   refusal(broken("abi2"));
   LoadReportRow row = row_for(broken("abi2"));
   EXPECT_EQ(row.abi_major, 2u);
-  EXPECT_EQ(row.abi_minor, 1u);
+  EXPECT_EQ(row.abi_minor, 2u);
 }
 
 TEST(Loader, FailedPropsSkipsOnlyThatDevice) {
@@ -414,7 +414,7 @@ TEST(Loader, NewerTableAndKernelDefsLoad) {
   LoadReportRow row = row_for(broken("new"));
   EXPECT_TRUE(row.loaded) << row.reason;
   EXPECT_EQ(row.abi_major, 1u);
-  EXPECT_EQ(row.abi_minor, 2u);
+  EXPECT_EQ(row.abi_minor, 3u);
   Device* dev = rt().device("new:0");
   EXPECT_GT(dev->plugin->table->struct_size, sizeof(prism_plugin_table));
   EXPECT_GT(dev->plugin->table->kernel_def_size, sizeof(prism_kernel_def));

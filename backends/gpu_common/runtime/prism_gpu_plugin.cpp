@@ -128,8 +128,8 @@ prism_plugin_error* use_device(void* ctx, int32_t index, Device** dev) {
 // Note [GPU devices]
 // ---------------------------------------------------------------------------
 // Every device the runtime reports becomes "<plugin>:N" in runtime order.
-// Each gets one non-blocking stream, its default stream (the plugin creates
-// no other; a non-NULL prism_stream_t is treated as that stream). No device,
+// Each gets one non-blocking stream, its default stream; user streams
+// (stream_create) are further non-blocking streams of the device. No device,
 // no driver or a runtime that fails to start is not an error: the plugin
 // loads with zero devices, and the reason quotes the runtime's message and
 // error name for the failing call plus the runtime and driver versions,
@@ -353,7 +353,13 @@ void gpu_host_free(void*, int32_t, void* ptr) {
   if (free_pinned(ptr) != kSuccess) clear_last_error();
 }
 
-prism_plugin_error* gpu_copy_from_host(void* ctx, int32_t device, prism_stream_t, const void* src,
+// The runtime stream of a prism_stream_t: a user stream (stream_create, plugin
+// ABI 1.2) is the runtime's stream itself; NULL is the device's default stream.
+Stream stream_of(const Device* d, prism_stream_t s) {
+  return s != nullptr ? reinterpret_cast<Stream>(s) : d->stream;
+}
+
+prism_plugin_error* gpu_copy_from_host(void* ctx, int32_t device, prism_stream_t stream, const void* src,
                                        void* dst_buffer, uint64_t dst_byte_offset, size_t bytes) {
   Device* d = nullptr;
   PRISM_GK_RETURN_IF_ERROR(use_device(ctx, device, &d));
@@ -368,16 +374,16 @@ prism_plugin_error* gpu_copy_from_host(void* ctx, int32_t device, prism_stream_t
     Staging* s = nullptr;
     PRISM_GK_RETURN_IF_ERROR(get_staging(*d, &s));
     std::memcpy(s->host, src, bytes);
-    PRISM_GPU_CHECK(copy_h2d_async(dst, s->host, bytes, d->stream), "host to device copy");
-    PRISM_GPU_CHECK(event_record(s->done, d->stream), "event record");
+    PRISM_GPU_CHECK(copy_h2d_async(dst, s->host, bytes, stream_of(d, stream)), "host to device copy");
+    PRISM_GPU_CHECK(event_record(s->done, stream_of(d, stream)), "event record");
     s->in_flight = true;
     return nullptr;
   }
-  PRISM_GPU_CHECK(copy_h2d_async(dst, src, bytes, d->stream), "host to device copy");
+  PRISM_GPU_CHECK(copy_h2d_async(dst, src, bytes, stream_of(d, stream)), "host to device copy");
   return nullptr;
 }
 
-prism_plugin_error* gpu_copy_to_host(void* ctx, int32_t device, prism_stream_t, const void* src_buffer,
+prism_plugin_error* gpu_copy_to_host(void* ctx, int32_t device, prism_stream_t stream, const void* src_buffer,
                                      uint64_t src_byte_offset, void* dst, size_t bytes) {
   Device* d = nullptr;
   PRISM_GK_RETURN_IF_ERROR(use_device(ctx, device, &d));
@@ -387,15 +393,15 @@ prism_plugin_error* gpu_copy_to_host(void* ctx, int32_t device, prism_stream_t, 
                            kPluginName);
   }
   const void* src = static_cast<const char*>(src_buffer) + src_byte_offset;
-  PRISM_GPU_CHECK(copy_d2h_async(dst, src, bytes, d->stream), "device to host copy");
-  PRISM_GPU_CHECK(stream_synchronize(d->stream), "stream synchronize");
+  PRISM_GPU_CHECK(copy_d2h_async(dst, src, bytes, stream_of(d, stream)), "device to host copy");
+  PRISM_GPU_CHECK(stream_synchronize(stream_of(d, stream)), "stream synchronize");
   return nullptr;
 }
 
-prism_plugin_error* gpu_synchronize(void* ctx, int32_t device, prism_stream_t) {
+prism_plugin_error* gpu_synchronize(void* ctx, int32_t device, prism_stream_t stream) {
   Device* d = nullptr;
   PRISM_GK_RETURN_IF_ERROR(use_device(ctx, device, &d));
-  PRISM_GPU_CHECK(stream_synchronize(d->stream), "stream synchronize");
+  PRISM_GPU_CHECK(stream_synchronize(stream_of(d, stream)), "stream synchronize");
   return nullptr;
 }
 
@@ -417,7 +423,7 @@ prism_plugin_error* gpu_event_create(void* ctx, int32_t device, prism_event_t* e
   GpuEvent* e = new (std::nothrow) GpuEvent();
   if (e == nullptr)
     return prism_sdk_error(g_host, PRISM_ERROR_OUT_OF_MEMORY, "%s: out of memory", kPluginName);
-  const Error rc = event_create(&e->ev);
+  const Error rc = event_create_timed(&e->ev);
   if (rc != kSuccess) {
     delete e;
     return gpu_error(rc, "event create");
@@ -427,7 +433,7 @@ prism_plugin_error* gpu_event_create(void* ctx, int32_t device, prism_event_t* e
   return nullptr;
 }
 
-prism_plugin_error* gpu_event_record(void* ctx, int32_t device, prism_event_t event, prism_stream_t) {
+prism_plugin_error* gpu_event_record(void* ctx, int32_t device, prism_event_t event, prism_stream_t stream) {
   Device* d = nullptr;
   PRISM_GK_RETURN_IF_ERROR(use_device(ctx, device, &d));
   GpuEvent* e = reinterpret_cast<GpuEvent*>(event);
@@ -435,24 +441,24 @@ prism_plugin_error* gpu_event_record(void* ctx, int32_t device, prism_event_t ev
     return prism_sdk_error(g_host, PRISM_ERROR_INVALID_ARGUMENT, "%s: event_record: NULL event", kPluginName);
   if (e->device != device) {
     Event fresh = nullptr;
-    PRISM_GPU_CHECK(event_create(&fresh), "event create");
+    PRISM_GPU_CHECK(event_create_timed(&fresh), "event create");
     if (e->ev != nullptr) (void)event_destroy(e->ev);
     e->ev = fresh;
     e->device = device;
   }
-  PRISM_GPU_CHECK(event_record(e->ev, d->stream), "event record");
+  PRISM_GPU_CHECK(event_record(e->ev, stream_of(d, stream)), "event record");
   e->recorded = true;
   return nullptr;
 }
 
-prism_plugin_error* gpu_event_wait(void* ctx, int32_t device, prism_event_t event, prism_stream_t) {
+prism_plugin_error* gpu_event_wait(void* ctx, int32_t device, prism_event_t event, prism_stream_t stream) {
   Device* d = nullptr;
   PRISM_GK_RETURN_IF_ERROR(use_device(ctx, device, &d));
   GpuEvent* e = reinterpret_cast<GpuEvent*>(event);
   if (e == nullptr)
     return prism_sdk_error(g_host, PRISM_ERROR_INVALID_ARGUMENT, "%s: event_wait: NULL event", kPluginName);
   if (!e->recorded) return nullptr;  // never recorded: nothing to wait for
-  PRISM_GPU_CHECK(stream_wait_event(d->stream, e->ev), "stream wait event");
+  PRISM_GPU_CHECK(stream_wait_event(stream_of(d, stream), e->ev), "stream wait event");
   return nullptr;
 }
 
@@ -472,6 +478,62 @@ void gpu_event_destroy(void*, prism_event_t event) {
   if (e == nullptr) return;
   if (e->ev != nullptr && event_destroy(e->ev) != kSuccess) clear_last_error();
   delete e;
+}
+
+prism_plugin_error* gpu_event_query(void*, prism_event_t event, int32_t* done) {
+  GpuEvent* e = reinterpret_cast<GpuEvent*>(event);
+  if (e == nullptr || done == nullptr) {
+    return prism_sdk_error(g_host, PRISM_ERROR_INVALID_ARGUMENT, "%s: event_query: NULL argument", kPluginName);
+  }
+  *done = 1;
+  if (!e->recorded) return nullptr;
+  const Error q = event_query(e->ev);
+  if (q == kNotReady) {
+    clear_last_error();
+    *done = 0;
+    return nullptr;
+  }
+  if (q != kSuccess) return gpu_error(q, "event query");
+  return nullptr;
+}
+
+prism_plugin_error* gpu_event_elapsed_ms(void*, prism_event_t start, prism_event_t end, double* ms) {
+  GpuEvent* a = reinterpret_cast<GpuEvent*>(start);
+  GpuEvent* b = reinterpret_cast<GpuEvent*>(end);
+  if (a == nullptr || b == nullptr || ms == nullptr || !a->recorded || !b->recorded) {
+    return prism_sdk_error(g_host, PRISM_ERROR_INVALID_ARGUMENT,
+                           "%s: event_elapsed_ms: an event is NULL or was never recorded", kPluginName);
+  }
+  PRISM_GPU_CHECK(event_synchronize(a->ev), "event synchronize");
+  PRISM_GPU_CHECK(event_synchronize(b->ev), "event synchronize");
+  float f = 0;
+  PRISM_GPU_CHECK(event_elapsed(&f, a->ev, b->ev), "event elapsed time");
+  *ms = static_cast<double>(f);
+  return nullptr;
+}
+
+// User streams (plugin ABI 1.2): non-blocking runtime streams of the device;
+// the prism_stream_t is the runtime's stream handle itself.
+prism_plugin_error* gpu_stream_create(void* ctx, int32_t device, prism_stream_t* stream) {
+  Device* d = nullptr;
+  PRISM_GK_RETURN_IF_ERROR(use_device(ctx, device, &d));
+  if (stream == nullptr) {
+    return prism_sdk_error(g_host, PRISM_ERROR_INVALID_ARGUMENT, "%s: stream_create: NULL output", kPluginName);
+  }
+  Stream s = nullptr;
+  PRISM_GPU_CHECK(stream_create(&s), "stream create");
+  *stream = reinterpret_cast<prism_stream_t>(s);
+  return nullptr;
+}
+
+void gpu_stream_destroy(void* ctx, int32_t device, prism_stream_t stream) {
+  Device* d = find_device(ctx, device);
+  if (stream == nullptr || d == nullptr || set_device(d->ordinal) != kSuccess) return;
+  // Destroying a runtime stream lets its queued work finish; wait anyway so a
+  // later free of memory it used never races it.
+  if (stream_synchronize(reinterpret_cast<Stream>(stream)) != kSuccess ||
+      stream_destroy(reinterpret_cast<Stream>(stream)) != kSuccess)
+    clear_last_error();
 }
 
 // ===========================================================================
@@ -616,7 +678,7 @@ struct Backend {
     PRISM_GK_RETURN_IF_ERROR(use_device(ctx, c->device, &d));
     const void* fn = find_kernel(key);
     if (fn == nullptr) return missing_kernel(c, key);
-    PRISM_GPU_CHECK(launch(fn, grid, block, p.argv, d->stream), c->op);
+    PRISM_GPU_CHECK(launch(fn, grid, block, p.argv, stream_of(d, c->stream)), c->op);
     return nullptr;
   }
 
@@ -669,7 +731,7 @@ struct Backend {
     if ((kBlasDtypeMask & PRISM_DTYPE_BIT(dt)) != 0 && blas_available(&why) &&
         to_blas(g, dt, c->inputs[0].buffer, c->inputs[1].buffer, c->outputs[0].buffer, &bg)) {
       std::lock_guard<std::mutex> lock(d->mu);
-      return blas_gemm(g_host, &d->blas, d->stream, bg);
+      return blas_gemm(g_host, &d->blas, stream_of(d, c->stream), bg);
     }
     if (dt != PRISM_DTYPE_F32 && dt != PRISM_DTYPE_F64) {
       return prism_sdk_error(g_host, PRISM_ERROR_UNIMPLEMENTED, "%s: bmm: %s needs the BLAS library (%s)",
@@ -768,6 +830,10 @@ void build_table() {
   PRISM_SDK_TABLE_REQUIRED_SLOTS(t, gpu);
   PRISM_SDK_TABLE_PINNED_SLOTS(t, gpu);
   PRISM_SDK_TABLE_EVENT_SLOTS(t, gpu);
+  t->stream_create = gpu_stream_create;
+  t->stream_destroy = gpu_stream_destroy;
+  t->event_query = gpu_event_query;
+  t->event_elapsed_ms = gpu_event_elapsed_ms;
 }
 
 }  // namespace

@@ -127,6 +127,13 @@ inline Error stream_wait_event(Stream s, Event e) {
 inline Error event_create(Event* e) {
   return PRISM_GPU_API(EventCreateWithFlags)(e, PRISM_GPU_API(EventDisableTiming));
 }
+// User events (plugin ABI 1.2): with timing, for event_elapsed_ms.
+inline Error event_create_timed(Event* e) {
+  return PRISM_GPU_API(EventCreate)(e);
+}
+inline Error event_elapsed(float* ms, Event start, Event end) {
+  return PRISM_GPU_API(EventElapsedTime)(ms, start, end);
+}
 inline Error event_record(Event e, Stream s) {
   return PRISM_GPU_API(EventRecord)(e, s);
 }
