@@ -274,6 +274,7 @@ struct Options {
   std::string tier = "default";  // quick | default | full (Note [Conformance tiers])
   int64_t case_index = -1;       // --case: only this case of each op x dtype
   bool stop_on_failure = false;
+  std::string replay_path;  // --replay: a PRISM_RECORD log (Note [Replaying recorded calls])
 };
 
 /*
@@ -426,6 +427,8 @@ class Runner {
   // --- modes ---
   void mode_abi();
   void mode_ops(bool rng_only);
+  void mode_replay();
+  void localise_grad_failures();
   void mode_support();
   void mode_perf();
 
@@ -1892,6 +1895,12 @@ void Runner::fill_inputs(Case& c) {
 //                    accumulator) and the NMSE bound
 //   kBitExact        bit-identical (Note [Philox streams])
 // NaN must give NaN; ±Inf must match exactly; the sign of zero is ignored.
+// The grad mode (Note [Grad mode dtypes], user_modes.cpp), relative to the
+// gradient's scale max(1e-3, max |reference|):
+//   f64   central finite differences, eps 1e-6, tolerance 1e-5
+//   f32   central finite differences, eps 1e-2, tolerance 2e-2
+//   f16   the f64 autograd gradient at the same (f16-rounded) inputs, 1e-2
+//   bf16  the f64 autograd gradient at the same (bf16-rounded) inputs, 5e-2
 // ===========================================================================
 
 struct Tol {
@@ -2033,9 +2042,10 @@ void compare(const Case& c, const Operand& out, const std::vector<Value>& want_v
     }
     if (!ok && first_bad < 0) {
       first_bad = i;
+      // integers print exactly (through double, values above 2^53 would look equal)
       why = "element " + index_text(v.sizes, i) + ": got " +
-            num_text(f ? got.f : static_cast<double>(got.i), f) + ", expected " +
-            num_text(f ? want.f : static_cast<double>(want.i), f) + reason;
+            (f ? num_text(got.f, f) : std::to_string(got.i)) + ", expected " +
+            (f ? num_text(want.f, f) : std::to_string(want.i)) + reason;
     }
   }
   r.nmse = den > 0 ? num / den : num;
@@ -2102,8 +2112,15 @@ prism_plugin_error* Runner::call_kernel(const Kernel& k, Case& c, std::vector<pr
 }
 
 void Runner::run_case(Case& c) {
-  CaseResult r{
-      c.op->kind == OpKind::kRandom ? "rng" : "ops", c.op->name, dtype_name(c.dtype), c.label(), "pass", ""};
+  const bool replayed = c.layout == "replay";
+  CaseResult r{replayed                        ? "replay"
+               : c.op->kind == OpKind::kRandom ? "rng"
+                                               : "ops",
+               c.op->name,
+               dtype_name(c.dtype),
+               c.label(),
+               "pass",
+               ""};
   const Kernel* k = p_.find(c.op->name, c.dtype);
   fill_inputs(c);
   RefCall rc;
@@ -2231,10 +2248,15 @@ void Runner::run_case(Case& c) {
       ops += "; out" + std::to_string(i + 1) + " " + view_text(c.more_outputs[i].view);
     r.message += " [kernel '" + std::string(c.op->name) + "' of plugin '" +
                  (p_.table && p_.table->name ? p_.table->name : "?") + "'" + ops + "]";
-    r.repro = "prism-conformance --plugin " + opt_.plugin_path + " --mode " + r.mode + " --op '^" +
-              c.op->name + "$' --dtype " + dtype_name(c.dtype) + " --case " + std::to_string(c.index) +
-              (opt_.seed != 0x5EED ? " --seed " + std::to_string(opt_.seed) : "") +
-              (opt_.tier != "default" ? " --tier " + opt_.tier : "");
+    if (replayed)
+      r.repro = "prism-conformance --plugin " + opt_.plugin_path + " --replay " + opt_.replay_path +
+                " --case " + std::to_string(c.index) +
+                (opt_.seed != 0x5EED ? " --seed " + std::to_string(opt_.seed) : "");
+    else
+      r.repro = "prism-conformance --plugin " + opt_.plugin_path + " --mode " + r.mode + " --op '^" +
+                c.op->name + "$' --dtype " + dtype_name(c.dtype) + " --case " + std::to_string(c.index) +
+                (opt_.seed != 0x5EED ? " --seed " + std::to_string(opt_.seed) : "") +
+                (opt_.tier != "default" ? " --tier " + opt_.tier : "");
   } else if (r.status == "pass" && !ref.error.empty()) {
     r.message = "returned an error as required (" + ref.error + "): " + describe(kerr);
   }
@@ -2289,6 +2311,367 @@ void Runner::mode_ops(bool rng_only) {
              "skipped: not a kernel op of docs/ops.md (the core never calls it)"});
   }
   if (!opt_.quiet && isatty(2)) std::fprintf(stderr, "\r\033[K");
+}
+
+// ===========================================================================
+// replay (Note [Replaying recorded calls])
+// ---------------------------------------------------------------------------
+// `--replay FILE` reads a log written by a program run with PRISM_RECORD=FILE
+// (Note [Kernel call recording] in core/dispatch/record.hpp; the format is in
+// docs/writing-a-plugin.md) and runs every distinct recorded call on the
+// plugin under test: the same op, key dtype, operand dtypes, sizes, strides,
+// storage offsets and attributes, with seeded random values in the op's
+// domain (index operands within the indexed extent; optimizer state in the
+// ranges of the ops mode; nonzero's input with exactly as many non-zeros as
+// its recorded output has rows). Each call runs through run_case, so it gets
+// the ops mode's guards, reference, tolerances and failure diagnostics. Calls
+// that repeat exactly (the seq number aside) run once; the row says how many
+// times the call was recorded. Each operand gets its own buffer: aliasing
+// between operands (in-place calls) is not replayed. A storage offset above
+// 4096 elements is reduced modulo 4096 (the alignment stays what was
+// recorded) so that a view deep into a large buffer does not need the whole
+// buffer. A call is skipped, with the reason on its row and never counted as
+// a pass, when its op has no reference kernel in the suite, when the plugin
+// has no kernel for its op and key dtype, when the device does not store one
+// of its dtypes, or when one operand would span more than 256 MiB.
+// ===========================================================================
+
+namespace {
+
+constexpr int64_t kReplayOffsetWrap = 4096;
+constexpr uint64_t kReplayMaxBytes = uint64_t{256} << 20;
+
+double json_number(const nlohmann::json& v) {
+  if (v.is_string()) {
+    const std::string t = v.get<std::string>();
+    if (t == "nan") return NAN;
+    if (t == "inf") return INFINITY;
+    if (t == "-inf") return -INFINITY;
+    throw std::runtime_error("bad number '" + t + "'");
+  }
+  return v.get<double>();
+}
+
+// Builds an operand from one recorded descriptor; returns "" or why it cannot.
+std::string replay_operand(const nlohmann::json& d, Operand& o) {
+  const int32_t dt = dtype_from_name(d.at("dtype").get<std::string>());
+  if (dt < 0) return "unknown dtype '" + d.at("dtype").get<std::string>() + "'";
+  const std::vector<int64_t> sizes = d.at("sizes").get<std::vector<int64_t>>();
+  const std::vector<int64_t> strides = d.at("strides").get<std::vector<int64_t>>();
+  int64_t offset = d.at("offset").get<int64_t>();
+  if (sizes.size() != strides.size() || sizes.size() > PRISM_MAX_DIMS) return "bad sizes/strides";
+  int64_t n = 1, lo = 0, hi = 0;
+  for (size_t k = 0; k < sizes.size(); ++k) {
+    if (sizes[k] < 0) return "negative size";
+    n *= sizes[k];
+    if (sizes[k] > 0) (strides[k] < 0 ? lo : hi) += (sizes[k] - 1) * strides[k];
+  }
+  if (n == 0) lo = hi = 0;
+  if (offset + lo < 0) return "the view reaches before its storage";
+  if (offset > kReplayOffsetWrap) offset = -lo + (offset + lo) % kReplayOffsetWrap;
+  const int64_t span = n == 0 ? offset : offset + hi + 1;
+  const uint64_t bytes = static_cast<uint64_t>(span) * dtype_size(dt);
+  if (bytes > kReplayMaxBytes)
+    return "skipped: an operand spans " + std::to_string(bytes >> 20) + " MiB (the replay limit is 256 MiB)";
+  o.view.dtype = dt;
+  o.view.sizes = sizes;
+  o.view.strides = strides;
+  o.view.byte_offset = kGuard + static_cast<uint64_t>(offset) * dtype_size(dt);
+  o.image.assign(2 * kGuard + static_cast<size_t>(bytes), kPattern);
+  fill_guard_pattern(o.image);
+  return {};
+}
+
+// Values that run_case's fill_inputs cannot know from the op name alone.
+void replay_domains(Case& c, std::mt19937_64& g) {
+  auto extent = [](const Operand& o, const RefAttr* dim) {
+    if (dim == nullptr || o.view.sizes.empty()) return int64_t{1};
+    int64_t d = dim->i;
+    const int64_t nd = static_cast<int64_t>(o.view.sizes.size());
+    if (d < 0) d += nd;
+    return d >= 0 && d < nd ? o.view.sizes[static_cast<size_t>(d)] : int64_t{1};
+  };
+  RefCall probe;
+  probe.attrs = c.attrs;
+  const RefAttr* dim = probe.attr("dim");
+  auto index_range = [&](Operand& idx, int64_t size) {
+    idx.ranged = true;
+    idx.lo = 0;
+    idx.hi = static_cast<double>(std::max<int64_t>(size, 1) - 1);
+  };
+  switch (c.op->kind) {
+    case OpKind::kGather:
+    case OpKind::kIndexSelect:
+      if (c.inputs.size() >= 2) index_range(c.inputs[1], extent(c.inputs[0], dim));
+      break;
+    case OpKind::kScatter:
+    case OpKind::kIndexPut:
+      c.inout = true;
+      if (!c.inputs.empty()) index_range(c.inputs[0], extent(c.output, dim));
+      break;
+    case OpKind::kSoftmax: {
+      const std::string name = c.op->name;
+      const bool log = name.rfind("log_", 0) == 0;
+      Operand& x =
+          name.find("backward") != std::string::npos && c.inputs.size() >= 2 ? c.inputs[1] : c.inputs[0];
+      x.ranged = true;
+      x.lo = name.find("backward") != std::string::npos ? (log ? -4.0 : 0.0) : -4.0;
+      x.hi = name.find("backward") != std::string::npos ? (log ? 0.0 : 1.0) : 4.0;
+      break;
+    }
+    case OpKind::kOptim: {
+      c.inout = true;
+      const bool adam = std::string(c.op->name) == "adam_update";
+      auto range = [](Operand& o, double lo, double hi) {
+        o.ranged = true;
+        o.lo = lo;
+        o.hi = hi;
+      };
+      range(c.output, -2, 2);
+      for (size_t k = 0; k < c.more_outputs.size(); ++k) {
+        if (!adam || k == 0)
+          range(c.more_outputs[k], -1, 1);
+        else
+          range(c.more_outputs[k], 0.1, k == 1 ? 1.0 : 1.2);
+      }
+      break;
+    }
+    case OpKind::kNonzero: {
+      if (c.inputs.empty() || c.output.view.sizes.empty()) break;
+      Operand& in = c.inputs[0];
+      in.fixed = true;
+      const int64_t n = in.view.numel();
+      const int64_t rows = std::min<int64_t>(c.output.view.sizes[0], n);
+      std::vector<int64_t> pos(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) pos[static_cast<size_t>(i)] = i;
+      std::shuffle(pos.begin(), pos.end(), g);
+      std::vector<uint8_t> nz(static_cast<size_t>(n), 0);
+      for (int64_t i = 0; i < rows; ++i) nz[static_cast<size_t>(pos[static_cast<size_t>(i)])] = 1;
+      for (int64_t i = 0; i < n; ++i) {
+        uint8_t* p = in.image.data() + in.view.byte_pos(i);
+        if (is_float(in.view.dtype))
+          store_real(in.view.dtype, p, nz[static_cast<size_t>(i)] ? 0.5 + static_cast<double>(g() % 8) : 0.0);
+        else
+          store_int(in.view.dtype, p, nz[static_cast<size_t>(i)] ? 1 + static_cast<int64_t>(g() % 5) : 0);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+}  // namespace
+
+void Runner::mode_replay() {
+  progress_mode_ = "replay";
+  std::ifstream in(opt_.replay_path);
+  if (!in) {
+    add({"replay", "(log)", "-", "-", "fail", "cannot read the recorded log '" + opt_.replay_path + "'"});
+    return;
+  }
+  struct Call {
+    int64_t seq = 0;
+    int64_t count = 0;
+    nlohmann::json j;
+  };
+  std::vector<Call> calls;
+  std::map<std::string, size_t> seen;
+  std::string line;
+  int64_t line_no = 0, recorded = 0;
+  bool header = false;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty()) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const std::exception& e) {
+      add({"replay", "(log)", "-", "line " + std::to_string(line_no), "fail",
+           "not a JSON object: " + std::string(e.what())});
+      continue;
+    }
+    if (j.contains("prism_record")) {
+      header = true;
+      if (!j["prism_record"].is_number_integer() || j["prism_record"].get<int64_t>() != 1)
+        add({"replay", "(log)", "-", "line " + std::to_string(line_no), "fail",
+             "unsupported record format version " + j["prism_record"].dump() + " (this suite reads 1)"});
+      continue;
+    }
+    ++recorded;
+    const int64_t seq = j.value("seq", line_no);
+    nlohmann::json key = j;
+    key.erase("seq");
+    key.erase("device");  // where it ran does not change what the call asks
+    key.erase("plugin");
+    const std::string k = key.dump();
+    auto it = seen.find(k);
+    if (it != seen.end()) {
+      ++calls[it->second].count;
+      continue;
+    }
+    seen.emplace(k, calls.size());
+    calls.push_back({seq, 1, std::move(j)});
+  }
+  if (!header)
+    add({"replay", "(log)", "-", "-", "fail",
+         "'" + opt_.replay_path + "' has no {\"prism_record\":1} header line"});
+  if (!opt_.quiet)
+    std::fprintf(stderr, "replay: %lld recorded kernel calls, %zu distinct\n",
+                 static_cast<long long>(recorded), calls.size());
+  progress_total_ = calls.size();
+  progress_done_ = 0;
+  for (Call& call : calls) {
+    const nlohmann::json& j = call.j;
+    if (opt_.case_index >= 0 && call.seq != opt_.case_index) continue;
+    std::string op_name = "?", key_name = "-";
+    const std::string label =
+        "replay,seq=" + std::to_string(call.seq) + (call.count > 1 ? ",x" + std::to_string(call.count) : "");
+    try {
+      op_name = j.at("op").get<std::string>();
+      key_name = j.at("key").get<std::string>();
+      if (!op_selected(op_name)) continue;
+      progress(op_name + " " + key_name);
+      const int32_t key = dtype_from_name(key_name);
+      if (key < 0) throw std::runtime_error("unknown key dtype '" + key_name + "'");
+      if (!dtype_selected(key)) continue;
+      const OpSpec* spec = find_op(op_name);
+      if (spec == nullptr) {
+        add({"replay", op_name, key_name, label, "skip",
+             "skipped: the suite has no reference kernel for op '" + op_name +
+                 "' (not a kernel op of docs/ops.md), so this call cannot be checked"});
+        continue;
+      }
+      if (!(spec->dtypes & PRISM_DTYPE_BIT(key))) {
+        add({"replay", op_name, key_name, label, "skip",
+             "skipped: docs/ops.md does not define '" + op_name + "' for " + key_name + " (no reference)"});
+        continue;
+      }
+      if (p_.find(op_name, key) == nullptr) {
+        add({"replay", op_name, key_name, label, "skip",
+             "skipped: the plugin has no '" + op_name + "' kernel for " + key_name +
+                 " (the core would run this call through the CPU fallback)"});
+        continue;
+      }
+      Case c;
+      c.op = spec;
+      c.dtype = key;
+      c.layout = "replay";
+      c.variant = label.substr(std::string("replay,").size());
+      c.index = call.seq;
+      std::string why;
+      const nlohmann::json& ins = j.at("inputs");
+      const nlohmann::json& outs = j.at("outputs");
+      if (outs.empty()) throw std::runtime_error("a call without outputs");
+      for (const nlohmann::json& d : ins) {
+        Operand o;
+        if (why.empty()) why = replay_operand(d, o);
+        c.inputs.push_back(std::move(o));
+      }
+      for (size_t k = 0; k < outs.size(); ++k) {
+        Operand o;
+        if (why.empty()) why = replay_operand(outs[k], o);
+        if (k == 0)
+          c.output = std::move(o);
+        else
+          c.more_outputs.push_back(std::move(o));
+      }
+      std::vector<const Operand*> all;
+      for (const Operand& o : c.inputs) all.push_back(&o);
+      all.push_back(&c.output);
+      for (const Operand& o : c.more_outputs) all.push_back(&o);
+      for (const Operand* o : all)
+        if (why.empty() && !(p_.props.dtype_mask & PRISM_DTYPE_BIT(o->view.dtype)))
+          why = std::string("skipped: the device does not store ") + dtype_name(o->view.dtype);
+      if (!why.empty()) {
+        const bool skip = why.rfind("skipped: ", 0) == 0;
+        add({"replay", op_name, key_name, label, skip ? "skip" : "fail",
+             skip ? why : "bad recorded operand: " + why});
+        continue;
+      }
+      for (const nlohmann::json& a : j.at("attrs")) {
+        RefAttr r;
+        r.name = a.at("name").get<std::string>();
+        const std::string kind = a.at("kind").get<std::string>();
+        if (kind == "ints") {
+          r.kind = PRISM_ATTR_INTS;
+          r.ints = a.at("ints").get<std::vector<int64_t>>();
+        } else {
+          r.kind =
+              kind == "int"     ? PRISM_ATTR_INT
+              : kind == "float" ? PRISM_ATTR_FLOAT
+              : kind == "scalar"
+                  ? PRISM_ATTR_SCALAR
+                  : throw std::runtime_error("attribute '" + r.name + "' of unknown kind '" + kind + "'");
+          r.i = a.at("i").get<int64_t>();
+          r.f = json_number(a.at("f"));
+        }
+        c.attrs.push_back(std::move(r));
+      }
+      const uint64_t seed = case_seed(opt_.seed ^ 0xF111ull, op_name, key, call.seq);
+      std::mt19937_64 g(seed);
+      replay_domains(c, g);
+      rng_.seed(seed);
+      run_case(c);
+      if (opt_.stop_on_failure && !results_.empty() && results_.back().status == "fail") return;
+    } catch (const std::exception& e) {
+      add({"replay", op_name, key_name, label, "fail", std::string("bad recorded call: ") + e.what()});
+    }
+  }
+  if (!opt_.quiet && isatty(2)) std::fprintf(stderr, "\r\033[K");
+}
+
+// Note [Grad failure diagnostics] (user_modes.cpp): each failing grad case
+// carries the kernel calls of its gradient; replaying them alone on the
+// plugin names the kernel that gives wrong values.
+void Runner::localise_grad_failures() {
+  std::vector<size_t> failed;
+  for (size_t i = 0; i < results_.size(); ++i)
+    if (results_[i].mode == "grad" && results_[i].status == "fail" && !results_[i].calls.empty())
+      failed.push_back(i);
+  if (failed.empty()) return;
+  const size_t rows_before = results_.size();
+  const bool ok = init_context() && device_ok_;
+  results_.resize(rows_before);  // the second init's own rows
+  if (!ok) return;
+  const Options saved = opt_;
+  opt_.case_index = -1;
+  opt_.op_regex.clear();
+  opt_.dtypes.clear();
+  opt_.quiet = true;
+  opt_.stop_on_failure = false;
+  for (size_t i : failed) {
+    char path[] = "/tmp/prism-conformance-grad-XXXXXX";
+    const int fd = mkstemp(path);
+    if (fd < 0) continue;
+    const std::string text = "{\"prism_record\":1}\n" + results_[i].calls;
+    const bool written = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    close(fd);
+    if (written) {
+      opt_.replay_path = path;
+      const size_t before = results_.size();
+      mode_replay();
+      std::vector<CaseResult> rows(results_.begin() + static_cast<ptrdiff_t>(before), results_.end());
+      results_.resize(before);
+      std::string culprit, ops;
+      std::set<std::string> seen;
+      for (const CaseResult& row : rows) {
+        if (seen.insert(row.op + " " + row.dtype).second)
+          ops += (ops.empty() ? "" : ", ") + row.op + " " + row.dtype;
+        if (culprit.empty() && row.status == "fail")
+          culprit = "kernel '" + row.op + "' " + row.dtype +
+                    " gives wrong values when replayed alone: " + row.message;
+      }
+      results_[i].message += culprit.empty() ? " [each kernel the gradient ran (" + ops +
+                                                   ") passes when replayed alone on random inputs]"
+                                             : " [" + culprit + "]";
+    }
+    unlink(path);
+  }
+  opt_ = saved;
+  const size_t rows_end = results_.size();
+  shutdown_context();
+  results_.resize(rows_end);
 }
 
 // ===========================================================================
@@ -2982,11 +3365,12 @@ int Runner::run() {
       // kernel without running every ops case first
       if (mode("rng")) mode_ops(true);
       if (mode("ops") && !(opt_.stop_on_failure && any_failure())) mode_ops(false);
+      if (mode("replay")) mode_replay();
       if (mode("perf")) mode_perf();
     }
     if (mode("support")) mode_support();
     if (!device_ok_) {
-      for (const char* m : {"ops", "rng", "perf", "grad", "async"})
+      for (const char* m : {"ops", "rng", "replay", "perf", "grad", "async"})
         if (mode(m)) add({m, "(all)", "-", "-", "skip", "skipped: " + device_skip_reason_});
     }
   } else {
@@ -3023,6 +3407,7 @@ int Runner::run() {
     });
     for (CaseResult& r : rs) add(std::move(r));
     if (!crash.empty()) add({"grad", "(all)", "-", "-", "fail", "the user-ABI modes " + crash});
+    localise_grad_failures();
   }
   restore_signal_handlers();
   print_summary();
@@ -3108,14 +3493,24 @@ extern "C" PRISM_CONFORMANCE_API int prism_conformance_run(const prism_conforman
     }
     o.dtypes.insert(dt);
   }
-  const std::set<std::string> known = {"abi", "ops", "grad", "rng", "async", "support", "perf"};
-  for (const std::string& m : split_list(options->modes ? options->modes : "abi,ops,rng,support")) {
+  const bool has_replay =
+      options->struct_size >= offsetof(prism_conformance_options, replay) + sizeof(char*) &&
+      options->replay != nullptr && *options->replay != '\0';
+  if (has_replay) o.replay_path = options->replay;
+  const std::set<std::string> known = {"abi", "ops", "grad", "rng", "async", "support", "perf", "replay"};
+  const char* modes = options->modes ? options->modes : has_replay ? "replay" : "abi,ops,rng,support";
+  for (const std::string& m : split_list(modes)) {
     if (!known.count(m)) {
-      std::fprintf(stderr, "prism-conformance: unknown mode '%s' (use abi,ops,grad,rng,async,support,perf)\n",
+      std::fprintf(stderr,
+                   "prism-conformance: unknown mode '%s' (use abi,ops,grad,rng,async,support,perf,replay)\n",
                    m.c_str());
       return PRISM_CONFORMANCE_USAGE;
     }
     o.modes.insert(m);
+  }
+  if (o.modes.count("replay") != 0 && !has_replay) {
+    std::fprintf(stderr, "prism-conformance: the replay mode needs a recorded log (--replay FILE)\n");
+    return PRISM_CONFORMANCE_USAGE;
   }
   o.report_json = options->report_json ? options->report_json : "";
   o.junit_xml = options->junit_xml ? options->junit_xml : "";

@@ -21,6 +21,7 @@ struct CaseResult {
   double time_ms = 0;
   double throughput = 0;  // perf: GB/s
   std::string repro{};    // failures: a command line that runs just this case
+  std::string calls{};    // grad failures: the PRISM_RECORD lines of the gradient's kernel calls
 };
 
 // Options of the user-ABI modes (grad, async).

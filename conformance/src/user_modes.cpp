@@ -1,6 +1,11 @@
 // user_modes.cpp — the grad and async conformance modes, run through the user C ABI (prism.h).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <random>
 #include <regex>
@@ -21,10 +26,10 @@ namespace prism::conformance {
  * "<type>:<index>", autograd and host reads. For each op, grad computes
  *   L(x) = sum(f(x) * w)     (w fixed random weights on the device)
  * backpropagates, and compares dL/dx with central finite differences of L
- * evaluated on the same device (f64 where the device stores it: eps 1e-6,
- * tolerance 1e-5; f32 otherwise: eps 1e-2, tolerance 2e-2 relative to the
- * gradient's scale). Ops the plugin lacks run through the core's fallback,
- * so the check also covers the copies fallback makes.
+ * evaluated on the same device (f64, f32) or with the f64 autograd gradient
+ * (f16, bf16), for every float dtype the device has kernels for (Note [Grad
+ * mode dtypes]). Ops the plugin lacks run through the core's fallback, so
+ * the check also covers the copies fallback makes.
  */
 
 namespace {
@@ -60,7 +65,10 @@ void check(prism_status s, const char* what) {
 T from_host(const std::vector<double>& v, const std::vector<int64_t>& sizes, prism_dtype dt,
             const std::string& dev) {
   prism_tensor_t t = nullptr;
-  if (dt == PRISM_DTYPE_F64) {
+  if (dt == PRISM_DTYPE_F16 || dt == PRISM_DTYPE_BF16) {  // f32 on the device, then cast there
+    T f = from_host(v, sizes, PRISM_DTYPE_F32, dev);
+    check(prism_to_dtype(f.t, dt, &t), "prism_to_dtype");
+  } else if (dt == PRISM_DTYPE_F64) {
     check(prism_from_data(v.data(), sizes.data(), static_cast<int32_t>(sizes.size()), dt, dev.c_str(), &t),
           "prism_from_data");
   } else {
@@ -74,7 +82,14 @@ T from_host(const std::vector<double>& v, const std::vector<int64_t>& sizes, pri
 std::vector<double> to_host(prism_tensor_t t) {
   const int64_t n = prism_tensor_numel(t);
   std::vector<double> out(static_cast<size_t>(n));
-  if (prism_tensor_dtype(t) == PRISM_DTYPE_F64) {
+  const prism_dtype dt = prism_tensor_dtype(t);
+  if (dt == PRISM_DTYPE_F16 || dt == PRISM_DTYPE_BF16) {
+    prism_tensor_t f = nullptr;
+    check(prism_to_dtype(t, PRISM_DTYPE_F32, &f), "prism_to_dtype");
+    T ft(f);
+    return to_host(ft.t);
+  }
+  if (dt == PRISM_DTYPE_F64) {
     check(prism_tensor_copy_to_host(t, out.data(), out.size() * sizeof(double)), "prism_tensor_copy_to_host");
   } else {
     std::vector<float> f(static_cast<size_t>(n));
@@ -195,8 +210,120 @@ double loss(const GradOp& op, const std::vector<prism_tensor_t>& xs, const std::
   return v;
 }
 
+// Note [Grad failure diagnostics]
+// A wrong gradient is the product of several kernels (the forward op, the
+// backward formula's ops, mul and sum of the loss). To name the one that is
+// wrong, the grad mode records the kernel calls of every gradient it
+// computes: unless the user records already, it points PRISM_RECORD (Note
+// [Kernel call recording], core/dispatch/record.hpp) at a temporary file
+// before libprism runs its first kernel, and keeps the lines written while a
+// gradient is computed with the case. The runner then replays a failing
+// case's calls on the plugin, each alone against the reference (Note
+// [Replaying recorded calls]), and the failure line names the kernel whose
+// replay fails, with its dtype, shapes, strides and offsets.
+class CallLog {
+ public:
+  CallLog() {
+    if (std::getenv("PRISM_RECORD") != nullptr) return;  // the user's own recording: leave it alone
+    char path[] = "/tmp/prism-conformance-calls-XXXXXX";
+    fd_ = mkstemp(path);
+    if (fd_ < 0) return;
+    path_ = path;
+    setenv("PRISM_RECORD", path, 1);
+  }
+  CallLog(const CallLog&) = delete;
+  CallLog& operator=(const CallLog&) = delete;
+  ~CallLog() {
+    if (fd_ >= 0) close(fd_);
+    release_path();
+  }
+  int64_t size() const {
+    struct stat st {};
+    return fd_ >= 0 && fstat(fd_, &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
+  }
+  std::string read(int64_t from, int64_t to) const {
+    std::string s;
+    if (fd_ < 0 || to <= from) return s;
+    s.resize(static_cast<size_t>(to - from));
+    const ssize_t n = pread(fd_, &s[0], s.size(), from);
+    s.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    return s;
+  }
+  // Once the core has opened the file (its first kernel ran) the name can go.
+  void release_path() {
+    if (path_.empty()) return;
+    unlink(path_.c_str());
+    const char* env = std::getenv("PRISM_RECORD");
+    if (env != nullptr && path_ == env) unsetenv("PRISM_RECORD");
+    path_.clear();
+  }
+
+ private:
+  int fd_ = -1;
+  std::string path_;
+};
+
+CallLog& call_log() {
+  static CallLog log;
+  return log;
+}
+
+// The analytic gradient of L = sum(f(x) * w) with respect to every input, computed
+// in `dt` on `dev` (inputs and weights given as doubles, converted to dt there).
+std::vector<std::vector<double>> autograd_gradient(const GradOp& op,
+                                                   const std::vector<std::vector<double>>& xv,
+                                                   const std::vector<double>& w, prism_dtype dt,
+                                                   const std::string& dev) {
+  std::vector<T> leaves;
+  std::vector<prism_tensor_t> raw;
+  for (size_t k = 0; k < xv.size(); ++k) {
+    leaves.push_back(from_host(xv[k], op.shapes[k], dt, dev));
+    check(prism_tensor_set_requires_grad(leaves.back().t, 1), "prism_tensor_set_requires_grad");
+    raw.push_back(leaves.back().t);
+  }
+  T root;
+  loss(op, raw, w, dt, dev, &root);
+  check(prism_backward(root.t, nullptr, 0), "prism_backward");
+  std::vector<std::vector<double>> grads;
+  for (size_t k = 0; k < xv.size(); ++k) {
+    prism_tensor_t g = nullptr;
+    check(prism_tensor_grad(leaves[k].t, &g), "prism_tensor_grad");
+    if (g == nullptr) throw Failure{"input " + std::to_string(k) + " has no gradient after backward"};
+    T gt(g);
+    const std::string gdev = prism_tensor_device(gt.t);
+    if (gdev.rfind(dev.substr(0, dev.find(':')), 0) != 0)
+      throw Failure{"gradient of input " + std::to_string(k) + " lives on " + gdev + ", not " + dev};
+    if (prism_tensor_dtype(gt.t) != dt)
+      throw Failure{"gradient of input " + std::to_string(k) + " has dtype " +
+                    dtype_name(prism_tensor_dtype(gt.t)) + ", not " + dtype_name(dt)};
+    grads.push_back(to_host(gt.t));
+  }
+  return grads;
+}
+
 }  // namespace
 
+/*
+ * Note [Grad mode dtypes]
+ * -----------------------
+ * The grad mode runs for every float dtype the device stores and has kernels
+ * for (all of f64 f32 f16 bf16 the --dtype filter keeps):
+ *   f64, f32   autograd against central finite differences of L on the
+ *              device in that dtype: f64 eps 1e-6, tolerance 1e-5; f32 eps
+ *              1e-2, tolerance 2e-2 (relative to the gradient's scale,
+ *              max(1e-3, max |finite difference|))
+ *   f16, bf16  finite differences are useless at 3 significant digits, so
+ *              autograd in the half dtype is compared with autograd in f64
+ *              (on the device when it stores f64, else on the CPU plugin) at
+ *              the same inputs and weights (rounded to the half dtype first):
+ *              |g_half - g_f64| <= tol * max(1e-3, max |g_f64|), tol 1e-2 for
+ *              f16 (unit roundoff 2^-11: a few roundings in forward and
+ *              backward) and 5e-2 for bf16 (2^-8). NaN or Inf where f64 is
+ *              finite fails.
+ * (Note [Conformance tolerances] in suite.cpp lists these with the ops
+ * mode's tolerances.) A device with no float kernels at all runs f64 or f32
+ * as it stores them.
+ */
 std::vector<CaseResult> run_grad_mode(const UserModeOptions& o) {
   std::vector<CaseResult> out;
   if (prism_plugin_load(o.plugin_path.c_str()) != PRISM_OK) {
@@ -205,97 +332,126 @@ std::vector<CaseResult> run_grad_mode(const UserModeOptions& o) {
     return out;
   }
   prism_fallback_set_policy(PRISM_FALLBACK_ALLOW);
-  const prism_dtype dt = o.f64 ? PRISM_DTYPE_F64 : PRISM_DTYPE_F32;
-  const double eps = o.f64 ? 1e-6 : 1e-2, tol = o.f64 ? 1e-5 : 2e-2;
-  std::mt19937_64 rng(1234);
-  for (const GradOp& op : grad_ops()) {
-    if (!o.op_regex.empty() && !std::regex_search(op.name, std::regex(o.op_regex))) continue;
-    CaseResult r{"grad", op.name, dt == PRISM_DTYPE_F64 ? "f64" : "f32", "finite_difference", "pass", ""};
-    try {
+  CallLog& calls = call_log();
+  std::vector<prism_dtype> dtypes;
+  for (prism_dtype dt : {PRISM_DTYPE_F64, PRISM_DTYPE_F32, PRISM_DTYPE_F16, PRISM_DTYPE_BF16})
+    for (int32_t k : o.kernel_dtypes)
+      if (k == dt) dtypes.push_back(dt);
+  if (dtypes.empty()) dtypes.push_back(o.f64 ? PRISM_DTYPE_F64 : PRISM_DTYPE_F32);
+  // where the f64 gradient of the half dtypes comes from
+  std::string ref_dev = o.f64 ? o.device : "cpu";
+  std::string ref_skip;
+  if (!o.f64) {
+    prism_tensor_t probe = nullptr;
+    const double one = 1;
+    const int64_t n1 = 1;
+    if (prism_from_data(&one, &n1, 1, PRISM_DTYPE_F64, ref_dev.c_str(), &probe) != PRISM_OK)
+      ref_skip = std::string(
+                     "skipped: the device stores no f64 and no CPU device is loaded for the f64 "
+                     "reference gradient (") +
+                 prism_last_error() + ")";
+    else
+      prism_tensor_release(probe);
+  }
+  for (prism_dtype dt : dtypes) {
+    const bool half = dt == PRISM_DTYPE_F16 || dt == PRISM_DTYPE_BF16;
+    const double eps = dt == PRISM_DTYPE_F64 ? 1e-6 : 1e-2;
+    const double tol = dt == PRISM_DTYPE_F64   ? 1e-5
+                       : dt == PRISM_DTYPE_F32 ? 2e-2
+                       : dt == PRISM_DTYPE_F16 ? 1e-2
+                                               : 5e-2;
+    std::mt19937_64 rng(1234);
+    for (const GradOp& op : grad_ops()) {
+      if (!o.op_regex.empty() && !std::regex_search(op.name, std::regex(o.op_regex))) continue;
+      CaseResult r{"grad", op.name, dtype_name(dt), half ? "vs_f64_autograd" : "finite_difference",
+                   "pass", ""};
       std::uniform_real_distribution<double> dist(op.lo, op.hi);
       std::vector<std::vector<double>> xv;
-      for (const auto& s : op.shapes) {
+      for (const auto& sh : op.shapes) {
         int64_t n = 1;
-        for (int64_t d : s) n *= d;
+        for (int64_t d : sh) n *= d;
         std::vector<double> v(static_cast<size_t>(n));
-        for (double& x : v) x = dist(rng);
+        for (double& x : v) x = half ? round_to(dt, dist(rng)) : dist(rng);
         xv.push_back(v);
       }
       std::vector<double> w(64);
       std::uniform_real_distribution<double> wd(-1, 1);
-      for (double& x : w) x = wd(rng);
-      // analytic gradient
-      std::vector<T> leaves;
-      std::vector<prism_tensor_t> raw;
-      for (size_t k = 0; k < xv.size(); ++k) {
-        leaves.push_back(from_host(xv[k], op.shapes[k], dt, o.device));
-        check(prism_tensor_set_requires_grad(leaves.back().t, 1), "prism_tensor_set_requires_grad");
-        raw.push_back(leaves.back().t);
+      for (double& x : w) x = half ? round_to(dt, wd(rng)) : wd(rng);
+      if (half && !ref_skip.empty()) {
+        r.status = "skip";
+        r.message = ref_skip;
+        out.push_back(std::move(r));
+        continue;
       }
-      T root;
-      loss(op, raw, w, dt, o.device, &root);
-      check(prism_backward(root.t, nullptr, 0), "prism_backward");
-      double worst = 0, scale = 1e-3;
-      std::string where;
-      for (size_t k = 0; k < xv.size(); ++k) {
-        prism_tensor_t g = nullptr;
-        check(prism_tensor_grad(leaves[k].t, &g), "prism_tensor_grad");
-        if (g == nullptr) throw Failure{"input " + std::to_string(k) + " has no gradient after backward"};
-        T gt(g);
-        const std::string gdev = prism_tensor_device(gt.t);
-        if (gdev.rfind(o.device.substr(0, o.device.find(':')), 0) != 0)
-          throw Failure{"gradient of input " + std::to_string(k) + " lives on " + gdev + ", not " + o.device};
-        const std::vector<double> analytic = to_host(gt.t);
-        for (size_t j = 0; j < xv[k].size(); ++j) {
-          auto eval = [&](double delta) {
-            prism_no_grad_enter();
-            std::vector<T> ins;
-            std::vector<prism_tensor_t> rs;
-            for (size_t m = 0; m < xv.size(); ++m) {
-              std::vector<double> v = xv[m];
-              if (m == k) v[j] += delta;
-              ins.push_back(from_host(v, op.shapes[m], dt, o.device));
-              rs.push_back(ins.back().t);
+      try {
+        const int64_t log_from = calls.size();
+        const std::vector<std::vector<double>> analytic = autograd_gradient(op, xv, w, dt, o.device);
+        const int64_t log_to = calls.size();
+        std::vector<std::vector<double>> want;
+        if (half) want = autograd_gradient(op, xv, w, PRISM_DTYPE_F64, ref_dev);
+        double worst = 0, scale = 1e-3;
+        std::string where;
+        for (size_t k = 0; k < xv.size(); ++k) {
+          for (size_t j = 0; j < xv[k].size(); ++j) {
+            double expected;
+            if (half) {
+              expected = want[k][j];
+            } else {
+              auto eval = [&](double delta) {
+                prism_no_grad_enter();
+                std::vector<T> ins;
+                std::vector<prism_tensor_t> rs;
+                for (size_t m = 0; m < xv.size(); ++m) {
+                  std::vector<double> v = xv[m];
+                  if (m == k) v[j] += delta;
+                  ins.push_back(from_host(v, op.shapes[m], dt, o.device));
+                  rs.push_back(ins.back().t);
+                }
+                double l = 0;
+                try {
+                  l = loss(op, rs, w, dt, o.device, nullptr);
+                } catch (...) {
+                  prism_no_grad_exit();
+                  throw;
+                }
+                prism_no_grad_exit();
+                return l;
+              };
+              expected = (eval(eps) - eval(-eps)) / (2 * eps);
             }
-            double l = 0;
-            try {
-              l = loss(op, rs, w, dt, o.device, nullptr);
-            } catch (...) {
-              prism_no_grad_exit();
-              throw;
+            scale = std::max(scale, std::fabs(expected));
+            double err = std::fabs(expected - analytic[k][j]);
+            if (!std::isfinite(analytic[k][j]) && std::isfinite(expected)) err = INFINITY;
+            if (err > worst || (where.empty() && err != err)) {
+              worst = err != err ? INFINITY : err;
+              char buf[160];
+              std::snprintf(buf, sizeof buf, "input %zu element %zu: autograd %.9g, %s %.9g", k, j,
+                            analytic[k][j], half ? "f64 autograd" : "finite difference", expected);
+              where = buf;
             }
-            prism_no_grad_exit();
-            return l;
-          };
-          const double numeric = (eval(eps) - eval(-eps)) / (2 * eps);
-          scale = std::max(scale, std::fabs(numeric));
-          const double err = std::fabs(numeric - analytic[j]);
-          if (err > worst) {
-            worst = err;
-            char buf[160];
-            std::snprintf(buf, sizeof buf, "input %zu element %zu: autograd %.9g, finite difference %.9g", k,
-                          j, analytic[j], numeric);
-            where = buf;
           }
         }
-      }
-      r.max_abs_err = worst;
-      if (worst > tol * scale) {
+        r.max_abs_err = worst;
+        if (worst > tol * scale) {
+          r.status = "fail";
+          char buf[64];
+          std::snprintf(buf, sizeof buf, " (|err| %.3g above %.3g)", worst, tol * scale);
+          r.message = where + buf;
+          r.calls = calls.read(log_from, log_to);
+        } else {
+          char buf[128];
+          std::snprintf(buf, sizeof buf, "max |autograd - %s| %.3g (scale %.3g)",
+                        half ? "f64 autograd" : "finite difference", worst, scale);
+          r.message = buf;
+        }
+      } catch (const Failure& f) {
         r.status = "fail";
-        char buf[64];
-        std::snprintf(buf, sizeof buf, " (|err| %.3g above %.3g)", worst, tol * scale);
-        r.message = where + buf;
-      } else {
-        char buf[96];
-        std::snprintf(buf, sizeof buf, "max |autograd - finite difference| %.3g (scale %.3g)", worst, scale);
-        r.message = buf;
+        r.message = f.what;
       }
-    } catch (const Failure& f) {
-      r.status = "fail";
-      r.message = f.what;
+      out.push_back(std::move(r));
     }
-    out.push_back(std::move(r));
   }
+  calls.release_path();
   return out;
 }
 

@@ -16,13 +16,16 @@ void usage(std::FILE* f) {
       "                         [--junit FILE.xml] [--seed N] [--timeout SECONDS] [--verbose] [--quiet]\n"
       "                         [--quick | --full | --tier quick|default|full] [--case N] "
       "[--stop-on-failure]\n"
+      "                         [--replay FILE]\n"
       "\n"
       "Checks a Prism device plugin against the float64 reference kernels of the conformance suite.\n"
       "Default modes: abi,ops,rng,support. Tiers set how many generated cases each op and dtype gets\n"
       "(quick 2, default 6, full 48). --case N runs only case N of the selected ops and dtypes (every\n"
       "failure prints the command that reproduces it). Exit status: 0 pass, 1 failures, 2 usage or\n"
       "unwritable report, 77 nothing could run (e.g. the plugin has no device; a failure instead\n"
-      "where PRISM_REQUIRE_DEVICES names the device).\n");
+      "where PRISM_REQUIRE_DEVICES names the device).\n"
+      "--replay FILE checks the plugin on every distinct kernel call of a log written by a program run\n"
+      "with PRISM_RECORD=FILE (mode replay; --case N then runs the call recorded with seq N).\n");
 }
 
 }  // namespace
@@ -73,7 +76,9 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "prism-conformance: --case needs a case number >= 0, got '%s'\n", v);
         return PRISM_CONFORMANCE_USAGE;
       }
-    } else if (a == "--stop-on-failure")
+    } else if (a == "--replay")
+      o.replay = value("--replay");
+    else if (a == "--stop-on-failure")
       o.stop_on_failure = 1;
     else if (a == "--verbose" || a == "-v")
       o.verbose = 1;

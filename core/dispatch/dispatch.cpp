@@ -9,6 +9,7 @@
 #include <mutex>
 #include <set>
 
+#include "core/dispatch/record.hpp"
 #include "core/plugin/runtime.hpp"
 #include "core/plugin/streams.hpp"
 #include "core/profiler/profiler.hpp"
@@ -283,6 +284,7 @@ void run_kernel(const char* op, prism_dtype key, std::initializer_list<TensorImp
   call.n_outputs = out.n;
   call.attrs = attrs.data();
   call.n_attrs = attrs.size();
+  record_kernel_call(dev, key, call);  // Note [Kernel call recording]
 
   if (const KernelEntry* k = select_kernel(dev, op, key, call)) {
     run_on(dev, k, call);

@@ -52,6 +52,10 @@ typedef struct prism_conformance_options {
   int64_t case_index;      /* >= 0: run only case number case_index of each selected op and
                               dtype (the "--case" of a failure's reproducer line); -1 = all */
   int32_t stop_on_failure; /* 1: stop the ops/rng modes at the first failing case */
+  const char* replay;      /* a log written with PRISM_RECORD=FILE: mode "replay" checks the
+                              plugin on every distinct recorded kernel call (the default mode
+                              when set); NULL = none. With it, case_index selects the call
+                              whose "seq" is case_index */
 } prism_conformance_options;
 
 /* Exit status of a run (also the process exit code of prism-conformance). */

@@ -1,6 +1,7 @@
 /* mutant_plugin.c — a small correct f32 plugin; compile-time switches plant one bug each. */
 #define _POSIX_C_SOURCE 200112L /* posix_memalign */
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,8 +14,9 @@
  * Note [Mutant plugins]
  * ---------------------
  * Built with no switch this is a correct plugin (device type "mutant", one
- * host-memory device storing f32, kernels fill copy neg add sub mul sum
- * amax), and the conformance suite passes it. Each switch plants one bug the
+ * host-memory device storing f32, u8 and i64; kernels fill and copy for all
+ * three (copy across them with the conversion rules of docs/ops.md), neg add
+ * sub mul sum amax for f32, div for i64), and the conformance suite passes it. Each switch plants one bug the
  * suite must catch and name (op, dtype, layout):
  *
  *   MUTANT_ADD_ULP         add is off by 2 ulp (the result's bits + 2)
@@ -34,6 +36,19 @@
  *                          in dim 0; elsewhere the dense stride is used
  *   MUTANT_FULL_REDUCE_DENSE  a full reduction (every output size 1) reads
  *                          its input as dense row-major memory
+ *   MUTANT_NARROW_COPY_OVERRUN  a copy between dense 1-byte tensors moves
+ *                          whole 4-byte words: a narrow view whose length
+ *                          is not a multiple of 4 gets up to 3 bytes past
+ *                          its end, taken from the source's neighbouring
+ *                          bytes (invisible when every guard holds one
+ *                          pattern)
+ *   MUTANT_FLOAT_TO_INT_CAST  float -> integer copy is a plain C cast: no
+ *                          NaN -> 0 and no saturation of +-Inf and
+ *                          out-of-range values (modelled as x86 does it: the
+ *                          "integer indefinite" INT64_MIN), right for every
+ *                          finite in-range value
+ *   MUTANT_I64_DIV_DOUBLE  i64 floor/trunc division computed through double:
+ *                          right up to 2^53, wrong above
  *
  * Two more switches exercise the runner's handling of broken plugins:
  *
@@ -76,7 +91,9 @@ static prism_plugin_error* m_device_props(void* ctx, int32_t device, prism_devic
   if (PRISM_HAS(props, prism_device_props, vendor)) props->vendor = "Prism tests";
   if (PRISM_HAS(props, prism_device_props, stable_id)) props->stable_id = "mutant-0";
   if (PRISM_HAS(props, prism_device_props, total_memory)) props->total_memory = 0;
-  if (PRISM_HAS(props, prism_device_props, dtype_mask)) props->dtype_mask = PRISM_DTYPE_BIT(PRISM_DTYPE_F32);
+  if (PRISM_HAS(props, prism_device_props, dtype_mask))
+    props->dtype_mask =
+        PRISM_DTYPE_BIT(PRISM_DTYPE_F32) | PRISM_DTYPE_BIT(PRISM_DTYPE_U8) | PRISM_DTYPE_BIT(PRISM_DTYPE_I64);
   if (PRISM_HAS(props, prism_device_props, capabilities)) props->capabilities = PRISM_DEVICE_CAP_HOST_MEMORY;
   return NULL;
 }
@@ -253,16 +270,130 @@ static prism_plugin_error* m_reduce(void* ctx, const prism_kernel_call* c) {
   return NULL;
 }
 
+/* ---- u8 / i64 kernels and conversions (the three bug classes above) ------------------------ */
+
+/* Address of the element at row-major linear index i, any dtype. */
+static char* m_ptr(const prism_tensor_desc* d, int64_t i) {
+  const int64_t esz = (int64_t)prism_sdk_dtype_size(d->dtype);
+  int64_t off = 0;
+  int32_t k;
+  for (k = d->ndim - 1; k >= 0; --k) {
+    off += (i % d->sizes[k]) * d->strides[k];
+    i /= d->sizes[k];
+  }
+  return (char*)d->buffer + d->byte_offset + off * esz;
+}
+
+/* Float -> i64 by the rule of docs/ops.md: truncate, saturate, NaN -> 0. */
+static int64_t m_float_to_i64(double v) {
+#if defined(MUTANT_FLOAT_TO_INT_CAST)
+  /* a plain cast; where C leaves it undefined x86 gives INT64_MIN */
+  if (!(v > -9223372036854775808.0 && v < 9223372036854775808.0)) return INT64_MIN;
+  return (int64_t)v;
+#else
+  if (v != v) return 0;
+  if (v >= 9223372036854775808.0) return INT64_MAX;
+  if (v <= -9223372036854775808.0) return INT64_MIN;
+  return (int64_t)v;
+#endif
+}
+
+static void m_store(const prism_tensor_desc* d, int64_t i, int is_float, double f, int64_t n) {
+  char* p = m_ptr(d, i);
+  if (d->dtype == PRISM_DTYPE_F32) {
+    *(float*)p = is_float ? (float)f : (float)n; /* int64 -> float rounds once to nearest even */
+    return;
+  }
+  if (is_float) n = m_float_to_i64(f);
+  if (d->dtype == PRISM_DTYPE_U8)
+    *(uint8_t*)p = (uint8_t)(uint64_t)n; /* wraps modulo 2^8 */
+  else
+    *(int64_t*)p = n;
+}
+
+static prism_plugin_error* m_fill_any(void* ctx, const prism_kernel_call* c) {
+  const prism_attr* value = NULL;
+  const prism_tensor_desc* out = &c->outputs[0];
+  int64_t i, n;
+  prism_plugin_error* err = prism_sdk_attr_require(g_host, c, "value", PRISM_ATTR_SCALAR, &value);
+  if (err) return err;
+  if (out->dtype == PRISM_DTYPE_F32) return m_fill(ctx, c);
+  n = prism_sdk_desc_numel(out);
+  for (i = 0; i < n; ++i) m_store(out, i, 0, 0.0, prism_sdk_attr_as_int(value));
+  return NULL;
+}
+
+static prism_plugin_error* m_copy(void* ctx, const prism_kernel_call* c) {
+  const prism_tensor_desc* x = &c->inputs[0];
+  const prism_tensor_desc* out = &c->outputs[0];
+  int64_t i, n = prism_sdk_desc_numel(out);
+  if (x->dtype == PRISM_DTYPE_F32 && out->dtype == PRISM_DTYPE_F32) return m_unary(ctx, c);
+#if defined(MUTANT_NARROW_COPY_OVERRUN)
+  if (x->dtype == out->dtype && prism_sdk_dtype_size(x->dtype) == 1 && prism_sdk_desc_is_contiguous(x) &&
+      prism_sdk_desc_is_contiguous(out)) {
+    /* "vectorised": whole 4-byte words, the tail rounded up */
+    memcpy((char*)out->buffer + out->byte_offset, (const char*)x->buffer + x->byte_offset,
+           (size_t)((n + 3) & ~(int64_t)3));
+    return NULL;
+  }
+#endif
+  for (i = 0; i < n; ++i) {
+    const char* p = m_ptr(x, i);
+    if (x->dtype == PRISM_DTYPE_F32)
+      m_store(out, i, 1, (double)*(const float*)p, 0);
+    else
+      m_store(out, i, 0, 0.0,
+              x->dtype == PRISM_DTYPE_U8 ? (int64_t) * (const uint8_t*)p : *(const int64_t*)p);
+  }
+  return NULL;
+}
+
+/* i64 div with rounding_mode 1 (floor) or 2 (trunc) (docs/ops.md, Integer division). */
+static prism_plugin_error* m_div_i64(void* ctx, const prism_kernel_call* c) {
+  const int64_t mode = prism_sdk_attr_int(c, "rounding_mode", 0);
+  const prism_tensor_desc* out = &c->outputs[0];
+  int64_t i, n = prism_sdk_desc_numel(out);
+  (void)ctx;
+  if (mode != 1 && mode != 2)
+    return prism_sdk_error(g_host, PRISM_ERROR_INVALID_ARGUMENT,
+                           "mutant: div of int64 needs rounding_mode 1 or 2, got %d", (int)mode);
+  for (i = 0; i < n; ++i)
+    if (*(const int64_t*)m_ptr(&c->inputs[1], i) == 0)
+      return g_host->error_create(PRISM_ERROR_INVALID_ARGUMENT, "mutant: integer division by zero");
+  for (i = 0; i < n; ++i) {
+    const int64_t a = *(const int64_t*)m_ptr(&c->inputs[0], i), b = *(const int64_t*)m_ptr(&c->inputs[1], i);
+    int64_t q;
+#if defined(MUTANT_I64_DIV_DOUBLE)
+    {
+      const double r = (double)a / (double)b;
+      q = m_float_to_i64(mode == 1 ? floor(r) : trunc(r));
+    }
+#else
+    if (b == -1) {
+      q = (int64_t)(0u - (uint64_t)a); /* INT64_MIN / -1 wraps to INT64_MIN */
+    } else {
+      q = a / b;
+      if (mode == 1 && a % b != 0 && ((a < 0) != (b < 0))) --q;
+    }
+#endif
+    *(int64_t*)m_ptr(out, i) = q;
+  }
+  return NULL;
+}
+
 #define F32 PRISM_DTYPE_BIT(PRISM_DTYPE_F32)
+#define U8 PRISM_DTYPE_BIT(PRISM_DTYPE_U8)
+#define I64 PRISM_DTYPE_BIT(PRISM_DTYPE_I64)
 static const prism_kernel_def g_kernels[] = {
-    {sizeof(prism_kernel_def), "fill", F32, NULL, m_fill},
-    {sizeof(prism_kernel_def), "copy", F32, NULL, m_unary},
+    {sizeof(prism_kernel_def), "fill", F32 | U8 | I64, NULL, m_fill_any},
+    {sizeof(prism_kernel_def), "copy", F32 | U8 | I64, NULL, m_copy},
     {sizeof(prism_kernel_def), "neg", F32, NULL, m_unary},
     {sizeof(prism_kernel_def), "add", F32, NULL, m_binary},
     {sizeof(prism_kernel_def), "sub", F32, NULL, m_binary},
     {sizeof(prism_kernel_def), "mul", F32, NULL, m_binary},
     {sizeof(prism_kernel_def), "sum", F32, NULL, m_reduce},
     {sizeof(prism_kernel_def), "amax", F32, NULL, m_reduce},
+    {sizeof(prism_kernel_def), "div", I64, NULL, m_div_i64},
 };
 
 static const prism_plugin_table g_table = {
