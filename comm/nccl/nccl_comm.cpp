@@ -110,11 +110,11 @@ struct Engine {
   decltype(&ncclRecv) Recv = nullptr;
 };
 
+// *out = the symbol `name`, or nullptr and its name appended to *missing.
 template <typename F>
-bool bind(void* h, const char* name, F* out, std::string* missing) {
+void bind(void* h, const char* name, F* out, std::string* missing) {
   *out = reinterpret_cast<F>(::dlsym(h, name));
   if (*out == nullptr) *missing += (missing->empty() ? "" : ", ") + std::string(name);
-  return *out != nullptr;
 }
 
 // Loads the library; false and *why on failure.
@@ -297,11 +297,12 @@ prism_plugin_error* locate(Comm* c, const std::string& what, const void* p, bool
   *on_device = a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged;
   device = a.device;
 #endif
-  if (*on_device && device != c->device)
+  if (*on_device && device != c->device) {
     return make_error(PRISM_ERROR_INVALID_ARGUMENT,
                       what + ": the buffer is on " + gpu::kPluginName + ":" + std::to_string(device) +
                           " but this rank's communicator uses " + gpu::kPluginName + ":" +
                           std::to_string(c->device) + " (device = local rank mod device count)");
+  }
   return nullptr;
 }
 
@@ -606,10 +607,11 @@ prism_plugin_error* nc_comm_create(void* ctx, const prism_comm_config* cfg, pris
   auto* x = static_cast<Ctx*>(ctx);
   if (!x->usable) return make_error(PRISM_ERROR_UNAVAILABLE, "cannot run here: " + x->reason);
   if (cfg == nullptr || cfg->master_addr == nullptr || cfg->rank < 0 || cfg->world_size < 1 ||
-      cfg->rank >= cfg->world_size || cfg->timeout_ms <= 0)
+      cfg->rank >= cfg->world_size || cfg->timeout_ms <= 0) {
     return make_error(
         PRISM_ERROR_INVALID_ARGUMENT,
         "needs a rank in [0, world size), a world size, a master address and a positive timeout");
+  }
   std::unique_ptr<Comm, void (*)(Comm*)> c(new Comm(), free_comm);
   c->ctx = x;
   c->rank = cfg->rank;
@@ -635,11 +637,12 @@ prism_plugin_error* nc_comm_create(void* ctx, const prism_comm_config* cfg, pris
       c->store->set("nccl/id", std::vector<char>(p, p + sizeof(id)));
     } else {
       std::vector<char> v = c->store->get("nccl/id");
-      if (v.size() != sizeof(id))
+      if (v.size() != sizeof(id)) {
         return make_error(PRISM_ERROR_INVALID_ARGUMENT,
                           what + ": the master published a " + std::to_string(v.size()) +
                               "-byte id, not an ncclUniqueId (" + std::to_string(sizeof(id)) +
                               " bytes): is rank 0 running another communicator plugin?");
+      }
       std::memcpy(&id, v.data(), sizeof(id));
     }
   } catch (const std::exception& e) {
