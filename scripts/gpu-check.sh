@@ -7,13 +7,17 @@
 #
 # --build (a development machine with scripts/install-deps.sh run and the CUDA toolkit in /usr/local/cuda):
 #   builds libprism, the CPU plugin and the CUDA plugin (sm_90 only), prism, prism-conformance, the training
-#   example and bench_gpu (bench/gpu/bench_gpu.cu, nvcc), and packs them with every non-system library they
-#   load (oneDNN, libstdc++, libgomp, ...) and a slice of Fashion-MNIST into one tar.gz of at most 60 MiB.
+#   example and bench_gpu (bench/gpu/bench_gpu.cu, nvcc), the NCCL communicator plugin and prism-comm-check
+#   (where nccl.h exists), and packs them with every non-system library they load (oneDNN, libstdc++,
+#   libgomp, ...) and a slice of Fashion-MNIST into one tar.gz of at most 60 MiB.
 # --run (the GPU machine; needs only the NVIDIA driver, plus cuBLAS from a CUDA toolkit if present):
 #   prism info, prism-conformance in every mode on cuda:0, bench_gpu, the copy/compute overlap of user
 #   streams (bench_stream_overlap, >= 70 % of the copy time hidden), a short MLP training run on cuda:0,
-#   each under a time limit (about 5 minutes in all), and writes one summary file (default:
-#   ./gpu-check-summary.txt). Without a GPU it stops at once, exit status 3, saying what is missing.
+#   the NCCL collectives (prism-comm-check, N = 1 on cuda:0, and N = 2 where NCCL allows), each under a
+#   time limit (about 6 minutes in all), and writes one summary file (default: ./gpu-check-summary.txt).
+#   libnccl.so.2 is not bundled (about 190 MiB compressed): the NCCL stages use the machine's (ldconfig,
+#   /usr/local/cuda*, $NCCL_HOME/lib, a pip nvidia-nccl wheel) and say "skipped" without one.
+#   Without a GPU it stops at once, exit status 3, saying what is missing.
 # Exit status: 0 every stage passed; 1 a stage failed; 2 usage; 3 no NVIDIA GPU or driver.
 set -euo pipefail
 
@@ -58,6 +62,13 @@ build_bundle() {
     -DCMAKE_CUDA_COMPILER="$nvcc" -DPRISM_BUILD_TESTS=OFF -DPRISM_BUILD_BENCH=OFF -DPRISM_BUILD_EXAMPLES=ON
   cmake --build "$build/cmake" -j "$JOBS" --target prism prism-cpu prism-cuda prism_cli prism-conformance \
     example_cpp_train_fashion_mnist
+  local nccl=0
+  if cmake --build "$build/cmake" --target help | grep -q 'prism-comm-nccl'; then
+    cmake --build "$build/cmake" -j "$JOBS" --target prism-comm-nccl
+    nccl=1
+  else
+    printf 'gpu-check: the NCCL communicator plugin is not built (nccl.h not found): no NCCL stages\n'
+  fi
   rm -rf "$build/bundle"
   mkdir -p "$stage/bin" "$stage/lib" "$stage/data"
   # bench_gpu: one nvcc unit linked against libprism, CUDA runtime static
@@ -72,6 +83,13 @@ build_bundle() {
   cp "$build/cmake/lib/libprism-cpu.so" "$build/cmake/lib/libprism-cuda.so" "$stage/lib/"
   cp "$build/cmake/bin/prism" "$build/cmake/bin/prism-conformance" "$stage/bin/"
   cp "$build/cmake/bin/examples/cpp/train_fashion_mnist" "$stage/bin/"
+  if ((nccl)); then
+    # prism-comm-check (tests/dist/comm_check.cpp): one C++ unit over libprism, built here as tests are off
+    # shellcheck disable=SC2016  # $ORIGIN is for the linker
+    "${CXX:-c++}" -O2 -std=c++17 -I"$ROOT/api" "$ROOT/tests/dist/comm_check.cpp" -o "$stage/bin/prism-comm-check" \
+      -L"$build/cmake/lib" -lprism -Wl,-rpath,'$ORIGIN/../lib'
+    cp "$build/cmake/lib/libprism-comm-nccl.so" "$stage/lib/"
+  fi
   local f lib path
   for f in "$stage"/bin/* "$stage"/lib/libprism*.so; do
     while read -r lib path; do
@@ -112,6 +130,62 @@ PY
 # ---------------------------------------------------------------------------
 # --run
 # ---------------------------------------------------------------------------
+
+# Note [NCCL stages]
+# prism-comm-check over the NCCL plugin: N = 1 with every tensor on cuda:0
+# (device-native collectives) and with host tensors (staged through the
+# plugin's device scratch), then N = 2. NCCL refuses two ranks of one
+# communicator on one GPU ("Duplicate GPU detected"), so on a one-GPU machine
+# N = 2 is reported as skipped with NCCL's message; with two GPUs each rank
+# takes its own (device = local rank).
+find_nccl_dir() {
+  local d
+  d=$(ldconfig -p 2>/dev/null | awk '/libnccl\.so\.2 / { print $NF; exit }')
+  if [[ -n "$d" ]]; then
+    dirname "$d"
+    return 0
+  fi
+  for d in ${NCCL_HOME:+"$NCCL_HOME/lib"} /usr/local/cuda*/lib64 /usr/local/cuda*/lib /usr/lib/x86_64-linux-gnu \
+    /usr/local/lib/python3*/dist-packages/nvidia/nccl/lib /usr/local/lib/python3*/site-packages/nvidia/nccl/lib; do
+    [[ -e "$d/libnccl.so.2" ]] && { printf '%s\n' "$d"; return 0; }
+  done
+  return 1
+}
+
+nccl_stages() {
+  local dir=$1 ndir ngpu out
+  if [[ ! -e "$dir/lib/libprism-comm-nccl.so" ]]; then
+    printf '\n==== NCCL collectives ====\nskipped: the bundle has no NCCL plugin (nccl.h was not found at --build)\n' |
+      tee -a "$summary"
+    return 0
+  fi
+  if ! ndir=$(find_nccl_dir); then
+    # shellcheck disable=SC2016  # $NCCL_HOME is named, not expanded
+    printf '\n==== NCCL collectives ====\nskipped: libnccl.so.2 not found on this machine (ldconfig, /usr/local/cuda*, $NCCL_HOME/lib, pip nvidia-nccl); it is not bundled\n' |
+      tee -a "$summary"
+    return 0
+  fi
+  export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$ndir"
+  FILTER='nccl|comm' stage "prism info (comm plugins)" 30 "$dir/bin/prism" info
+  FILTER='rank 0 of|FAIL|error' stage "NCCL collectives, N = 1, tensors on cuda:0" 120 \
+    "$dir/bin/prism" run -n 1 --master-port 29710 "$dir/bin/prism-comm-check" --backend nccl --on cuda:0
+  FILTER='rank 0 of|FAIL|error' stage "NCCL collectives, N = 1, host tensors" 90 \
+    "$dir/bin/prism" run -n 1 --master-port 29711 "$dir/bin/prism-comm-check" --backend nccl
+  ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ' || true)
+  printf '\n==== NCCL collectives, N = 2, tensors on cuda (%s GPU(s)) ====\n' "${ngpu:-?}" | tee -a "$summary"
+  local rc=0 t0=$SECONDS
+  out=$(timeout --kill-after=10 150 "$dir/bin/prism" run -n 2 --master-port 29712 "$dir/bin/prism-comm-check" \
+    --backend nccl --on cuda:local 2>&1) || rc=$?
+  printf '%s\n' "$out" >>"$summary.log"
+  if ((rc != 0)) && grep -q 'Duplicate GPU' <<<"$out"; then
+    printf 'skipped: NCCL refuses two ranks on one GPU: %s\n' "$(grep -m1 -o 'Duplicate GPU[^)]*' <<<"$out")" |
+      tee -a "$summary"
+  else
+    grep -E 'rank 0 of|FAIL|error' <<<"$out" | tee -a "$summary" || true
+    printf -- '-> NCCL N = 2: exit %d, %ds (limit 150s)\n' "$rc" $((SECONDS - t0)) | tee -a "$summary"
+    ((rc == 0)) || failed=$((failed + 1))
+  fi
+}
 
 run_bundle() {
   local bundle=$1 summary=${2:-$PWD/gpu-check-summary.txt} dir
@@ -167,6 +241,7 @@ run_bundle() {
     --device cuda:0 --chunks 8 --chunk-mib 64 --passes 4 --reps 3 --min-hidden 0.7
   FILTER='epoch|accuracy|step|cuda|error' stage "training (MLP, cuda:0)" 60 \
     "$dir/bin/train_fashion_mnist" --device cuda:0 --model mlp --quick --data "$dir/data"
+  nccl_stages "$dir"
   rm -f "$summary.out"
   printf '\ngpu-check: %d stage(s) failed; summary %s (full output %s.log)\n' "$failed" "$summary" "$summary" |
     tee -a "$summary"

@@ -1,4 +1,4 @@
-/* comm.h — the Prism communicator ABI v1.0: what a collectives engine plugin (libprism-comm-<name>.so)
+/* comm.h — the Prism communicator ABI v1.1: what a collectives engine plugin (libprism-comm-<name>.so)
  * exports. */
 #ifndef PRISM_API_PRISM_COMM_H_
 #define PRISM_API_PRISM_COMM_H_
@@ -17,15 +17,16 @@
  *   the documented default. Major = breaking layout change, minor = appended
  *   fields. The core refuses a plugin whose major differs from its own, with a
  *   message naming both versions.
- * - Buffers are host memory, contiguous, owned by the core and borrowed for
- *   the call. The core stages tensors of devices without HOST_MEMORY through
- *   host memory and copies non-contiguous tensors into a contiguous buffer
- *   first, so a plugin only sees flat arrays. native_device_type is the
- *   place for an engine that runs collectives on a device's own buffers
- *   (NCCL for "cuda", RCCL for "rocm"): such a plugin names that device
- *   type. In this version the core still stages every tensor through host
- *   memory whatever the field says; passing device buffer handles to such
- *   a plugin is the planned use (it needs no layout change).
+ * - Buffers are contiguous, owned by the core and borrowed for the call.
+ *   The core copies non-contiguous tensors into a contiguous buffer first,
+ *   so a plugin only sees flat arrays. They are host memory, except for a
+ *   plugin that names a native_device_type (NCCL for "cuda", RCCL for
+ *   "rocm") and reports ABI 1.1 or newer: it is given tensors of that
+ *   device type in place, as (char*)buffer handle + byte offset (a device
+ *   pointer for the GPU plugins), after the core synchronized that device.
+ *   Such a plugin still gets host pointers for everything else (host
+ *   tensors, the core's own debug checks) and tells the two apart itself.
+ *   Plugins reporting ABI 1.0 always get host memory.
  * - Every collective call blocks until it is complete on this rank or has
  *   failed, and fails (never hangs) once timeout_ms has passed: the engine's
  *   own timeout where it has one. The core runs calls on one worker thread per
@@ -46,7 +47,7 @@ extern "C" {
 #endif
 
 #define PRISM_COMM_ABI_MAJOR 1
-#define PRISM_COMM_ABI_MINOR 0
+#define PRISM_COMM_ABI_MINOR 1
 
 /* A communicator: one group of ranks. Created and owned by the plugin. */
 typedef struct prism_comm_s* prism_comm_t;
@@ -78,9 +79,9 @@ typedef struct prism_comm_table {
   uint32_t abi_minor;
   const char* name;    /* engine name, e.g. "gloo"; static storage */
   const char* version; /* free-form; static storage */
-  /* Device type whose buffers the collectives could take directly (e.g.
-   * "cuda"), or NULL: host memory only. Static storage. Not yet used by the
-   * core (see Note [Communicator ABI rules]). */
+  /* Device type whose buffers the collectives take directly (e.g. "cuda"),
+   * or NULL: host memory only. Static storage. Honoured from ABI 1.1 (see
+   * Note [Communicator ABI rules]). */
   const char* native_device_type;
 
   /* --- lifecycle (required) ----------------------------------------------- */

@@ -1,5 +1,5 @@
-// tcp_store.hpp — Prism's TCP rendezvous store for Gloo: rank 0 serves keys on MASTER_ADDR:PORT, every rank
-// is a client.
+// tcp_store.hpp — Prism's TCP rendezvous store (Gloo, NCCL/RCCL plugins): rank 0 serves keys on
+// MASTER_ADDR:PORT, every rank is a client.
 #pragma once
 
 #include <atomic>
@@ -12,9 +12,29 @@
 #include <thread>
 #include <vector>
 
+#ifdef PRISM_TCP_STORE_GLOO
 #include <gloo/rendezvous/store.h>
+#endif
 
 namespace prism::gloo_comm {
+
+// Note [One store source for every engine]
+// The Gloo plugin hands this store to Gloo's rendezvous, so there it is a
+// gloo::rendezvous::Store (built with PRISM_TCP_STORE_GLOO). The NCCL and
+// RCCL plugins compile the same source to publish ncclUniqueId and need no
+// Gloo: there the base is the StoreBase below, with the same virtuals.
+#ifdef PRISM_TCP_STORE_GLOO
+using StoreBase = ::gloo::rendezvous::Store;
+#else
+class StoreBase {
+ public:
+  virtual ~StoreBase() = default;
+  virtual void set(const std::string& key, const std::vector<char>& data) = 0;
+  virtual std::vector<char> get(const std::string& key) = 0;
+  virtual void wait(const std::vector<std::string>& keys) = 0;
+  virtual void wait(const std::vector<std::string>& keys, const std::chrono::milliseconds& timeout) = 0;
+};
+#endif
 
 // Note [TCP rendezvous store]
 // Debian's Gloo (2022 snapshot) has a file store (needs a shared file
@@ -47,7 +67,7 @@ class TcpStoreServer {
   std::thread accept_thread_;
 };
 
-class TcpStore : public ::gloo::rendezvous::Store {
+class TcpStore : public StoreBase {
  public:
   // Connects to the master, retrying until timeout; sends HELLO. Throws
   // std::runtime_error with the cause (unreachable, wrong world size).

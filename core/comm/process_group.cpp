@@ -8,6 +8,7 @@
 #include <cstring>
 #include <utility>
 
+#include "core/dispatch/ops.hpp"
 #include "core/tensor/dtype.hpp"
 
 namespace prism::dist {
@@ -60,11 +61,13 @@ int32_t plugin_op(Reduce op) {
   return op == Reduce::Avg ? PRISM_COMM_SUM : static_cast<int32_t>(op);
 }
 
-// A host view of a tensor's elements for the plugin (Note [Process groups]).
+// A host view of a tensor's elements for the plugin (Note [Process groups]),
+// or a device view for a device-native plugin (Note [Device-native collectives]).
 struct Staged {
-  Tensor user;     // the caller's tensor
-  Tensor host;     // contiguous host tensor the plugin reads/writes (== user when used in place)
-  bool copy_back;  // host != user
+  Tensor user;          // the caller's tensor
+  Tensor host;          // contiguous tensor the plugin reads/writes (== user when used in place)
+  bool copy_back;       // host != user
+  bool native = false;  // `host` is on the user's (non-host) device, ptr is a device pointer
   char* ptr = nullptr;
   uint64_t count = 0;
 };
@@ -73,11 +76,50 @@ char* host_data(const Tensor& t) {
   return static_cast<char*>(t->storage->buffer) + t->offset * static_cast<int64_t>(t->element_size());
 }
 
+// Note [Device-native collectives]
+// A communicator plugin that names a native_device_type (NCCL: "cuda", RCCL:
+// "rocm") is given tensors of that device type where they are: the pointer
+// is the device buffer handle plus the byte offset, which for the GPU
+// plugins is a device pointer (Note [GPU copies]). The device is
+// synchronized when the work is issued, so the kernels that wrote the
+// tensor have finished before the engine's own stream reads it; the plugin
+// returns only once the collective completed, so work issued after wait()
+// sees the result. A non-contiguous tensor is copied into a contiguous one
+// on the same device (and back at wait()). Host tensors, other devices and
+// the integer average (whose truncating division runs on the host) keep the
+// host staging of Note [Process groups]; a float average divides on the
+// device at wait(). Plugins of communicator ABI 1.0 always get host memory.
+bool native_for(const CommPlugin* p, const Tensor& t) {
+  const char* type = p->table->native_device_type;
+  return type != nullptr && p->abi_minor >= 1 && !t->device()->host_memory() &&
+         t->device()->plugin->device_type == type;
+}
+
+void sync_device(Device* d) {
+  Plugin* pl = d->plugin;
+  PRISM_PLUGIN_CHECK(pl->table->synchronize(pl->ctx, d->index, nullptr), *pl, "synchronize ", d->name);
+}
+
 // `read`: the plugin reads the tensor (copy its values into the staging buffer).
-Staged stage(const Tensor& t, bool read) {
+// `native`: pass the device's memory itself (native_for said so).
+Staged stage(const Tensor& t, bool read, bool native = false) {
   Staged s;
   s.user = t;
   s.count = static_cast<uint64_t>(t->numel());
+  if (native) {
+    s.native = true;
+    if (t->is_contiguous()) {
+      s.host = t;
+      s.copy_back = false;
+    } else {
+      s.host = read ? contiguous(t) : empty(t->sizes, t->dtype, t->device());
+      s.copy_back = true;
+    }
+    sync_device(t->device());
+    s.ptr = static_cast<char*>(s.host->storage->buffer) +
+            s.host->offset * static_cast<int64_t>(s.host->element_size());
+    return s;
+  }
   if (t->device()->host_memory() && t->is_contiguous()) {
     s.host = t;
     s.copy_back = false;
@@ -99,6 +141,18 @@ std::function<void()> copy_back(const Staged& s) {
   if (!s.copy_back) return {};
   Tensor user = s.user, host = s.host;
   return [user, host] { copy_(user, host); };
+}
+
+// copy_back, after the average's division on the device for a device-native
+// float average (Note [Device-native collectives]).
+std::function<void()> finish_avg(const Staged& s, Reduce op, int32_t n) {
+  if (!s.native || op != Reduce::Avg) return copy_back(s);
+  Tensor user = s.user, staged = s.host;
+  bool back = s.copy_back;
+  return [user, staged, back, n] {
+    binary_("div", staged, scalar_like(static_cast<double>(n), staged));
+    if (back) copy_(user, staged);
+  };
 }
 
 // Divides `count` elements at p by n (the AVG operator's second half).
@@ -273,7 +327,8 @@ WorkPtr ProcessGroup::all_reduce(const Tensor& t, Reduce op) {
   check_reduce(op, "all_reduce");
   PRISM_CHECK(!(op == Reduce::Avg && t->dtype == PRISM_DTYPE_BOOL), TYPE,
               "all_reduce: the avg operator does not take bool tensors (", describe(t), ")");
-  Staged s = stage(t, true);
+  const bool native = native_for(plugin_, t) && (op != Reduce::Avg || is_float(t->dtype));
+  Staged s = stage(t, true, native);
   std::string what = detail::str_cat("all_reduce(", reduce_name(op), ", ", describe(t), ")");
   CommPlugin* p = plugin_;
   prism_comm_t comm = comm_;
@@ -288,16 +343,16 @@ WorkPtr ProcessGroup::all_reduce(const Tensor& t, Reduce op) {
           return e;
         prism_plugin_error* e =
             p->table->all_reduce(p->ctx, comm, s.ptr, s.count, dt, plugin_op(op), timeout);
-        if (e == nullptr && op == Reduce::Avg) divide(s.ptr, s.count, dt, n);
+        if (e == nullptr && op == Reduce::Avg && !s.native) divide(s.ptr, s.count, dt, n);
         return e;
       },
-      copy_back(s));
+      finish_avg(s, op, n));
 }
 
 WorkPtr ProcessGroup::broadcast(const Tensor& t, int32_t root) {
   PRISM_CHECK(root >= 0 && root < size_, INVALID_ARGUMENT, "broadcast: root ", root,
               " is not a rank of the group (size ", size_, ")");
-  Staged s = stage(t, root == rank_);
+  Staged s = stage(t, root == rank_, native_for(plugin_, t));
   std::string what = detail::str_cat("broadcast(root ", root, ", ", describe(t), ")");
   CommPlugin* p = plugin_;
   prism_comm_t comm = comm_;
@@ -318,8 +373,8 @@ WorkPtr ProcessGroup::all_gather(const Tensor& out, const Tensor& in) {
   PRISM_CHECK(out->numel() == in->numel() * size_, INVALID_ARGUMENT, "all_gather: output ", describe(out),
               " has ", out->numel(), " elements; expected world size ", size_, " x input ", describe(in),
               " = ", in->numel() * size_);
-  Staged si = stage(in, true);
-  Staged so = stage(out, false);
+  Staged si = stage(in, true, native_for(plugin_, in));
+  Staged so = stage(out, false, native_for(plugin_, out));
   std::string what = detail::str_cat("all_gather(", describe(in), ")");
   CommPlugin* p = plugin_;
   prism_comm_t comm = comm_;
@@ -343,8 +398,9 @@ WorkPtr ProcessGroup::reduce_scatter(const Tensor& out, const Tensor& in, Reduce
               " = ", out->numel() * size_);
   PRISM_CHECK(!(op == Reduce::Avg && in->dtype == PRISM_DTYPE_BOOL), TYPE,
               "reduce_scatter: the avg operator does not take bool tensors");
-  Staged si = stage(in, true);
-  Staged so = stage(out, false);
+  const bool native_ok = op != Reduce::Avg || is_float(in->dtype);
+  Staged si = stage(in, true, native_ok && native_for(plugin_, in));
+  Staged so = stage(out, false, native_ok && native_for(plugin_, out));
   std::string what = detail::str_cat("reduce_scatter(", reduce_name(op), ", ", describe(in), ")");
   CommPlugin* p = plugin_;
   prism_comm_t comm = comm_;
@@ -359,10 +415,10 @@ WorkPtr ProcessGroup::reduce_scatter(const Tensor& out, const Tensor& in, Reduce
           return e;
         prism_plugin_error* e =
             p->table->reduce_scatter(p->ctx, comm, si.ptr, so.ptr, so.count, dt, plugin_op(op), timeout);
-        if (e == nullptr && op == Reduce::Avg) divide(so.ptr, so.count, dt, n);
+        if (e == nullptr && op == Reduce::Avg && !so.native) divide(so.ptr, so.count, dt, n);
         return e;
       },
-      copy_back(so));
+      finish_avg(so, op, n));
 }
 
 WorkPtr ProcessGroup::barrier() {
@@ -381,7 +437,7 @@ WorkPtr ProcessGroup::send(const Tensor& t, int32_t dst, int32_t tag) {
   PRISM_CHECK(dst >= 0 && dst < size_ && dst != rank_, INVALID_ARGUMENT, "send: destination rank ", dst,
               " is not another rank of the group (rank ", rank_, " of ", size_, ")");
   PRISM_CHECK(tag >= 0, INVALID_ARGUMENT, "send: tag ", tag, " is negative");
-  Staged s = stage(t, true);
+  Staged s = stage(t, true, native_for(plugin_, t));
   uint64_t bytes = s.count * t->element_size();
   CommPlugin* p = plugin_;
   prism_comm_t comm = comm_;
@@ -394,7 +450,7 @@ WorkPtr ProcessGroup::recv(const Tensor& t, int32_t src, int32_t tag) {
   PRISM_CHECK(src >= 0 && src < size_ && src != rank_, INVALID_ARGUMENT, "recv: source rank ", src,
               " is not another rank of the group (rank ", rank_, " of ", size_, ")");
   PRISM_CHECK(tag >= 0, INVALID_ARGUMENT, "recv: tag ", tag, " is negative");
-  Staged s = stage(t, false);
+  Staged s = stage(t, false, native_for(plugin_, t));
   uint64_t bytes = s.count * t->element_size();
   CommPlugin* p = plugin_;
   prism_comm_t comm = comm_;

@@ -1,9 +1,14 @@
 // comm_check.cpp — prism-comm-check: every collective × dtype × size × layout (and sub-groups) against a host
 // reference, run under `prism run -n N`.
 //
-// Usage: prism run -n N prism-comm-check [--backend gloo|mpi] [--big] [--device DEV]
+// Usage: prism run -n N prism-comm-check [--backend gloo|mpi|nccl|rccl] [--big] [--device DEV] [--on DEV]
+//                                         [--smoke]
 //   --big      adds a size of at least 16 MiB per dtype
 //   --device   also checks tensors on DEV (e.g. "emu": staged through host memory)
+//   --on       runs every check on tensors of DEV (e.g. "cuda:0" with nccl: device-native collectives;
+//              "cuda:local": index = this rank's local rank)
+//   --smoke    one all_reduce and a barrier only (does the backend work at all)
+// With nccl/rccl, reductions on int16 must be refused (the engine has no 16-bit integer type).
 // Modes for the fault tests (tests/dist/CMakeLists.txt):
 //   --die-rank R    rank R exits (SIGKILL itself) just before a large all_reduce
 //   --expect-error  this run must end in a dist error (printed); exit 0 if it did
@@ -30,6 +35,7 @@ using prism::Tensor;
 namespace {
 
 int g_rank = 0, g_size = 1, g_failures = 0, g_checks = 0;
+bool g_no_int16_reductions = false;  // nccl, rccl
 
 const Dtype kDtypes[] = {prism::kBool,  prism::kUInt8,   prism::kInt8,     prism::kInt16,   prism::kInt32,
                          prism::kInt64, prism::kFloat16, prism::kBFloat16, prism::kFloat32, prism::kFloat64};
@@ -93,6 +99,19 @@ bool same(const std::vector<double>& got, const std::vector<double>& want, doubl
                std::to_string(want[i]);
       return false;
     }
+  }
+  return true;
+}
+
+// The engine refuses reductions of this dtype: the call must fail naming it.
+template <typename F>
+bool refused_reduction(Dtype d, const std::string& what, F&& call) {
+  if (!(g_no_int16_reductions && d == prism::kInt16)) return false;
+  try {
+    call();
+    expect(false, what + ": expected a refusal (no 16-bit integer type in the engine), got success");
+  } catch (const prism::Error& e) {
+    expect(std::strstr(e.what(), "int16") != nullptr, what + ": refusal does not name int16: " + e.what());
   }
   return true;
 }
@@ -196,6 +215,9 @@ void check_group(const dist::ProcessGroup& g, const std::vector<int>& members, D
     }
     Tensor base;
     Tensor t = strided_in ? strided(mine, d, device, &base) : make(mine, d, device);
+    if (refused_reduction(d, std::string("all_reduce ") + op_name(op) + " " + tag,
+                          [&] { dist::all_reduce(t, op, g); }))
+      continue;
     dist::all_reduce(t, op, g);
     expect(same(host(t), want, tol, &where),
            std::string("all_reduce ") + op_name(op) + " " + tag + ": " + where);
@@ -248,12 +270,15 @@ void check_group(const dist::ProcessGroup& g, const std::vector<int>& members, D
     Tensor base;
     Tensor in = strided_in ? strided(mine, d, device, &base) : make(mine, d, device);
     Tensor out = make(std::vector<double>(static_cast<size_t>(n_el), 0), d, device);
+    if (refused_reduction(d, "reduce_scatter " + tag,
+                          [&] { dist::reduce_scatter(out, in, dist::ReduceOp::Sum, g); }))
+      return;
     dist::reduce_scatter(out, in, dist::ReduceOp::Sum, g);
     expect(same(host(out), want, tol, &where), "reduce_scatter " + tag + ": " + where);
   }
 }
 
-void check_p2p(Dtype d, int64_t n_el) {
+void check_p2p(Dtype d, int64_t n_el, const std::string& device) {
   if (g_size < 2) return;
   int next = (g_rank + 1) % g_size, prev = (g_rank + g_size - 1) % g_size;
   std::vector<double> mine(static_cast<size_t>(n_el)), want(static_cast<size_t>(n_el));
@@ -261,7 +286,7 @@ void check_p2p(Dtype d, int64_t n_el) {
     mine[static_cast<size_t>(i)] = value(g_rank, i, d, 8);
     want[static_cast<size_t>(i)] = value(prev, i, d, 8);
   }
-  Tensor out = make(mine, d, ""), in = make(std::vector<double>(mine.size(), 0), d, "");
+  Tensor out = make(mine, d, device), in = make(std::vector<double>(mine.size(), 0), d, device);
   // Even ranks send first, odd ranks receive first: no cycle of blocked sends.
   if (g_rank % 2 == 0) {
     dist::send(out, next, 3);
@@ -275,11 +300,12 @@ void check_p2p(Dtype d, int64_t n_el) {
          std::string("send/recv ") + name_of(d) + "[" + std::to_string(n_el) + "]: " + where);
 }
 
-void check_async() {
+void check_async(const std::string& device) {
   std::vector<Tensor> ts;
   std::vector<dist::Work> ws;
   for (int k = 0; k < 4; ++k) {
-    ts.push_back(prism::full({1000}, static_cast<double>(g_rank + k), prism::kFloat32));
+    Tensor t = prism::full({1000}, static_cast<double>(g_rank + k), prism::kFloat32);
+    ts.push_back(device.empty() ? t : t.to(prism::Device(device)));
     ws.push_back(dist::all_reduce(ts.back(), dist::ReduceOp::Sum, dist::ProcessGroup(), true));
   }
   for (int k = 0; k < 4; ++k) {
@@ -328,14 +354,46 @@ int run_fault_modes(int argc, char** argv) {
 
 }  // namespace
 
+// --smoke: one all_reduce and a barrier.
+int run_smoke() {
+  try {
+    Tensor t = prism::full({16}, static_cast<double>(g_rank + 1), prism::kFloat32);
+    dist::all_reduce(t);
+    dist::barrier();
+    std::string where;
+    expect(same(host(t), std::vector<double>(16, g_size * (g_size + 1) / 2.0), 0, &where),
+           "smoke all_reduce: " + where);
+  } catch (const prism::Error& e) {
+    std::fprintf(stderr, "FAIL rank %d: error: %s\n", g_rank, e.what());
+    ++g_failures;
+  }
+  std::printf("rank %d of %d: %d checks, %d failures\n", g_rank, g_size, g_checks, g_failures);
+  std::fflush(stdout);
+  if (g_failures > 0) std::_Exit(1);
+  dist::destroy_process_group();
+  return 0;
+}
+
 int main(int argc, char** argv) {
-  std::string backend, device;
-  bool big = false;
+  std::string backend, device, on;
+  bool big = false, smoke = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--backend") == 0 && i + 1 < argc) backend = argv[++i];
     if (std::strcmp(argv[i], "--big") == 0) big = true;
     if (std::strcmp(argv[i], "--device") == 0 && i + 1 < argc) device = argv[++i];
+    if (std::strcmp(argv[i], "--on") == 0 && i + 1 < argc) on = argv[++i];
+    if (std::strcmp(argv[i], "--smoke") == 0) smoke = true;
   }
+  // "--on cuda:local": this rank's own device (index = PRISM_LOCAL_RANK), as the NCCL plugin picks it.
+  const std::string local_suffix = ":local";
+  if (on.size() > local_suffix.size() &&
+      on.compare(on.size() - local_suffix.size(), local_suffix.size(), local_suffix) == 0) {
+    const char* lr = std::getenv("PRISM_LOCAL_RANK");
+    on = on.substr(0, on.size() - local_suffix.size()) + ":" + (lr != nullptr && lr[0] != '\0' ? lr : "0");
+  }
+  const char* env_backend = std::getenv("PRISM_DIST_BACKEND");
+  const std::string engine = !backend.empty() ? backend : env_backend != nullptr ? env_backend : "";
+  g_no_int16_reductions = engine == "nccl" || engine == "rccl";
   try {
     dist::init_process_group(backend);
     g_rank = dist::get_rank();
@@ -344,6 +402,7 @@ int main(int argc, char** argv) {
     std::printf("init error: %s\n", e.what());
     return 3;
   }
+  if (smoke) return run_smoke();
   int fault = run_fault_modes(argc, argv);
   if (fault >= 0) {
     std::fflush(stdout);
@@ -359,10 +418,10 @@ int main(int argc, char** argv) {
             std::max<int64_t>(
                 (16 << 20) / static_cast<int64_t>(prism_dtype_size(static_cast<prism_dtype>(d))), 1) +
             3);
-      for (int64_t n : sizes) check_group(dist::ProcessGroup(), world, d, n, false, "");
-      check_group(dist::ProcessGroup(), world, d, 1001, true, "");
-      check_p2p(d, 1001);
-      check_p2p(d, 0);
+      for (int64_t n : sizes) check_group(dist::ProcessGroup(), world, d, n, false, on);
+      check_group(dist::ProcessGroup(), world, d, 1001, true, on);
+      check_p2p(d, 1001, on);
+      check_p2p(d, 0, on);
     }
     if (!device.empty()) {
       for (Dtype d : {prism::kFloat32, prism::kInt64}) {
@@ -379,10 +438,10 @@ int main(int argc, char** argv) {
     expect(in_even == (g_rank % 2 == 0), "new_group membership (evens)");
     std::vector<int> ev(evens.begin(), evens.end()), od(odds.begin(), odds.end());
     for (Dtype d : {prism::kFloat32, prism::kInt32, prism::kBFloat16}) {
-      if (in_even) check_group(ge, ev, d, 1001, false, "");
-      if (in_odd) check_group(go, od, d, 1001, true, "");
+      if (in_even) check_group(ge, ev, d, 1001, false, on);
+      if (in_odd) check_group(go, od, d, 1001, true, on);
     }
-    check_async();
+    check_async(on);
     dist::barrier();
   } catch (const prism::Error& e) {
     std::fprintf(stderr, "FAIL rank %d: error: %s\n", g_rank, e.what());
