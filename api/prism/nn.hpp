@@ -323,6 +323,9 @@ class Linear : public Module {
   int64_t in_, out_;
 };
 
+// torch.nn.Conv2d's string padding: Conv2d(in, out, k, 1, nn::Padding::kSame).
+enum class Padding { kValid, kSame };
+
 class Conv2d : public Module {
  public:
   Conv2d(int64_t in_channels, int64_t out_channels, IntList kernel_size, IntList stride = 1,
@@ -349,7 +352,16 @@ class Conv2d : public Module {
       this->bias = &register_parameter("bias", b);
     }
   }
+  // padding "valid" / "same" (stride 1; the odd element of even kernels on the right / bottom).
+  Conv2d(int64_t in_channels, int64_t out_channels, IntList kernel_size, IntList stride, Padding padding,
+         IntList dilation = 1, int64_t groups = 1, bool with_bias = true, Dtype dtype = kFloat32)
+      : Conv2d(in_channels, out_channels, std::move(kernel_size), std::move(stride), 0, std::move(dilation),
+               groups, with_bias, dtype) {
+    mode_ = padding == Padding::kSame ? "same" : "valid";
+  }
   Tensor forward(const Tensor& x) override {
+    if (!mode_.empty())
+      return F::conv2d(x, *weight, bias ? *bias : Tensor(), stride_, mode_, dilation_, groups_);
     return F::conv2d(x, *weight, bias ? *bias : Tensor(), stride_, padding_, dilation_, groups_);
   }
   std::string name() const override { return "Conv2d"; }
@@ -359,6 +371,7 @@ class Conv2d : public Module {
  private:
   IntList stride_, padding_, dilation_;
   int64_t groups_;
+  std::string mode_;  // "same" / "valid" when built with a Padding, else empty (padding_ applies)
 };
 
 class MaxPool2d : public Module {

@@ -65,7 +65,8 @@ def test_clamp_tensor_promotes_and_mixes_numbers(device):
     close(P(x, device).clamp_max(P(torch.tensor([4], dtype=torch.int32), device)), torch.tensor([1, 4, 4]))
     nan = float("nan")
     xn, ln = torch.tensor([1.0, nan, 3.0]), torch.tensor([nan, 0.0, 0.0])
-    close(P(xn, device).clamp(P(ln, device), P(torch.full((3,), 2.0), device)), torch.clamp(xn, ln, torch.full((3,), 2.0)))
+    two = torch.full((3,), 2.0)
+    close(P(xn, device).clamp(P(ln, device), P(two, device)), torch.clamp(xn, ln, two))
     with pytest.raises(prism.Error, match="at least one of 'min' or 'max'"):
         prism._C.op_clamp_tensor(P(x, device), None, None)
     with pytest.raises(prism.Error, match=r"\[3\].*\[2\]|\[2\].*\[3\]"):

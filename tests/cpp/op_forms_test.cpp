@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "prism/nn.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -106,6 +107,13 @@ TEST_P(OpForms, Conv2dSameAndValid) {
   EXPECT_EQ(F::conv2d(x.detach(), w.detach(), Tensor(), 1, "valid").sizes(),
             (std::vector<int64_t>{1, 1, 2, 2}));
   EXPECT_TRUE(throws_with([&] { F::conv2d(x, w, Tensor(), 2, "same"); }, {"strided"}));
+  // The module spelling: same output size for an even kernel with dilation, on the layer's device.
+  prism::nn::Conv2d conv(1, 2, {2, 4}, 1, prism::nn::Padding::kSame, {1, 2});
+  conv.to(dev);
+  EXPECT_EQ(conv.forward(x.detach()).sizes(), (std::vector<int64_t>{1, 2, 3, 3}));
+  prism::nn::Conv2d valid(1, 2, 2, 1, prism::nn::Padding::kValid);
+  valid.to(dev);
+  EXPECT_EQ(valid.forward(x.detach()).sizes(), (std::vector<int64_t>{1, 2, 2, 2}));
 }
 
 TEST_P(OpForms, MmAndDtypeArguments) {
