@@ -109,12 +109,6 @@ bool drain(Device* dev) {
   return true;
 }
 
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
-  return r + "]";
-}
-
 }  // namespace
 
 void note_alloc_slow(uint64_t bytes) {
