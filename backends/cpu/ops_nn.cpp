@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
 #include <limits>
 #include <new>
 #include <unordered_map>
@@ -18,9 +21,9 @@ namespace {
 // ---------------------
 // The core hands every kernel here contiguous (row-major) tensors; the
 // kernels check it and refuse anything else. float32 runs on oneDNN
-// primitives with plain layouts (nchw / oihw / goihw), so no reorder is
-// needed around them; oneDNN's primitive cache makes the per-call primitive
-// creation a hash lookup. float16 / bfloat16 are widened to float32, run
+// primitives built once per shape and thread, with the layouts oneDNN
+// prefers and reorders from and to the plain ones (Note [Cached oneDNN
+// primitives]). float16 / bfloat16 are widened to float32, run
 // through the same primitives (float32 accumulation, as PyTorch does on the
 // CPU) and rounded once. float64 has no oneDNN primitive: direct loops
 // accumulating in float64 (slow, exact: the finite-difference checks use it).
@@ -294,44 +297,192 @@ dnnl::convolution_forward::primitive_desc conv_fwd_pd(const ConvDescs& d, bool w
   return convolution_forward::primitive_desc(desc, engine());
 }
 
-// float32 through oneDNN. Pointers are dense buffers of the shapes in `s`.
-void conv_f32(ConvKind kind, const ConvShape& s, const float* a, const float* b, const float* bias,
-              float* out, float* out_bias) {
+// Note [Cached oneDNN primitives]
+// -------------------------------
+// Building a oneDNN primitive descriptor walks the implementation list on
+// every call (oneDNN caches primitives, not descriptors), which cost more
+// than the small convolutions of a training step themselves. Each thread
+// therefore keeps the primitives it built for a (kind, shape, bias) key,
+// with the layouts oneDNN chose for them: descriptors ask for
+// format_tag::any, so oneDNN picks its blocked layouts (nChw8c, OIhw8i8o on
+// AVX2) where they are faster, and the entry keeps the reorders between the
+// core's plain row-major tensors and those layouts, plus the blocked scratch
+// buffers, allocated once per entry. A plain layout chosen by oneDNN needs
+// no reorder and no scratch. PRISM_CPU_CONV_LAYOUT=plain forces plain
+// layouts everywhere (nchw / oihw), the pre-cache behaviour. The cache is
+// bounded (cleared when it holds kMaxCached entries) and never shared
+// between threads, so scratch buffers are never used concurrently.
+
+// One primitive argument: the core's plain desc and the layout the primitive uses.
+struct CachedArg {
+  int arg = 0;
+  bool output = false;
+  dnnl::memory::desc user, chosen;
+  dnnl::memory scratch;   // chosen layout, when it differs from user
+  dnnl::reorder reorder;  // user -> chosen (input) or chosen -> user (output)
+  bool needs_reorder = false;
+};
+
+struct CachedPrim {
+  dnnl::primitive prim;
+  std::vector<CachedArg> args;
+  // max-pool backward: the forward that recomputes its workspace (Note [CPU nn kernels])
+  dnnl::primitive recompute;
+  dnnl::memory workspace, tmp_dst;
+  dnnl::memory::desc src_desc;
+};
+
+bool plain_layouts() {
+  static const bool plain = [] {
+    const char* e = std::getenv("PRISM_CPU_CONV_LAYOUT");
+    return e != nullptr && std::strcmp(e, "plain") == 0;
+  }();
+  return plain;
+}
+
+void add_arg(CachedPrim& cp, int arg, bool output, const dnnl::memory::desc& user,
+             const dnnl::memory::desc& chosen) {
+  CachedArg a;
+  a.arg = arg;
+  a.output = output;
+  a.user = user;
+  a.chosen = chosen;
+  a.needs_reorder = chosen != user;
+  if (a.needs_reorder) {
+    a.scratch = dnnl::memory(chosen, engine());
+    dnnl::memory u(user, engine(), DNNL_MEMORY_NONE);
+    a.reorder = output ? dnnl::reorder(a.scratch, u) : dnnl::reorder(u, a.scratch);
+  }
+  cp.args.push_back(std::move(a));
+}
+
+// Runs the cached primitive on the caller's buffers (ptrs in the order of cp.args).
+void run_cached(CachedPrim& cp, const std::vector<const void*>& ptrs) {
+  dnnl::stream strm(engine());
+  std::unordered_map<int, dnnl::memory> args;
+  std::vector<std::pair<size_t, dnnl::memory>> outs;
+  if (cp.workspace) args.insert({DNNL_ARG_WORKSPACE, cp.workspace});
+  for (size_t i = 0; i < cp.args.size(); ++i) {
+    CachedArg& a = cp.args[i];
+    dnnl::memory u(a.user, engine(), const_cast<void*>(ptrs[i]));
+    if (!a.needs_reorder) {
+      args.insert({a.arg, u});
+      continue;
+    }
+    if (!a.output) a.reorder.execute(strm, {{DNNL_ARG_FROM, u}, {DNNL_ARG_TO, a.scratch}});
+    if (a.output) outs.emplace_back(i, u);
+    args.insert({a.arg, a.scratch});
+  }
+  cp.prim.execute(strm, args);
+  for (auto& [i, u] : outs)
+    cp.args[i].reorder.execute(strm, {{DNNL_ARG_FROM, cp.args[i].scratch}, {DNNL_ARG_TO, u}});
+  strm.wait();
+}
+
+struct PrimKey {
+  int64_t v[20] = {};
+  bool operator==(const PrimKey& o) const { return std::equal(v, v + 20, o.v); }
+};
+struct PrimKeyHash {
+  size_t operator()(const PrimKey& k) const {
+    size_t h = 1469598103934665603ull;
+    for (int64_t x : k.v) h = (h ^ static_cast<size_t>(x)) * 1099511628211ull;
+    return h;
+  }
+};
+constexpr size_t kMaxCached = 64;
+
+CachedPrim& cached(const PrimKey& key, const std::function<CachedPrim()>& build) {
+  thread_local std::unordered_map<PrimKey, CachedPrim, PrimKeyHash> cache;
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  if (cache.size() >= kMaxCached) cache.clear();
+  return cache.emplace(key, build()).first->second;
+}
+
+PrimKey conv_key(ConvKind kind, const ConvShape& s, bool with_bias) {
+  PrimKey k;
+  const int64_t vals[] = {static_cast<int64_t>(kind) + 1,
+                          with_bias,
+                          s.N,
+                          s.C,
+                          s.H,
+                          s.W,
+                          s.O,
+                          s.KH,
+                          s.KW,
+                          s.OH,
+                          s.OW,
+                          s.G,
+                          s.s[0],
+                          s.s[1],
+                          s.p[0],
+                          s.p[1],
+                          s.d[0],
+                          s.d[1]};
+  std::copy(std::begin(vals), std::end(vals), k.v);
+  return k;
+}
+
+CachedPrim build_conv(ConvKind kind, const ConvShape& s, bool with_bias) {
   using namespace dnnl;
-  const bool with_bias = kind == ConvKind::kForward ? bias != nullptr : out_bias != nullptr;
-  const ConvDescs d = conv_descs(s, with_bias);
-  stream strm(engine());
-  auto mem = [](const memory::desc& md, const void* p) { return memory(md, engine(), const_cast<void*>(p)); };
+  const ConvDescs plain = conv_descs(s, with_bias);
+  ConvDescs d = plain;
+  if (!plain_layouts()) {
+    const memory::format_tag any = memory::format_tag::any;
+    d.src = memory::desc(plain.src.dims(), memory::data_type::f32, any);
+    d.wei = memory::desc(plain.wei.dims(), memory::data_type::f32, any);
+    d.dst = memory::desc(plain.dst.dims(), memory::data_type::f32, any);
+  }
+  auto fwd = conv_fwd_pd(d, with_bias);
+  CachedPrim cp;
   if (kind == ConvKind::kForward) {
-    auto pd = conv_fwd_pd(d, with_bias);
-    std::unordered_map<int, memory> args{
-        {DNNL_ARG_SRC, mem(d.src, a)}, {DNNL_ARG_WEIGHTS, mem(d.wei, b)}, {DNNL_ARG_DST, mem(d.dst, out)}};
-    if (with_bias) args.insert({DNNL_ARG_BIAS, mem(d.bias, bias)});
-    convolution_forward(pd).execute(strm, args);
+    cp.prim = convolution_forward(fwd);
+    add_arg(cp, DNNL_ARG_SRC, false, plain.src, fwd.src_desc());
+    add_arg(cp, DNNL_ARG_WEIGHTS, false, plain.wei, fwd.weights_desc());
+    add_arg(cp, DNNL_ARG_DST, true, plain.dst, fwd.dst_desc());
+    if (with_bias) add_arg(cp, DNNL_ARG_BIAS, false, plain.bias, fwd.bias_desc());
   } else if (kind == ConvKind::kBackwardInput) {
-    auto hint = conv_fwd_pd(d, false);
     auto pd = convolution_backward_data::primitive_desc(
         convolution_backward_data::desc(algorithm::convolution_direct, d.src, d.wei, d.dst, d.strides, d.dil,
                                         d.pad_l, d.pad_r),
-        engine(), hint);
-    convolution_backward_data(pd).execute(strm, {{DNNL_ARG_DIFF_DST, mem(d.dst, a)},
-                                                 {DNNL_ARG_WEIGHTS, mem(d.wei, b)},
-                                                 {DNNL_ARG_DIFF_SRC, mem(d.src, out)}});
+        engine(), fwd);
+    cp.prim = convolution_backward_data(pd);
+    add_arg(cp, DNNL_ARG_DIFF_DST, false, plain.dst, pd.diff_dst_desc());
+    add_arg(cp, DNNL_ARG_WEIGHTS, false, plain.wei, pd.weights_desc());
+    add_arg(cp, DNNL_ARG_DIFF_SRC, true, plain.src, pd.diff_src_desc());
   } else {
-    auto hint = conv_fwd_pd(d, with_bias);
     auto desc = with_bias
                     ? convolution_backward_weights::desc(algorithm::convolution_direct, d.src, d.wei, d.bias,
                                                          d.dst, d.strides, d.dil, d.pad_l, d.pad_r)
                     : convolution_backward_weights::desc(algorithm::convolution_direct, d.src, d.wei, d.dst,
                                                          d.strides, d.dil, d.pad_l, d.pad_r);
-    auto pd = convolution_backward_weights::primitive_desc(desc, engine(), hint);
-    std::unordered_map<int, memory> args{{DNNL_ARG_DIFF_DST, mem(d.dst, a)},
-                                         {DNNL_ARG_SRC, mem(d.src, b)},
-                                         {DNNL_ARG_DIFF_WEIGHTS, mem(d.wei, out)}};
-    if (with_bias) args.insert({DNNL_ARG_DIFF_BIAS, mem(d.bias, out_bias)});
-    convolution_backward_weights(pd).execute(strm, args);
+    auto pd = convolution_backward_weights::primitive_desc(desc, engine(), fwd);
+    cp.prim = convolution_backward_weights(pd);
+    add_arg(cp, DNNL_ARG_DIFF_DST, false, plain.dst, pd.diff_dst_desc());
+    add_arg(cp, DNNL_ARG_SRC, false, plain.src, pd.src_desc());
+    add_arg(cp, DNNL_ARG_DIFF_WEIGHTS, true, plain.wei, pd.diff_weights_desc());
+    if (with_bias) add_arg(cp, DNNL_ARG_DIFF_BIAS, true, plain.bias, pd.diff_bias_desc());
   }
-  strm.wait();
+  return cp;
+}
+
+// float32 through oneDNN (Note [Cached oneDNN primitives]). Pointers are dense buffers of the shapes in `s`.
+void conv_f32(ConvKind kind, const ConvShape& s, const float* a, const float* b, const float* bias,
+              float* out, float* out_bias) {
+  const bool with_bias = kind == ConvKind::kForward ? bias != nullptr : out_bias != nullptr;
+  CachedPrim& cp = cached(conv_key(kind, s, with_bias), [&] { return build_conv(kind, s, with_bias); });
+  if (kind == ConvKind::kForward) {
+    std::vector<const void*> ptrs{a, b, out};
+    if (with_bias) ptrs.push_back(bias);
+    run_cached(cp, ptrs);
+  } else if (kind == ConvKind::kBackwardInput) {
+    run_cached(cp, {a, b, out});
+  } else {
+    std::vector<const void*> ptrs{a, b, out};
+    if (with_bias) ptrs.push_back(out_bias);
+    run_cached(cp, ptrs);
+  }
 }
 
 // float64: direct loops (Note [CPU nn kernels]). x (N, C, H, W), w (O, C/G, KH, KW), y (N, O, OH, OW).
@@ -462,15 +613,15 @@ prism_plugin_error* pool_shape(const prism_kernel_call* c, bool backward, PoolSh
   return nullptr;
 }
 
-dnnl::pooling_forward::primitive_desc pool_fwd_pd(const PoolShape& s, dnnl::algorithm alg) {
+dnnl::pooling_forward::primitive_desc pool_fwd_pd(const PoolShape& s, dnnl::algorithm alg,
+                                                  dnnl::prop_kind prop = dnnl::prop_kind::forward_training) {
   using namespace dnnl;
   using tag = memory::format_tag;
   memory::desc src({s.N, s.C, s.H, s.W}, memory::data_type::f32, tag::nchw);
   memory::desc dst({s.N, s.C, s.OH, s.OW}, memory::data_type::f32, tag::nchw);
   memory::dims pr{(s.OH - 1) * s.s[0] + s.k[0] - s.H - s.p[0], (s.OW - 1) * s.s[1] + s.k[1] - s.W - s.p[1]};
   return pooling_forward::primitive_desc(
-      pooling_forward::desc(prop_kind::forward_training, alg, src, dst, {s.s[0], s.s[1]}, {s.k[0], s.k[1]},
-                            {s.p[0], s.p[1]}, pr),
+      pooling_forward::desc(prop, alg, src, dst, {s.s[0], s.s[1]}, {s.k[0], s.k[1]}, {s.p[0], s.p[1]}, pr),
       engine());
 }
 
@@ -480,80 +631,119 @@ dnnl::algorithm pool_alg(bool is_max, const PoolShape& s) {
                        : dnnl::algorithm::pooling_avg_exclude_padding;
 }
 
-// float32 through oneDNN: forward x -> y, or backward (gy, x) -> gx (x only for max).
-void pool_f32(bool is_max, bool backward, const PoolShape& s, const float* a, const float* x, float* out) {
-  using namespace dnnl;
-  auto fwd = pool_fwd_pd(s, pool_alg(is_max, s));
-  stream strm(engine());
-  auto mem = [](const memory::desc& md, const void* p) { return memory(md, engine(), const_cast<void*>(p)); };
-  if (!backward) {
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, mem(fwd.src_desc(), a)},
-                                         {DNNL_ARG_DST, mem(fwd.dst_desc(), out)}};
-    if (is_max) args.insert({DNNL_ARG_WORKSPACE, memory(fwd.workspace_desc(), engine())});
-    pooling_forward(fwd).execute(strm, args);
-    strm.wait();
-    return;
-  }
-  memory ws;
-  if (is_max) {
-    ws = memory(fwd.workspace_desc(), engine());
-    memory tmp(fwd.dst_desc(), engine());
-    pooling_forward(fwd).execute(
-        strm, {{DNNL_ARG_SRC, mem(fwd.src_desc(), x)}, {DNNL_ARG_DST, tmp}, {DNNL_ARG_WORKSPACE, ws}});
-  }
-  memory::dims pr{(s.OH - 1) * s.s[0] + s.k[0] - s.H - s.p[0], (s.OW - 1) * s.s[1] + s.k[1] - s.W - s.p[1]};
-  auto bwd = pooling_backward::primitive_desc(
-      pooling_backward::desc(pool_alg(is_max, s), fwd.src_desc(), fwd.dst_desc(), {s.s[0], s.s[1]},
-                             {s.k[0], s.k[1]}, {s.p[0], s.p[1]}, pr),
-      engine(), fwd);
-  std::unordered_map<int, memory> args{{DNNL_ARG_DIFF_DST, mem(fwd.dst_desc(), a)},
-                                       {DNNL_ARG_DIFF_SRC, mem(fwd.src_desc(), out)}};
-  if (is_max) args.insert({DNNL_ARG_WORKSPACE, ws});
-  pooling_backward(bwd).execute(strm, args);
-  strm.wait();
+template <class T>
+void pool_loops(bool is_max, bool backward, const PoolShape& s, const T* a, const T* x, T* out);
+
+PrimKey pool_key(bool is_max, bool backward, const PoolShape& s) {
+  PrimKey k;
+  const int64_t vals[] = {10 + is_max * 2 + backward,
+                          s.include_pad,
+                          s.N,
+                          s.C,
+                          s.H,
+                          s.W,
+                          s.OH,
+                          s.OW,
+                          s.k[0],
+                          s.k[1],
+                          s.s[0],
+                          s.s[1],
+                          s.p[0],
+                          s.p[1]};
+  std::copy(std::begin(vals), std::end(vals), k.v);
+  return k;
 }
 
-// float64: direct loops; max picks the first maximum (NaN wins), as PyTorch.
-void pool_f64(bool is_max, bool backward, const PoolShape& s, const double* a, const double* x, double* out) {
-  if (backward) std::fill(out, out + s.N * s.C * s.H * s.W, 0.0);
-  for (int64_t nc = 0; nc < s.N * s.C; ++nc) {
-    const double* src = (backward ? x : a) + nc * s.H * s.W;
-    for (int64_t oh = 0; oh < s.OH; ++oh) {
-      for (int64_t ow = 0; ow < s.OW; ++ow) {
-        const int64_t h0 = oh * s.s[0] - s.p[0], w0 = ow * s.s[1] - s.p[1];
-        const int64_t h1 = std::min(h0 + s.k[0], s.H), w1 = std::min(w0 + s.k[1], s.W);
-        const int64_t hs = std::max<int64_t>(h0, 0), ws = std::max<int64_t>(w0, 0);
-        const int64_t yi = (nc * s.OH + oh) * s.OW + ow;
-        if (is_max) {
-          int64_t best = -1;
-          double bv = -std::numeric_limits<double>::infinity();
-          for (int64_t h = hs; h < h1; ++h) {
-            for (int64_t w = ws; w < w1; ++w) {
-              const double v = src[h * s.W + w];
-              if (best < 0 || v > bv || (std::isnan(v) && !std::isnan(bv))) best = h * s.W + w, bv = v;
+// float32: forward x -> y, or backward (gy, x) -> gx (x only for max), on cached oneDNN primitives (Note
+// [Cached oneDNN primitives]).
+void pool_f32(bool is_max, bool backward, const PoolShape& s, const float* a, const float* x, float* out) {
+  using namespace dnnl;
+  CachedPrim& cp = cached(pool_key(is_max, backward, s), [&] {
+    // The forward keeps no workspace between calls: max-pool backward recomputes it (below), so the
+    // forward call itself is an inference primitive.
+    auto fwd = pool_fwd_pd(s, pool_alg(is_max, s),
+                           backward ? prop_kind::forward_training : prop_kind::forward_inference);
+
+    CachedPrim c;
+    if (!backward) {
+      c.prim = pooling_forward(fwd);
+      add_arg(c, DNNL_ARG_SRC, false, fwd.src_desc(), fwd.src_desc());
+      add_arg(c, DNNL_ARG_DST, true, fwd.dst_desc(), fwd.dst_desc());
+      return c;
+    }
+    memory::dims pr{(s.OH - 1) * s.s[0] + s.k[0] - s.H - s.p[0], (s.OW - 1) * s.s[1] + s.k[1] - s.W - s.p[1]};
+    auto bwd = pooling_backward::primitive_desc(
+        pooling_backward::desc(pool_alg(is_max, s), fwd.src_desc(), fwd.dst_desc(), {s.s[0], s.s[1]},
+                               {s.k[0], s.k[1]}, {s.p[0], s.p[1]}, pr),
+        engine(), fwd);
+    c.prim = pooling_backward(bwd);
+    add_arg(c, DNNL_ARG_DIFF_DST, false, fwd.dst_desc(), fwd.dst_desc());
+    add_arg(c, DNNL_ARG_DIFF_SRC, true, fwd.src_desc(), fwd.src_desc());
+    if (is_max) {
+      c.recompute = pooling_forward(fwd);
+      c.workspace = memory(fwd.workspace_desc(), engine());
+      c.tmp_dst = memory(fwd.dst_desc(), engine());
+      c.src_desc = fwd.src_desc();
+    }
+    return c;
+  });
+  if (backward && is_max) {
+    // oneDNN's max-pool backward reads the forward's arg-max workspace: recompute it from x (vectorised;
+    // cheaper than a scalar arg-max loop), into buffers kept in the cache entry.
+    stream strm(engine());
+    cp.recompute.execute(strm, {{DNNL_ARG_SRC, memory(cp.src_desc, engine(), const_cast<float*>(x))},
+                                {DNNL_ARG_DST, cp.tmp_dst},
+                                {DNNL_ARG_WORKSPACE, cp.workspace}});
+    strm.wait();
+  }
+  run_cached(cp, {a, out});
+}
+
+// Direct loops (float64, and float32 max-pool backward); max picks the first maximum (NaN wins), as
+// PyTorch. Parallel over the N * C planes, each plane written by one thread.
+template <class T>
+void pool_loops(bool is_max, bool backward, const PoolShape& s, const T* a, const T* x, T* out) {
+  parallel_range(s.N * s.C, 8, [&](int64_t nc_begin, int64_t nc_end) {
+    if (backward) std::fill(out + nc_begin * s.H * s.W, out + nc_end * s.H * s.W, T(0));
+    for (int64_t nc = nc_begin; nc < nc_end; ++nc) {
+      const T* src = (backward ? x : a) + nc * s.H * s.W;
+      for (int64_t oh = 0; oh < s.OH; ++oh) {
+        for (int64_t ow = 0; ow < s.OW; ++ow) {
+          const int64_t h0 = oh * s.s[0] - s.p[0], w0 = ow * s.s[1] - s.p[1];
+          const int64_t h1 = std::min(h0 + s.k[0], s.H), w1 = std::min(w0 + s.k[1], s.W);
+          const int64_t hs = std::max<int64_t>(h0, 0), ws = std::max<int64_t>(w0, 0);
+          const int64_t yi = (nc * s.OH + oh) * s.OW + ow;
+          if (is_max) {
+            int64_t best = -1;
+            T bv = -std::numeric_limits<T>::infinity();
+            for (int64_t h = hs; h < h1; ++h) {
+              for (int64_t w = ws; w < w1; ++w) {
+                const T v = src[h * s.W + w];
+                if (best < 0 || v > bv || (std::isnan(v) && !std::isnan(bv))) best = h * s.W + w, bv = v;
+              }
             }
-          }
-          if (backward) {
-            if (best >= 0) out[nc * s.H * s.W + best] += a[yi];
+            if (backward) {
+              if (best >= 0) out[nc * s.H * s.W + best] += a[yi];
+            } else {
+              out[yi] = bv;
+            }
           } else {
-            out[yi] = bv;
-          }
-        } else {
-          const double div = s.include_pad ? static_cast<double>(s.k[0] * s.k[1])
-                                           : static_cast<double>((h1 - hs) * (w1 - ws));
-          if (backward) {
-            for (int64_t h = hs; h < h1; ++h)
-              for (int64_t w = ws; w < w1; ++w) out[nc * s.H * s.W + h * s.W + w] += a[yi] / div;
-          } else {
-            double acc = 0;
-            for (int64_t h = hs; h < h1; ++h)
-              for (int64_t w = ws; w < w1; ++w) acc += src[h * s.W + w];
-            out[yi] = acc / div;
+            const T div =
+                s.include_pad ? static_cast<T>(s.k[0] * s.k[1]) : static_cast<T>((h1 - hs) * (w1 - ws));
+            if (backward) {
+              for (int64_t h = hs; h < h1; ++h)
+                for (int64_t w = ws; w < w1; ++w) out[nc * s.H * s.W + h * s.W + w] += a[yi] / div;
+            } else {
+              T acc = 0;
+              for (int64_t h = hs; h < h1; ++h)
+                for (int64_t w = ws; w < w1; ++w) acc += src[h * s.W + w];
+              out[yi] = acc / div;
+            }
           }
         }
       }
     }
-  }
+  });
 }
 
 template <bool kMax, bool kBackward>
@@ -575,8 +765,8 @@ prism_plugin_error* run_pool(void*, const prism_kernel_call* c) {
                  data_of<float>(out));
         return nullptr;
       case PRISM_DTYPE_F64:
-        pool_f64(kMax, kBackward, s, data_of<const double>(a), x ? data_of<const double>(*x) : nullptr,
-                 data_of<double>(out));
+        pool_loops<double>(kMax, kBackward, s, data_of<const double>(a),
+                           x ? data_of<const double>(*x) : nullptr, data_of<double>(out));
         return nullptr;
       case PRISM_DTYPE_F16:
       case PRISM_DTYPE_BF16: {

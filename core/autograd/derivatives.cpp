@@ -117,8 +117,10 @@ Grads d_tanh(const Ctx& c, const Tensor& g) {
 Grads d_sigmoid(const Ctx& c, const Tensor& g) {
   return {mul(g, mul(c.out, sub(scalar_like(1, c.out), c.out)))};
 }
+// threshold_backward as PyTorch: g where out > 0, else 0 (a NaN gradient is dropped there too); a select
+// over the bool mask instead of casting it to g's dtype and multiplying (one pass and allocation less).
 Grads d_relu(const Ctx& c, const Tensor& g) {
-  return {mul(g, mask(compare("gt", c.out, scalar_like(0, c.out)), g))};
+  return {where(compare("gt", c.out, scalar_like(0, c.out)), g, scalar_like(0, g))};
 }
 Grads d_gelu(const Ctx& c, const Tensor& g) {
   // gelu(x) = x * Phi(x): d/dx = Phi(x) + x * phi(x), with Phi(x) = gelu(x) / x (1/2 at 0).

@@ -25,6 +25,17 @@ namespace prism::profiler {
 
 std::atomic<bool> g_enabled{false};
 
+struct ThreadState {
+  uint64_t tid = 0;
+  uint64_t bytes = 0;  // allocated since the previous recorded op
+  OpScope* current = nullptr;
+  struct Range {
+    std::string name;
+    int64_t start_ns;
+  };
+  std::vector<Range> ranges;
+};
+
 namespace {
 
 int64_t now_ns() {
@@ -47,16 +58,6 @@ State& state() {
   return *s;
 }
 
-struct ThreadState {
-  uint64_t tid = 0;
-  uint64_t bytes = 0;  // allocated since the previous recorded op
-  OpScope* current = nullptr;
-  struct Range {
-    std::string name;
-    int64_t start_ns;
-  };
-  std::vector<Range> ranges;
-};
 ThreadState& thread_state() {
   thread_local ThreadState t;
   if (t.tid == 0) {
@@ -109,12 +110,6 @@ bool drain(Device* dev) {
   return true;
 }
 
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
-  return r + "]";
-}
-
 }  // namespace
 
 void note_alloc_slow(uint64_t bytes) {
@@ -123,7 +118,6 @@ void note_alloc_slow(uint64_t bytes) {
 
 void OpScope::begin(const char* op, prism_dtype key, std::initializer_list<TensorImpl*> inputs, Device* dev) {
   State& st = state();
-  active_ = true;
   uncaught_ = std::uncaught_exceptions();
   op_ = op;
   key_ = key;
@@ -135,17 +129,25 @@ void OpScope::begin(const char* op, prism_dtype key, std::initializer_list<Tenso
   fallbacks_before_ = fallback_count(op);
   ThreadState& ts = thread_state();
   parent_ = ts.current;
-  ts.current = this;
+  ts.current = this;  // nothing below throws
+  active_ = true;
   dev_start_ns_ = -1;
   if (st.device_time && device_timed(dev) && drain(dev)) dev_start_ns_ = now_ns();
   host_start_ns_ = now_ns();
 }
 
-void OpScope::end() {
+void OpScope::end() noexcept {
   const int64_t host_end = now_ns();
   ThreadState& ts = thread_state();
   ts.current = parent_;
   if (std::uncaught_exceptions() > uncaught_) return;  // the op failed: not recorded
+  try {
+    record(host_end, ts);
+  } catch (...) {  // out of host memory while recording: the event is dropped, the op is not failed
+  }
+}
+
+void OpScope::record(int64_t host_end, ThreadState& ts) {
   Event e;
   e.host_ns = host_end - host_start_ns_;
   e.self_ns = e.host_ns - child_ns_;

@@ -45,6 +45,8 @@ inline void note_alloc(uint64_t bytes) {
   if (enabled()) note_alloc_slow(bytes);
 }
 
+struct ThreadState;  // per-thread recording state (profiler.cpp)
+
 class OpScope {
  public:
   OpScope(const char* op, prism_dtype key, std::initializer_list<TensorImpl*> inputs, Device* dev) {
@@ -58,7 +60,8 @@ class OpScope {
 
  private:
   void begin(const char* op, prism_dtype key, std::initializer_list<TensorImpl*> inputs, Device* dev);
-  void end();
+  void end() noexcept;
+  void record(int64_t host_end, ThreadState& ts);
   bool active_ = false;
   int uncaught_ = 0;
   const char* op_ = nullptr;

@@ -139,8 +139,8 @@ TEST_P(ProfilerTest, DisabledRecordsNothing) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Devices, ProfilerTest, ::testing::Values("cpu", "opencl:0", "emu:0"),
-                         [](const auto& info) {
-                           std::string n = info.param;
+                         [](const auto& param_info) {
+                           std::string n = param_info.param;
                            return n.substr(0, n.find(':'));
                          });
 
