@@ -2805,6 +2805,73 @@ void Runner::mode_abi() {
                          : "host_alloc, copies from and to the device, host_free");
     }
   }
+  // --- optional slots (1.2): user streams both or none; a block copied to the
+  // device on a user stream and back, an event recorded there is queried
+  // until complete, and the device timer (if any) reads >= 0 ms
+  {
+    const bool fits = PRISM_HAS(t, prism_plugin_table, event_elapsed_ms);
+    const int n = fits ? (t->stream_create != nullptr) + (t->stream_destroy != nullptr) : 0;
+    const bool events = t->event_create != nullptr && t->event_record != nullptr &&
+                        t->event_synchronize != nullptr && t->event_destroy != nullptr;
+    if (n == 1) {
+      row("stream_slots", false, "only one of stream_create/stream_destroy is set: set both or none");
+    } else if (fits && (t->event_query != nullptr || t->event_elapsed_ms != nullptr) && !events) {
+      row("stream_slots", false, "event_query/event_elapsed_ms are set without the event slots");
+    } else if (n == 0 && (!fits || t->event_query == nullptr)) {
+      row("stream_slots", true,
+          fits ? "no user streams or event queries (NULL slots)"
+               : "no user streams (a table older than 1.2)");
+    } else if (device_ok_) {
+      constexpr size_t kBytes = 4096;
+      Err e;
+      bool same = false, completed = false, timed = true;
+      std::string crash = guarded(opt_.timeout_s, [&] {
+        prism_stream_t st = nullptr;
+        prism_event_t a = nullptr, b = nullptr;
+        void* buf = nullptr;
+        std::vector<unsigned char> src(kBytes), back(kBytes, 0);
+        for (size_t i = 0; i < kBytes; ++i) src[i] = static_cast<unsigned char>(i * 5 + 1);
+        if (n == 2) e = take(t->stream_create(p_.ctx, opt_.device, &st));
+        if (e.ok) e = take(t->alloc(p_.ctx, opt_.device, kBytes, &buf));
+        if (e.ok && events) e = take(t->event_create(p_.ctx, opt_.device, &a));
+        if (e.ok && events) e = take(t->event_create(p_.ctx, opt_.device, &b));
+        if (e.ok && events) e = take(t->event_record(p_.ctx, opt_.device, a, st));
+        if (e.ok) e = take(t->copy_from_host(p_.ctx, opt_.device, st, src.data(), buf, 0, kBytes));
+        if (e.ok && events) e = take(t->event_record(p_.ctx, opt_.device, b, st));
+        if (e.ok && events && t->event_query != nullptr) {
+          int32_t done = 0;
+          for (int spin = 0; e.ok && done == 0 && spin < 1000000; ++spin)
+            e = take(t->event_query(p_.ctx, b, &done));
+          completed = done != 0;
+        } else {
+          completed = true;
+        }
+        if (e.ok) e = take(t->synchronize(p_.ctx, opt_.device, st));
+        if (e.ok) {
+          e = take(t->copy_to_host(p_.ctx, opt_.device, st, buf, 0, back.data(), kBytes));
+          same = e.ok && back == src;
+        }
+        if (e.ok && events && t->event_elapsed_ms != nullptr) {
+          double ms = -1;
+          e = take(t->event_elapsed_ms(p_.ctx, a, b, &ms));
+          timed = e.ok && ms >= 0.0;
+        }
+        if (a) t->event_destroy(p_.ctx, a);
+        if (b) t->event_destroy(p_.ctx, b);
+        if (buf != nullptr) t->free(p_.ctx, opt_.device, buf);
+        if (st != nullptr) t->stream_destroy(p_.ctx, opt_.device, st);
+      });
+      row("stream_slots", crash.empty() && e.ok && same && completed && timed,
+          !crash.empty() ? crash
+          : !e.ok        ? describe(e)
+          : !completed   ? "event_query never reported the recorded event complete"
+          : !same        ? "bytes copied to the device on a user stream and back differ"
+          : !timed       ? "event_elapsed_ms gave a negative time"
+                         : std::string(n == 2 ? "stream_create/destroy, " : "") +
+                         "copies and events on the stream, event_query" +
+                         (t->event_elapsed_ms != nullptr ? ", event_elapsed_ms" : ""));
+    }
+  }
   if (!device_ok_) {
     add({"abi", "(plugin)", "-", "device_checks", "skip", "skipped: " + device_skip_reason_});
     return;

@@ -131,8 +131,8 @@ TEST_P(StreamsOn, RecordStreamKeepsTheValuesOfLaterTensors) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Devices, StreamsOn, ::testing::Values("cpu", "opencl:0", "emu:0"),
-                         [](const auto& info) {
-                           std::string n = info.param;
+                         [](const auto& param_info) {
+                           std::string n = param_info.param;
                            for (char& ch : n)
                              if (ch == ':') ch = '_';
                            return n;

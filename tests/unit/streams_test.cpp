@@ -201,6 +201,26 @@ prism_plugin_error* rec_entry(const prism_host_table* host, const prism_plugin_t
   return nullptr;
 }
 
+// The recorder without event_query (as a plugin that has streams but cannot
+// poll events): the allocator must wait for the other stream at release.
+prism_plugin_error* rec2_device_props(void* ctx, int32_t device, prism_device_props* p) {
+  rec_device_props(ctx, device, p);
+  p->stable_id = "rec2:0";
+  return nullptr;
+}
+prism_plugin_table g_table2;
+prism_plugin_error* rec2_entry(const prism_host_table* host, const prism_plugin_table** table) {
+  const prism_plugin_table* base = nullptr;
+  rec_entry(host, &base);
+  g_table2 = *base;
+  g_table2.name = "rec2";
+  g_table2.device_type = "rec2";
+  g_table2.device_props = rec2_device_props;
+  g_table2.event_query = nullptr;
+  *table = &g_table2;
+  return nullptr;
+}
+
 class Streams : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -330,6 +350,26 @@ TEST_F(Streams, SynchronizeCoversEveryLiveStream) {
   EXPECT_TRUE(logged("synchronize default"));
   EXPECT_TRUE(logged("synchronize " + sname(a->handle)));
   EXPECT_TRUE(logged("synchronize " + sname(b->handle)));
+}
+
+TEST_F(Streams, WithoutEventQueriesReleaseWaitsForTheOtherStream) {
+  prism::Runtime::get().load_entry(rec2_entry, "builtin:rec2");
+  Device* d2 = prism::Runtime::get().device("rec2:0");
+  StreamPtr a = prism::create_stream(d2), b = prism::create_stream(d2);
+  prism::set_current_stream(a);
+  Tensor t = prism::empty(Dims{1024}, PRISM_DTYPE_F32, d2);
+  void* buf = t->storage->buffer;
+  prism::record_stream(t, b->handle);
+  t.reset();
+  EXPECT_TRUE(logged("synchronize " + sname(b->handle)));  // waited instead of parking
+  EXPECT_EQ(d2->allocator->parked_blocks(), 0u);
+  prism::set_current_stream(b);
+  Tensor on_b = prism::empty(Dims{1024}, PRISM_DTYPE_F32, d2);
+  EXPECT_NE(on_b->storage->buffer, buf);  // still A's block
+  prism::set_current_stream(a);
+  Tensor on_a = prism::empty(Dims{1024}, PRISM_DTYPE_F32, d2);
+  EXPECT_EQ(on_a->storage->buffer, buf);
+  prism::set_current_stream(prism::default_stream(d2));
 }
 
 }  // namespace
