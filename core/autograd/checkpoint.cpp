@@ -148,6 +148,7 @@ std::vector<Tensor> checkpoint(SegmentFn fn, const std::vector<Tensor>& inputs) 
   if (!any) return outs;  // nothing to differentiate: the outputs carry no history either way
   // Detach the outputs: the segment's graph (and its activations) goes with them.
   std::vector<Tensor> result;
+  result.reserve(outs.size());
   for (const Tensor& o : outs) result.push_back(detach(o));
   outs.clear();
   for (const Tensor& t : inputs) {

@@ -16,8 +16,12 @@ using prism::Tensor;
 namespace nn = prism::nn;
 
 std::string golden_path() {
+#ifdef PRISM_GOLDEN_DIR
+  return std::string(PRISM_GOLDEN_DIR) + "/attention.safetensors";
+#else
   std::string here = __FILE__;
   return here.substr(0, here.find_last_of('/')) + "/../golden/attention.safetensors";
+#endif
 }
 
 std::vector<std::string> devices() {
