@@ -537,4 +537,5 @@ NB_MODULE(_C, m) {
   prism_py::register_interop(m);
   if (register_nn_ops != nullptr) register_nn_ops(m);
   if (register_math_ops != nullptr) register_math_ops(m);
+  if (register_attention != nullptr) register_attention(m);
 }

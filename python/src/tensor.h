@@ -89,3 +89,5 @@ void register_runtime(nb::module_& m);
 __attribute__((weak)) void register_nn_ops(nb::module_& m);
 // Extra elementwise math and bitwise ops (math_ops.cpp; weak likewise).
 __attribute__((weak)) void register_math_ops(nb::module_& m);
+// Attention, binary cross-entropy, gradient checkpointing, random state (attention.cpp; weak likewise).
+__attribute__((weak)) void register_attention(nb::module_& m);
