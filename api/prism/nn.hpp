@@ -966,6 +966,280 @@ inline double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm
   return total;
 }
 
+// ===========================================================================
+// Attention and transformer layers, BCELoss, checkpoint_sequential
+// ===========================================================================
+
+// Note [MultiheadAttention]
+// -------------------------
+// As torch.nn.MultiheadAttention (kdim = vdim = embed_dim, no bias_k /
+// add_zero_attn): parameters in_proj_weight (3E, E), in_proj_bias (3E) and
+// out_proj (Linear), initialised as torch does (xavier_uniform_ on
+// in_proj_weight, zero biases, Linear's init for out_proj.weight), so state
+// dicts move between the two. Inputs are (L, N, E), or (N, L, E) with
+// batch_first, or unbatched (L, E). Masks follow the module's convention:
+// a bool attn_mask / key_padding_mask marks the positions NOT allowed to
+// attend (true -> -inf), a float mask is added; attn_mask is (L, S) or
+// (N * num_heads, L, S), key_padding_mask (N, S) (or (S) unbatched). The
+// attention weights returned with need_weights are those used for the output
+// (after dropout), averaged over the heads unless average_attn_weights is
+// false. Without need_weights the heads go through
+// F::scaled_dot_product_attention.
+class MultiheadAttention : public Module {
+ public:
+  MultiheadAttention(int64_t embed_dim, int64_t num_heads, double dropout = 0.0, bool bias = true,
+                     bool batch_first = false, Dtype dtype = kFloat32)
+      : embed_dim_(embed_dim), num_heads_(num_heads), dropout_(dropout), batch_first_(batch_first) {
+    if (embed_dim <= 0 || num_heads <= 0 || embed_dim % num_heads != 0) {
+      detail::fail("MultiheadAttention: embed_dim (" + std::to_string(embed_dim) +
+                   ") must be positive and divisible by num_heads (" + std::to_string(num_heads) + ")");
+    }
+    if (!(dropout >= 0.0 && dropout < 1.0))
+      detail::fail("MultiheadAttention: dropout must be in [0, 1), got " + std::to_string(dropout));
+    Tensor w = Tensor::empty({3 * embed_dim, embed_dim}, dtype);
+    init::xavier_uniform_(w);
+    in_proj_weight = &register_parameter("in_proj_weight", w);
+    if (bias) in_proj_bias = &register_parameter("in_proj_bias", Tensor::zeros({3 * embed_dim}, dtype));
+    out_proj = register_module("out_proj", std::make_shared<Linear>(embed_dim, embed_dim, bias, dtype));
+    if (bias) {
+      NoGradGuard no_grad;
+      out_proj->bias->zero_();
+    }
+  }
+
+  // Self-attention without masks; the output only.
+  Tensor forward(const Tensor& x) override { return forward(x, x, x, Tensor(), false).first; }
+
+  // (output, weights): output as the query's layout; weights (N, L, S) or
+  // (N, num_heads, L, S), undefined when need_weights is false.
+  std::pair<Tensor, Tensor> forward(const Tensor& query, const Tensor& key, const Tensor& value,
+                                    const Tensor& key_padding_mask = Tensor(), bool need_weights = true,
+                                    const Tensor& attn_mask = Tensor(), bool average_attn_weights = true) {
+    const bool batched = query.dim() == 3;
+    if (!batched && query.dim() != 2) {
+      detail::fail("MultiheadAttention: query should be unbatched 2D or batched 3D, got " +
+                   shape_string(query.sizes()));
+    }
+    if (key.dim() != query.dim() || value.dim() != query.dim()) {
+      detail::fail("MultiheadAttention: query " + shape_string(query.sizes()) + ", key " +
+                   shape_string(key.sizes()) + " and value " + shape_string(value.sizes()) +
+                   " must have the same number of dims");
+    }
+    // To (N, L, E).
+    auto to_nle = [&](const Tensor& t) {
+      if (!batched) return t.unsqueeze(0);
+      return batch_first_ ? t : t.transpose(0, 1);
+    };
+    Tensor q = to_nle(query), k = to_nle(key), v = to_nle(value);
+    const int64_t E = embed_dim_, H = num_heads_, hd = E / H;
+    const int64_t N = q.size(0), L = q.size(1), S = k.size(1);
+    if (q.size(2) != E || k.size(2) != E || v.size(2) != E) {
+      detail::fail("MultiheadAttention: expected query, key and value with embed_dim " + std::to_string(E) +
+                   ", got " + shape_string(query.sizes()) + ", " + shape_string(key.sizes()) + ", " +
+                   shape_string(value.sizes()));
+    }
+    if (k.size(0) != N || v.size(0) != N || v.size(1) != S) {
+      detail::fail("MultiheadAttention: key " + shape_string(key.sizes()) + " and value " +
+                   shape_string(value.sizes()) + " do not match query " + shape_string(query.sizes()));
+    }
+    auto proj = [&](const Tensor& t, int64_t i) {
+      Tensor w = in_proj_weight->narrow(0, i * E, E);
+      Tensor b = in_proj_bias ? in_proj_bias->narrow(0, i * E, E) : Tensor();
+      return F::linear(t, w, b).reshape({N, -1, H, hd}).transpose(1, 2);  // (N, H, L|S, hd)
+    };
+    Tensor qh = proj(q, 0), kh = proj(k, 1), vh = proj(v, 2);
+    Tensor mask = merged_mask(attn_mask, key_padding_mask, batched, N, L, S, qh.dtype(), qh.device());
+    const double p = training_ ? dropout_ : 0.0;
+    Tensor o, weights;
+    if (need_weights) {
+      Tensor scores = (qh * (1.0 / std::sqrt(static_cast<double>(hd)))).matmul(kh.transpose(-2, -1));
+      if (mask.defined()) scores = scores + mask;
+      weights = F::dropout(F::softmax(scores, -1), p, p > 0.0);
+      o = weights.matmul(vh);
+      if (average_attn_weights) weights = mean(weights, {1});
+      if (!batched) weights = weights.squeeze(0);
+    } else {
+      o = F::scaled_dot_product_attention(qh, kh, vh, mask, p);
+    }
+    o = (*out_proj)(o.transpose(1, 2).reshape({N, L, E}));
+    if (!batched) {
+      o = o.squeeze(0);
+    } else if (!batch_first_) {
+      o = o.transpose(0, 1);
+    }
+    return {o, weights};
+  }
+  std::string name() const override { return "MultiheadAttention"; }
+  int64_t embed_dim() const noexcept { return embed_dim_; }
+  int64_t num_heads() const noexcept { return num_heads_; }
+  bool batch_first() const noexcept { return batch_first_; }
+
+  Tensor* in_proj_weight = nullptr;
+  Tensor* in_proj_bias = nullptr;
+  std::shared_ptr<Linear> out_proj;
+
+ private:
+  // A bool mask (true = masked) as 0 / -inf in dtype `dt`; a float mask as it is.
+  static Tensor additive(const Tensor& m, Dtype dt) {
+    if (m.dtype() == kBool) return zeros(m.sizes(), dt, m.device()).masked_fill(m, -INFINITY);
+    return m.to(dt);
+  }
+  // attn_mask and key_padding_mask as one additive mask broadcasting to (N, H, L, S).
+  Tensor merged_mask(const Tensor& attn_mask, const Tensor& kpm, bool batched, int64_t N, int64_t L,
+                     int64_t S, Dtype dt, const Device& dev) const {
+    (void)dev;
+    Tensor m;
+    if (attn_mask.defined()) {
+      Tensor a = additive(attn_mask, dt);
+      if (a.dim() == 2) {
+        if (a.size(0) != L || a.size(1) != S)
+          detail::fail("MultiheadAttention: the shape of the 2D attn_mask is " + shape_string(a.sizes()) +
+                       ", but should be " + shape_string({L, S}));
+      } else if (a.dim() == 3) {
+        if (a.size(0) != N * num_heads_ || a.size(1) != L || a.size(2) != S)
+          detail::fail("MultiheadAttention: the shape of the 3D attn_mask is " + shape_string(a.sizes()) +
+                       ", but should be " + shape_string({N * num_heads_, L, S}));
+        a = a.reshape({N, num_heads_, L, S});
+      } else {
+        detail::fail("MultiheadAttention: attn_mask's dimension " + std::to_string(a.dim()) +
+                     " is not supported (2D or 3D)");
+      }
+      m = a;
+    }
+    if (kpm.defined()) {
+      Tensor k = additive(kpm, dt);
+      const IntList want = batched ? IntList{N, S} : IntList{S};
+      if (k.sizes() != want.vec())
+        detail::fail("MultiheadAttention: expected key_padding_mask of shape " + shape_string(want.vec()) +
+                     ", got " + shape_string(k.sizes()));
+      k = k.reshape({N, 1, 1, S});
+      m = m.defined() ? m + k : k;
+    }
+    return m;
+  }
+
+  int64_t embed_dim_, num_heads_;
+  double dropout_;
+  bool batch_first_;
+};
+
+// A float (sz, sz) mask with -inf above the diagonal and 0 elsewhere
+// (torch.nn.Transformer.generate_square_subsequent_mask).
+inline Tensor generate_square_subsequent_mask(int64_t sz, Dtype dtype = kFloat32,
+                                              const Device& device = Device()) {
+  return full({sz, sz}, -INFINITY, dtype, device).triu(1);
+}
+
+// Note [TransformerEncoderLayer]
+// ------------------------------
+// As torch.nn.TransformerEncoderLayer: self_attn (MultiheadAttention),
+// linear1 -> activation -> dropout -> linear2, norm1 / norm2 (LayerNorm with
+// layer_norm_eps), dropout1 / dropout2, activation "relu" or "gelu" (exact),
+// norm_first choosing pre-norm (x + sa(norm1(x)); x + ff(norm2(x))) or
+// post-norm (norm1(x + sa(x)); norm2(x + ff(x))). Parameter names match
+// torch's, so a state dict loads either way. forward(src, src_mask,
+// src_key_padding_mask, is_causal): is_causal without src_mask builds the
+// square subsequent mask.
+class TransformerEncoderLayer : public Module {
+ public:
+  TransformerEncoderLayer(int64_t d_model, int64_t nhead, int64_t dim_feedforward = 2048,
+                          double dropout_p = 0.1, const std::string& activation = "relu",
+                          double layer_norm_eps = 1e-5, bool batch_first = false, bool norm_first = false,
+                          Dtype dtype = kFloat32)
+      : activation_(activation), norm_first_(norm_first), batch_first_(batch_first) {
+    if (activation != "relu" && activation != "gelu")
+      detail::fail("TransformerEncoderLayer: activation should be relu/gelu, not " + activation);
+    self_attn = register_module("self_attn", std::make_shared<MultiheadAttention>(d_model, nhead, dropout_p,
+                                                                                  true, batch_first, dtype));
+    linear1 = register_module("linear1", std::make_shared<Linear>(d_model, dim_feedforward, true, dtype));
+    dropout = register_module("dropout", std::make_shared<Dropout>(dropout_p));
+    linear2 = register_module("linear2", std::make_shared<Linear>(dim_feedforward, d_model, true, dtype));
+    norm1 =
+        register_module("norm1", std::make_shared<LayerNorm>(IntList{d_model}, layer_norm_eps, true, dtype));
+    norm2 =
+        register_module("norm2", std::make_shared<LayerNorm>(IntList{d_model}, layer_norm_eps, true, dtype));
+    dropout1 = register_module("dropout1", std::make_shared<Dropout>(dropout_p));
+    dropout2 = register_module("dropout2", std::make_shared<Dropout>(dropout_p));
+  }
+  Tensor forward(const Tensor& src) override { return forward(src, Tensor(), Tensor()); }
+  Tensor forward(const Tensor& src, const Tensor& src_mask, const Tensor& src_key_padding_mask = Tensor(),
+                 bool is_causal = false) {
+    Tensor mask = src_mask;
+    if (is_causal && !mask.defined()) {
+      const int64_t L = src.dim() == 3 && batch_first_ ? src.size(1) : src.size(0);
+      mask = generate_square_subsequent_mask(L, src.dtype(), src.device());
+    }
+    Tensor x = src;
+    if (norm_first_) {
+      x = x + sa_block((*norm1)(x), mask, src_key_padding_mask);
+      x = x + ff_block((*norm2)(x));
+    } else {
+      x = (*norm1)(x + sa_block(x, mask, src_key_padding_mask));
+      x = (*norm2)(x + ff_block(x));
+    }
+    return x;
+  }
+  std::string name() const override { return "TransformerEncoderLayer"; }
+
+  std::shared_ptr<MultiheadAttention> self_attn;
+  std::shared_ptr<Linear> linear1, linear2;
+  std::shared_ptr<Dropout> dropout, dropout1, dropout2;
+  std::shared_ptr<LayerNorm> norm1, norm2;
+
+ private:
+  Tensor sa_block(const Tensor& x, const Tensor& mask, const Tensor& kpm) {
+    return (*dropout1)(self_attn->forward(x, x, x, kpm, false, mask).first);
+  }
+  Tensor ff_block(const Tensor& x) {
+    Tensor h = (*linear1)(x);
+    h = activation_ == "gelu" ? h.gelu() : h.relu();
+    return (*dropout2)((*linear2)((*dropout)(h)));
+  }
+
+  std::string activation_;
+  bool norm_first_, batch_first_;
+};
+
+class BCELoss {
+ public:
+  explicit BCELoss(Tensor weight = Tensor(), F::Reduction reduction = F::Reduction::kMean)
+      : weight_(std::move(weight)), reduction_(reduction) {}
+  Tensor operator()(const Tensor& input, const Tensor& target) const {
+    return F::binary_cross_entropy(input, target, weight_, reduction_);
+  }
+
+ private:
+  Tensor weight_;
+  F::Reduction reduction_;
+};
+
+// torch.utils.checkpoint.checkpoint_sequential: runs `seq` in `segments`
+// consecutive segments; every segment but the last is checkpointed
+// (prism::checkpoint), the last runs normally, as torch does.
+inline Tensor checkpoint_sequential(const Sequential& seq, int64_t segments, const Tensor& input) {
+  const auto n = static_cast<int64_t>(seq.size());
+  if (segments <= 0 || segments > std::max<int64_t>(n, 1))
+    detail::fail("checkpoint_sequential: segments must be in [1, " + std::to_string(n) + "], got " +
+                 std::to_string(segments));
+  const int64_t segment_size = n / segments;
+  Tensor x = input;
+  int64_t next = 0;
+  for (int64_t start = 0; start < segment_size * (segments - 1); start += segment_size) {
+    std::vector<std::shared_ptr<Module>> mods;
+    for (int64_t i = start; i < start + segment_size; ++i) mods.push_back(seq[static_cast<size_t>(i)]);
+    x = checkpoint(
+        [mods](const std::vector<Tensor>& xs) {
+          Tensor h = xs[0];
+          for (const auto& m : mods) h = m->forward(h);
+          return std::vector<Tensor>{h};
+        },
+        std::vector<Tensor>{x})[0];
+    next = start + segment_size;
+  }
+  for (int64_t i = next; i < n; ++i) x = seq[static_cast<size_t>(i)]->forward(x);
+  return x;
+}
+
 }  // namespace prism::nn
 
 #endif  // PRISM_API_PRISM_NN_HPP_

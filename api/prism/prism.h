@@ -1444,6 +1444,73 @@ PRISM_API prism_status prism_to_device_non_blocking(prism_tensor_t t, const char
 PRISM_API prism_status prism_empty_pinned(const int64_t* sizes, int32_t ndim, prism_dtype dtype,
                                           const char* device, prism_tensor_t* out);
 
+/* ===========================================================================
+ * Attention, binary cross-entropy, gradient checkpointing and the random
+ * generator's state (docs/ops.md; Note [Gradient checkpointing] in the core).
+ * ======================================================================== */
+
+/* softmax(query key^T * scale + mask) value, with dropout on the weights:
+ * query (..., L, E), key (..., S, E), value (..., S, Ev) -> *out (..., L, Ev)
+ * (a new reference; leading dims broadcast as in prism_matmul). attn_mask
+ * (optional, NULL = none) broadcasts to (..., L, S): bool keeps the
+ * positions holding 1 (others get -inf), a float mask is added. is_causal
+ * (0/1) masks key positions j > query position i; it cannot be combined
+ * with attn_mask. dropout_p in [0, 1) is applied whenever > 0. scale
+ * (optional, borrowed for the call; NULL = 1/sqrt(E)). A row whose every
+ * position is masked gives NaN. Records autograd. */
+PRISM_API prism_status prism_scaled_dot_product_attention(prism_tensor_t query, prism_tensor_t key,
+                                                          prism_tensor_t value, prism_tensor_t attn_mask,
+                                                          double dropout_p, int32_t is_causal,
+                                                          const double* scale, prism_tensor_t* out);
+/* Binary cross-entropy of probabilities `input` (values in [0, 1], else an
+ * error) against `target` of the same shape; each log is clamped at -100.
+ * weight (optional) broadcasts to the input. Records autograd. */
+PRISM_API prism_status prism_binary_cross_entropy(prism_tensor_t input, prism_tensor_t target,
+                                                  prism_tensor_t weight, prism_reduction reduction,
+                                                  prism_tensor_t* out);
+
+/* The global random generator (Philox) is a (seed, offset) pair: every
+ * random op uses the current pair and advances the offset by one. Reading
+ * the pair and setting it back replays the same random numbers on every
+ * device (torch.get_rng_state / set_rng_state). */
+PRISM_API prism_status prism_random_get_state(uint64_t* seed, uint64_t* offset);
+PRISM_API prism_status prism_random_set_state(uint64_t seed, uint64_t offset);
+
+/* The most outputs a checkpointed segment may return. */
+#define PRISM_CHECKPOINT_MAX_OUTPUTS 64
+/* A checkpointed segment. `inputs[0..n_inputs)` are borrowed for the call
+ * (an entry may be NULL where the caller passed NULL). The function writes
+ * new references (given to the core) to outputs[0..*n_outputs) with
+ * *n_outputs <= capacity (capacity is PRISM_CHECKPOINT_MAX_OUTPUTS) and
+ * returns PRISM_OK; on failure it returns a status (its message is taken
+ * from prism_last_error()) and the core releases what it wrote. It is called
+ * once in forward and once more when backward reaches the segment, on the
+ * thread running backward, with grad mode on and the random state of the
+ * first call; it must compute the same thing both times. */
+typedef prism_status (*prism_checkpoint_fn)(const prism_tensor_t* inputs, size_t n_inputs,
+                                            prism_tensor_t* outputs, size_t capacity, size_t* n_outputs,
+                                            void* ctx);
+/* Frees a checkpoint's ctx; may run on any thread. */
+typedef void (*prism_checkpoint_release_fn)(void* ctx);
+/* Gradient checkpointing (torch.utils.checkpoint, use_reentrant=False):
+ * runs fn(ctx) on inputs[0..n_inputs) (borrowed; NULL entries allowed) and
+ * writes its outputs (new references) to outputs[0..*n_outputs), at most
+ * `capacity`. The segment's activations are not kept: when backward reaches
+ * the outputs, fn runs again with the random state it saw the first time (so
+ * dropout masks match) and the gradients flow to the inputs and to every
+ * tensor fn used that requires grad (parameters accumulate into .grad).
+ * Outputs require grad when they would without checkpointing. With grad
+ * mode off, fn runs once and nothing is kept. `ctx` is kept while the graph
+ * may still recompute the segment and then freed by `release` (optional,
+ * NULL = nothing to free), exactly once, also on failure. An input modified
+ * in place before backward is an error, as for any saved tensor.
+ * prism_autograd_grad through a checkpoint gives the inputs' gradients;
+ * tensors read by fn still accumulate into .grad. */
+PRISM_API prism_status prism_checkpoint(prism_checkpoint_fn fn, void* ctx,
+                                        prism_checkpoint_release_fn release, const prism_tensor_t* inputs,
+                                        size_t n_inputs, prism_tensor_t* outputs, size_t capacity,
+                                        size_t* n_outputs);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -2913,6 +2913,109 @@ inline void record_stream(const Tensor& t, const Stream& s) {
   check(prism_tensor_record_stream(t.get(), s.get()));
 }
 
+// ===========================================================================
+// Attention, binary cross-entropy, gradient checkpointing, random state
+// (prism.h's section of the same name)
+// ===========================================================================
+
+namespace nn::functional {
+
+// torch.nn.functional.scaled_dot_product_attention: query (..., L, E), key
+// (..., S, E), value (..., S, Ev) -> (..., L, Ev). attn_mask: bool (true =
+// attend) or float (added); scale: 1/sqrt(E) when empty.
+inline Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, const Tensor& value,
+                                           const Tensor& attn_mask = Tensor(), double dropout_p = 0.0,
+                                           bool is_causal = false,
+                                           std::optional<double> scale = std::nullopt) {
+  return detail::make([&](prism_tensor_t* o) {
+    return prism_scaled_dot_product_attention(query.get(), key.get(), value.get(), attn_mask.get(), dropout_p,
+                                              is_causal ? 1 : 0, scale ? &*scale : nullptr, o);
+  });
+}
+// input: probabilities in [0, 1].
+inline Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight = Tensor(),
+                                   Reduction reduction = Reduction::kMean) {
+  return detail::make([&](prism_tensor_t* o) {
+    return prism_binary_cross_entropy(input.get(), target.get(), weight.get(), detail::to_c(reduction), o);
+  });
+}
+
+}  // namespace nn::functional
+
+// The global generator's (seed, offset) (torch.get_rng_state / set_rng_state).
+struct RngState {
+  uint64_t seed = 0;
+  uint64_t offset = 0;
+};
+inline RngState get_rng_state() {
+  RngState s;
+  check(prism_random_get_state(&s.seed, &s.offset));
+  return s;
+}
+inline void set_rng_state(const RngState& s) {
+  check(prism_random_set_state(s.seed, s.offset));
+}
+
+// Note [Checkpoint in the wrapper]
+// --------------------------------
+// prism::checkpoint(fn, inputs) is torch.utils.checkpoint.checkpoint over
+// prism_checkpoint(): fn is moved to the heap and handed to the core as its
+// context, freed by the core's release call when the graph is done with it.
+// An exception fn throws (in forward or in its recomputation during
+// backward) does not cross the C ABI: the trampoline keeps it, the core
+// fails, and checkpoint() or backward() rethrows the original exception.
+using CheckpointFn = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
+
+namespace detail {
+inline prism_status checkpoint_trampoline(const prism_tensor_t* inputs, size_t n_inputs,
+                                          prism_tensor_t* outputs, size_t capacity, size_t* n_outputs,
+                                          void* ctx) noexcept {
+  try {
+    std::vector<Tensor> in;
+    in.reserve(n_inputs);
+    for (size_t i = 0; i < n_inputs; ++i) in.push_back(inputs[i] ? Tensor::borrow(inputs[i]) : Tensor());
+    std::vector<Tensor> out = (*static_cast<const CheckpointFn*>(ctx))(in);
+    if (out.size() > capacity) fail("checkpoint: the segment returned too many outputs");
+    for (size_t i = 0; i < out.size(); ++i) outputs[i] = out[i].release();
+    *n_outputs = out.size();
+    return PRISM_OK;
+  } catch (const Error& e) {
+    pending_hook_error() = std::current_exception();
+    return e.status();
+  } catch (...) {
+    pending_hook_error() = std::current_exception();
+    return PRISM_ERROR_INTERNAL;
+  }
+}
+inline void checkpoint_release(void* ctx) {
+  delete static_cast<CheckpointFn*>(ctx);
+}
+}  // namespace detail
+
+// Runs fn(inputs) without keeping its activations; backward recomputes it
+// with the same random numbers (Note [Gradient checkpointing] in the core).
+inline std::vector<Tensor> checkpoint(CheckpointFn fn, const std::vector<Tensor>& inputs) {
+  std::vector<prism_tensor_t> in;
+  in.reserve(inputs.size());
+  for (const Tensor& t : inputs) in.push_back(t.get());
+  std::vector<prism_tensor_t> out(PRISM_CHECKPOINT_MAX_OUTPUTS, nullptr);
+  size_t n = 0;
+  auto* ctx = new CheckpointFn(std::move(fn));
+  detail::run_backward([&] {
+    return prism_checkpoint(detail::checkpoint_trampoline, ctx, detail::checkpoint_release, in.data(),
+                            in.size(), out.data(), out.size(), &n);
+  });
+  std::vector<Tensor> result;
+  result.reserve(n);
+  for (size_t i = 0; i < n; ++i) result.push_back(Tensor::adopt(out[i]));
+  return result;
+}
+// One tensor in, one out.
+inline Tensor checkpoint(const std::function<Tensor(const Tensor&)>& fn, const Tensor& input) {
+  return checkpoint([fn](const std::vector<Tensor>& xs) { return std::vector<Tensor>{fn(xs[0])}; },
+                    std::vector<Tensor>{input})[0];
+}
+
 }  // namespace prism
 
 #endif  // PRISM_API_PRISM_PRISM_HPP_

@@ -111,3 +111,24 @@ Tensor bernoulli_scalar(const Dims& sizes, double p, prism_dtype dtype, Device* 
 }
 
 }  // namespace prism
+
+namespace prism {
+
+// The generator's (seed, offset) pair, read and restored whole: gradient
+// checkpointing replays a segment's random ops with the state it saw
+// (Note [Checkpoint RNG state] in core/autograd/checkpoint.cpp).
+void get_rng_state(uint64_t* seed, uint64_t* offset) {
+  Generator& g = generator();
+  std::lock_guard<std::mutex> lock(g.mutex);
+  *seed = g.seed;
+  *offset = g.offset;
+}
+
+void set_rng_state(uint64_t seed, uint64_t offset) {
+  Generator& g = generator();
+  std::lock_guard<std::mutex> lock(g.mutex);
+  g.seed = seed;
+  g.offset = offset;
+}
+
+}  // namespace prism

@@ -97,3 +97,5 @@ __attribute__((weak)) void register_amp(nb::module_& m);
 __attribute__((weak)) void register_profiler(nb::module_& m);
 // Streams, events and non-blocking copies (streams.cpp; weak likewise).
 __attribute__((weak)) void register_streams(nb::module_& m);
+// Attention, binary cross-entropy, gradient checkpointing, random state (attention.cpp; weak likewise).
+__attribute__((weak)) void register_attention(nb::module_& m);

@@ -4027,6 +4027,111 @@ static void test_streams(void) {
   }
 }
 
+/* ===========================================================================
+ * Attention, binary cross-entropy, random state, gradient checkpointing
+ * ======================================================================== */
+
+typedef struct {
+  int calls;
+  int released;
+  prism_status fail_on_call; /* PRISM_OK: never fail */
+} segment_ctx;
+
+/* out[0] = x * x (one input, one output); fails with `fail_on_call`'s status on its second call. */
+static prism_status square_segment(const prism_tensor_t* inputs, size_t n_inputs, prism_tensor_t* outputs,
+                                   size_t capacity, size_t* n_outputs, void* ctx) {
+  segment_ctx* c = (segment_ctx*)ctx;
+  ++c->calls;
+  if (n_inputs != 1 || capacity < 1) return PRISM_ERROR_INVALID_ARGUMENT;
+  if (c->fail_on_call != PRISM_OK && c->calls == 2) return c->fail_on_call;
+  *n_outputs = 1;
+  return prism_mul(inputs[0], inputs[0], &outputs[0]);
+}
+
+static void release_segment(void* ctx) {
+  ((segment_ctx*)ctx)->released += 1;
+}
+
+static void test_attention_and_checkpoint(void) {
+  prism_tensor_t q = NULL, v = NULL, o = NULL, x = NULL, y = NULL, loss = NULL, r1 = NULL, r2 = NULL;
+  prism_tensor_t outs[2] = {NULL, NULL};
+  size_t n = 0;
+  double scale = 1.0, bce = 0;
+  uint64_t seed = 0, offset = 0;
+  const double e = exp(1.0), a = e / (e + 1.0);
+  segment_ctx ok_ctx = {0, 0, PRISM_OK}, bad_ctx = {0, 0, PRISM_ERROR_INTERNAL};
+  g_section = "attention and checkpoint";
+
+  /* softmax(Q K^T) V with Q = K = I: row i weighs value i by e/(e+1). */
+  q = make(F64S(1, 0, 0, 1), PRISM_DTYPE_F64, I64S(1, 2, 2), 3);
+  v = make(F64S(1, 2, 3, 4), PRISM_DTYPE_F64, I64S(1, 2, 2), 3);
+  EXPECT_OK(prism_scaled_dot_product_attention(q, q, v, NULL, 0.0, 0, &scale, &o));
+  EXPECT_VALUES(o, F64S(a * 1 + (1 - a) * 3, a * 2 + (1 - a) * 4, (1 - a) * 1 + a * 3, (1 - a) * 2 + a * 4),
+                4, 1e-12);
+  rel(o);
+  EXPECT_OK(
+      prism_scaled_dot_product_attention(q, q, v, NULL, 0.0, 1, &scale, &o)); /* causal: row 0 sees v0 */
+  EXPECT_VALUES(o, F64S(1, 2, (1 - a) * 1 + a * 3, (1 - a) * 2 + a * 4), 4, 1e-12);
+  rel(o);
+  EXPECT_STATUS(prism_scaled_dot_product_attention(q, v, q, q, 0.0, 1, NULL, &o),
+                PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("is_causal");
+  EXPECT_STATUS(prism_scaled_dot_product_attention(q, NULL, v, NULL, 0.0, 0, NULL, &o),
+                PRISM_ERROR_INVALID_ARGUMENT);
+
+  /* BCE of p = 0.5 against 1 is log 2. */
+  x = make(F64S(0.5), PRISM_DTYPE_F64, I64S(1), 1);
+  y = make(F64S(1.0), PRISM_DTYPE_F64, I64S(1), 1);
+  EXPECT_OK(prism_binary_cross_entropy(x, y, NULL, PRISM_REDUCTION_MEAN, &o));
+  EXPECT_OK(prism_tensor_item_double(o, &bce));
+  EXPECT(fabs(bce - log(2.0)) < 1e-12);
+  rel(o);
+  EXPECT_STATUS(prism_binary_cross_entropy(v, y, NULL, PRISM_REDUCTION_MEAN, &o),
+                PRISM_ERROR_INVALID_ARGUMENT);
+  rel(x);
+  rel(y);
+
+  /* The random state read and set back replays the same numbers. */
+  EXPECT_OK(prism_random_get_state(&seed, &offset));
+  EXPECT_OK(prism_rand(I64S(4), 1, PRISM_DTYPE_F64, "cpu", &r1));
+  EXPECT_OK(prism_random_set_state(seed, offset));
+  EXPECT_OK(prism_rand(I64S(4), 1, PRISM_DTYPE_F64, "cpu", &r2));
+  {
+    int32_t same = 0;
+    EXPECT_OK(prism_equal(r1, r2, &same));
+    EXPECT(same == 1);
+  }
+  EXPECT_STATUS(prism_random_get_state(NULL, &offset), PRISM_ERROR_INVALID_ARGUMENT);
+  rel(r1);
+  rel(r2);
+
+  /* Checkpoint: the segment runs in forward and again in backward; the gradient is 2x. */
+  x = grad_leaf(F64S(1, 2, 3), I64S(3), 1);
+  EXPECT_OK(prism_checkpoint(square_segment, &ok_ctx, release_segment, &x, 1, outs, 2, &n));
+  EXPECT(n == 1 && ok_ctx.calls == 1 && ok_ctx.released == 0);
+  EXPECT_GRAD_FN(outs[0], "CheckpointBackward");
+  EXPECT_OK(prism_sum(outs[0], NULL, 0, 0, &loss));
+  EXPECT_OK(prism_backward(loss, NULL, 0));
+  EXPECT(ok_ctx.calls == 2);
+  EXPECT_GRAD(x, F64S(2, 4, 6), 3);
+  rel(loss);
+  rel(outs[0]);
+  EXPECT(ok_ctx.released == 1); /* the graph let go of the segment */
+
+  /* A segment failing during the recomputation fails backward with its status. */
+  EXPECT_OK(prism_checkpoint(square_segment, &bad_ctx, release_segment, &x, 1, outs, 2, &n));
+  EXPECT_OK(prism_sum(outs[0], NULL, 0, 0, &loss));
+  EXPECT_STATUS(prism_backward(loss, NULL, 0), PRISM_ERROR_INTERNAL);
+  EXPECT_MSG_HAS("checkpoint");
+  rel(loss);
+  rel(outs[0]);
+  EXPECT(bad_ctx.released == 1);
+  EXPECT_STATUS(prism_checkpoint(NULL, &ok_ctx, NULL, &x, 1, outs, 2, &n), PRISM_ERROR_INVALID_ARGUMENT);
+  rel(x);
+  rel(q);
+  rel(v);
+}
+
 int main(void) {
   test_errors_and_versions();
   test_dtypes();
@@ -4060,6 +4165,7 @@ int main(void) {
   test_mixed_precision();
   test_profiler();
   test_streams();
+  test_attention_and_checkpoint();
   if (g_failures) {
     fprintf(stderr, "capi_test: %d failure(s)\n", g_failures);
     return g_failures > 255 ? 255 : g_failures;

@@ -295,18 +295,12 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
-    """Composition on probabilities: -(t log p + (1 - t) log(1 - p)), logs clamped at -100 as PyTorch."""
+    """-(t log p + (1 - t) log(1 - p)) on probabilities p in [0, 1], logs clamped at -100 as PyTorch (one op)."""
     reduction = _legacy(size_average, reduce, reduction)
     if tuple(input.shape) != tuple(target.shape):
         raise ValueError(f"Using a target size ({list(target.shape)}) that is different to the input size "
                          f"({list(input.shape)}) is deprecated. Please ensure they have the same size.")
-    logp = input.log().clamp(min=-100.0)
-    log1mp = (1.0 - input).log().clamp(min=-100.0)
-    loss = -(target * logp + (1.0 - target) * log1mp)
-    if weight is not None:
-        loss = loss * weight
-    r = _reduction(reduction, "binary_cross_entropy")
-    return loss if r == 0 else (loss.mean() if r == 1 else loss.sum())
+    return _C.binary_cross_entropy(input, target, weight, _reduction(reduction, "binary_cross_entropy"))
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
@@ -326,3 +320,19 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     reduction = _legacy(size_average, reduce, reduction)
     return _C.smooth_l1_loss(input, target, float(beta), _reduction(reduction, "smooth_l1_loss"))
+
+
+# ----------------------------------------------------------------- attention
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
+    """softmax(Q K^T * scale + mask) V with dropout on the weights (torch 2's F.scaled_dot_product_attention).
+
+    query (..., L, E), key (..., S, E), value (..., S, Ev). attn_mask: bool (True = take part) or float (added),
+    broadcast to (..., L, S); is_causal masks later keys; scale defaults to 1/sqrt(E). One op of prism.h.
+    """
+    return _C.scaled_dot_product_attention(query, key, value, attn_mask, float(dropout_p), bool(is_causal),
+                                           None if scale is None else float(scale))
+
+
+__all__ += ["scaled_dot_product_attention"]
