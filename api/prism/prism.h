@@ -1049,9 +1049,13 @@ PRISM_API prism_status prism_load_idx(const char* path, const char* device, pris
  * Tensors: any dtype, any device, any layout. A tensor on a device without
  * host memory, or a non-contiguous one, is copied to a contiguous host buffer
  * when the collective is issued and its result copied back when it is waited
- * for; a contiguous host tensor is used in place. The tensors are retained by
- * the work until it completes: do not read or write them before the work
- * completes (prism_work_wait).
+ * for; a contiguous host tensor is used in place. Under "nccl" ("rccl"),
+ * cuda (rocm) tensors stay on their device instead: a contiguous one is used
+ * in place, a non-contiguous one through a contiguous copy on that device,
+ * and each rank's GPU is device (local rank mod device count); these engines
+ * refuse reductions of int16 tensors (TYPE: they have no 16-bit integer
+ * type). The tensors are retained by the work until it completes: do not
+ * read or write them before the work completes (prism_work_wait).
  *
  * Work: every collective takes `prism_work_t* work`. NULL: the call blocks
  * until the collective completed on this rank (the copy back included) or
@@ -1084,8 +1088,8 @@ typedef enum prism_reduce_op {
 } prism_reduce_op;
 
 /* Joins the world group. `backend`: the communicator plugin's name ("gloo",
- * "mpi"); NULL or "" reads PRISM_DIST_BACKEND, default "gloo". Rank and world
- * size come from PRISM_RANK / PRISM_WORLD_SIZE (else OMPI_COMM_WORLD_RANK/SIZE
+ * "mpi", "nccl", "rccl"); NULL or "" reads PRISM_DIST_BACKEND, default
+ * "gloo". Rank and world size come from PRISM_RANK / PRISM_WORLD_SIZE (else OMPI_COMM_WORLD_RANK/SIZE
  * as mpirun sets them, PMI_RANK/PMI_SIZE, SLURM_PROCID/SLURM_NTASKS,
  * RANK/WORLD_SIZE), the rendezvous from PRISM_MASTER_ADDR / PRISM_MASTER_PORT
  * (else MASTER_ADDR / MASTER_PORT, else 127.0.0.1:29500): rank 0 listens

@@ -121,7 +121,7 @@ void bind(void* h, const char* name, F* out, std::string* missing) {
 bool load_engine(Engine* e, std::string* why) {
   std::string tried;
   for (const char* name : kLibraries) {
-    e->handle = ::dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    e->handle = ::dlopen(name, RTLD_LAZY | RTLD_LOCAL);  // lazy: the probe binds only a table
     if (e->handle != nullptr) break;
     const char* err = ::dlerror();
     tried += (tried.empty() ? "" : "; ") + std::string(err != nullptr ? err : name);
