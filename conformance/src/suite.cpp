@@ -428,7 +428,7 @@ class Runner {
   void mode_abi();
   void mode_ops(bool rng_only);
   void mode_replay();
-  void localise_grad_failures();
+  void localise_grad_failures(std::vector<CaseResult>& rows);
   void mode_support();
   void mode_perf();
 
@@ -2578,11 +2578,10 @@ void Runner::mode_replay() {
 // Note [Grad failure diagnostics] (user_modes.cpp): each failing grad case
 // carries the kernel calls of its gradient; replaying them alone on the
 // plugin names the kernel that gives wrong values.
-void Runner::localise_grad_failures() {
+void Runner::localise_grad_failures(std::vector<CaseResult>& rows) {
   std::vector<size_t> failed;
-  for (size_t i = 0; i < results_.size(); ++i)
-    if (results_[i].mode == "grad" && results_[i].status == "fail" && !results_[i].calls.empty())
-      failed.push_back(i);
+  for (size_t i = 0; i < rows.size(); ++i)
+    if (rows[i].mode == "grad" && rows[i].status == "fail" && !rows[i].calls.empty()) failed.push_back(i);
   if (failed.empty()) return;
   const size_t rows_before = results_.size();
   const bool ok = init_context() && device_ok_;
@@ -2598,27 +2597,27 @@ void Runner::localise_grad_failures() {
     char path[] = "/tmp/prism-conformance-grad-XXXXXX";
     const int fd = mkstemp(path);
     if (fd < 0) continue;
-    const std::string text = "{\"prism_record\":1}\n" + results_[i].calls;
+    const std::string text = "{\"prism_record\":1}\n" + rows[i].calls;
     const bool written = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
     close(fd);
     if (written) {
       opt_.replay_path = path;
       const size_t before = results_.size();
       mode_replay();
-      std::vector<CaseResult> rows(results_.begin() + static_cast<ptrdiff_t>(before), results_.end());
+      std::vector<CaseResult> replayed(results_.begin() + static_cast<ptrdiff_t>(before), results_.end());
       results_.resize(before);
       std::string culprit, ops;
       std::set<std::string> seen;
-      for (const CaseResult& row : rows) {
+      for (const CaseResult& row : replayed) {
         if (seen.insert(row.op + " " + row.dtype).second)
           ops += (ops.empty() ? "" : ", ") + row.op + " " + row.dtype;
         if (culprit.empty() && row.status == "fail")
           culprit = "kernel '" + row.op + "' " + row.dtype +
                     " gives wrong values when replayed alone: " + row.message;
       }
-      results_[i].message += culprit.empty() ? " [each kernel the gradient ran (" + ops +
-                                                   ") passes when replayed alone on random inputs]"
-                                             : " [" + culprit + "]";
+      rows[i].message += culprit.empty() ? " [each kernel the gradient ran (" + ops +
+                                               ") passes when replayed alone on random inputs]"
+                                         : " [" + culprit + "]";
     }
     unlink(path);
   }
@@ -3359,9 +3358,9 @@ int Runner::run() {
         rs.insert(rs.end(), a.begin(), a.end());
       }
     });
+    localise_grad_failures(rs);
     for (CaseResult& r : rs) add(std::move(r));
     if (!crash.empty()) add({"grad", "(all)", "-", "-", "fail", "the user-ABI modes " + crash});
-    localise_grad_failures();
   }
   restore_signal_handlers();
   print_summary();
