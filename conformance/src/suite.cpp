@@ -428,7 +428,7 @@ class Runner {
   void mode_abi();
   void mode_ops(bool rng_only);
   void mode_replay();
-  void localise_grad_failures();
+  void localise_grad_failures(std::vector<CaseResult>& rows);
   void mode_support();
   void mode_perf();
 
@@ -2326,7 +2326,14 @@ void Runner::mode_ops(bool rng_only) {
 // its recorded output has rows). Each call runs through run_case, so it gets
 // the ops mode's guards, reference, tolerances and failure diagnostics. Calls
 // that repeat exactly (the seq number aside) run once; the row says how many
-// times the call was recorded. Each operand gets its own buffer: aliasing
+// times the call was recorded. Calls with the same layout (op, dtypes,
+// sizes, strides, offsets, attribute names) that differ only in attribute
+// values (Adam's step, a scheduled learning rate) run for their first 4
+// distinct attribute sets; the rest are counted on the summary line, and the
+// full tier (--full) runs every one; outside it, a call whose operands hold
+// more than 2^21 elements in all is skipped with that reason (an
+// evaluation-sized conv2d costs minutes of float64 reference). Each operand
+// gets its own buffer: aliasing
 // between operands (in-place calls) is not replayed. A storage offset above
 // 4096 elements is reduced modulo 4096 (the alignment stays what was
 // recorded) so that a view deep into a large buffer does not need the whole
@@ -2340,6 +2347,9 @@ namespace {
 
 constexpr int64_t kReplayOffsetWrap = 4096;
 constexpr uint64_t kReplayMaxBytes = uint64_t{256} << 20;
+// Outside --full, calls with more operand elements than this are skipped
+// (the float64 reference of an evaluation-sized conv2d takes minutes).
+constexpr int64_t kReplayMaxElements = int64_t{1} << 21;
 
 double json_number(const nlohmann::json& v) {
   if (v.is_string()) {
@@ -2477,6 +2487,10 @@ void Runner::mode_replay() {
   };
   std::vector<Call> calls;
   std::map<std::string, size_t> seen;
+  // layout signature (attribute values left out) -> distinct attribute sets seen
+  std::map<std::string, int64_t> variants;
+  const int64_t max_variants = opt_.tier == "full" ? INT64_MAX : 4;
+  int64_t folded = 0;
   std::string line;
   int64_t line_no = 0, recorded = 0;
   bool header = false;
@@ -2510,6 +2524,18 @@ void Runner::mode_replay() {
       ++calls[it->second].count;
       continue;
     }
+    nlohmann::json layout = key;
+    if (layout.contains("attrs") && layout["attrs"].is_array())
+      for (nlohmann::json& a : layout["attrs"])
+        if (a.is_object()) {
+          a.erase("i");
+          a.erase("f");
+          a.erase("ints");
+        }
+    if (++variants[layout.dump()] > max_variants) {
+      ++folded;
+      continue;
+    }
     seen.emplace(k, calls.size());
     calls.push_back({seq, 1, std::move(j)});
   }
@@ -2517,8 +2543,13 @@ void Runner::mode_replay() {
     add({"replay", "(log)", "-", "-", "fail",
          "'" + opt_.replay_path + "' has no {\"prism_record\":1} header line"});
   if (!opt_.quiet)
-    std::fprintf(stderr, "replay: %lld recorded kernel calls, %zu distinct\n",
-                 static_cast<long long>(recorded), calls.size());
+    std::fprintf(stderr, "replay: %lld recorded kernel calls, %zu distinct replayed%s\n",
+                 static_cast<long long>(recorded), calls.size(),
+                 folded == 0 ? ""
+                             : (" (" + std::to_string(folded) +
+                                " more differ from them only in attribute values beyond 4 per layout; --full "
+                                "replays them)")
+                                   .c_str());
   progress_total_ = calls.size();
   progress_done_ = 0;
   for (Call& call : calls) {
@@ -2580,9 +2611,16 @@ void Runner::mode_replay() {
       for (const Operand& o : c.inputs) all.push_back(&o);
       all.push_back(&c.output);
       for (const Operand& o : c.more_outputs) all.push_back(&o);
-      for (const Operand* o : all)
+      int64_t elements = 0;
+      for (const Operand* o : all) {
+        elements += o->view.numel();
         if (why.empty() && !(p_.props.dtype_mask & PRISM_DTYPE_BIT(o->view.dtype)))
           why = std::string("skipped: the device does not store ") + dtype_name(o->view.dtype);
+      }
+      if (why.empty() && opt_.tier != "full" && elements > kReplayMaxElements)
+        why = "skipped: " + std::to_string(elements) + " elements in its operands, above the " +
+              std::to_string(kReplayMaxElements) +
+              " a call may have outside the full tier (--full replays it)";
       if (!why.empty()) {
         const bool skip = why.rfind("skipped: ", 0) == 0;
         add({"replay", op_name, key_name, label, skip ? "skip" : "fail",
@@ -2624,11 +2662,10 @@ void Runner::mode_replay() {
 // Note [Grad failure diagnostics] (user_modes.cpp): each failing grad case
 // carries the kernel calls of its gradient; replaying them alone on the
 // plugin names the kernel that gives wrong values.
-void Runner::localise_grad_failures() {
+void Runner::localise_grad_failures(std::vector<CaseResult>& rows) {
   std::vector<size_t> failed;
-  for (size_t i = 0; i < results_.size(); ++i)
-    if (results_[i].mode == "grad" && results_[i].status == "fail" && !results_[i].calls.empty())
-      failed.push_back(i);
+  for (size_t i = 0; i < rows.size(); ++i)
+    if (rows[i].mode == "grad" && rows[i].status == "fail" && !rows[i].calls.empty()) failed.push_back(i);
   if (failed.empty()) return;
   const size_t rows_before = results_.size();
   const bool ok = init_context() && device_ok_;
@@ -2644,27 +2681,27 @@ void Runner::localise_grad_failures() {
     char path[] = "/tmp/prism-conformance-grad-XXXXXX";
     const int fd = mkstemp(path);
     if (fd < 0) continue;
-    const std::string text = "{\"prism_record\":1}\n" + results_[i].calls;
+    const std::string text = "{\"prism_record\":1}\n" + rows[i].calls;
     const bool written = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
     close(fd);
     if (written) {
       opt_.replay_path = path;
       const size_t before = results_.size();
       mode_replay();
-      std::vector<CaseResult> rows(results_.begin() + static_cast<ptrdiff_t>(before), results_.end());
+      std::vector<CaseResult> replayed(results_.begin() + static_cast<ptrdiff_t>(before), results_.end());
       results_.resize(before);
       std::string culprit, ops;
       std::set<std::string> seen;
-      for (const CaseResult& row : rows) {
+      for (const CaseResult& row : replayed) {
         if (seen.insert(row.op + " " + row.dtype).second)
           ops += (ops.empty() ? "" : ", ") + row.op + " " + row.dtype;
         if (culprit.empty() && row.status == "fail")
           culprit = "kernel '" + row.op + "' " + row.dtype +
                     " gives wrong values when replayed alone: " + row.message;
       }
-      results_[i].message += culprit.empty() ? " [each kernel the gradient ran (" + ops +
-                                                   ") passes when replayed alone on random inputs]"
-                                             : " [" + culprit + "]";
+      rows[i].message += culprit.empty() ? " [each kernel the gradient ran (" + ops +
+                                               ") passes when replayed alone on random inputs]"
+                                         : " [" + culprit + "]";
     }
     unlink(path);
   }
@@ -3472,9 +3509,9 @@ int Runner::run() {
         rs.insert(rs.end(), a.begin(), a.end());
       }
     });
+    localise_grad_failures(rs);
     for (CaseResult& r : rs) add(std::move(r));
     if (!crash.empty()) add({"grad", "(all)", "-", "-", "fail", "the user-ABI modes " + crash});
-    localise_grad_failures();
   }
   restore_signal_handlers();
   print_summary();

@@ -2,6 +2,7 @@
 #include "core/dispatch/record.hpp"
 
 #include <atomic>
+#include <cerrno>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
