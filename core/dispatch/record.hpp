@@ -15,7 +15,7 @@ struct Device;
 // storage offset (elements), plus the attributes. `prism-conformance
 // --replay <file>` then checks a plugin on exactly those calls. The format is
 // documented in docs/writing-a-plugin.md ("Recording and replaying a
-// program's kernel calls"). Unset, the cost is one load and branch per call.
+// program's kernel calls"). Unset, the cost is one function call, one load and one branch per call.
 void record_kernel_call(const Device* dev, prism_dtype key, const prism_kernel_call& call);
 
 }  // namespace prism
