@@ -416,10 +416,11 @@ prism_plugin_error* run_reduce_cx(void*, const prism_kernel_call* c) {
   if (out.ndim != x.ndim)
     return PRISM_CPU_INVALID("%s: output has %d dims, input %d", kProd ? "prod" : "sum", int(out.ndim),
                              int(x.ndim));
-  for (int d = 0; d < x.ndim; ++d)
+  for (int d = 0; d < x.ndim; ++d) {
     if (out.sizes[d] != x.sizes[d] && out.sizes[d] != 1)
       return PRISM_CPU_INVALID("%s: output size %lld at dim %d is neither the input's nor 1",
                                kProd ? "prod" : "sum", static_cast<long long>(out.sizes[d]), d);
+  }
   return dispatch_complex(c, x.dtype, [&](auto tag_) -> prism_plugin_error* {
     using R = PRISM_CPU_TYPE_OF(tag_);
     // out: (kept dims, reduced dims of size 1); accumulate in complex128
