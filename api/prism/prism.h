@@ -498,6 +498,13 @@ PRISM_API prism_status prism_isnan(prism_tensor_t x, prism_tensor_t* out);
 PRISM_API prism_status prism_isinf(prism_tensor_t x, prism_tensor_t* out);
 PRISM_API prism_status prism_isfinite(prism_tensor_t x, prism_tensor_t* out);
 PRISM_API prism_status prism_signbit(prism_tensor_t x, prism_tensor_t* out);
+/* Complex parts (complex64 -> float32, complex128 -> float64; *out a new tensor): real(x), imag(x),
+ * and conj(x) (same complex dtype). For a real x, real and conj give x itself (a new handle to the
+ * same tensor) and imag is refused, as in PyTorch. complex64/complex128 run on devices whose kernels
+ * declare them (the CPU plugin); elsewhere the fallback policy applies. */
+PRISM_API prism_status prism_real(prism_tensor_t x, prism_tensor_t* out);
+PRISM_API prism_status prism_imag(prism_tensor_t x, prism_tensor_t* out);
+PRISM_API prism_status prism_conj(prism_tensor_t x, prism_tensor_t* out);
 
 /* out = cond ? a : b (three-way broadcasting; cond must be bool). */
 PRISM_API prism_status prism_where(prism_tensor_t cond, prism_tensor_t a, prism_tensor_t b,

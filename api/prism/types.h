@@ -34,14 +34,21 @@ typedef enum prism_dtype {
   PRISM_DTYPE_BF16 = 7, /* bfloat16: upper 16 bits of a binary32 */
   PRISM_DTYPE_F32 = 8,
   PRISM_DTYPE_F64 = 9,
+  /* Appended (docs/abi-policy.md): interleaved (real, imaginary) pairs, as C99 float _Complex /
+   * double _Complex, std::complex, NumPy's complex64/complex128 and DLPack's kDLComplex. */
+  PRISM_DTYPE_C64 = 10,                /* two float32 */
+  PRISM_DTYPE_C128 = 11,               /* two float64 */
   PRISM_DTYPE_FORCE_32BIT = 0x7FFFFFFF /* not a dtype: makes every int32 a valid value */
 } prism_dtype;
 
-#define PRISM_NUM_DTYPES 10
+#define PRISM_NUM_DTYPES 12
 
-/* Bit mask of dtypes: bit (1u << dtype). */
+/* Bit mask of dtypes: bit (1u << dtype). PRISM_DTYPE_MASK_ALL keeps its value: every real dtype
+ * (the dtypes that existed when plugin ABI 1.0 was fixed), so a plugin built against an older header
+ * never claims the complex dtypes; a plugin that supports them adds PRISM_DTYPE_MASK_COMPLEX. */
 #define PRISM_DTYPE_BIT(dt) (1u << (unsigned)(dt))
 #define PRISM_DTYPE_MASK_ALL 0x3FFu
+#define PRISM_DTYPE_MASK_COMPLEX (PRISM_DTYPE_BIT(PRISM_DTYPE_C64) | PRISM_DTYPE_BIT(PRISM_DTYPE_C128))
 #define PRISM_DTYPE_MASK_FLOAT                                                                               \
   (PRISM_DTYPE_BIT(PRISM_DTYPE_F16) | PRISM_DTYPE_BIT(PRISM_DTYPE_BF16) | PRISM_DTYPE_BIT(PRISM_DTYPE_F32) | \
    PRISM_DTYPE_BIT(PRISM_DTYPE_F64))

@@ -730,8 +730,12 @@ KernelList binary_kernels();
 KernelList reduce_kernels();
 KernelList bmm_kernels();
 KernelList random_kernels();
-KernelList nn_kernels();     // ops_nn.cpp
-KernelList index_kernels();  // ops_index.cpp
-KernelList optim_kernels();  // ops_optim.cpp
+KernelList nn_kernels();       // ops_nn.cpp
+KernelList index_kernels();    // ops_index.cpp
+KernelList optim_kernels();    // ops_optim.cpp
+KernelList complex_kernels();  // ops_complex.cpp
+
+// Casts to or from complex64/complex128 (ops_complex.cpp); the copy kernel hands them over.
+prism_plugin_error* run_copy_complex(void* ctx, const prism_kernel_call* c);
 
 }  // namespace prism::cpu

@@ -92,7 +92,7 @@ prism_plugin_error* cpu_device_props(void* ctx, int32_t device, prism_device_pro
   if (props == nullptr) return PRISM_CPU_INVALID("cpu: device_props: props is NULL");
   const CpuContext* c = static_cast<const CpuContext*>(ctx);
   prism_sdk_device_props_set(props, c->name.c_str(), c->vendor.c_str(), "cpu-host", c->total_memory,
-                             PRISM_DTYPE_MASK_ALL,
+                             PRISM_DTYPE_MASK_ALL | PRISM_DTYPE_MASK_COMPLEX,
                              PRISM_DEVICE_CAP_HOST_MEMORY | PRISM_DEVICE_CAP_FP64 | PRISM_DEVICE_CAP_FP16);
   return nullptr;
 }
@@ -171,8 +171,9 @@ prism_plugin_table g_table;
 
 void build_table() {
   size_t n = 0;
-  for (KernelList list : {elementwise_kernels(), binary_kernels(), reduce_kernels(), bmm_kernels(),
-                          random_kernels(), nn_kernels(), index_kernels(), optim_kernels()}) {
+  for (KernelList list :
+       {elementwise_kernels(), binary_kernels(), reduce_kernels(), bmm_kernels(), random_kernels(),
+        nn_kernels(), index_kernels(), optim_kernels(), complex_kernels()}) {
     for (size_t i = 0; i < list.count && n < kMaxKernels; ++i) g_kernels[n++] = list.defs[i];
   }
   prism_plugin_table* t = prism_sdk_table_init(&g_table, "cpu", "0.1.0", g_kernels, n);

@@ -92,6 +92,8 @@ prism_plugin_error* run_copy(void*, const prism_kernel_call* c) {
   const prism_tensor_desc& x = c->inputs[0];
   const prism_tensor_desc& out = c->outputs[0];
   PRISM_CPU_RETURN_IF_ERROR(check_same_shape(c, x, "input"));
+  if (prism_sdk_dtype_is_complex(x.dtype) || prism_sdk_dtype_is_complex(out.dtype))
+    return run_copy_complex(nullptr, c);
   const prism_tensor_desc* ops[2] = {&out, &x};
   StridedPlan plan;
   build_plan(plan, ops, 2);

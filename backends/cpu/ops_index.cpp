@@ -179,6 +179,18 @@ inline int64_t load_index(const char* p, int64_t size) {
 //   inputs (x, index) -> out, index and out of the same shape
 // ===========================================================================
 
+// Gather and index_select only move elements: complex64/complex128 move as 8/16-byte words
+// (Note [Complex kernels] in ops_complex.cpp).
+struct Bytes16 {
+  uint64_t lo, hi;
+};
+template <class Fn>
+prism_plugin_error* dispatch_move(const prism_kernel_call* c, int32_t dtype, Fn&& fn) {
+  if (dtype == PRISM_DTYPE_C64) return fn(TypeTag<uint64_t>{});
+  if (dtype == PRISM_DTYPE_C128) return fn(TypeTag<Bytes16>{});
+  return dispatch_dtype(c, dtype, fn);
+}
+
 prism_plugin_error* run_gather(void*, const prism_kernel_call* c) {
   PRISM_CPU_RETURN_IF_ERROR(check_arity(c, 2, 2, 1));
   const prism_tensor_desc& x = c->inputs[0];
@@ -205,7 +217,7 @@ prism_plugin_error* run_gather(void*, const prism_kernel_call* c) {
   const int64_t es = elem_size(x);
   const int64_t so = out.strides[dim] * es, si = index.strides[dim] * 8, sx = x.strides[dim] * es;
   const int64_t inner = out.sizes[dim];
-  return dispatch_dtype(c, x.dtype, [&](auto tag_) -> prism_plugin_error* {
+  return dispatch_move(c, x.dtype, [&](auto tag_) -> prism_plugin_error* {
     using T = PRISM_CPU_TYPE_OF(tag_);
     auto shift = [&](int64_t j, int64_t* off) {
       off[0] = j * so;
@@ -341,7 +353,7 @@ prism_plugin_error* run_index_select(void*, const prism_kernel_call* c) {
   const int64_t es = elem_size(x);
   const int64_t so = out.strides[dim] * es, sx = x.strides[dim] * es, si = index.strides[0] * 8;
   const char* idx = desc_data(index);
-  return dispatch_dtype(c, x.dtype, [&](auto tag_) -> prism_plugin_error* {
+  return dispatch_move(c, x.dtype, [&](auto tag_) -> prism_plugin_error* {
     using T = PRISM_CPU_TYPE_OF(tag_);
     auto shift = [&](int64_t j, int64_t* off) {
       off[0] = j * so;
@@ -398,7 +410,10 @@ prism_plugin_error* run_index_put(void*, const prism_kernel_call* c) {
   const int64_t es = elem_size(self);
   const int64_t sd = self.strides[dim] * es, ss = src.strides[dim] * es, si = index.strides[0] * 8;
   const char* idx = desc_data(index);
-  return dispatch_dtype(c, self.dtype, [&](auto tag_) -> prism_plugin_error* {
+  if (accumulate && prism_sdk_dtype_is_complex(self.dtype))
+    return PRISM_CPU_INVALID("%s: accumulate is not supported for %s", c->op,
+                             prism_sdk_dtype_name(self.dtype));
+  return dispatch_move(c, self.dtype, [&](auto tag_) -> prism_plugin_error* {
     using T = PRISM_CPU_TYPE_OF(tag_);
     auto shift = [&](int64_t j, int64_t* off) {
       off[0] = load_index(idx + j * si, size) * sd;
@@ -408,7 +423,11 @@ prism_plugin_error* run_index_put(void*, const prism_kernel_call* c) {
       for (int64_t e = 0; e < n; ++e) {
         T* dst = reinterpret_cast<T*>(q[0] + e * st[0]);
         const T v = *reinterpret_cast<const T*>(q[1] + e * st[1]);
-        *dst = accumulate ? combine<T>(1, *dst, v) : v;
+        if constexpr (std::is_same_v<T, Bytes16> || std::is_same_v<T, uint64_t>) {
+          *dst = v;  // complex (moved as words; accumulate refused above)
+        } else {
+          *dst = accumulate ? combine<T>(1, *dst, v) : v;
+        }
       }
     });
     return nullptr;
@@ -592,6 +611,9 @@ const prism_kernel_def kKernels[] = {
     PRISM_CPU_INDEX_DEF("gather", kMaskAll, run_gather),
     PRISM_CPU_INDEX_DEF("scatter", kMaskAll, run_scatter),
     PRISM_CPU_INDEX_DEF("index_select", kMaskAll, run_index_select),
+    PRISM_CPU_INDEX_DEF("gather", PRISM_DTYPE_MASK_COMPLEX, run_gather),
+    PRISM_CPU_INDEX_DEF("index_select", PRISM_DTYPE_MASK_COMPLEX, run_index_select),
+    PRISM_CPU_INDEX_DEF("index_put", PRISM_DTYPE_MASK_COMPLEX, run_index_put),
     PRISM_CPU_INDEX_DEF("index_put", kMaskAll, run_index_put),
     PRISM_CPU_INDEX_DEF("nonzero", kMaskAll, run_nonzero),
     PRISM_CPU_INDEX_DEF("cumsum", kMaskNumeric, run_scan<false>),

@@ -172,6 +172,16 @@ PRISM_DEFINE_UNARY_PREDICATE(isinf)
 PRISM_DEFINE_UNARY_PREDICATE(isfinite)
 PRISM_DEFINE_UNARY_PREDICATE(signbit)
 
+PRISM_API prism_status prism_real(prism_tensor_t x, prism_tensor_t* out) {
+  return make(out, "real", [&] { return prism::complex_part("real", arg(x, "real", "x")); });
+}
+PRISM_API prism_status prism_imag(prism_tensor_t x, prism_tensor_t* out) {
+  return make(out, "imag", [&] { return prism::complex_part("imag", arg(x, "imag", "x")); });
+}
+PRISM_API prism_status prism_conj(prism_tensor_t x, prism_tensor_t* out) {
+  return make(out, "conj", [&] { return prism::complex_part("conj", arg(x, "conj", "x")); });
+}
+
 PRISM_API prism_status prism_where(prism_tensor_t cond, prism_tensor_t a, prism_tensor_t b,
                                    prism_tensor_t* out) {
   return make(out, "where", [&] {

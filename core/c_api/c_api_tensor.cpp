@@ -284,6 +284,10 @@ DLDataType to_dl_dtype(prism_dtype dt) {
     case PRISM_DTYPE_BF16:
       d.code = kDLBfloat;
       break;
+    case PRISM_DTYPE_C64:
+    case PRISM_DTYPE_C128:
+      d.code = kDLComplex;
+      break;
     default:
       d.code = kDLInt;
       break;
@@ -313,6 +317,10 @@ prism_dtype from_dl_dtype(DLDataType d) {
       break;
     case kDLBfloat:
       if (d.bits == 16) return PRISM_DTYPE_BF16;
+      break;
+    case kDLComplex:
+      if (d.bits == 64) return PRISM_DTYPE_C64;
+      if (d.bits == 128) return PRISM_DTYPE_C128;
       break;
     default:
       break;

@@ -86,15 +86,16 @@ bool bitwise_op(const char* op) {
 
 void check_bitwise(const char* op, prism_dtype dt) {
   if (!bitwise_op(op)) return;
-  PRISM_CHECK(!is_float(dt), INVALID_ARGUMENT, op, ": not supported for floating point tensors (",
-              dtype_name(dt), "); it takes integer and bool tensors");
+  PRISM_CHECK(!is_float(dt) && !is_complex(dt), INVALID_ARGUMENT, op,
+              ": not supported for floating point tensors (", dtype_name(dt),
+              "); it takes integer and bool tensors");
   const bool shift = std::strstr(op, "shift") != nullptr;
   PRISM_CHECK(!(shift && dt == PRISM_DTYPE_BOOL), INVALID_ARGUMENT, op,
               ": not supported for bool tensors; it takes integer tensors");
 }
 
 prism_dtype unary_dtype(const char* op, const Tensor& x) {
-  if (float_only(op) && !is_float(x->dtype)) return kDefaultFloat;
+  if (float_only(op) && !is_float(x->dtype) && !is_complex(x->dtype)) return kDefaultFloat;
   check_bitwise(op, x->dtype);
   PRISM_CHECK(!(x->dtype == PRISM_DTYPE_BOOL && std::strcmp(op, "trunc") == 0), INVALID_ARGUMENT,
               "trunc: not supported for bool tensors");
@@ -106,8 +107,8 @@ prism_dtype unary_dtype(const char* op, const Tensor& x) {
 // Binary result dtype and the dtype the kernel computes in.
 prism_dtype binary_dtype(const char* op, const Tensor& a, const Tensor& b) {
   prism_dtype rt = result_type({a.get(), b.get()});
-  if (std::strcmp(op, "div") == 0 && !is_float(rt)) return kDefaultFloat;
-  if (float_only(op) && !is_float(rt)) return kDefaultFloat;
+  if (std::strcmp(op, "div") == 0 && !is_float(rt) && !is_complex(rt)) return kDefaultFloat;
+  if (float_only(op) && !is_float(rt) && !is_complex(rt)) return kDefaultFloat;
   check_bitwise(op, rt);
   if (std::strcmp(op, "sub") == 0) {
     PRISM_CHECK(
@@ -159,18 +160,29 @@ void binary_inplace_impl(const char* op, const Tensor& a, const Tensor& b, prism
 
 }  // namespace
 
+// Note [Complex to real ops]: abs, real and imag of a complex tensor are real (float32 for complex64,
+// float64 for complex128); the kernel is looked up by the input's complex dtype.
+bool complex_to_real_op(const char* op) {
+  return std::strcmp(op, "abs") == 0 || std::strcmp(op, "real") == 0 || std::strcmp(op, "imag") == 0;
+}
+
 Tensor unary(const char* op, const Tensor& x) {
   if (amp::Autocast ac{op, {&x}}) return unary(op, ac[0]);  // Note [Autocast]
   if (autograd::should_record({&x})) return autograd::recorded(op, {x}, {}, [&] { return unary(op, x); });
   prism_dtype dt = unary_dtype(op, x);
   Tensor cx = to_dtype(x, dt);
-  Tensor out = empty(x->sizes, dt, x->device());
+  const prism_dtype out_dt = is_complex(dt) && complex_to_real_op(op) ? complex_to_real(dt) : dt;
+  Tensor out = empty(x->sizes, out_dt, x->device());
   if (out->numel() > 0) run_kernel(op, dt, {cx.get()}, {out.get()});
   return out;
 }
 
 void unary_(const char* op, const Tensor& x) {
   prism_dtype dt = unary_dtype(op, x);
+  if (is_complex(dt) && complex_to_real_op(op)) {
+    copy_(x, unary(op, x));
+    return;
+  }
   check_result_castable(op, dt, x->dtype);
   check_writable(op, x);
   if (autograd::should_record({&x})) {
@@ -231,6 +243,15 @@ Tensor logical_not(const Tensor& x) {
   return out;
 }
 
+Tensor complex_part(const char* op, const Tensor& x) {
+  if (!is_complex(x->dtype)) {
+    PRISM_CHECK(std::strcmp(op, "imag") != 0, INVALID_ARGUMENT,
+                "imag: not implemented for tensors with non-complex dtypes (", describe(x), ")");
+    return x;
+  }
+  return unary(op, x);
+}
+
 Tensor unary_predicate(const char* op, const Tensor& x) {
   static const char* const kOps[] = {"isnan", "isinf", "isfinite", "signbit"};
   bool known = false;
@@ -238,6 +259,8 @@ Tensor unary_predicate(const char* op, const Tensor& x) {
   PRISM_CHECK(known, INVALID_ARGUMENT, "unknown unary predicate '", op, "'");
   PRISM_CHECK(!(x->dtype == PRISM_DTYPE_BOOL && std::strcmp(op, "signbit") == 0), INVALID_ARGUMENT,
               "signbit: not supported for bool tensors");
+  PRISM_CHECK(!(is_complex(x->dtype) && std::strcmp(op, "signbit") == 0), INVALID_ARGUMENT,
+              "signbit: not supported for complex tensors (", describe(x), ")");
   Tensor out = empty(x->sizes, PRISM_DTYPE_BOOL, x->device());
   if (out->numel() > 0) run_kernel(op, x->dtype, {x.get()}, {out.get()});
   return out;

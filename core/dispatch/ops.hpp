@@ -26,6 +26,9 @@ void binary_(const char* op, const Tensor& a, const Tensor& b, double alpha = 1.
 Tensor div_mode(const Tensor& a, const Tensor& b, prism_rounding_mode mode);
 Tensor compare(const char* op, const Tensor& a, const Tensor& b);  // eq ne lt le gt ge, logical_*
 Tensor logical_not(const Tensor& x);
+// real / imag / conj of a complex tensor (new tensors); real and conj of a real tensor are x itself,
+// imag of a real tensor is refused (as in PyTorch).
+Tensor complex_part(const char* op, const Tensor& x);
 Tensor unary_predicate(const char* op, const Tensor& x);  // isnan isinf isfinite signbit -> bool
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 Tensor clamp(const Tensor& x, const double* mn, const double* mx);

@@ -59,7 +59,7 @@ Tensor upcast(const Tensor& x) {
 }
 
 void require_float(const char* op, const Tensor& x) {
-  PRISM_CHECK(is_float(x->dtype), INVALID_ARGUMENT, op,
+  PRISM_CHECK(is_float(x->dtype) || (is_complex(x->dtype) && is_op(op, "mean")), INVALID_ARGUMENT, op,
               "(): could not infer output dtype. Input dtype must be a floating point dtype, got ",
               describe(x));
 }
@@ -85,7 +85,7 @@ Tensor reduce(const char* op, const Tensor& x, const std::vector<int64_t>& dims,
   Tensor in = x;
   prism_dtype out_dt = x->dtype;
   if (is_op(op, "sum") || is_op(op, "prod")) {
-    if (!is_float(x->dtype)) out_dt = PRISM_DTYPE_I64;
+    if (!is_float(x->dtype) && !is_complex(x->dtype)) out_dt = PRISM_DTYPE_I64;
     in = to_dtype(x, out_dt);
   } else if (is_op(op, "all") || is_op(op, "any")) {
     out_dt = PRISM_DTYPE_BOOL;

@@ -67,7 +67,11 @@ std::string show(const json& v) {
 const char* safetensors_dtype_name(prism_dtype dtype) {
   for (const DtypeName& d : kDtypes)
     if (d.dtype == dtype) return d.name;
-  PRISM_FAIL(INVALID_ARGUMENT, "safetensors: dtype ", dtype_name(dtype), " has no safetensors name");
+  PRISM_FAIL(INVALID_ARGUMENT, "safetensors: dtype ", dtype_name(dtype), " has no safetensors name",
+             is_complex(dtype)
+                 ? " (the format has no complex dtypes: save the real and imaginary parts as two "
+                   "float tensors)"
+                 : "");
 }
 
 // ---- reading ------------------------------------------------------------------------------------

@@ -8,13 +8,14 @@
 namespace prism {
 
 size_t dtype_size(prism_dtype dt) {
-  static const size_t kSizes[PRISM_NUM_DTYPES] = {1, 1, 1, 2, 4, 8, 2, 2, 4, 8};
+  static const size_t kSizes[PRISM_NUM_DTYPES] = {1, 1, 1, 2, 4, 8, 2, 2, 4, 8, 8, 16};
   return dtype_valid(dt) ? kSizes[dt] : 0;
 }
 
 const char* dtype_name(prism_dtype dt) {
-  static const char* const kNames[PRISM_NUM_DTYPES] = {"bool",  "uint8",   "int8",     "int16",   "int32",
-                                                       "int64", "float16", "bfloat16", "float32", "float64"};
+  static const char* const kNames[PRISM_NUM_DTYPES] = {"bool",    "uint8",   "int8",      "int16",
+                                                       "int32",   "int64",   "float16",   "bfloat16",
+                                                       "float32", "float64", "complex64", "complex128"};
   return dtype_valid(dt) ? kNames[dt] : "invalid";
 }
 
@@ -24,6 +25,12 @@ prism_dtype promote_types(prism_dtype a, prism_dtype b) {
   if (a == b) return a;
   if (a == PRISM_DTYPE_BOOL) return b;
   if (b == PRISM_DTYPE_BOOL) return a;
+  if (is_complex(a) || is_complex(b)) {
+    // complex with anything: the complex type whose parts hold both (complex64 with float64 is complex128).
+    prism_dtype ra = complex_to_real(a), rb = complex_to_real(b);
+    prism_dtype r = is_float(ra) && is_float(rb) ? promote_types(ra, rb) : (is_float(ra) ? ra : rb);
+    return r == PRISM_DTYPE_F64 ? PRISM_DTYPE_C128 : PRISM_DTYPE_C64;
+  }
   bool fa = is_float(a), fb = is_float(b);
   if (fa && fb) {
     // f16 with bf16 has no common 16-bit type: float32.
@@ -90,6 +97,10 @@ double load_as_double(const void* p, prism_dtype dt) {
       return *static_cast<const float*>(p);
     case PRISM_DTYPE_F64:
       return *static_cast<const double*>(p);
+    case PRISM_DTYPE_C64:  // the real part
+      return *static_cast<const float*>(p);
+    case PRISM_DTYPE_C128:
+      return *static_cast<const double*>(p);
   }
   return 0.0;
 }
@@ -150,6 +161,14 @@ void store_from_double(void* p, prism_dtype dt, double v) {
     case PRISM_DTYPE_F64:
       *static_cast<double*>(p) = v;
       break;
+    case PRISM_DTYPE_C64:  // (v, 0)
+      static_cast<float*>(p)[0] = static_cast<float>(v);
+      static_cast<float*>(p)[1] = 0.0f;
+      break;
+    case PRISM_DTYPE_C128:
+      static_cast<double*>(p)[0] = v;
+      static_cast<double*>(p)[1] = 0.0;
+      break;
   }
 }
 
@@ -182,6 +201,7 @@ void check_value_fits(double v, prism_dtype dt, const char* op) {
       integral = false, lo = -3.3895313892515355e38, hi = 3.3895313892515355e38;
       break;
     case PRISM_DTYPE_F32:
+    case PRISM_DTYPE_C64:
       integral = false, lo = -3.4028234663852886e38, hi = 3.4028234663852886e38;
       break;
     default:

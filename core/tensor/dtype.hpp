@@ -19,11 +19,22 @@ inline bool is_float(prism_dtype dt) {
 inline bool is_integral(prism_dtype dt, bool include_bool) {
   return (dt >= PRISM_DTYPE_U8 && dt <= PRISM_DTYPE_I64) || (include_bool && dt == PRISM_DTYPE_BOOL);
 }
+inline bool is_complex(prism_dtype dt) {
+  return dt == PRISM_DTYPE_C64 || dt == PRISM_DTYPE_C128;
+}
+// float32 for complex64, float64 for complex128, dt itself otherwise.
+inline prism_dtype complex_to_real(prism_dtype dt) {
+  return dt == PRISM_DTYPE_C64 ? PRISM_DTYPE_F32 : (dt == PRISM_DTYPE_C128 ? PRISM_DTYPE_F64 : dt);
+}
+// complex128 for float64, complex64 for every other real dtype, dt itself for complex.
+inline prism_dtype real_to_complex(prism_dtype dt) {
+  return is_complex(dt) ? dt : (dt == PRISM_DTYPE_F64 ? PRISM_DTYPE_C128 : PRISM_DTYPE_C64);
+}
 // torch.promote_types.
 prism_dtype promote_types(prism_dtype a, prism_dtype b);
-// 0 bool, 1 integer, 2 floating.
+// 0 bool, 1 integer, 2 floating, 3 complex.
 inline int dtype_category(prism_dtype dt) {
-  return dt == PRISM_DTYPE_BOOL ? 0 : (is_float(dt) ? 2 : 1);
+  return dt == PRISM_DTYPE_BOOL ? 0 : (is_complex(dt) ? 3 : (is_float(dt) ? 2 : 1));
 }
 // The default float dtype (torch.get_default_dtype()).
 constexpr prism_dtype kDefaultFloat = PRISM_DTYPE_F32;

@@ -47,7 +47,10 @@ static inline size_t prism_sdk_dtype_size(int32_t dtype) {
       return 4;
     case PRISM_DTYPE_I64:
     case PRISM_DTYPE_F64:
+    case PRISM_DTYPE_C64:
       return 8;
+    case PRISM_DTYPE_C128:
+      return 16;
     default:
       return 0;
   }
@@ -77,6 +80,10 @@ static inline const char* prism_sdk_dtype_name(int32_t dtype) {
       return "f32";
     case PRISM_DTYPE_F64:
       return "f64";
+    case PRISM_DTYPE_C64:
+      return "c64";
+    case PRISM_DTYPE_C128:
+      return "c128";
     default:
       return "invalid";
   }
@@ -84,6 +91,11 @@ static inline const char* prism_sdk_dtype_name(int32_t dtype) {
 
 static inline int prism_sdk_dtype_is_float(int32_t dtype) {
   return dtype >= PRISM_DTYPE_F16 && dtype <= PRISM_DTYPE_F64;
+}
+
+/* complex64 or complex128 (interleaved real, imaginary pairs). */
+static inline int prism_sdk_dtype_is_complex(int32_t dtype) {
+  return dtype == PRISM_DTYPE_C64 || dtype == PRISM_DTYPE_C128;
 }
 
 static inline int prism_sdk_dtype_is_int(int32_t dtype) {

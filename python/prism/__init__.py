@@ -49,9 +49,10 @@ from . import profiler  # noqa: F401,E402  (also prism.autograd.profiler, as in 
 
 __version__ = _C.version()
 
-(bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64) = _DTYPES  # noqa: A001
+(bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, complex64,  # noqa: A001
+ complex128) = _DTYPES
 half, float, double, long, int, short = float16, float32, float64, int64, int32, int16  # noqa: A001
-cfloat = None  # complex dtypes are not supported
+cfloat, cdouble = complex64, complex128
 _C._set_tensor_factory(tensor)  # noqa: F405  (lists used as indices)
 
 import builtins as _builtins  # noqa: E402
@@ -128,6 +129,23 @@ _METHODS += [n for n in _EXTRA_UNARY + _EXTRA_PREDICATES + _EXTRA_BINARY if n no
 for _name in _METHODS:
     globals()[_name] = _method(_name)
 del _name
+
+
+
+def real(input):  # noqa: A002 - PyTorch's spelling
+    """prism.real(input): the real part (float32/float64 for complex64/complex128; input itself otherwise)."""
+    return _C.real(input)
+
+
+def imag(input):  # noqa: A002
+    """prism.imag(input): the imaginary part of a complex tensor."""
+    return _C.imag(input)
+
+
+def conj(input):  # noqa: A002
+    """prism.conj(input): the complex conjugate (input itself for real dtypes)."""
+    return _C.conj(input)
+
 
 sigmoid = globals()["sigmoid"]
 transpose = globals()["transpose"]

@@ -18,7 +18,7 @@ class dtype:
         self.itemsize = _C.dtype_size(code)
         self.is_floating_point = name in ("float16", "bfloat16", "float32", "float64")
         self.is_signed = name not in ("bool", "uint8")
-        self.is_complex = False
+        self.is_complex = name in ("complex64", "complex128")
 
     def __repr__(self) -> str:
         return "prism." + self._name
@@ -27,7 +27,14 @@ class dtype:
         return (_dtype_by_name, (self._name,))
 
     def to_real(self) -> "dtype":
-        return self
+        """float32 for complex64, float64 for complex128, the dtype itself otherwise."""
+        return {"complex64": _BY_NAME["float32"], "complex128": _BY_NAME["float64"]}.get(self._name, self)
+
+    def to_complex(self) -> "dtype":
+        """complex128 for float64, complex64 for float32/float16/bfloat16, complex dtypes themselves."""
+        if self.is_complex:
+            return self
+        return _BY_NAME["complex128" if self._name == "float64" else "complex64"]
 
     @property
     def name(self) -> str:
@@ -38,7 +45,8 @@ def _dtype_by_name(name: str) -> dtype:
     return _BY_NAME[name]
 
 
-_NAMES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64"]
+_NAMES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64",
+          "complex64", "complex128"]
 DTYPES = [dtype(i, n) for i, n in enumerate(_NAMES)]
 _BY_NAME = {d._name: d for d in DTYPES}
 _C._register_dtypes(DTYPES)

@@ -115,6 +115,13 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
     """A tensor filled with fill_value (dtype inferred from it when not given)."""
     if isinstance(size, int):
         size = (size,)
+    if isinstance(fill_value, complex) or (dtype is not None and dtype.is_complex):
+        # the core's fill takes a real value: a complex one goes through a 0-d tensor, expanded and copied
+        from . import _dtype
+
+        cdt = dtype if dtype is not None else _dtype._BY_NAME["complex64"]
+        z = tensor(complex(fill_value), dtype=cdt, device=device)
+        return _finish(z.expand(tuple(size)).contiguous(), requires_grad)
     if dtype is None:
         dtype = _BOOL if isinstance(fill_value, bool) else _I64 if isinstance(fill_value, int) else _default_dtype[0]
     return _finish(_C._full(_sizes((tuple(size),), "full"), float(fill_value), dtype, _dev(device)), requires_grad)

@@ -45,6 +45,22 @@ class _Formatter:
         return self.format(v).rjust(self.width)
 
 
+class _ComplexFormatter:
+    """complex values as PyTorch prints them: 1.+2.j, 0.5000-1.2500j (each part formatted as a float)."""
+
+    def __init__(self, values):
+        parts = _Formatter([v.real for v in values] + [abs(v.imag) for v in values], True)
+        self.re = self.im = parts  # one format for both parts, as PyTorch
+        self.width = max((len(self.format(v)) for v in values), default=1)
+
+    def format(self, v) -> str:
+        sign = "-" if math.copysign(1.0, v.imag) < 0 and not math.isnan(v.imag) else "+"
+        return f"{self.re.format(v.real)}{sign}{self.im.format(abs(v.imag))}j"
+
+    def pad(self, v) -> str:
+        return self.format(v).rjust(self.width)
+
+
 def _flatten(data, out):
     if isinstance(data, list):
         for d in data:
@@ -102,7 +118,7 @@ def tensor_repr(t, prefix="tensor(") -> str:
         flat = []
         _flatten(data, flat)
         flat = [v for v in flat if v is not ...]
-        fmt = _Formatter(flat, dt.is_floating_point)
+        fmt = _ComplexFormatter(flat) if dt.is_complex else _Formatter(flat, dt.is_floating_point)
         body = _format(data, fmt, len(prefix), len(shape))
     if dt.name not in ("float32", "int64", "bool"):
         suffixes.append(f"dtype=prism.{dt.name}")

@@ -145,7 +145,21 @@ class Tensor(_C.TensorBase):
         return self.dtype.is_floating_point
 
     def is_complex(self) -> bool:
-        return False
+        return self.dtype.is_complex
+
+    @property
+    def real(self):
+        """The real part (a float tensor for complex dtypes; the tensor itself for real dtypes)."""
+        return _C.real(self)
+
+    @property
+    def imag(self):
+        """The imaginary part of a complex tensor (refused for real dtypes, as in PyTorch)."""
+        return _C.imag(self)
+
+    def conj(self):
+        """The complex conjugate (the tensor itself for real dtypes)."""
+        return _C.conj(self)
 
     def get_device(self) -> int:
         return -1 if self.is_cpu else int(self._device_str.partition(":")[2] or 0)

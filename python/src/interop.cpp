@@ -22,11 +22,16 @@ bool is_float(prism_dtype d) {
 
 // ---- nested Python data -> tensor -------------------------------------------------------------------
 
-enum Kind { kBool = 0, kInt = 1, kFloat = 2 };
+enum Kind { kBool = 0, kInt = 1, kFloat = 2, kComplex = 3 };
+
+bool is_complex(prism_dtype d) {
+  return d == PRISM_DTYPE_C64 || d == PRISM_DTYPE_C128;
+}
 
 struct Flat {
   std::vector<int64_t> shape;
   std::vector<double> d;
+  std::vector<double> im;  // imaginary parts (0 for real elements)
   std::vector<int64_t> i;
   int kind = kBool;
   int leaf_depth = -1;
@@ -69,7 +74,15 @@ void walk(nb::handle o, size_t depth, Flat& f) {
   }
   if (PyBool_Check(p)) {
     f.d.push_back(p == Py_True ? 1.0 : 0.0);
+    f.im.push_back(0.0);
     f.i.push_back(p == Py_True ? 1 : 0);
+    return;
+  }
+  if (PyComplex_Check(p)) {
+    f.kind = kComplex;
+    f.d.push_back(PyComplex_RealAsDouble(p));
+    f.im.push_back(PyComplex_ImagAsDouble(p));
+    f.i.push_back(0);
     return;
   }
   if (PyLong_Check(p)) {
@@ -81,12 +94,14 @@ void walk(nb::handle o, size_t depth, Flat& f) {
     }
     f.kind = std::max(f.kind, static_cast<int>(kInt));
     f.d.push_back(static_cast<double>(v));
+    f.im.push_back(0.0);
     f.i.push_back(v);
     return;
   }
   if (PyFloat_Check(p)) {
-    f.kind = kFloat;
+    f.kind = std::max(f.kind, static_cast<int>(kFloat));
     f.d.push_back(PyFloat_AS_DOUBLE(p));
+    f.im.push_back(0.0);
     f.i.push_back(0);
     return;
   }
@@ -96,17 +111,29 @@ void walk(nb::handle o, size_t depth, Flat& f) {
       bad_data("tensor: only 0-d tensors can be elements of nested data (use prism.stack for tensors)");
     }
     prism_dtype dt = prism_tensor_dtype(h);
-    if (is_float(dt)) {
+    if (is_complex(dt)) {
+      prism_tensor_t c = nullptr;
+      check(prism_to_dtype(h, PRISM_DTYPE_C128, &c));
+      Tensor tmp(c);
+      double z[2] = {0, 0};
+      check(prism_tensor_copy_to_host(c, z, sizeof z));
+      f.kind = kComplex;
+      f.d.push_back(z[0]);
+      f.im.push_back(z[1]);
+      f.i.push_back(0);
+    } else if (is_float(dt)) {
       double v = 0;
       check(prism_tensor_item_double(h, &v));
-      f.kind = kFloat;
+      f.kind = std::max(f.kind, static_cast<int>(kFloat));
       f.d.push_back(v);
+      f.im.push_back(0.0);
       f.i.push_back(0);
     } else {
       int64_t v = 0;
       check(prism_tensor_item_int64(h, &v));
       if (dt != PRISM_DTYPE_BOOL) f.kind = std::max(f.kind, static_cast<int>(kInt));
       f.d.push_back(static_cast<double>(v));
+      f.im.push_back(0.0);
       f.i.push_back(v);
     }
     return;
@@ -125,14 +152,23 @@ nb::object from_nested(nb::handle data, nb::handle dtype, nb::handle device) {
   Flat f;
   walk(data, 0, f);
   if (f.leaf_depth < 0) f.kind = kFloat;  // only empty lists: float32 as in PyTorch
-  prism_dtype target = !dtype.is_none()   ? dtype_arg(dtype)
-                       : f.kind == kFloat ? PRISM_DTYPE_F32
-                       : f.kind == kInt   ? PRISM_DTYPE_I64
-                                          : PRISM_DTYPE_BOOL;
+  prism_dtype target = !dtype.is_none()     ? dtype_arg(dtype)
+                       : f.kind == kComplex ? PRISM_DTYPE_C64
+                       : f.kind == kFloat   ? PRISM_DTYPE_F32
+                       : f.kind == kInt     ? PRISM_DTYPE_I64
+                                            : PRISM_DTYPE_BOOL;
   std::string dev = device_arg(device);
   int32_t nd = static_cast<int32_t>(f.shape.size());
   prism_tensor_t t = nullptr;
-  if (f.kind == kFloat || is_float(target)) {
+  if (f.kind == kComplex || is_complex(target)) {
+    // interleaved (real, imaginary) complex128, then cast (a complex value into a real dtype keeps the real
+    // part)
+    std::vector<double> z(2 * f.d.size());
+    for (size_t k = 0; k < f.d.size(); ++k) z[2 * k] = f.d[k], z[2 * k + 1] = f.im[k];
+    check(prism_from_data(z.data(), f.shape.data(), nd, PRISM_DTYPE_C128,
+                          target == PRISM_DTYPE_C128 ? dev.c_str() : "cpu", &t));
+    if (target == PRISM_DTYPE_C128) return wrap(t);
+  } else if (f.kind == kFloat || is_float(target)) {
     if (target == PRISM_DTYPE_F64) {
       check(prism_from_data(f.d.data(), f.shape.data(), nd, PRISM_DTYPE_F64, dev.c_str(), &t));
       return wrap(t);
@@ -172,6 +208,11 @@ nb::object from_nested(nb::handle data, nb::handle dtype, nb::handle device) {
 template <typename T>
 nb::object build(const T* data, const std::vector<int64_t>& s, size_t dim, size_t& pos, prism_dtype dt) {
   if (dim == s.size()) {
+    if (is_complex(dt)) {  // T is the part type; two per element
+      const double re = static_cast<double>(data[pos]), im = static_cast<double>(data[pos + 1]);
+      pos += 2;
+      return nb::steal(PyComplex_FromDoubles(re, im));
+    }
     T v = data[pos++];
     if (dt == PRISM_DTYPE_BOOL) return nb::bool_(v != 0);
     if constexpr (std::is_floating_point_v<T>) {
@@ -223,7 +264,10 @@ nb::object tolist(nb::handle self) {
     case PRISM_DTYPE_F32:
       return build(static_cast<const float*>(p), s, 0, pos, dt);
     case PRISM_DTYPE_F64:
+    case PRISM_DTYPE_C128:
       return build(static_cast<const double*>(p), s, 0, pos, dt);
+    case PRISM_DTYPE_C64:
+      return build(static_cast<const float*>(p), s, 0, pos, dt);
     default:
       throw Error(PRISM_ERROR_TYPE, "tolist: unsupported dtype");
   }
@@ -274,11 +318,13 @@ prism_dtype from_nb_dtype(nb::dlpack::dtype d) {
       if (d.bits == 64) return PRISM_DTYPE_F64;
     }
     if (code == dtype_code::Bfloat && d.bits == 16) return PRISM_DTYPE_BF16;
+    if (code == dtype_code::Complex && d.bits == 64) return PRISM_DTYPE_C64;
+    if (code == dtype_code::Complex && d.bits == 128) return PRISM_DTYPE_C128;
   }
   throw Error(PRISM_ERROR_TYPE, "from_numpy: unsupported array dtype (code " + std::to_string(d.code) + ", " +
                                     std::to_string(d.bits) +
                                     " bits); Prism has bool, uint8, int8/16/32/64, "
-                                    "float16, bfloat16, float32 and float64");
+                                    "float16, bfloat16, float32, float64, complex64 and complex128");
 }
 
 nb::dlpack::dtype to_nb_dtype(prism_dtype dt) {
@@ -309,6 +355,10 @@ nb::dlpack::dtype to_nb_dtype(prism_dtype dt) {
       return mk(dtype_code::Float, 32);
     case PRISM_DTYPE_F64:
       return mk(dtype_code::Float, 64);
+    case PRISM_DTYPE_C64:
+      return mk(dtype_code::Complex, 64);
+    case PRISM_DTYPE_C128:
+      return mk(dtype_code::Complex, 128);
     default:
       throw Error(PRISM_ERROR_TYPE, std::string("numpy(): NumPy has no ") + prism_dtype_name(dt) +
                                         "; convert first, e.g. t.float().numpy()");

@@ -72,6 +72,11 @@ void register_math_ops(nb::module_& m) {
   PRISM_PY_MATH_PREDICATE(isinf)
   PRISM_PY_MATH_PREDICATE(isfinite)
   PRISM_PY_MATH_PREDICATE(signbit)
+  m.def("real", &unary<prism_real>, nb::arg("input"),
+        "Real part (prism_real): float for complex, input itself otherwise.");
+  m.def("imag", &unary<prism_imag>, nb::arg("input"), "Imaginary part of a complex tensor (prism_imag).");
+  m.def("conj", &unary<prism_conj>, nb::arg("input"),
+        "Complex conjugate (prism_conj): input itself for real dtypes.");
   PRISM_PY_MATH_BINARY(atan2)
   PRISM_PY_MATH_BINARY(hypot)
   PRISM_PY_MATH_BINARY(copysign)

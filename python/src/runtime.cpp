@@ -138,6 +138,7 @@ prism_dtype dtype_arg(nb::handle o) {
     if (o.ptr() == g_dtypes[i]) return static_cast<prism_dtype>(i);
   }
   if (o.ptr() == reinterpret_cast<PyObject*>(&PyFloat_Type)) return PRISM_DTYPE_F64;
+  if (o.ptr() == reinterpret_cast<PyObject*>(&PyComplex_Type)) return PRISM_DTYPE_C128;
   if (o.ptr() == reinterpret_cast<PyObject*>(&PyLong_Type)) return PRISM_DTYPE_I64;
   if (o.ptr() == reinterpret_cast<PyObject*>(&PyBool_Type)) return PRISM_DTYPE_BOOL;
   if (nb::hasattr(o, "_prism_code")) {

@@ -37,10 +37,22 @@ nb::object not_implemented() {
 // float32, int tensor + 2.5 gives the default float dtype (float32), bool
 // tensor + 2 gives int64. The scalar becomes a 0-d tensor of that result
 // dtype on the tensor's device, so the core sees two tensors of one dtype.
-enum class ScalarKind { None, Bool, Int, Float };
+enum class ScalarKind { None, Bool, Int, Float, Complex };
+
+bool is_complex_dt(prism_dtype d) {
+  return d == PRISM_DTYPE_C64 || d == PRISM_DTYPE_C128;
+}
+
+// The imaginary part of the last complex scalar scalar_kind saw (the real part goes to v).
+thread_local double g_scalar_imag = 0;
 
 ScalarKind scalar_kind(nb::handle o, double& v) {
   PyObject* p = o.ptr();
+  if (PyComplex_Check(p)) {
+    v = PyComplex_RealAsDouble(p);
+    g_scalar_imag = PyComplex_ImagAsDouble(p);
+    return ScalarKind::Complex;
+  }
   if (PyBool_Check(p)) {
     v = p == Py_True ? 1.0 : 0.0;
     return ScalarKind::Bool;
@@ -67,7 +79,7 @@ ScalarKind scalar_kind(nb::handle o, double& v) {
     std::string k = nb::cast<std::string>(kind);
     nb::object item = o.attr("item")();
     if (k == "b") return scalar_kind(nb::bool_(nb::cast<bool>(item)), v);
-    if (k == "i" || k == "u" || k == "f") return scalar_kind(item, v);
+    if (k == "i" || k == "u" || k == "f" || k == "c") return scalar_kind(item, v);
   }
   return ScalarKind::None;
 }
@@ -77,7 +89,10 @@ prism_dtype scalar_dtype(prism_dtype t, ScalarKind k) {
     case ScalarKind::Int:
       return t == PRISM_DTYPE_BOOL ? PRISM_DTYPE_I64 : t;
     case ScalarKind::Float:
-      return is_float(t) ? t : PRISM_DTYPE_F32;
+      return is_float(t) || is_complex_dt(t) ? t : PRISM_DTYPE_F32;
+    case ScalarKind::Complex:
+      // complex64 unless the tensor is float64 or complex128 (torch's weak complex scalars)
+      return t == PRISM_DTYPE_F64 || t == PRISM_DTYPE_C128 ? PRISM_DTYPE_C128 : PRISM_DTYPE_C64;
     default:
       return t;
   }
@@ -90,7 +105,16 @@ bool make_scalar(nb::handle o, prism_tensor_t t, Tensor& out) {
   if (k == ScalarKind::None) return false;
   prism_dtype dt = scalar_dtype(prism_tensor_dtype(t), k);
   prism_tensor_t s = nullptr;
-  check(prism_scalar(v, dt, prism_tensor_device(t), &s));
+  if (k == ScalarKind::Complex) {
+    const double z[2] = {v, g_scalar_imag};
+    prism_tensor_t c = nullptr;
+    const int64_t no_sizes[1] = {1};
+    check(prism_from_data(z, no_sizes, 0, PRISM_DTYPE_C128, prism_tensor_device(t), &c));
+    Tensor tmp(c);
+    check(prism_to_dtype(c, dt, &s));
+  } else {
+    check(prism_scalar(v, dt, prism_tensor_device(t), &s));
+  }
   out = Tensor(s);
   return true;
 }
@@ -556,6 +580,18 @@ void register_tensor(nb::module_& m) {
               double v = 0;
               check(prism_tensor_item_double(h, &v));
               return nb::float_(v);
+            }
+            if (is_complex_dt(dt)) {
+              if (prism_tensor_numel(h) != 1)
+                throw Error(PRISM_ERROR_INVALID_ARGUMENT, "item(): a Tensor with " +
+                                                              std::to_string(prism_tensor_numel(h)) +
+                                                              " elements cannot be converted to Scalar");
+              prism_tensor_t c = nullptr;
+              check(prism_to_dtype(h, PRISM_DTYPE_C128, &c));
+              Tensor tmp(c);
+              double z[2] = {0, 0};
+              check(prism_tensor_copy_to_host(c, z, sizeof z));
+              return nb::steal(PyComplex_FromDoubles(z[0], z[1]));
             }
             int64_t v = 0;
             check(prism_tensor_item_int64(h, &v));

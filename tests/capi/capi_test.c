@@ -4132,6 +4132,59 @@ static void test_attention_and_checkpoint(void) {
   rel(v);
 }
 
+/* ===========================================================================
+ * Complex dtypes
+ * ======================================================================== */
+
+static void test_complex(void) {
+  prism_tensor_t z = NULL, w = NULL, r = NULL, f = NULL;
+  prism_dtype out = PRISM_DTYPE_BOOL;
+  const double zd[4] = {3.0, 4.0, -1.0, 0.5}; /* 3+4i, -1+0.5i */
+  double host[4] = {0, 0, 0, 0};
+  g_section = "complex";
+  EXPECT(strcmp(prism_dtype_name(PRISM_DTYPE_C64), "complex64") == 0);
+  EXPECT(prism_dtype_size(PRISM_DTYPE_C64) == 8 && prism_dtype_size(PRISM_DTYPE_C128) == 16);
+  EXPECT_OK(prism_promote_types(PRISM_DTYPE_C64, PRISM_DTYPE_F64, &out));
+  EXPECT(out == PRISM_DTYPE_C128);
+  EXPECT_OK(prism_promote_types(PRISM_DTYPE_I64, PRISM_DTYPE_C64, &out));
+  EXPECT(out == PRISM_DTYPE_C64);
+  z = make(zd, PRISM_DTYPE_C128, I64S(2), 1);
+  EXPECT_OK(prism_real(z, &r));
+  EXPECT(prism_tensor_dtype(r) == PRISM_DTYPE_F64);
+  EXPECT_VALUES(r, F64S(3.0, -1.0), 2, 0);
+  rel(r);
+  EXPECT_OK(prism_imag(z, &r));
+  EXPECT_VALUES(r, F64S(4.0, 0.5), 2, 0);
+  rel(r);
+  EXPECT_OK(prism_abs(z, &r));
+  EXPECT(prism_tensor_dtype(r) == PRISM_DTYPE_F64);
+  EXPECT_VALUES(r, F64S(5.0, 1.118033988749895), 2, 1e-12);
+  rel(r);
+  EXPECT_OK(prism_conj(z, &w));
+  EXPECT_OK(prism_mul(z, w, &r)); /* z * conj(z) = |z|^2 */
+  EXPECT_OK(prism_tensor_copy_to_host(r, host, sizeof host));
+  EXPECT(host[0] == 25.0 && host[1] == 0.0 && host[2] == 1.25 && host[3] == 0.0);
+  rel(r);
+  rel(w);
+  EXPECT_OK(prism_exp(z, &w)); /* exp(3+4i) = e^3 (cos 4 + i sin 4) */
+  EXPECT_OK(prism_tensor_copy_to_host(w, host, sizeof host));
+  EXPECT(fabs(host[0] - exp(3.0) * cos(4.0)) < 1e-12 && fabs(host[1] - exp(3.0) * sin(4.0)) < 1e-12);
+  rel(w);
+  f = make(F64S(1.5, 2.5), PRISM_DTYPE_F64, I64S(2), 1);
+  EXPECT_OK(prism_real(f, &r)); /* a real tensor: itself */
+  EXPECT_VALUES(r, F64S(1.5, 2.5), 2, 0);
+  rel(r);
+  EXPECT_OK(prism_conj(f, &r));
+  EXPECT_VALUES(r, F64S(1.5, 2.5), 2, 0);
+  rel(r);
+  EXPECT_STATUS(prism_imag(f, &r), PRISM_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG_HAS("imag");
+  EXPECT(prism_lt(z, z, &r) != PRISM_OK); /* no ordering of complex numbers */
+  EXPECT_STATUS(prism_real(NULL, &r), PRISM_ERROR_INVALID_ARGUMENT);
+  rel(f);
+  rel(z);
+}
+
 int main(void) {
   test_errors_and_versions();
   test_dtypes();
@@ -4166,6 +4219,7 @@ int main(void) {
   test_profiler();
   test_streams();
   test_attention_and_checkpoint();
+  test_complex();
   if (g_failures) {
     fprintf(stderr, "capi_test: %d failure(s)\n", g_failures);
     return g_failures > 255 ? 255 : g_failures;

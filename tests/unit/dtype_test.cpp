@@ -32,7 +32,25 @@ TEST(Dtype, PromotionMatchesTorchPromoteTypes) {
   for (int a = 0; a < PRISM_NUM_DTYPES; ++a)
     for (int b = 0; b < PRISM_NUM_DTYPES; ++b)
       EXPECT_EQ(promote_types(prism_dtype(a), prism_dtype(b)), promote_types(prism_dtype(b), prism_dtype(a)));
-  EXPECT_THROW(promote_types(static_cast<prism_dtype>(11), PRISM_DTYPE_F32), Error);
+  EXPECT_THROW(promote_types(static_cast<prism_dtype>(42), PRISM_DTYPE_F32), Error);
+}
+
+TEST(Dtype, ComplexSizesNamesAndPromotion) {
+  EXPECT_EQ(dtype_size(PRISM_DTYPE_C64), 8u);
+  EXPECT_EQ(dtype_size(PRISM_DTYPE_C128), 16u);
+  EXPECT_STREQ(dtype_name(PRISM_DTYPE_C128), "complex128");
+  // torch.promote_types: complex with floats keeps the wider precision.
+  EXPECT_EQ(promote_types(PRISM_DTYPE_C64, PRISM_DTYPE_F64), PRISM_DTYPE_C128);
+  EXPECT_EQ(promote_types(PRISM_DTYPE_C64, PRISM_DTYPE_F16), PRISM_DTYPE_C64);
+  EXPECT_EQ(promote_types(PRISM_DTYPE_I64, PRISM_DTYPE_C64), PRISM_DTYPE_C64);
+  EXPECT_EQ(promote_types(PRISM_DTYPE_BOOL, PRISM_DTYPE_C128), PRISM_DTYPE_C128);
+  EXPECT_EQ(promote_types(PRISM_DTYPE_C64, PRISM_DTYPE_C128), PRISM_DTYPE_C128);
+  EXPECT_EQ(dtype_category(PRISM_DTYPE_C64), 3);
+  float z[2] = {7, 7};
+  store_from_double(z, PRISM_DTYPE_C64, 2.5);
+  EXPECT_EQ(z[0], 2.5f);
+  EXPECT_EQ(z[1], 0.0f);
+  EXPECT_EQ(load_as_double(z, PRISM_DTYPE_C64), 2.5);
 }
 
 TEST(Dtype, HalfConversionsRoundTripAndRound) {

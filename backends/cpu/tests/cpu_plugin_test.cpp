@@ -117,7 +117,7 @@ TEST_F(PluginTest, OneDeviceWithProps) {
   ASSERT_NE(props.name, nullptr);
   ASSERT_NE(props.vendor, nullptr);
   EXPECT_GT(props.total_memory, 0u);
-  EXPECT_EQ(props.dtype_mask, PRISM_DTYPE_MASK_ALL);
+  EXPECT_EQ(props.dtype_mask, PRISM_DTYPE_MASK_ALL | PRISM_DTYPE_MASK_COMPLEX);
   EXPECT_TRUE(props.capabilities & PRISM_DEVICE_CAP_HOST_MEMORY);
   EXPECT_TRUE(props.capabilities & PRISM_DEVICE_CAP_FP64);
   EXPECT_TRUE(props.capabilities & PRISM_DEVICE_CAP_FP16);
@@ -266,7 +266,7 @@ TEST(SdkTest, TableSetUpAndEntry) {
 }
 
 TEST(SdkTest, DtypeSizesAndNames) {
-  const size_t sizes[] = {1, 1, 1, 2, 4, 8, 2, 2, 4, 8};
+  const size_t sizes[] = {1, 1, 1, 2, 4, 8, 2, 2, 4, 8, 8, 16};
   for (int dt = 0; dt < PRISM_NUM_DTYPES; ++dt) {
     EXPECT_EQ(prism_sdk_dtype_size(dt), sizes[dt]);
     EXPECT_EQ(prism_cpu_test_c99_dtype_size(dt), sizes[dt]);

@@ -8,9 +8,9 @@ follows the standard: ``var``/``std`` default to ``correction=0``,
 ``max(x, axis=...)`` returns an array, ``linspace`` takes ``num``, ``size`` is
 an attribute, type promotion uses the standard's table (no value-based casts).
 
-Dtypes: bool, int8, int16, int32, int64, uint8, float32, float64. Prism has no
-uint16, uint32, uint64, complex64 or complex128, so those (and the functions
-that only make sense for complex arrays) are missing; see docs/array-api.md.
+Dtypes: bool, int8, int16, int32, int64, uint8, float32, float64, complex64,
+complex128. Prism has no uint16, uint32 or uint64, so those are missing; see
+docs/array-api.md.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ __array_api_version__ = "2023.12"
 
 from ._array_object import Array, Device  # noqa: E402
 from ._array_object import _install_operators as _install  # noqa: E402
-from ._dtypes import bool, float32, float64, int8, int16, int32, int64, uint8  # noqa: E402,A004
+from ._dtypes import bool, complex64, complex128, float32, float64, int8, int16, int32, int64, uint8  # noqa: E402,A004
 from ._functions import *  # noqa: E402,F401,F403
 from ._functions import (  # noqa: E402,A004
     abs,

@@ -3,18 +3,20 @@
 
 Note [Array API dtypes]
 -----------------------
-Prism stores bool, int8/16/32/64, uint8, float16, bfloat16, float32 and float64.
-The 2023.12 standard names bool, int8..int64, uint8..uint64, float32, float64,
-complex64 and complex128. This namespace offers the intersection: uint16,
-uint32, uint64, complex64 and complex128 are missing (the conformance run sets
-ARRAY_API_TESTS_SKIP_DTYPES for them and python/tests/array_api/xfails.txt
+Prism stores bool, int8/16/32/64, uint8, float16, bfloat16, float32, float64,
+complex64 and complex128. The 2023.12 standard names bool, int8..int64,
+uint8..uint64, float32, float64, complex64 and complex128. This namespace offers
+the intersection: uint16, uint32 and uint64 are missing (the conformance run
+sets ARRAY_API_TESTS_SKIP_DTYPES for them and python/tests/array_api/xfails.txt
 lists them). float16/bfloat16 are Prism dtypes the standard does not name; a
 prism tensor of those dtypes wrapped by ``asarray`` keeps them.
 
 Promotion follows the standard's table (not PyTorch's value-based rules for
 0-d tensors): two arrays of one kind promote to the smallest dtype that can
 hold both; mixing kinds (bool, integer, float) is an error here, since the
-standard leaves it undefined and silent casts hide bugs.
+standard leaves it undefined and silent casts hide bugs. Real floating with complex
+promotes to the complex dtype whose parts hold both (float64 with complex64 is
+complex128), as the standard's table says.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ class DType:
 
     def __init__(self, name: str, kind: str, bits: int):
         self.name = name
-        self.kind = kind  # "b", "i", "u", "f"
+        self.kind = kind  # "b", "i", "u", "f", "c"
         self.bits = bits
         self._prism = getattr(_prism, name)
 
@@ -51,11 +53,13 @@ int64 = DType("int64", "i", 64)
 uint8 = DType("uint8", "u", 8)
 float32 = DType("float32", "f", 32)
 float64 = DType("float64", "f", 64)
+complex64 = DType("complex64", "c", 64)
+complex128 = DType("complex128", "c", 128)
 # Prism dtypes outside the standard, so arrays wrapping them still print and cast.
 float16 = DType("float16", "f", 16)
 bfloat16 = DType("bfloat16", "f", 16)
 
-_STANDARD = (bool, int8, int16, int32, int64, uint8, float32, float64)
+_STANDARD = (bool, int8, int16, int32, int64, uint8, float32, float64, complex64, complex128)
 _ALL = _STANDARD + (float16, bfloat16)
 _BY_NAME = {d.name: d for d in _ALL}
 
@@ -104,6 +108,27 @@ def is_float(d: DType) -> bool:
     return d.kind == "f"
 
 
+def is_complex(d: DType) -> bool:
+    return d.kind == "c"
+
+
+def is_inexact(d: DType) -> bool:
+    """Real floating or complex floating."""
+    return d.kind in "fc"
+
+
+def real_of(d: DType) -> DType:
+    """float32 for complex64, float64 for complex128, d itself otherwise."""
+    return {"complex64": float32, "complex128": float64}.get(d.name, d)
+
+
+def complex_of(d: DType) -> DType:
+    """complex128 for float64, complex64 for narrower floats, d itself for complex."""
+    if d.kind == "c":
+        return d
+    return complex128 if d is float64 else complex64
+
+
 def is_numeric(d: DType) -> bool:
     return d.kind != "b"
 
@@ -134,6 +159,9 @@ def promote(a: DType, b: DType) -> DType:
         if a.bits == b.bits:  # float16 with bfloat16
             return float32
         return a if a.bits > b.bits else b
+    if is_inexact(a) and is_inexact(b):  # at least one complex
+        ra, rb = real_of(a), real_of(b)
+        return complex128 if float64 in (ra, rb) else complex64
     _fail(a, b)
 
 

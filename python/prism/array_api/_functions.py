@@ -83,11 +83,13 @@ def _operand(other, like: Array, allow_scalar: bool = True):
                 raise OverflowError(f"Python int {other} does not fit {d.name}")
         return _wrap(_scalar_tensor(other, d, like.device))
     if isinstance(other, float):
-        if not _d.is_float(d):
+        if not _d.is_inexact(d):
             raise TypeError(f"a Python float operand needs a floating point array, got {d.name}")
         return _wrap(_scalar_tensor(other, d, like.device))
     if isinstance(other, complex):
-        raise TypeError("prism.array_api has no complex dtypes")
+        if not _d.is_complex(d):
+            raise TypeError(f"a Python complex operand needs a complex array, got {d.name}")
+        return _wrap(_scalar_tensor(other, d, like.device))
     return NotImplemented
 
 
@@ -110,7 +112,7 @@ def _promoted(x1: Array, x2: Array):
     return _cast(x1._t, d), _cast(x2._t, d), d
 
 
-def _binary(fn: str, x1, x2, kinds: str = "biuf"):
+def _binary(fn: str, x1, x2, kinds: str = "biufc"):
     if not isinstance(x1, Array):
         x1 = _as_array(x1, x2 if isinstance(x2, Array) else None)
     if not isinstance(x2, Array):
@@ -164,6 +166,8 @@ def _infer_dtype(obj) -> DType:
         return _d.default_int
     if k == "f":
         return _d.default_float
+    if k == "c":
+        return _d.complex64 if _d.default_float is _d.float32 else _d.complex128
     if k == "O":
         raise OverflowError(f"asarray: {obj!r} does not fit int64")
     raise TypeError(f"asarray: cannot make an array from {type(obj).__name__} (numpy kind {k!r})")
@@ -204,11 +208,9 @@ def asarray(obj, /, *, dtype: Optional[DType] = None, device=None, copy: Optiona
                 raise ValueError("asarray: moving to another device needs a copy (copy=False given)")
             t = t.to(dev)
         return _wrap(t)
-    if isinstance(obj, complex):
-        raise TypeError("asarray: prism.array_api has no complex dtypes")
     if isinstance(obj, _np.ndarray) or (hasattr(obj, "__array_interface__") or hasattr(obj, "__buffer__")) and not isinstance(obj, (bytes, bytearray)):
         a = _np.asarray(obj)
-        if a.dtype.kind not in "biuf":
+        if a.dtype.kind not in "biufc":
             raise TypeError(f"asarray: unsupported buffer dtype {a.dtype}")
         if dtype is not None and a.dtype != _np_dtype(dtype):
             if copy is False:
@@ -224,8 +226,9 @@ def asarray(obj, /, *, dtype: Optional[DType] = None, device=None, copy: Optiona
         return asarray(r, dtype=dtype, device=device, copy=copy)
     if copy is False:
         raise ValueError("asarray: a Python object always needs a copy (copy=False given)")
-    if dtype is None and isinstance(obj, (builtins.bool, int, float)):  # fast path for scalars
-        dtype = _d.bool if isinstance(obj, builtins.bool) else _d.default_int if isinstance(obj, int) else _d.default_float
+    if dtype is None and isinstance(obj, (builtins.bool, int, float, complex)):  # fast path for scalars
+        dtype = (_d.bool if isinstance(obj, builtins.bool) else _d.default_int if isinstance(obj, int)
+                 else _d.default_float if isinstance(obj, float) else _d.complex64)
         if _d.is_int(dtype) and not -(2**63) <= obj < 2**63:
             raise OverflowError(f"asarray: {obj} does not fit int64")
         return _wrap(_scalar_tensor(obj, dtype, device))
@@ -276,9 +279,11 @@ def _fill_dtype(fill_value) -> DType:
         return _d.default_int
     if isinstance(fill_value, float):
         return _d.default_float
+    if isinstance(fill_value, complex):
+        return _d.complex64
     if isinstance(fill_value, Array):
         return fill_value.dtype
-    raise TypeError(f"full: fill_value must be a bool, int or float, got {type(fill_value).__name__}")
+    raise TypeError(f"full: fill_value must be a bool, int, float or complex, got {type(fill_value).__name__}")
 
 
 def full(shape, fill_value, *, dtype=None, device=None) -> Array:
@@ -289,6 +294,9 @@ def full(shape, fill_value, *, dtype=None, device=None) -> Array:
         info = _np.iinfo(_np_dtype(d))
         if not isinstance(fill_value, int) or not info.min <= fill_value <= info.max:
             raise OverflowError(f"full: {fill_value!r} does not fit {d.name}")
+    if _d.is_complex(d) or isinstance(fill_value, complex):
+        # prism.full takes a real value; a complex fill goes through host memory
+        return _wrap(_from_numpy(_np.full(_shape_arg(shape), fill_value, dtype=_np_dtype(d)), device))
     return _wrap(_P.full(_shape_arg(shape), fill_value, dtype=d._prism, device=_device_name(device)))
 
 
@@ -462,6 +470,7 @@ class iinfo_object:
 
 def finfo(type, /) -> finfo_object:  # noqa: A002 - the standard's name
     d = type.dtype if isinstance(type, Array) else _d.check(type)
+    d = _d.real_of(d)  # complex64 -> float32's figures, as the standard says
     if not _d.is_float(d):
         raise TypeError(f"finfo: {d.name} is not a floating point dtype")
     return finfo_object(d)
@@ -480,8 +489,8 @@ _KINDS = {
     "unsigned integer": "u",
     "integral": "iu",
     "real floating": "f",
-    "complex floating": "",
-    "numeric": "iuf",
+    "complex floating": "c",
+    "numeric": "iufc",
 }
 
 
@@ -518,12 +527,12 @@ def result_type(*arrays_and_dtypes) -> DType:
     for s in scalars:
         if isinstance(s, builtins.bool) and not _d.is_bool(r):
             raise TypeError(f"result_type: a bool scalar with {r.name}")
-        if isinstance(s, float) and not _d.is_float(r):
+        if isinstance(s, float) and not _d.is_inexact(r):
             raise TypeError(f"result_type: a float scalar with {r.name}")
         if isinstance(s, int) and not isinstance(s, builtins.bool) and _d.is_bool(r):
             raise TypeError("result_type: an int scalar with bool")
-        if isinstance(s, complex):
-            raise TypeError("result_type: prism.array_api has no complex dtypes")
+        if isinstance(s, complex) and not _d.is_complex(r):
+            raise TypeError(f"result_type: a complex scalar with {r.name}")
     return r
 
 
@@ -558,10 +567,10 @@ def broadcast_to(x, /, shape) -> Array:
 # ===========================================================================
 
 
-def _unary_float(name: str):
+def _unary_float(name: str, complex_ok: builtins.bool = True):
     def fn(x, /):
         _check(x, name)
-        if not _d.is_float(x.dtype):
+        if not _d.is_inexact(x.dtype) or (not complex_ok and _d.is_complex(x.dtype)):
             raise TypeError(f"{name}: needs a floating point array, got {x.dtype.name}")
         return _wrap(getattr(_P, name)(x._t))
 
@@ -591,7 +600,8 @@ acosh = _unary_float("acosh")
 atanh = _unary_float("atanh")
 
 
-def _unary_numeric(name: str, prism_name: str | None = None, keep_int: builtins.bool = False):
+def _unary_numeric(name: str, prism_name: str | None = None, keep_int: builtins.bool = False,
+                   complex_ok: builtins.bool = True):
     pname = prism_name or name
 
     def fn(x, /):
@@ -600,6 +610,8 @@ def _unary_numeric(name: str, prism_name: str | None = None, keep_int: builtins.
             raise TypeError(f"{name}: not defined for bool arrays")
         if keep_int and _d.is_int(x.dtype):
             return _wrap(x._t.clone())
+        if not complex_ok and _d.is_complex(x.dtype):
+            raise TypeError(f"{name}: not defined for complex arrays")
         return _wrap(getattr(_P, pname)(x._t))
 
     fn.__name__ = name
@@ -610,10 +622,10 @@ def _unary_numeric(name: str, prism_name: str | None = None, keep_int: builtins.
 abs = _unary_numeric("abs")  # noqa: A001
 negative = _unary_numeric("negative", "neg")
 square = _unary_numeric("square")
-ceil = _unary_numeric("ceil", keep_int=True)
-floor = _unary_numeric("floor", keep_int=True)
-trunc = _unary_numeric("trunc", keep_int=True)
-round = _unary_numeric("round", keep_int=True)  # noqa: A001
+ceil = _unary_numeric("ceil", keep_int=True, complex_ok=False)
+floor = _unary_numeric("floor", keep_int=True, complex_ok=False)
+trunc = _unary_numeric("trunc", keep_int=True, complex_ok=False)
+round = _unary_numeric("round", keep_int=True, complex_ok=False)  # noqa: A001
 
 
 def positive(x, /) -> Array:
@@ -628,7 +640,7 @@ def sign(x, /) -> Array:
     if _d.is_bool(x.dtype):
         raise TypeError("sign: not defined for bool arrays")
     s = _P.sign(x._t)
-    if _d.is_float(x.dtype):  # the standard keeps NaN (prism's sign(NaN) is 0, as PyTorch's)
+    if _d.is_inexact(x.dtype):  # the standard keeps NaN (prism's sign(NaN) is 0, as PyTorch's)
         s = _P.where(_P.isnan(x._t), x._t, s)
     return _wrap(s)
 
@@ -661,21 +673,30 @@ def logical_not(x, /) -> Array:
 
 def bitwise_invert(x, /) -> Array:
     _check(x, "bitwise_invert")
-    if _d.is_float(x.dtype):
+    if _d.is_inexact(x.dtype):
         raise TypeError("bitwise_invert: needs an integer or bool array")
     return _wrap(_P.bitwise_not(x._t))
 
 
 def conj(x, /) -> Array:
-    return _wrap(_check(x, "conj")._t.clone())
+    _check(x, "conj")
+    if _d.is_complex(x.dtype):
+        return _wrap(_P.conj(x._t))
+    return _wrap(x._t.clone())
 
 
 def real(x, /) -> Array:
-    return _wrap(_check(x, "real")._t.clone())
+    _check(x, "real")
+    if _d.is_complex(x.dtype):
+        return _wrap(_P.real(x._t))
+    return _wrap(x._t.clone())
 
 
 def imag(x, /) -> Array:
-    return zeros_like(_check(x, "imag"))
+    _check(x, "imag")
+    if _d.is_complex(x.dtype):
+        return _wrap(_P.imag(x._t))
+    return zeros_like(x)
 
 
 def _binary_fn(name: str, prism_name: str, kinds: str):
@@ -688,9 +709,9 @@ def _binary_fn(name: str, prism_name: str, kinds: str):
     return fn
 
 
-add = _binary_fn("add", "add", "biuf")
-subtract = _binary_fn("subtract", "sub", "iuf")
-multiply = _binary_fn("multiply", "mul", "biuf")
+add = _binary_fn("add", "add", "biufc")
+subtract = _binary_fn("subtract", "sub", "iufc")
+multiply = _binary_fn("multiply", "mul", "biufc")
 remainder = _binary_fn("remainder", "remainder", "iuf")
 maximum = _binary_fn("maximum", "maximum", "iuf")
 minimum = _binary_fn("minimum", "minimum", "iuf")
@@ -699,8 +720,8 @@ hypot = _binary_fn("hypot", "hypot", "f")
 copysign = _binary_fn("copysign", "copysign", "f")
 logaddexp = _binary_fn("logaddexp", "logaddexp", "f")
 nextafter = _binary_fn("nextafter", "nextafter", "f")
-equal = _binary_fn("equal", "eq", "biuf")
-not_equal = _binary_fn("not_equal", "ne", "biuf")
+equal = _binary_fn("equal", "eq", "biufc")
+not_equal = _binary_fn("not_equal", "ne", "biufc")
 less = _binary_fn("less", "lt", "iuf")
 less_equal = _binary_fn("less_equal", "le", "iuf")
 greater = _binary_fn("greater", "gt", "iuf")
@@ -727,7 +748,7 @@ logical_xor = _logical("logical_xor", "logical_xor")
 
 
 def divide(x1, x2, /) -> Array:
-    a, b, d = _binary("divide", x1, x2, "iuf")
+    a, b, d = _binary("divide", x1, x2, "iufc")
     return _wrap(_P.div(a, b))
 
 
@@ -737,7 +758,7 @@ def floor_divide(x1, x2, /) -> Array:
 
 
 def pow(x1, x2, /) -> Array:  # noqa: A001
-    a, b, d = _binary("pow", x1, x2, "iuf")
+    a, b, d = _binary("pow", x1, x2, "iufc")
     return _wrap(_P.pow(a, b))
 
 
@@ -771,12 +792,12 @@ def clip(x, /, min=None, max=None) -> Array:  # noqa: A002
 
 
 def matmul(x1, x2, /) -> Array:
-    a, b, d = _binary("matmul", x1, x2, "iuf")
+    a, b, d = _binary("matmul", x1, x2, "iufc")
     if x1.ndim == 0 or x2.ndim == 0:
         raise ValueError("matmul: 0-d arrays are not allowed")
     if _d.is_float(d):
         return _wrap(_P.matmul(a, b))
-    # integers: exact products and sums (no float detour)
+    # integers: exact products and sums (no float detour); complex: the same composite over the complex kernels
     A = a if x1.ndim > 1 else a.reshape((1, x1.shape[0]))
     B = b if x2.ndim > 1 else b.reshape((x2.shape[0], 1))
     if A.shape[-1] != B.shape[-2]:
@@ -800,7 +821,7 @@ def matrix_transpose(x, /) -> Array:
 
 
 def tensordot(x1, x2, /, *, axes=2) -> Array:
-    a, b, d = _binary("tensordot", x1, x2, "iuf")
+    a, b, d = _binary("tensordot", x1, x2, "iufc")
     if isinstance(axes, int):
         if axes < 0:
             raise ValueError("tensordot: axes must be >= 0")
@@ -824,7 +845,9 @@ def tensordot(x1, x2, /, *, axes=2) -> Array:
 
 
 def vecdot(x1, x2, /, *, axis: int = -1) -> Array:
-    a, b, d = _binary("vecdot", x1, x2, "iuf")
+    a, b, d = _binary("vecdot", x1, x2, "iufc")
+    if _d.is_complex(d):
+        a = _P.conj(a)  # the standard's vecdot conjugates x1
     shape = broadcast_shapes(x1.shape, x2.shape)
     ax = _normalize_axis(axis, len(shape), "vecdot")
     if axis >= 0:
@@ -1072,7 +1095,16 @@ def cumulative_sum(x, /, *, axis: Optional[int] = None, dtype=None, include_init
     ax = _normalize_axis(axis, x.ndim, "cumulative_sum")
     d = _sum_dtype(x, dtype)
     t = _cast(x._t, d)
-    r = _cast(_P.cumsum(t, ax), d) if x.shape[ax] else t.clone()
+    if _d.is_complex(d) and x.shape[ax]:
+        # no complex scan kernel: out[i] = sum(where(j <= i, x[j], 0)) over a (n, n) mask (exact, O(n^2))
+        n = x.shape[ax]
+        idx = _P.arange(n, device=str(x._t.device))
+        mask = _P.le(idx.unsqueeze(0), idx.unsqueeze(1))  # (i, j): j <= i
+        tm = t.movedim(ax, -1).unsqueeze(-2)  # (..., 1, n)
+        zero = _scalar_tensor(0, d, x.device)
+        r = _P.sum(_P.where(mask, tm, zero), dim=-1).movedim(-1, ax)
+    else:
+        r = _cast(_P.cumsum(t, ax), d) if x.shape[ax] else t.clone()
     if include_initial:
         shape = list(x.shape)
         shape[ax] = 1
@@ -1097,7 +1129,7 @@ min = _extreme("min", "amin")  # noqa: A001
 
 def mean(x, /, *, axis=None, keepdims: builtins.bool = False) -> Array:
     _check(x, "mean")
-    if not _d.is_float(x.dtype):
+    if not _d.is_inexact(x.dtype):
         raise TypeError(f"mean: needs a floating point array, got {x.dtype.name}")
     return _reduce("mean", x, axis, keepdims, lambda t, dims, k: _P.mean(t, dim=dims, keepdim=k))
 
@@ -1132,13 +1164,22 @@ def std(x, /, *, axis=None, correction: Union[int, float] = 0.0, keepdims: built
     return _var("std", x, axis, correction, keepdims, True)
 
 
+def _truth(x: Array) -> Array:
+    """x != 0 for complex arrays (the bool reductions and nonzero have real kernels only)."""
+    if _d.is_complex(x.dtype):
+        return _wrap(_P.ne(x._t, _scalar_tensor(0, x.dtype, x.device)))
+    return x
+
+
 def all(x, /, *, axis=None, keepdims: builtins.bool = False) -> Array:  # noqa: A001
     _check(x, "all")
+    x = _truth(x)
     return _reduce("all", x, axis, keepdims, lambda t, dims, k: _P.all(t, dim=dims, keepdim=k))
 
 
 def any(x, /, *, axis=None, keepdims: builtins.bool = False) -> Array:  # noqa: A001
     _check(x, "any")
+    x = _truth(x)
     return _reduce("any", x, axis, keepdims, lambda t, dims, k: _P.any(t, dim=dims, keepdim=k))
 
 
@@ -1174,7 +1215,7 @@ def nonzero(x, /) -> tuple:
     _check(x, "nonzero")
     if x.ndim == 0:
         raise ValueError("nonzero: 0-d arrays are not allowed")
-    nz = _P.nonzero(x._t)
+    nz = _P.nonzero(_truth(x)._t)
     return tuple(_wrap(nz[:, i].contiguous()) for i in range(x.ndim))
 
 
@@ -1231,7 +1272,14 @@ def argsort(x, /, *, axis: int = -1, descending: builtins.bool = False, stable: 
 def _unique_parts(x: Array):
     flat = x._t.reshape((-1,))
     n = flat.shape[0]
-    values, perm = _P.sort(flat, dim=0, descending=False, stable=True)
+    if _d.is_complex(x.dtype):
+        # no complex sort kernel: order by (real, imag) with two stable sorts, then gather
+        p1 = _P.sort(_P.imag(flat), dim=0, descending=False, stable=True)[1]
+        p2 = _P.sort(_P.real(flat)[p1], dim=0, descending=False, stable=True)[1]
+        perm = p1[p2]
+        values = flat[perm]
+    else:
+        values, perm = _P.sort(flat, dim=0, descending=False, stable=True)
     if n == 0:
         return values, perm, _P.zeros((0,), dtype=_d.bool._prism), n
     first = _P.ones((1,), dtype=_d.bool._prism)

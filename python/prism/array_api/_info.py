@@ -32,6 +32,7 @@ class Info:
     def default_dtypes(self, *, device=None) -> dict:
         return {
             "real floating": _d.default_float,
+            "complex floating": _d.complex64,
             "integral": _d.default_int,
             "indexing": _d.default_index,
         }

@@ -88,6 +88,8 @@ def cross(x1, x2, /, *, axis: int = -1) -> Array:
 
 def vector_norm(x, /, *, axis=None, keepdims: bool = False, ord=2) -> Array:  # noqa: A002
     _check(x, "vector_norm")
+    if _d.is_complex(x.dtype):
+        x = _abs(x)  # the norm of a complex vector is the norm of its magnitudes (a real result)
     if not _d.is_float(x.dtype):
         raise TypeError("vector_norm: needs a floating point array")
     a = _abs(x)
