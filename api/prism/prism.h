@@ -838,7 +838,8 @@ typedef struct prism_safetensors_s* prism_safetensors_t;
  * file; the last rename wins. `metadata_keys`/`metadata_values` hold
  * `n_metadata` UTF-8 string pairs for the header's "__metadata__" map; both
  * may be NULL when n_metadata is 0. Data is written row-major little-endian,
- * tensors ordered by element size then name. Dtypes: all ten Prism dtypes. */
+ * tensors ordered by element size then name. Dtypes: the ten real Prism dtypes (complex64/128 are
+ * refused: safetensors has no complex dtype). */
 PRISM_API prism_status prism_safetensors_save(const char* path, const char* const* names,
                                               const prism_tensor_t* tensors, size_t n,
                                               const char* const* metadata_keys,

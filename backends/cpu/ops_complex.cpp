@@ -212,6 +212,7 @@ struct CUnaryOp {
       // exp(z) - 1 without cancellation near 0:
       // expm1(x) cos(y) - 2 sin^2(y/2) + i exp(x) sin(y); non-finite inputs take exp(z) - 1 (Annex G)
       if (!finite(z)) return std::exp(z) - R(1);
+      if (x == R(0) && y == R(0)) return {R(0), y};  // exp(±0 + 0j) - 1 = +0 + 0j (the array API's case)
       const R sh = std::sin(y / R(2));
       return {std::expm1(x) * std::cos(y) - R(2) * sh * sh, y == R(0) ? y : std::exp(x) * std::sin(y)};
     }
@@ -234,7 +235,12 @@ struct CUnaryOp {
     if constexpr (K == CUnary::kAtan) return std::atan(z);
     if constexpr (K == CUnary::kSinh) return std::sinh(z);
     if constexpr (K == CUnary::kCosh) return std::cosh(z);
-    if constexpr (K == CUnary::kTanh) return std::tanh(z);
+    if constexpr (K == CUnary::kTanh) {
+      // tanh(±inf + iy), y finite: ±1 + 0j with the sign of y (glibc gives the sign of sin(2y), C99's
+      // allowance; the array API asks for the sign of y)
+      if (std::isinf(x) && std::isfinite(y)) return {std::copysign(R(1), x), std::copysign(R(0), y)};
+      return std::tanh(z);
+    }
     if constexpr (K == CUnary::kAsinh) return std::asinh(z);
     if constexpr (K == CUnary::kAcosh) return std::acosh(z);
     if constexpr (K == CUnary::kAtanh) return std::atanh(z);

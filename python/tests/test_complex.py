@@ -91,6 +91,12 @@ def test_annex_g_special_values():
     r = prism.sqrt(prism.tensor([complex(-4.0, 0.0), complex(-4.0, -0.0)], dtype=prism.complex128)).tolist()
     assert r[0] == 2j and r[1] == -2j and math.copysign(1, r[1].real) == 1
     assert prism.acos(prism.tensor([0j], dtype=prism.complex128)).tolist()[0] == complex(math.pi / 2, -0.0)
+    # the array API's cases where C99 leaves the sign of zero open
+    e1 = prism.expm1(prism.tensor([complex(-0.0, 0.0)], dtype=prism.complex128)).tolist()[0]
+    assert e1 == 0j and math.copysign(1, e1.real) == 1
+    th = prism.tanh(prism.tensor([complex(inf, 3.0), complex(-inf, -3.0)], dtype=prism.complex128)).tolist()
+    assert th[0] == 1 and math.copysign(1, th[0].imag) == 1
+    assert th[1] == -1 and math.copysign(1, th[1].imag) == -1
     m = (prism.tensor([complex(inf, 0.0)], dtype=prism.complex128) * prism.tensor([1j], dtype=prism.complex128))
     assert m.tolist()[0] == complex(0.0, inf) or math.isinf(m.tolist()[0].imag)
 

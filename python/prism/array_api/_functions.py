@@ -348,7 +348,7 @@ def arange(start, /, stop=None, step=1, *, dtype=None, device=None) -> Array:
 
 def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True) -> Array:
     if isinstance(start, complex) or isinstance(stop, complex):
-        raise TypeError("linspace: prism.array_api has no complex dtypes")
+        raise TypeError("linspace: complex endpoints are not supported (Prism's linspace is real)")
     d = _creation_dtype(dtype, _d.default_float)
     if not _d.is_float(d):
         raise TypeError(f"linspace: dtype must be a floating point dtype, got {d.name}")
