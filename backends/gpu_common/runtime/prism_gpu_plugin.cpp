@@ -483,7 +483,8 @@ void gpu_event_destroy(void*, prism_event_t event) {
 prism_plugin_error* gpu_event_query(void*, prism_event_t event, int32_t* done) {
   GpuEvent* e = reinterpret_cast<GpuEvent*>(event);
   if (e == nullptr || done == nullptr) {
-    return prism_sdk_error(g_host, PRISM_ERROR_INVALID_ARGUMENT, "%s: event_query: NULL argument", kPluginName);
+    return prism_sdk_error(g_host, PRISM_ERROR_INVALID_ARGUMENT, "%s: event_query: NULL argument",
+                           kPluginName);
   }
   *done = 1;
   if (!e->recorded) return nullptr;
@@ -518,7 +519,8 @@ prism_plugin_error* gpu_stream_create(void* ctx, int32_t device, prism_stream_t*
   Device* d = nullptr;
   PRISM_GK_RETURN_IF_ERROR(use_device(ctx, device, &d));
   if (stream == nullptr) {
-    return prism_sdk_error(g_host, PRISM_ERROR_INVALID_ARGUMENT, "%s: stream_create: NULL output", kPluginName);
+    return prism_sdk_error(g_host, PRISM_ERROR_INVALID_ARGUMENT, "%s: stream_create: NULL output",
+                           kPluginName);
   }
   Stream s = nullptr;
   PRISM_GPU_CHECK(stream_create(&s), "stream create");
