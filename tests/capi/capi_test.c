@@ -3758,6 +3758,10 @@ static void test_profiler_on(const char* device) {
   uint64_t fb_before = 0, fb_after = 0;
   char path[64];
   char* text;
+  memset(&add, 0, sizeof add);
+  memset(&mul, 0, sizeof mul);
+  memset(&relu, 0, sizeof relu);
+  memset(&range, 0, sizeof range);
   FILE* f;
   long i;
   g_section = "profiler";
