@@ -277,7 +277,7 @@ void run_kernel(const char* op, prism_dtype key, std::initializer_list<TensorImp
   prism_kernel_call call{};
   call.struct_size = sizeof(call);
   call.op = op;
-  call.stream = current_stream_handle(dev);  // Note [User streams]
+  call.stream = launch_stream(dev);  // Note [User streams]
   call.inputs = in.d;
   call.n_inputs = in.n;
   call.outputs = out.d;

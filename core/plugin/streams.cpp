@@ -125,9 +125,42 @@ void set_current_stream(const StreamPtr& stream) {
   t_current.emplace_back(stream->device, stream);
 }
 
+// Note [Idle streams]
+// -------------------
+// stream_query on a device with events records an event and asks whether it
+// has completed. An event recorded on an idle stream still has to pass
+// through the device's queue (PoCL runs the marker on a worker thread a few
+// microseconds later), so "synchronize, then query" could answer "busy". The
+// core therefore remembers which streams have had work queued (kernels and
+// host-to-device copies, through launch_stream) since their last synchronize,
+// and answers "done" at once for the others.
+namespace {
+std::mutex g_pending_mu;
+auto& g_pending = *new std::vector<std::pair<const Device*, prism_stream_t>>();
+
+void set_pending(const Device* device, prism_stream_t handle, bool pending) {
+  std::lock_guard<std::mutex> lock(g_pending_mu);
+  auto it = std::find(g_pending.begin(), g_pending.end(), std::make_pair(device, handle));
+  if (pending && it == g_pending.end()) g_pending.emplace_back(device, handle);
+  if (!pending && it != g_pending.end()) g_pending.erase(it);
+}
+
+bool is_pending(const Device* device, prism_stream_t handle) {
+  std::lock_guard<std::mutex> lock(g_pending_mu);
+  return std::find(g_pending.begin(), g_pending.end(), std::make_pair(device, handle)) != g_pending.end();
+}
+}  // namespace
+
+prism_stream_t launch_stream(const Device* device) {
+  prism_stream_t handle = current_stream_handle(device);
+  if (has_event_query(device)) set_pending(device, handle, true);
+  return handle;
+}
+
 void synchronize_stream(Device* device, prism_stream_t handle) {
   PRISM_PLUGIN_CHECK(table_of(device).synchronize(device->plugin->ctx, device->index, handle),
                      *device->plugin, "synchronize ", device->name);
+  set_pending(device, handle, false);
 }
 
 void synchronize_device(Device* device) {
@@ -145,6 +178,7 @@ void synchronize_device(Device* device) {
 bool stream_query(const Stream& s) {
   Device* d = s.device;
   if (has_event_query(d)) {
+    if (!is_pending(d, s.handle)) return true;  // Note [Idle streams]
     const prism_plugin_table& t = table_of(d);
     prism_event_t ev = nullptr;
     PRISM_PLUGIN_CHECK(t.event_create(d->plugin->ctx, d->index, &ev), *d->plugin, "stream query on ",
@@ -220,6 +254,7 @@ void Event::wait(const Stream& s) {
   if (d->plugin == device_->plugin) {
     PRISM_PLUGIN_CHECK(table_of(d).event_wait(d->plugin->ctx, d->index, handle_, s.handle), *d->plugin,
                        "event_wait on ", d->name);
+    if (has_event_query(d)) set_pending(d, s.handle, true);  // a queued wait is work (Note [Idle streams])
   } else {
     PRISM_PLUGIN_CHECK(table_of(device_).event_synchronize(device_->plugin->ctx, handle_), *device_->plugin,
                        "event_synchronize on ", device_->name);

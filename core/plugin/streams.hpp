@@ -41,6 +41,9 @@ StreamPtr current_stream(Device* device);
 // The plugin handle of this thread's current stream of `device`; the fast
 // path the dispatcher and copies use.
 prism_stream_t current_stream_handle(const Device* device);
+// The current stream's handle for work about to be queued on it: also notes
+// that the stream has work a synchronize has not yet seen (Note [Idle streams]).
+prism_stream_t launch_stream(const Device* device);
 // Makes `stream` this thread's current stream of its device.
 void set_current_stream(const StreamPtr& stream);
 

@@ -206,7 +206,7 @@ Tensor from_host(const void* data, const Dims& sizes, prism_dtype dtype, Device*
   if (bytes == 0) return t;
   PRISM_CHECK(data != nullptr, INVALID_ARGUMENT, "from_data: data is NULL for ", bytes, " bytes");
   const prism_plugin_table* tab = device->plugin->table;
-  prism_stream_t stream = current_stream_handle(device);
+  prism_stream_t stream = launch_stream(device);
   PRISM_PLUGIN_CHECK(
       tab->copy_from_host(device->plugin->ctx, device->index, stream, data, t->storage->buffer, 0, bytes),
       *device->plugin, "copy of ", bytes, " bytes to ", device->name);
@@ -717,7 +717,7 @@ void copy_(const Tensor& dst, const Tensor& src, bool non_blocking) {
   Tensor target = dst;
   if (!(dst->is_contiguous() && dst->dtype == sc->dtype)) target = empty(sc->sizes, sc->dtype, dd);
   const prism_plugin_table* tab = dd->plugin->table;
-  prism_stream_t stream = current_stream_handle(dd);
+  prism_stream_t stream = launch_stream(dd);
   PRISM_PLUGIN_CHECK(
       tab->copy_from_host(dd->plugin->ctx, dd->index, stream, host_src, target->storage->buffer,
                           static_cast<uint64_t>(target->offset) * target->element_size(), bytes),

@@ -195,7 +195,6 @@ static const prism_plugin_table g_table = {
     NULL, /* ABI 1.2: no user streams (stream_create, stream_destroy) */
     NULL,
     NULL, /* ABI 1.2: no event_query, event_elapsed_ms */
-    NULL,
 };
 
 PRISM_PLUGIN_EXPORT prism_plugin_error* prism_plugin_entry(const prism_host_table* host,
