@@ -21,6 +21,7 @@ def test_stream_context_sets_and_restores_the_current_stream(dev):
     assert s.stream_id != 0
     assert prism.current_stream(dev) == prism.default_stream(dev)
     x = prism.arange(16, dtype=prism.float32, device=dev)
+    s.wait_stream(prism.default_stream(dev))  # x was made on the default stream
     with prism.stream(s):
         assert prism.current_stream(dev) == s
         assert prism.current_stream() == s  # the device of the innermost block
@@ -39,6 +40,9 @@ def test_events_order_streams_and_time_them(dev):
     producer, consumer = prism.Stream(dev), prism.Stream(dev)
     start, made, used = (prism.Event(enable_timing=True) for _ in range(3))
     a = prism.ones(64, 64, device=dev)
+    # `a` was filled on the default stream; a new stream does not wait for it
+    # by itself (as in PyTorch), so the producer waits explicitly.
+    producer.wait_stream(prism.default_stream(dev))
     with prism.stream(producer):
         start.record()
         b = a @ a  # every element 64

@@ -41,6 +41,7 @@ TEST_P(StreamsOn, GuardMakesAStreamCurrentAndRestores) {
   EXPECT_NE(s.id(), 0u);
   EXPECT_EQ(Stream::current(dev()), Stream::default_stream(dev()));
   Tensor x = Tensor::arange(0, 64, 1, prism::kFloat32, dev());
+  s.wait_stream(Stream::default_stream(dev()));  // x was made on the default stream
   Tensor y;
   {
     StreamGuard g(s);
@@ -60,6 +61,9 @@ TEST_P(StreamsOn, EventsOrderAProducerAndAConsumer) {
   Tensor a = Tensor::ones({96, 96}, prism::kFloat32, dev());
   Event made(true), start(true), used(true);
   Tensor b, c;
+  // `a` was filled on the default stream: a new stream does not wait for it
+  // by itself (as in PyTorch), so the producer waits explicitly.
+  producer.wait_stream(Stream::default_stream(dev()));
   {
     StreamGuard g(producer);
     start.record(producer);
