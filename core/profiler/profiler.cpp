@@ -77,11 +77,6 @@ ThreadState& thread_state() {
 // does, so the timeline shows each op's own cost. Devices that run kernels
 // synchronously (cpu, emu without PRISM_EMU_ASYNC) report no device time:
 // their host time is the op's time. Options.device_time = 0 skips this.
-struct EventPool {
-  std::map<Device*, prism_event_t> events;
-  ~EventPool() = default;  // events are left to the plugin (it may be unloaded first)
-};
-
 bool device_timed(Device* dev) {
   return dev != nullptr && dev->plugin->has_events && (dev->capabilities & PRISM_DEVICE_CAP_ASYNC) != 0 &&
          (dev->capabilities & PRISM_DEVICE_CAP_EVENTS) != 0;
@@ -89,20 +84,15 @@ bool device_timed(Device* dev) {
 
 // Records an event on dev's default stream and waits for it; false when the
 // plugin refuses (the op is then reported without device time).
+// The event lives for this call only (a cached one would outlive the plugin
+// at exit, and plugin events are not safe to share between threads).
 bool drain(Device* dev) {
-  thread_local EventPool pool;
   const prism_plugin_table* t = dev->plugin->table;
-  prism_event_t& ev = pool.events[dev];
-  if (ev == nullptr) {
-    prism_plugin_error* err = t->event_create(dev->plugin->ctx, dev->index, &ev);
-    if (err != nullptr) {
-      free_plugin_error(err);
-      ev = nullptr;
-      return false;
-    }
-  }
-  prism_plugin_error* err = t->event_record(dev->plugin->ctx, dev->index, ev, nullptr);
+  prism_event_t ev = nullptr;
+  prism_plugin_error* err = t->event_create(dev->plugin->ctx, dev->index, &ev);
+  if (err == nullptr) err = t->event_record(dev->plugin->ctx, dev->index, ev, nullptr);
   if (err == nullptr) err = t->event_synchronize(dev->plugin->ctx, ev);
+  if (ev != nullptr) t->event_destroy(dev->plugin->ctx, ev);
   if (err != nullptr) {
     free_plugin_error(err);
     return false;
