@@ -10,6 +10,7 @@ using prism::Tensor;
 using prism::TensorIndex;
 using prism::capi::arg;
 using prism::capi::guard;
+using prism::capi::make;
 using prism::capi::out_arg;
 using prism::capi::wrap;
 
@@ -20,15 +21,6 @@ static_assert(static_cast<int>(prism::ScatterReduce::kSum) == PRISM_SCATTER_REDU
                   static_cast<int>(prism::ScatterReduce::kAmax) == PRISM_SCATTER_REDUCE_AMAX &&
                   static_cast<int>(prism::ScatterReduce::kAmin) == PRISM_SCATTER_REDUCE_AMIN,
               "ScatterReduce must match prism_scatter_reduce_op");
-
-template <typename F>
-prism_status make(prism_tensor_t* out, const char* op, F&& f) {
-  return guard([&] {
-    out_arg(out, op);
-    Tensor t = f();
-    *out = wrap(std::move(t));
-  });
-}
 
 template <typename F>
 prism_status make_pair(prism_tensor_t* values, prism_tensor_t* indices, const char* op, F&& f) {

@@ -7,19 +7,11 @@
 using prism::Tensor;
 using prism::capi::arg;
 using prism::capi::guard;
+using prism::capi::make;
 using prism::capi::out_arg;
 using prism::capi::wrap;
 
 namespace {
-
-template <typename F>
-prism_status make(prism_tensor_t* out, const char* op, F&& f) {
-  return guard([&] {
-    out_arg(out, op);
-    Tensor t = f();
-    *out = wrap(std::move(t));
-  });
-}
 
 Tensor opt(prism_tensor_t h, const char* op, const char* what) {
   return prism::capi::opt_arg(h, op, what);

@@ -8,19 +8,11 @@ using prism::Dims;
 using prism::Tensor;
 using prism::capi::arg;
 using prism::capi::guard;
+using prism::capi::make;
 using prism::capi::out_arg;
 using prism::capi::wrap;
 
 namespace {
-
-template <typename F>
-prism_status make(prism_tensor_t* out, const char* op, F&& f) {
-  return guard([&] {
-    out_arg(out, op);
-    Tensor t = f();
-    *out = wrap(std::move(t));
-  });
-}
 
 std::vector<int64_t> dims_list(const int64_t* dims, int32_t n, const char* op) {
   PRISM_CHECK(n >= 0 && (n == 0 || dims != nullptr), INVALID_ARGUMENT, op, ": dims is NULL with n_dims ", n);

@@ -12,6 +12,7 @@ using prism::Dims;
 using prism::Tensor;
 using prism::capi::arg;
 using prism::capi::guard;
+using prism::capi::make;
 using prism::capi::out_arg;
 using prism::capi::wrap;
 
@@ -29,15 +30,6 @@ Dims dims_arg(const int64_t* p, int32_t n, const char* op) {
 }
 
 // Runs `f` producing a tensor into *out.
-template <typename F>
-prism_status make(prism_tensor_t* out, const char* op, F&& f) {
-  return guard([&] {
-    out_arg(out, op);
-    Tensor t = f();
-    *out = wrap(std::move(t));
-  });
-}
-
 // Plain queries return a default and set the last error on a NULL handle.
 template <typename R, typename F>
 R query(prism_tensor_t t, const char* op, R fallback, F&& f) {

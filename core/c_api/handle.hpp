@@ -105,4 +105,16 @@ void out_arg(T* p, const char* op) {
   PRISM_CHECK(p != nullptr, INVALID_ARGUMENT, op, ": output pointer is NULL");
 }
 
+// The body of a C function that makes one tensor: checks `out`, runs f (a
+// callable returning prism::Tensor) under guard, and hands the caller a new
+// handle through *out.
+template <typename F>
+prism_status make(prism_tensor_t* out, const char* op, F&& f) {
+  return guard([&] {
+    out_arg(out, op);
+    prism::Tensor t = f();
+    *out = wrap(std::move(t));
+  });
+}
+
 }  // namespace prism::capi
