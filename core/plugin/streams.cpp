@@ -131,36 +131,64 @@ void set_current_stream(const StreamPtr& stream) {
 // has completed. An event recorded on an idle stream still has to pass
 // through the device's queue (PoCL runs the marker on a worker thread a few
 // microseconds later), so "synchronize, then query" could answer "busy". The
-// core therefore remembers which streams have had work queued (kernels and
-// host-to-device copies, through launch_stream) since their last synchronize,
-// and answers "done" at once for the others.
+// core therefore remembers which streams have had work queued (kernels,
+// host-to-device copies and event waits, through launch_stream) since they
+// were last seen idle, and answers "done" at once for the others. A stream is
+// seen idle when it is synchronized, or when an event recorded on it after
+// its last launch is found complete (Event::synchronize, Event::query).
 namespace {
+struct Pending {
+  const Device* device;
+  prism_stream_t handle;
+  uint64_t gen;  // bumped by every launch on the stream
+  bool pending;  // work queued since the stream was last seen idle
+};
 std::mutex g_pending_mu;
-auto& g_pending = *new std::vector<std::pair<const Device*, prism_stream_t>>();
+auto& g_pending = *new std::vector<Pending>();
 
-void set_pending(const Device* device, prism_stream_t handle, bool pending) {
+Pending& pending_entry(const Device* device, prism_stream_t handle) {  // g_pending_mu held
+  for (Pending& p : g_pending)
+    if (p.device == device && p.handle == handle) return p;
+  g_pending.push_back(Pending{device, handle, 0, false});
+  return g_pending.back();
+}
+
+void note_launch(const Device* device, prism_stream_t handle) {
   std::lock_guard<std::mutex> lock(g_pending_mu);
-  auto it = std::find(g_pending.begin(), g_pending.end(), std::make_pair(device, handle));
-  if (pending && it == g_pending.end()) g_pending.emplace_back(device, handle);
-  if (!pending && it != g_pending.end()) g_pending.erase(it);
+  Pending& p = pending_entry(device, handle);
+  ++p.gen;
+  p.pending = true;
+}
+
+uint64_t stream_gen(const Device* device, prism_stream_t handle) {
+  std::lock_guard<std::mutex> lock(g_pending_mu);
+  return pending_entry(device, handle).gen;
+}
+
+// The stream is idle when nothing was launched on it after `gen` (or at all,
+// with gen = UINT64_MAX meaning "whatever was launched": a synchronize).
+void note_idle(const Device* device, prism_stream_t handle, uint64_t gen) {
+  std::lock_guard<std::mutex> lock(g_pending_mu);
+  Pending& p = pending_entry(device, handle);
+  if (gen == UINT64_MAX || p.gen == gen) p.pending = false;
 }
 
 bool is_pending(const Device* device, prism_stream_t handle) {
   std::lock_guard<std::mutex> lock(g_pending_mu);
-  return std::find(g_pending.begin(), g_pending.end(), std::make_pair(device, handle)) != g_pending.end();
+  return pending_entry(device, handle).pending;
 }
 }  // namespace
 
 prism_stream_t launch_stream(const Device* device) {
   prism_stream_t handle = current_stream_handle(device);
-  if (has_event_query(device)) set_pending(device, handle, true);
+  if (has_event_query(device)) note_launch(device, handle);
   return handle;
 }
 
 void synchronize_stream(Device* device, prism_stream_t handle) {
   PRISM_PLUGIN_CHECK(table_of(device).synchronize(device->plugin->ctx, device->index, handle),
                      *device->plugin, "synchronize ", device->name);
-  set_pending(device, handle, false);
+  note_idle(device, handle, UINT64_MAX);
 }
 
 void synchronize_device(Device* device) {
@@ -226,6 +254,8 @@ void Event::record(const Stream& s) {
                          "event_create on ", d->name);
     }
     device_ = d;
+    rec_stream_ = s.handle;
+    rec_gen_ = stream_gen(d, s.handle);
     PRISM_PLUGIN_CHECK(table_of(d).event_record(d->plugin->ctx, d->index, handle_, s.handle), *d->plugin,
                        "event_record on ", d->name);
     host_timed_ = timing_ && !has_elapsed(d);
@@ -254,7 +284,7 @@ void Event::wait(const Stream& s) {
   if (d->plugin == device_->plugin) {
     PRISM_PLUGIN_CHECK(table_of(d).event_wait(d->plugin->ctx, d->index, handle_, s.handle), *d->plugin,
                        "event_wait on ", d->name);
-    if (has_event_query(d)) set_pending(d, s.handle, true);  // a queued wait is work (Note [Idle streams])
+    if (has_event_query(d)) note_launch(d, s.handle);  // a queued wait is work (Note [Idle streams])
   } else {
     PRISM_PLUGIN_CHECK(table_of(device_).event_synchronize(device_->plugin->ctx, handle_), *device_->plugin,
                        "event_synchronize on ", device_->name);
@@ -266,6 +296,7 @@ void Event::synchronize() {
   if (!recorded_ || handle_ == nullptr) return;
   PRISM_PLUGIN_CHECK(table_of(device_).event_synchronize(device_->plugin->ctx, handle_), *device_->plugin,
                      "event_synchronize on ", device_->name);
+  if (has_event_query(device_)) note_idle(device_, rec_stream_, rec_gen_);  // Note [Idle streams]
 }
 
 bool Event::query() {
@@ -279,6 +310,7 @@ bool Event::query() {
   int32_t done = 0;
   PRISM_PLUGIN_CHECK(table_of(device_).event_query(device_->plugin->ctx, handle_, &done), *device_->plugin,
                      "event_query on ", device_->name);
+  if (done != 0) note_idle(device_, rec_stream_, rec_gen_);  // Note [Idle streams]
   return done != 0;
 }
 

@@ -75,8 +75,10 @@ class Event {
  private:
   std::mutex mu_;
   const bool timing_;
-  Device* device_ = nullptr;        // device of the last record
-  prism_event_t handle_ = nullptr;  // plugin event (devices with events)
+  Device* device_ = nullptr;             // device of the last record
+  prism_event_t handle_ = nullptr;       // plugin event (devices with events)
+  prism_stream_t rec_stream_ = nullptr;  // the stream of the last record and its launch
+  uint64_t rec_gen_ = 0;                 // generation then (Note [Idle streams])
   bool recorded_ = false;
   bool host_timed_ = false;  // time taken on the host at record
   std::chrono::steady_clock::time_point host_time_{};
