@@ -25,6 +25,7 @@
 #include <gloo/types.h>
 
 #include "prism/comm.h"
+#include "prism_plugin_sdk.h"
 #include "tcp_store.hpp"
 
 namespace {
@@ -177,25 +178,11 @@ gloo::AllreduceOptions::Func reduce_fn_half(int op, bool bf16) {
   };
 }
 
+// Element size of the dtypes this engine moves: the SDK's table, with the
+// complex dtypes refused (0) as every other dtype it does not know.
 size_t elem_size(int32_t dtype) {
-  switch (dtype) {
-    case PRISM_DTYPE_BOOL:
-    case PRISM_DTYPE_U8:
-    case PRISM_DTYPE_I8:
-      return 1;
-    case PRISM_DTYPE_I16:
-    case PRISM_DTYPE_F16:
-    case PRISM_DTYPE_BF16:
-      return 2;
-    case PRISM_DTYPE_I32:
-    case PRISM_DTYPE_F32:
-      return 4;
-    case PRISM_DTYPE_I64:
-    case PRISM_DTYPE_F64:
-      return 8;
-    default:
-      return 0;
-  }
+  if (dtype == PRISM_DTYPE_C64 || dtype == PRISM_DTYPE_C128) return 0;
+  return prism_sdk_dtype_size(dtype);
 }
 
 gloo::AllreduceOptions::Func pick_reduce(int32_t dtype, int32_t op) {

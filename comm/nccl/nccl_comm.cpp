@@ -20,6 +20,7 @@
 #endif
 
 #include "prism/comm.h"
+#include "prism_plugin_sdk.h"
 #include "tcp_store.hpp"
 
 // Note [NCCL plugin]
@@ -403,25 +404,11 @@ prism_plugin_error* run(Comm* c, const std::string& what, int64_t timeout_ms, Bu
 
 // ---- dtypes -------------------------------------------------------------------------------------------
 
+// Element size of the dtypes this engine moves: the SDK's table, with the
+// complex dtypes refused (0) as every other dtype it does not know.
 size_t elem_size(int32_t dtype) {
-  switch (dtype) {
-    case PRISM_DTYPE_BOOL:
-    case PRISM_DTYPE_U8:
-    case PRISM_DTYPE_I8:
-      return 1;
-    case PRISM_DTYPE_I16:
-    case PRISM_DTYPE_F16:
-    case PRISM_DTYPE_BF16:
-      return 2;
-    case PRISM_DTYPE_I32:
-    case PRISM_DTYPE_F32:
-      return 4;
-    case PRISM_DTYPE_I64:
-    case PRISM_DTYPE_F64:
-      return 8;
-    default:
-      return 0;
-  }
+  if (dtype == PRISM_DTYPE_C64 || dtype == PRISM_DTYPE_C128) return 0;
+  return prism_sdk_dtype_size(dtype);
 }
 
 const char* dtype_text(int32_t dtype) {
