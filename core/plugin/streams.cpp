@@ -69,8 +69,15 @@ bool has_event_query(const Device* d) {
   return d->plugin->has_events && PRISM_HAS(t, prism_plugin_table, event_query) && t->event_query != nullptr;
 }
 
+namespace {
+void forget_pending(const Device* device, prism_stream_t handle);  // Note [Idle streams]
+}  // namespace
+
 Stream::~Stream() {
-  if (owned && handle != nullptr) table_of(device).stream_destroy(device->plugin->ctx, device->index, handle);
+  if (owned && handle != nullptr) {
+    table_of(device).stream_destroy(device->plugin->ctx, device->index, handle);
+    forget_pending(device, handle);  // the plugin may hand the handle out again
+  }
 }
 
 StreamPtr create_stream(Device* device) {
@@ -171,6 +178,13 @@ void note_idle(const Device* device, prism_stream_t handle, uint64_t gen) {
   std::lock_guard<std::mutex> lock(g_pending_mu);
   Pending& p = pending_entry(device, handle);
   if (gen == UINT64_MAX || p.gen == gen) p.pending = false;
+}
+
+void forget_pending(const Device* device, prism_stream_t handle) {
+  std::lock_guard<std::mutex> lock(g_pending_mu);
+  g_pending.erase(std::remove_if(g_pending.begin(), g_pending.end(),
+                                 [&](const Pending& p) { return p.device == device && p.handle == handle; }),
+                  g_pending.end());
 }
 
 bool is_pending(const Device* device, prism_stream_t handle) {
