@@ -77,6 +77,7 @@ void check_result_castable(const char* op, prism_dtype result, prism_dtype out) 
 }
 
 bool bitwise_op(const char* op) {
+  if (std::strncmp(op, "bitwise_", 8) != 0) return false;  // the common case costs one compare
   static const char* const kOps[] = {"bitwise_and", "bitwise_or",         "bitwise_xor",
                                      "bitwise_not", "bitwise_left_shift", "bitwise_right_shift"};
   for (const char* k : kOps)
@@ -95,7 +96,7 @@ void check_bitwise(const char* op, prism_dtype dt) {
 }
 
 prism_dtype unary_dtype(const char* op, const Tensor& x) {
-  if (float_only(op) && !is_float(x->dtype) && !is_complex(x->dtype)) return kDefaultFloat;
+  if (!is_float(x->dtype) && !is_complex(x->dtype) && float_only(op)) return kDefaultFloat;
   check_bitwise(op, x->dtype);
   PRISM_CHECK(!(x->dtype == PRISM_DTYPE_BOOL && std::strcmp(op, "trunc") == 0), INVALID_ARGUMENT,
               "trunc: not supported for bool tensors");
@@ -107,10 +108,11 @@ prism_dtype unary_dtype(const char* op, const Tensor& x) {
 // Binary result dtype and the dtype the kernel computes in.
 prism_dtype binary_dtype(const char* op, const Tensor& a, const Tensor& b) {
   prism_dtype rt = result_type({a.get(), b.get()});
-  if (std::strcmp(op, "div") == 0 && !is_float(rt) && !is_complex(rt)) return kDefaultFloat;
-  if (float_only(op) && !is_float(rt) && !is_complex(rt)) return kDefaultFloat;
+  // The dtype tests come first: the name comparisons cost more than the rest
+  // of a small op's dispatch, and float inputs need none of them.
+  if (!is_float(rt) && !is_complex(rt) && (std::strcmp(op, "div") == 0 || float_only(op))) return kDefaultFloat;
   check_bitwise(op, rt);
-  if (std::strcmp(op, "sub") == 0) {
+  if (rt == PRISM_DTYPE_BOOL && std::strcmp(op, "sub") == 0) {
     PRISM_CHECK(
         rt != PRISM_DTYPE_BOOL, INVALID_ARGUMENT,
         "sub: subtraction, the `-` operator, with two bool tensors is not supported. Use logical_xor.");
