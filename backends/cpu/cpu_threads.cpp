@@ -1,10 +1,12 @@
 // cpu_threads.cpp — the CPU plugin's thread count: PRISM_NUM_THREADS and the load-aware team size.
+#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -29,10 +31,16 @@ namespace prism::cpu {
 //   user's OMP_NUM_THREADS and omp_set_num_threads keep working).
 // * Every kSampleNs (10 ms) one caller reads the runnable-task count of
 //   /proc/loadavg (its fourth field, "running/total": an instantaneous count,
-//   unlike the load averages). Prism's own last team (the caller plus its
-//   workers, which may still be spinning) is subtracted; what remains is
+//   unlike the load averages) and subtracts this process's own runnable
+//   threads (state R in /proc/self/task/*/stat: the caller, and workers
+//   that may still be spinning after the last region); what remains is
 //   other work, scaled to the CPUs this process may run on
 //   (sched_getaffinity) and smoothed (the mean of the last two samples).
+//   Subtracting the last team size instead was wrong on a quiet machine:
+//   after one sample that chose 1 thread, the idle worker still spinning in
+//   libgomp counted as "other work" and kept the team at 1 (a quiet 2-thread
+//   CNN step took 1.43x the fixed policy's). A process with more than
+//   kMaxSelfScan threads falls back to subtracting the last team.
 // * A region gets min(requested, affinity CPUs - other work), at least 1.
 //   With the machine to itself that is the requested count; beside busy
 //   processes it drops to 1 and the step runs like a 1-thread step instead
@@ -115,6 +123,36 @@ int runnable_tasks() {
   return (end != p && *end == '/' && r >= 0) ? static_cast<int>(r) : -1;
 }
 
+constexpr int kMaxSelfScan = 64;
+
+// This process's threads in state R (running or runnable), or -1 when
+// /proc/self/task cannot be read or holds more than kMaxSelfScan threads.
+int self_runnable_tasks() {
+  DIR* dir = ::opendir("/proc/self/task");
+  if (dir == nullptr) return -1;
+  int running = 0, seen = 0;
+  while (const dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    if (++seen > kMaxSelfScan) {
+      running = -1;
+      break;
+    }
+    char path[300];
+    std::snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;  // the thread exited meanwhile
+    char buf[256];
+    const ssize_t got = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (got <= 0) continue;
+    buf[got] = '\0';
+    const char* close_paren = std::strrchr(buf, ')');  // the name may hold spaces and parentheses
+    if (close_paren != nullptr && close_paren[1] == ' ' && close_paren[2] == 'R') ++running;
+  }
+  ::closedir(dir);
+  return running;
+}
+
 struct LoadState {
   std::atomic<int64_t> next_sample{0};
   std::atomic<int> last_team{1};
@@ -139,7 +177,8 @@ void maybe_sample(LoadState& s) {
     s.readable.store(false, std::memory_order_relaxed);
     return;
   }
-  const int others = std::max(0, r - s.last_team.load(std::memory_order_relaxed));
+  const int self = self_runnable_tasks();
+  const int others = std::max(0, r - (self >= 0 ? self : s.last_team.load(std::memory_order_relaxed)));
   const int scaled = (others * affinity_cpus() + online_cpus() - 1) / online_cpus();
   const int prev = s.prev_busy.exchange(scaled, std::memory_order_relaxed);
   s.busy_x2.store(prev + scaled, std::memory_order_relaxed);
@@ -156,7 +195,7 @@ int max_threads() {
   LoadState& s = load_state();
   if (!s.readable.load(std::memory_order_relaxed)) return want;
   maybe_sample(s);
-  const int busy = (s.busy_x2.load(std::memory_order_relaxed) + 1) / 2;
+  const int busy = s.busy_x2.load(std::memory_order_relaxed) / 2;  // seen in both samples: one blip does not halve the team
   const int team = std::clamp(affinity_cpus() - busy, 1, want);
   if (s.last_team.load(std::memory_order_relaxed) != team) s.last_team.store(team, std::memory_order_relaxed);
   return team;
