@@ -312,6 +312,12 @@ dnnl::convolution_forward::primitive_desc conv_fwd_pd(const ConvDescs& d, bool w
 // layouts everywhere (nchw / oihw), the pre-cache behaviour. The cache is
 // bounded (cleared when it holds kMaxCached entries) and never shared
 // between threads, so scratch buffers are never used concurrently.
+// The key includes the OpenMP team the call runs with (the ICV that
+// guarded() sets from max_threads()): oneDNN fixes a primitive's thread
+// count when it is created and runs its regions with that count, so a
+// primitive built for 2 threads would keep forking 2 threads after
+// Note [Threads under load] chose 1 (a collapse under load), and one built
+// under load would stay single-threaded on a quiet machine.
 
 // One primitive argument: the core's plain desc and the layout the primitive uses.
 struct CachedArg {
@@ -380,6 +386,7 @@ void run_cached(CachedPrim& cp, const std::vector<const void*>& ptrs) {
 }
 
 struct PrimKey {
+  static constexpr int kTeam = 19;  // the last value: the OpenMP team (Note [Cached oneDNN primitives])
   int64_t v[20] = {};
   bool operator==(const PrimKey& o) const { return std::equal(v, v + 20, o.v); }
 };
@@ -392,8 +399,11 @@ struct PrimKeyHash {
 };
 constexpr size_t kMaxCached = 64;
 
-CachedPrim& cached(const PrimKey& key, const std::function<CachedPrim()>& build) {
+CachedPrim& cached(PrimKey key, const std::function<CachedPrim()>& build) {
   thread_local std::unordered_map<PrimKey, CachedPrim, PrimKeyHash> cache;
+#ifdef _OPENMP
+  key.v[PrimKey::kTeam] = omp_get_max_threads();
+#endif
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
   if (cache.size() >= kMaxCached) cache.clear();
