@@ -55,32 +55,6 @@ uint32_t pop_free() {
   }
 }
 
-// Note [Per-thread free slots]
-// Each thread keeps up to kLocalSlots released slots of its own and reuses
-// them before touching the shared free list, so the common create-release
-// pattern of one thread costs no atomic read-modify-write (two lock-prefixed
-// exchanges per handle otherwise, about as much as the whole check). A
-// thread's cached slots go back to the shared list when it exits; a slot is
-// in at most one cache or the shared list at a time, so generations and the
-// checks of Note [Tensor handles] are unchanged.
-constexpr int kLocalSlots = 32;
-
-struct LocalSlots {
-  uint32_t index[kLocalSlots];
-  int n = 0;
-  LocalSlots() = default;
-  LocalSlots(const LocalSlots&) = delete;
-  LocalSlots& operator=(const LocalSlots&) = delete;
-  ~LocalSlots() {
-    while (n > 0) push_free(index[--n]);
-  }
-};
-
-LocalSlots& local_slots() {
-  thread_local LocalSlots cache;
-  return cache;
-}
-
 uint32_t grow() {
   std::lock_guard<std::mutex> lock(g_grow_mutex);
   uint32_t index = pop_free();  // another thread may have grown the table meanwhile
@@ -118,8 +92,7 @@ void handles::bad_handle(prism_tensor_t h, const char* op, const char* arg_name)
 }
 
 prism_tensor_t wrap(prism::Tensor t) {
-  LocalSlots& cache = local_slots();
-  uint32_t index = cache.n > 0 ? cache.index[--cache.n] : pop_free();
+  uint32_t index = pop_free();
   if (index == kNone) index = grow();
   Slot& s = slot_at(index);
   s.t = std::move(t);
@@ -146,12 +119,7 @@ void release(prism_tensor_t h) {
   // Only the release that took the count to zero gets here: odd -> even, released.
   s.generation.store(s.generation.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   const auto index = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(h)) - 1;
-  LocalSlots& cache = local_slots();
-  if (cache.n < kLocalSlots) {
-    cache.index[cache.n++] = index;  // Note [Per-thread free slots]
-  } else {
-    push_free(index);
-  }
+  push_free(index);
   dead.reset();  // the tensor may free device memory: after the slot is consistent
 }
 
