@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -195,7 +195,8 @@ int max_threads() {
   LoadState& s = load_state();
   if (!s.readable.load(std::memory_order_relaxed)) return want;
   maybe_sample(s);
-  const int busy = s.busy_x2.load(std::memory_order_relaxed) / 2;  // seen in both samples: one blip does not halve the team
+  const int busy = s.busy_x2.load(std::memory_order_relaxed) /
+                   2;  // seen in both samples: one blip does not halve the team
   const int team = std::clamp(affinity_cpus() - busy, 1, want);
   if (s.last_team.load(std::memory_order_relaxed) != team) s.last_team.store(team, std::memory_order_relaxed);
   return team;

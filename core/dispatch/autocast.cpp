@@ -2,6 +2,7 @@
 // (Note [Autocast]).
 #include "core/dispatch/autocast.hpp"
 
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -19,6 +20,8 @@ struct Scope {
 
 thread_local std::vector<Scope> t_scopes;
 thread_local int t_enabled_scopes = 0;  // scopes with enabled == true
+std::atomic<int> g_threads_with_scopes{
+    0};  // threads with t_enabled_scopes > 0 (Note [Thread-local fast paths])
 thread_local int t_suspended = 0;
 
 // One row per listed op: its policy on device type "cpu" and on every other
@@ -104,12 +107,13 @@ void enter(const std::string& device_type, prism_dtype dtype, bool enabled) {
               dtype_valid(dtype) ? dtype_name(dtype) : "an invalid dtype");
   PRISM_CHECK(t_scopes.size() < 256, INVALID_ARGUMENT, "autocast: scopes nested more than 256 deep");
   t_scopes.push_back(Scope{device_type, dtype, enabled});
-  if (enabled) ++t_enabled_scopes;
+  if (enabled && t_enabled_scopes++ == 0) g_threads_with_scopes.fetch_add(1, std::memory_order_relaxed);
 }
 
 void exit() {
   PRISM_CHECK(!t_scopes.empty(), INVALID_ARGUMENT, "autocast_exit: called without a matching autocast_enter");
-  if (t_scopes.back().enabled) --t_enabled_scopes;
+  if (t_scopes.back().enabled && --t_enabled_scopes == 0)
+    g_threads_with_scopes.fetch_sub(1, std::memory_order_relaxed);
   t_scopes.pop_back();
 }
 
@@ -143,6 +147,7 @@ SuspendGuard::~SuspendGuard() {
 }
 
 bool active() {
+  if (g_threads_with_scopes.load(std::memory_order_relaxed) == 0) return false;
   return t_enabled_scopes > 0 && t_suspended == 0;
 }
 

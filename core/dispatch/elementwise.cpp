@@ -110,7 +110,8 @@ prism_dtype binary_dtype(const char* op, const Tensor& a, const Tensor& b) {
   prism_dtype rt = result_type({a.get(), b.get()});
   // The dtype tests come first: the name comparisons cost more than the rest
   // of a small op's dispatch, and float inputs need none of them.
-  if (!is_float(rt) && !is_complex(rt) && (std::strcmp(op, "div") == 0 || float_only(op))) return kDefaultFloat;
+  if (!is_float(rt) && !is_complex(rt) && (std::strcmp(op, "div") == 0 || float_only(op)))
+    return kDefaultFloat;
   check_bitwise(op, rt);
   if (rt == PRISM_DTYPE_BOOL && std::strcmp(op, "sub") == 0) {
     PRISM_CHECK(

@@ -67,6 +67,14 @@ bool parse_size(std::string s, uint64_t* out) {
 // a bare type names every device of that type). A later entry for the same
 // device wins. A malformed value is reported once and ignored (no cap).
 void CachingAllocator::apply_env_limit() {
+  // std::call_once touches thread-local state on every call, done or not
+  // (Note [Thread-local fast paths]): check a flag first.
+  if (env_applied_.load(std::memory_order_acquire)) return;
+  apply_env_limit_once();
+  env_applied_.store(true, std::memory_order_release);
+}
+
+void CachingAllocator::apply_env_limit_once() {
   std::call_once(env_once_, [this] {
     const char* env = std::getenv("PRISM_MEMORY_LIMIT");
     if (env == nullptr || *env == '\0') return;

@@ -1,6 +1,7 @@
 // caching_allocator.hpp — per-device cache of plugin allocations with statistics (internal).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -79,7 +80,9 @@ class CachingAllocator {
   // OUT_OF_MEMORY (after emptying the cache once) when they do not fit.
   void book(size_t want, size_t bytes);
   void apply_env_limit();  // PRISM_MEMORY_LIMIT, once
+  void apply_env_limit_once();
   std::once_flag env_once_;
+  std::atomic<bool> env_applied_{false};
   uint64_t limit_ = 0;
   Device* device_;
   std::mutex mutex_;

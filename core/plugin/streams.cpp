@@ -41,6 +41,9 @@ auto& g_defaults = *new std::vector<std::pair<Device*, StreamPtr>>();
 
 // This thread's current streams (only devices whose stream was set).
 thread_local std::vector<std::pair<const Device*, StreamPtr>> t_current;
+// Set once any thread sets a current stream (Note [Thread-local fast paths]):
+// until then every thread's current stream is the default one.
+std::atomic<bool> g_any_current{false};
 
 const prism_plugin_table& table_of(const Device* d) {
   return *d->plugin->table;
@@ -116,6 +119,7 @@ StreamPtr current_stream(Device* device) {
 }
 
 prism_stream_t current_stream_handle(const Device* device) {
+  if (!g_any_current.load(std::memory_order_relaxed)) return nullptr;
   for (auto& p : t_current)
     if (p.first == device) return p.second->handle;
   return nullptr;
@@ -123,6 +127,7 @@ prism_stream_t current_stream_handle(const Device* device) {
 
 void set_current_stream(const StreamPtr& stream) {
   PRISM_CHECK(stream != nullptr, INVALID_ARGUMENT, "stream_set_current: no stream");
+  g_any_current.store(true, std::memory_order_relaxed);
   for (auto& p : t_current) {
     if (p.first == stream->device) {
       p.second = stream;
