@@ -25,6 +25,10 @@ class Error : public std::runtime_error {
   prism_status status_;
 };
 
+// The name of a status code, "INVALID_ARGUMENT"; "UNKNOWN" for other values
+// (core/plugin/runtime.cpp; prism_status_name in the C ABI).
+const char* status_name(prism_status code);
+
 namespace detail {
 template <typename... Args>
 std::string str_cat(Args&&... args) {

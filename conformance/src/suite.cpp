@@ -24,6 +24,7 @@
 
 #include "prism/conformance.h"
 #include "prism/plugin.h"
+#include "prism/prism.h"
 #include "reference.hpp"
 #include "suite.hpp"
 #include "tests/prism_require_devices.h"
@@ -106,30 +107,7 @@ Err take(prism_plugin_error* e) {
 }
 
 const char* status_name(prism_status s) {
-  switch (s) {
-    case PRISM_OK:
-      return "OK";
-    case PRISM_ERROR_INVALID_ARGUMENT:
-      return "INVALID_ARGUMENT";
-    case PRISM_ERROR_UNIMPLEMENTED:
-      return "UNIMPLEMENTED";
-    case PRISM_ERROR_OUT_OF_MEMORY:
-      return "OUT_OF_MEMORY";
-    case PRISM_ERROR_UNAVAILABLE:
-      return "UNAVAILABLE";
-    case PRISM_ERROR_DEVICE_LOST:
-      return "DEVICE_LOST";
-    case PRISM_ERROR_INTERNAL:
-      return "INTERNAL";
-    case PRISM_ERROR_IO:
-      return "IO";
-    case PRISM_ERROR_TYPE:
-      return "TYPE";
-    case PRISM_ERROR_INDEX:
-      return "INDEX";
-    default:
-      return "UNKNOWN";
-  }
+  return prism_status_name(s);
 }
 
 std::string describe(const Err& e) {

@@ -54,32 +54,7 @@ PRISM_API void prism_clear_error(void) {
 }
 
 PRISM_API const char* prism_status_name(prism_status status) {
-  switch (status) {
-    default:  // out-of-range values (the enum's FORCE_32BIT sentinel) fall through to the code after the
-              // switch
-      break;
-    case PRISM_OK:
-      return "OK";
-    case PRISM_ERROR_INVALID_ARGUMENT:
-      return "INVALID_ARGUMENT";
-    case PRISM_ERROR_UNIMPLEMENTED:
-      return "UNIMPLEMENTED";
-    case PRISM_ERROR_OUT_OF_MEMORY:
-      return "OUT_OF_MEMORY";
-    case PRISM_ERROR_UNAVAILABLE:
-      return "UNAVAILABLE";
-    case PRISM_ERROR_DEVICE_LOST:
-      return "DEVICE_LOST";
-    case PRISM_ERROR_INTERNAL:
-      return "INTERNAL";
-    case PRISM_ERROR_IO:
-      return "IO";
-    case PRISM_ERROR_TYPE:
-      return "TYPE";
-    case PRISM_ERROR_INDEX:
-      return "INDEX";
-  }
-  return "UNKNOWN";
+  return prism::status_name(status);
 }
 
 PRISM_API const char* prism_version(void) {

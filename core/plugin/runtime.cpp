@@ -41,35 +41,6 @@ namespace fs = std::filesystem;
 prism_plugin_error kOutOfMemoryError{PRISM_ERROR_OUT_OF_MEMORY,
                                      "out of memory (while creating a plugin error object)"};
 
-const char* status_name(prism_status code) {
-  switch (code) {
-    default:  // out-of-range values (the enum's FORCE_32BIT sentinel) fall through to the code after the
-              // switch
-      break;
-    case PRISM_OK:
-      return "OK";
-    case PRISM_ERROR_INVALID_ARGUMENT:
-      return "INVALID_ARGUMENT";
-    case PRISM_ERROR_UNIMPLEMENTED:
-      return "UNIMPLEMENTED";
-    case PRISM_ERROR_OUT_OF_MEMORY:
-      return "OUT_OF_MEMORY";
-    case PRISM_ERROR_UNAVAILABLE:
-      return "UNAVAILABLE";
-    case PRISM_ERROR_DEVICE_LOST:
-      return "DEVICE_LOST";
-    case PRISM_ERROR_INTERNAL:
-      return "INTERNAL";
-    case PRISM_ERROR_IO:
-      return "IO";
-    case PRISM_ERROR_TYPE:
-      return "TYPE";
-    case PRISM_ERROR_INDEX:
-      return "INDEX";
-  }
-  return "UNKNOWN";
-}
-
 // Note [Untrusted status codes]
 // A C plugin may pass any int as a prism_status. In C++ merely loading an
 // enum object that holds a value outside the enumeration is undefined, so the
@@ -340,6 +311,36 @@ struct Refusal {
 };
 
 }  // namespace
+
+// The name of a status code ("INVALID_ARGUMENT"); prism_status_name is this.
+const char* status_name(prism_status code) {
+  switch (code) {
+    default:  // out-of-range values (the enum's FORCE_32BIT sentinel) fall through to the code after the
+              // switch
+      break;
+    case PRISM_OK:
+      return "OK";
+    case PRISM_ERROR_INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case PRISM_ERROR_UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case PRISM_ERROR_OUT_OF_MEMORY:
+      return "OUT_OF_MEMORY";
+    case PRISM_ERROR_UNAVAILABLE:
+      return "UNAVAILABLE";
+    case PRISM_ERROR_DEVICE_LOST:
+      return "DEVICE_LOST";
+    case PRISM_ERROR_INTERNAL:
+      return "INTERNAL";
+    case PRISM_ERROR_IO:
+      return "IO";
+    case PRISM_ERROR_TYPE:
+      return "TYPE";
+    case PRISM_ERROR_INDEX:
+      return "INDEX";
+  }
+  return "UNKNOWN";
+}
 
 // ===========================================================================
 // Signal dispositions (Note [Signal dispositions])
