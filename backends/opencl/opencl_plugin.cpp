@@ -635,10 +635,7 @@ void build_table() {
   PRISM_SDK_TABLE_REQUIRED_SLOTS(t, ocl);
   PRISM_SDK_TABLE_PINNED_SLOTS(t, ocl);
   PRISM_SDK_TABLE_EVENT_SLOTS(t, ocl);
-  t->stream_create = ocl_stream_create;
-  t->stream_destroy = ocl_stream_destroy;
-  t->event_query = ocl_event_query;
-  t->event_elapsed_ms = ocl_event_elapsed_ms;
+  PRISM_SDK_TABLE_STREAM_SLOTS(t, ocl);
 }
 
 }  // namespace

@@ -396,6 +396,16 @@ static inline void prism_sdk_device_props_set(prism_device_props* props, const c
     (t)->host_free = prefix##_host_free;        \
   } while (0)
 
+/* The user stream and event timing slots (ABI 1.2): <prefix>_stream_create,
+ * _stream_destroy, _event_query, _event_elapsed_ms. */
+#define PRISM_SDK_TABLE_STREAM_SLOTS(t, prefix)        \
+  do {                                                 \
+    (t)->stream_create = prefix##_stream_create;       \
+    (t)->stream_destroy = prefix##_stream_destroy;     \
+    (t)->event_query = prefix##_event_query;           \
+    (t)->event_elapsed_ms = prefix##_event_elapsed_ms; \
+  } while (0)
+
 /* The body of prism_plugin_entry: checks the host table and the core's ABI
  * major, then stores `host` in *host_slot (the plugin's copy, for its error
  * helpers) and sets *table to `built`, the plugin's filled table. Returns

@@ -832,10 +832,7 @@ void build_table() {
   PRISM_SDK_TABLE_REQUIRED_SLOTS(t, gpu);
   PRISM_SDK_TABLE_PINNED_SLOTS(t, gpu);
   PRISM_SDK_TABLE_EVENT_SLOTS(t, gpu);
-  t->stream_create = gpu_stream_create;
-  t->stream_destroy = gpu_stream_destroy;
-  t->event_query = gpu_event_query;
-  t->event_elapsed_ms = gpu_event_elapsed_ms;
+  PRISM_SDK_TABLE_STREAM_SLOTS(t, gpu);
 }
 
 }  // namespace
