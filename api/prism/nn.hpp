@@ -629,8 +629,9 @@ class ModuleList : public Module {
 // - Every parameter that requires grad must receive a gradient in each
 //   synchronised backward (torch's find_unused_parameters=false); forward()
 //   refuses to start when the previous backward left some without one.
-// - World size 1 keeps the hooks, but they return at once: the average over
-//   one rank is the gradient itself, so nothing is copied or sent.
+// - World size 1 registers no gradient hooks: the average over one rank is
+//   the gradient itself, so backward runs exactly as without DDP (nothing is
+//   copied, sent or called per gradient).
 class DistributedDataParallel : public Module {
  public:
   struct Options {
@@ -657,6 +658,7 @@ class DistributedDataParallel : public Module {
         if (kv.second.defined()) distributed::broadcast(kv.second, 0, o_.group);
     }
     build_buckets();
+    if (size_ == 1) return;  // no hooks: the average over one rank is the gradient itself
     for (size_t i = 0; i < params_.size(); ++i) {
       Tensor p = params_[i].second;
       hooks_.emplace_back(p, p.register_hook([this, i](const Tensor& g) { return on_grad(i, g); }));

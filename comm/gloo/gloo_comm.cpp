@@ -50,6 +50,7 @@ struct Comm {
   std::string prefix;  // store key prefix of this communicator
   int rank = 0, size = 1;
   std::string broken;  // non-empty after a failed collective
+  uint64_t seq = 0;    // collectives issued on this communicator (Note [Gloo tags carry the shape])
 };
 
 Comm* as_comm(prism_comm_t c) {
@@ -220,8 +221,11 @@ gloo::AllreduceOptions::Func pick_reduce(int32_t dtype, int32_t op) {
 // therefore derives each collective's tag from (element count, dtype, root):
 // ranks that disagree on the size use different slots, their messages never
 // match, and each rank's collective fails with a timeout error instead. Ranks
-// that agree (the normal case) compute the same tag and pay nothing.
-uint32_t shape_tag(uint64_t count, int32_t dtype, int32_t extra) {
+// that agree (the normal case) compute the same tag and pay nothing. The tag
+// also mixes in the communicator's collective count (every rank issues the
+// same collectives in the same order), so successive collectives, barriers
+// included, use distinct slots as torch's Gloo group does with its counter.
+uint32_t shape_tag(Comm* c, uint64_t count, int32_t dtype, int32_t extra) {
   uint32_t h = 2166136261u;
   auto mix = [&h](uint64_t v) {
     for (int i = 0; i < 8; ++i) {
@@ -229,6 +233,7 @@ uint32_t shape_tag(uint64_t count, int32_t dtype, int32_t extra) {
       v >>= 8;
     }
   };
+  mix(c->seq++);
   mix(count);
   mix(static_cast<uint64_t>(static_cast<uint32_t>(dtype)));
   mix(static_cast<uint64_t>(static_cast<uint32_t>(extra)));
@@ -380,7 +385,7 @@ prism_plugin_error* gl_all_reduce(void* /*ctx*/, prism_comm_t comm, void* buf, u
       opts.setOutput(static_cast<T*>(buf), count);
     });
     opts.setReduceFunction(pick_reduce(dtype, op));
-    opts.setTag(shape_tag(count, dtype, op));
+    opts.setTag(shape_tag(c, count, dtype, op));
     opts.setTimeout(std::chrono::milliseconds(timeout_ms));
     gloo::allreduce(opts);
   });
@@ -398,7 +403,7 @@ prism_plugin_error* gl_broadcast(void* /*ctx*/, prism_comm_t comm, void* buf, ui
       opts.setOutput(static_cast<T*>(buf), count);
     });
     opts.setRoot(root);
-    opts.setTag(shape_tag(count, dtype, 100 + root));
+    opts.setTag(shape_tag(c, count, dtype, 100 + root));
     opts.setTimeout(std::chrono::milliseconds(timeout_ms));
     gloo::broadcast(opts);
   });
@@ -420,7 +425,7 @@ prism_plugin_error* gl_all_gather(void* /*ctx*/, prism_comm_t comm, const void* 
       opts.setInput(static_cast<T*>(const_cast<void*>(src)), count);
       opts.setOutput(static_cast<T*>(dst), count * static_cast<uint64_t>(c->size));
     });
-    opts.setTag(shape_tag(count, dtype, -1));
+    opts.setTag(shape_tag(c, count, dtype, -1));
     opts.setTimeout(std::chrono::milliseconds(timeout_ms));
     gloo::allgather(opts);
   });
@@ -450,6 +455,7 @@ prism_plugin_error* gl_barrier(void* /*ctx*/, prism_comm_t comm, int64_t timeout
   if (c != nullptr && c->size == 1 && c->broken.empty()) return nullptr;
   return guarded(c, "barrier", [&] {
     gloo::BarrierOptions opts(c->context);
+    opts.setTag(shape_tag(c, 0, 0, -2));
     opts.setTimeout(std::chrono::milliseconds(timeout_ms));
     gloo::barrier(opts);
   });

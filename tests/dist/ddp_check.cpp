@@ -5,7 +5,8 @@
 // rank initialises differently); after backward, .grad is the average over
 // ranks of the per-rank gradients (computed on an identical plain model and
 // all-reduced by hand); no_sync() accumulates locally and the next
-// synchronised backward averages the sum; a DistributedSampler splits the
+// synchronised backward averages the sum (with N = 1: the gradients are plain
+// training's, bit for bit); a DistributedSampler splits the
 // indices into disjoint equal shares. With --mismatch, rank 1 builds a wider
 // model and construction must fail on every rank naming the difference.
 #include <cmath>
@@ -99,6 +100,10 @@ int main(int argc, char** argv) {
   std::vector<Tensor> params = inner->parameters();
   for (size_t k = 0; k < params.size(); ++k)
     expect(close(params[k].grad(), want[k]), "grad of parameter " + std::to_string(k) + " is the average");
+  if (n == 1)  // world size 1: no hooks, backward as without DDP
+    for (size_t k = 0; k < params.size(); ++k)
+      expect(params[k].grad().equal(want[k]),
+             "world size 1: grad of parameter " + std::to_string(k) + " bitwise equals plain training's");
   for (const Tensor& p : params) {  // bitwise equal across ranks
     Tensor r0 = p.grad().clone();
     dist::broadcast(r0, 0);
