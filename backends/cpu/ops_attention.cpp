@@ -2,11 +2,18 @@
 // per block of query rows, with an online softmax over blocks of keys (Note [Fused attention on the CPU]).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
 #include "cpu_internal.hpp"
 #include "cpu_loops.hpp"
+
+// The register tiles are GCC vector types inside always-inline helpers; no
+// such value crosses a call, so the baseline build's ABI note does not apply.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
 
 namespace prism::cpu {
 
@@ -27,11 +34,12 @@ namespace {
 // batch entry once into scratch in the compute type (f32 for f16/bf16), so
 // strided and broadcast inputs cost one gather, then walks tiles of kRows
 // query rows: for each block of kKeys keys it forms the kRows x kKeys scores
-// in registers (an outer-product loop the compiler vectorises), applies
+// in registers (an outer-product loop over vector registers), applies
 // scale, mask and the causal limit, and folds the block into each row's
 // running maximum m, normaliser l and output accumulator (the online
 // softmax: acc and l are rescaled by exp(m_old - m_new) when the maximum
-// grows, so no exp ever overflows). Only kRows x kKeys scores exist at a
+// grows, so no exp ever overflows); P·V is accumulated the same way, kRows x
+// kLanes outputs in registers per pass over the block's keys. Only kRows x kKeys scores exist at a
 // time; the L x S matrix is never formed. A causal tile stops at the last
 // key its rows can see.
 //
@@ -115,20 +123,77 @@ struct Scratch {
 #define PRISM_ATTN_INLINE inline
 #endif
 
+// Register tiles: kRows x kLanes accumulators in GCC vector registers (8
+// floats or 4 doubles each, so 8 or 16 ymm registers under AVX2; the
+// baseline build splits each into SSE halves).
+template <class C>
+struct Vec {
+  typedef C type __attribute__((vector_size(32)));
+};
+template <class C>
+using V = typename Vec<C>::type;
+
+template <class C>
+PRISM_ATTN_INLINE V<C> vload(const C* p) {
+  V<C> v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+template <class C>
+PRISM_ATTN_INLINE void vstore(C* p, V<C> v) {
+  std::memcpy(p, &v, sizeof(v));
+}
+
 // s[r * kKeys + j] = sum_e qt[r * E + e] * kt[e * Sp + j0 + j], r < kRows, j < kKeys.
 template <class C>
 PRISM_ATTN_INLINE void tile_scores(const C* qt, const C* kt, int64_t E, int64_t Sp, int64_t j0, C* s) {
+  constexpr int64_t W = static_cast<int64_t>(32 / sizeof(C)), NV = kLanes / W;
   for (int64_t jc = 0; jc < kKeys; jc += kLanes) {
-    C t[kRows][kLanes] = {};
+    V<C> t[kRows][NV];
+    for (int64_t r = 0; r < kRows; ++r)
+      for (int64_t x = 0; x < NV; ++x) t[r][x] = V<C>{};
     for (int64_t e = 0; e < E; ++e) {
       const C* kr = kt + e * Sp + j0 + jc;
+      V<C> kv[NV];
+      for (int64_t x = 0; x < NV; ++x) kv[x] = vload(kr + x * W);
       for (int64_t r = 0; r < kRows; ++r) {
-        const C qv = qt[r * E + e];
-        for (int64_t j = 0; j < kLanes; ++j) t[r][j] += qv * kr[j];
+        const V<C> qv = V<C>{} + qt[r * E + e];
+        for (int64_t x = 0; x < NV; ++x) t[r][x] += qv * kv[x];
       }
     }
     for (int64_t r = 0; r < kRows; ++r)
-      for (int64_t j = 0; j < kLanes; ++j) s[r * kKeys + jc + j] = t[r][j];
+      for (int64_t x = 0; x < NV; ++x) vstore(s + r * kKeys + jc + x * W, t[r][x]);
+  }
+}
+
+// acc[r * Ev + e] += sum_{j < bc} s[r * kKeys + j] * vp[j * Ev + e], r < kRows.
+template <class C>
+PRISM_ATTN_INLINE void tile_pv(const C* s, int64_t bc, const C* vp, int64_t Ev, C* acc) {
+  constexpr int64_t W = static_cast<int64_t>(32 / sizeof(C)), NV = kLanes / W;
+  int64_t ec = 0;
+  for (; ec + kLanes <= Ev; ec += kLanes) {
+    V<C> t[kRows][NV];
+    for (int64_t r = 0; r < kRows; ++r)
+      for (int64_t x = 0; x < NV; ++x) t[r][x] = vload(acc + r * Ev + ec + x * W);
+    for (int64_t j = 0; j < bc; ++j) {
+      const C* vr = vp + j * Ev + ec;
+      V<C> vv[NV];
+      for (int64_t x = 0; x < NV; ++x) vv[x] = vload(vr + x * W);
+      for (int64_t r = 0; r < kRows; ++r) {
+        const V<C> pv = V<C>{} + s[r * kKeys + j];
+        for (int64_t x = 0; x < NV; ++x) t[r][x] += pv * vv[x];
+      }
+    }
+    for (int64_t r = 0; r < kRows; ++r)
+      for (int64_t x = 0; x < NV; ++x) vstore(acc + r * Ev + ec + x * W, t[r][x]);
+  }
+  for (int64_t r = 0; r < kRows; ++r) {
+    for (int64_t j = 0; j < bc; ++j) {
+      const C pj = s[r * kKeys + j];
+      const C* vr = vp + j * Ev;
+      for (int64_t e = ec; e < Ev; ++e) acc[r * Ev + e] += pj * vr[e];
+    }
   }
 }
 
@@ -184,19 +249,24 @@ PRISM_ATTN_INLINE void run_unit(const Problem& p, int64_t n, int64_t r0, int64_t
     for (int64_t j0 = 0; j0 < jend; j0 += kKeys) {
       const int64_t bc = std::min(kKeys, jend - j0);
       tile_scores(qt, w.kt.data(), E, Sp, j0, s);
-      for (int64_t r = 0; r < nr; ++r) {
+      for (int64_t r = 0; r < kRows; ++r) {
         const int64_t i = i0 + r;
         C* sr = s + r * kKeys;
         C bmax = ninf;
-        for (int64_t j = 0; j < bc; ++j) {
-          C x = sr[j] * scale;
-          if (mb != nullptr) x += Num<T>::load(mb[i * ms0 + (j0 + j) * ms1]);
-          if (p.causal && j0 + j > i) x = ninf;
-          sr[j] = x;
-          if (x > bmax) bmax = x;
+        if (r < nr) {
+          for (int64_t j = 0; j < bc; ++j) {
+            C x = sr[j] * scale;
+            if (mb != nullptr) x += Num<T>::load(mb[i * ms0 + (j0 + j) * ms1]);
+            if (p.causal && j0 + j > i) x = ninf;
+            sr[j] = x;
+            if (x > bmax) bmax = x;
+          }
         }
         const C mnew = bmax > m[r] ? bmax : m[r];
-        if (mnew == ninf) continue;  // nothing visible yet: keep m = -inf, l = 0
+        if (mnew == ninf) {  // padding row, or nothing visible yet: keep m = -inf, l = 0
+          std::fill(sr, sr + bc, C(0));
+          continue;
+        }
         const C corr = std::exp(m[r] - mnew);
         C sum = 0;
         for (int64_t j = 0; j < bc; ++j) {
@@ -204,18 +274,14 @@ PRISM_ATTN_INLINE void run_unit(const Problem& p, int64_t n, int64_t r0, int64_t
           sr[j] = ex;
           sum += ex;
         }
-        C* ar = acc + r * Ev;
-        if (corr != C(1))
+        if (corr != C(1)) {
+          C* ar = acc + r * Ev;
           for (int64_t e = 0; e < Ev; ++e) ar[e] *= corr;
+        }
         l[r] = l[r] * corr + sum;
         m[r] = mnew;
-        for (int64_t j = 0; j < bc; ++j) {
-          const C pj = sr[j];
-          if (pj == C(0)) continue;
-          const C* vr = w.vp.data() + (j0 + j) * Ev;
-          for (int64_t e = 0; e < Ev; ++e) ar[e] += pj * vr[e];
-        }
       }
+      tile_pv(s, bc, w.vp.data() + j0 * Ev, Ev, acc);
     }
     for (int64_t r = 0; r < nr; ++r) {
       T* orow = ob + (i0 + r) * Ev;
