@@ -9,9 +9,10 @@
 // ratio are printed, with the largest difference of the two results (the
 // run fails when it exceeds 1e-4: a fast wrong kernel is no result). The
 // forward alone is timed, and forward + backward (grad w.r.t. q, k, v) where
-// --backward is given: the fused op's backward recomputes the weights with
-// the composite's primitives (Note [Fused attention kernel]), so there the
-// gain is the forward's and the smaller saved state.
+// --backward is given. With gradients the op takes the fused path only from
+// PRISM_ATTENTION_RECOMPUTE_ELEMENTS weights on (Note [Fused attention
+// kernel]); run with PRISM_ATTENTION_RECOMPUTE_ELEMENTS=0 to time the fused
+// forward with its recomputing backward against the composite.
 //   bench_attention [--reps N] [--backward]   (threads: PRISM_NUM_THREADS, else OpenMP's default)
 #include <algorithm>
 #include <chrono>

@@ -1,6 +1,7 @@
 // attention.cpp — scaled_dot_product_attention (a plugin's fused kernel where the device has one, else a
 // composite of primitives, so every device gets it and its gradients) and binary_cross_entropy.
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <string>
 
@@ -56,15 +57,23 @@ namespace prism {
 // L != S). The output (B..., L, Ev) is dense, in the query's dtype. A row
 // whose every score is -inf gives NaN, as the composite's softmax does.
 //
-// Gradients: the fused kernel also runs when an input requires grad. The
-// node saves q, k, v and the normalised mask (no L x S tensor is kept
-// between forward and backward, only the inputs) and its backward recomputes
-// P = softmax(Q·Kᵀ·scale + M) with the same primitives as the composite,
-// then dV = Pᵀ·dO, dS = softmax_backward(dO·Vᵀ, P), dQ = dS·K·scale,
-// dK = dSᵀ·Q·scale and, for a float mask that requires grad, dM = dS; the
-// engine sums each back over broadcast batch dims and casts it to the
-// input's dtype. So the gradients are the composite's up to rounding, and
-// the backward is made of recorded ops (create_graph works).
+// Gradients: when an input requires grad (and grad mode is on), the
+// composite runs unless the attention weights would be large: batch x L x S
+// >= PRISM_ATTENTION_RECOMPUTE_ELEMENTS (default 2^24, 64 MiB of f32 per
+// saved L x S tensor; read on each call, 0 = always fused). Measured on the
+// CPU (docs/benchmarks.md, bench/attention): a fused forward with the
+// recomputing backward below takes 1.0-1.45x the composite's forward +
+// backward, because the backward must form Q·Kᵀ and the softmax again; the
+// composite keeps the weights instead. So below the threshold speed wins,
+// above it memory does (the composite holds about three B x L x S tensors
+// per call until backward; the fused path holds none).
+// The fused path's node saves q, k, v and the normalised mask, and its
+// backward recomputes P = softmax(Q·Kᵀ·scale + M) with the composite's
+// primitives, then dV = Pᵀ·dO, dS = softmax_backward(dO·Vᵀ, P),
+// dQ = dS·K·scale, dK = dSᵀ·Q·scale and, for a float mask that requires
+// grad, dM = dS; the engine sums each back over broadcast batch dims and
+// casts it to the input's dtype. So the gradients are the composite's up to
+// rounding, and the backward is made of recorded ops (create_graph works).
 
 namespace {
 
@@ -112,10 +121,31 @@ Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
   return out;
 }
 
-bool use_fused_kernel(const Tensor& q, const Tensor& k, const Tensor& v, double dropout_p) {
+// Note [Fused attention kernel]: batch x L x S from which a call that needs
+// gradients takes the fused path.
+double recompute_threshold() {
+  const char* env = std::getenv("PRISM_ATTENTION_RECOMPUTE_ELEMENTS");
+  if (env != nullptr && *env != '\0') {
+    char* end = nullptr;
+    const double v = std::strtod(env, &end);
+    if (end != env && v >= 0) return v;
+  }
+  return 16777216.0;  // 2^24
+}
+
+bool use_fused_kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
+                      double dropout_p) {
   if (dropout_p > 0.0 || amp::active()) return false;
   if (q->numel() == 0 || k->numel() == 0 || v->numel() == 0) return false;
-  return q->device()->plugin->find_kernel("scaled_dot_product_attention", q->dtype) != nullptr;
+  if (q->device()->plugin->find_kernel("scaled_dot_product_attention", q->dtype) == nullptr) return false;
+  if (!autograd::should_record({&q, &k, &v, &mask})) return true;
+  // batch x L x S of the weights the composite would keep for backward
+  double weights = static_cast<double>(q->sizes[q->dim() - 2]) * static_cast<double>(k->sizes[k->dim() - 2]);
+  const Dims b = broadcast_shapes(
+      "scaled_dot_product_attention",
+      broadcast_shapes("scaled_dot_product_attention", batch_dims(q), batch_dims(k)), batch_dims(v));
+  for (int i = 0; i < b.size(); ++i) weights *= static_cast<double>(b[i]);
+  return weights >= recompute_threshold();
 }
 
 }  // namespace
@@ -152,7 +182,7 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
                 ": attn_mask must be a bool or floating point tensor, got ", describe(attn_mask));
   }
 
-  if (use_fused_kernel(q, k, v, dropout_p)) {
+  if (use_fused_kernel(q, k, v, attn_mask && is_float(attn_mask->dtype) ? attn_mask : Tensor(), dropout_p)) {
     // Note [Fused attention kernel]. The mask check mirrors the composite's
     // (against the (..., L, S) shape of Q·Kᵀ).
     Dims target = broadcast_shapes(op, batch_dims(q), batch_dims(k));

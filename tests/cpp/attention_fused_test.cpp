@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <optional>
 #include <string>
@@ -69,6 +70,31 @@ bool ran(const std::vector<std::string>& names, const std::string& op) {
   return false;
 }
 
+// Sets an environment variable for a scope (restores the old value).
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    const char* old = std::getenv(name);
+    had_ = old != nullptr;
+    if (had_) old_ = old;
+    setenv(name, value, 1);
+  }
+  ~ScopedEnv() {
+    if (had_) {
+      setenv(name_, old_.c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::string old_;
+  bool had_ = false;
+};
+
 struct Shapes {
   const char* name;
   std::vector<int64_t> q, k, v;
@@ -111,7 +137,8 @@ TEST(FusedAttention, MatchesTheCompositeOnCpu) {
         std::vector<std::string> names =
             ops_run([&] { out = F::scaled_dot_product_attention(q, k, v, c.mask, 0.0, c.causal, c.scale); });
         EXPECT_TRUE(ran(names, "scaled_dot_product_attention"));
-        EXPECT_FALSE(ran(names, "softmax")) << "the fused kernel should replace the composite";
+        EXPECT_FALSE(ran(names, "softmax") || ran(names, "bmm"))
+            << "the fused kernel should replace the composite";
         const double scale = c.scale ? *c.scale : 1.0 / std::sqrt(static_cast<double>(E));
         Tensor want = explicit_attention(q, k, v, c.mask, c.causal, scale);
         EXPECT_EQ(out.sizes(), want.sizes());
@@ -173,9 +200,33 @@ TEST(FusedAttention, DropoutAndEmptyInputsUseTheComposite) {
   EXPECT_TRUE(prism_test::near_values(z, std::vector<double>(20, 0.0), 0.0));
 }
 
+TEST(FusedAttention, SmallCallsThatNeedGradientsUseTheComposite) {
+  // Below PRISM_ATTENTION_RECOMPUTE_ELEMENTS (default 2^24 weights) a call
+  // that needs gradients runs the composite (Note [Fused attention kernel]).
+  prism::manual_seed(28);
+  Tensor q = Tensor::randn({2, 5, 8}).requires_grad_(true), k = Tensor::randn({2, 6, 8}),
+         v = Tensor::randn({2, 6, 3});
+  std::vector<std::string> names = ops_run([&] { F::scaled_dot_product_attention(q, k, v); });
+  EXPECT_TRUE(ran(names, "bmm"));
+  EXPECT_FALSE(ran(names, "scaled_dot_product_attention"));
+  {
+    prism::NoGradGuard ng;
+    names = ops_run([&] { F::scaled_dot_product_attention(q, k, v); });
+    EXPECT_TRUE(ran(names, "scaled_dot_product_attention"));
+  }
+  ScopedEnv env("PRISM_ATTENTION_RECOMPUTE_ELEMENTS", "60");  // 2 x 5 x 6 weights
+  names = ops_run([&] { F::scaled_dot_product_attention(q, k, v); });
+  EXPECT_TRUE(ran(names, "scaled_dot_product_attention"));
+  EXPECT_FALSE(ran(names, "bmm"));
+  names = ops_run([&] { F::scaled_dot_product_attention(q, k.narrow(1, 0, 5), v.narrow(1, 0, 5)); });
+  EXPECT_FALSE(ran(names, "scaled_dot_product_attention"));  // 50 < 60
+}
+
 TEST(FusedAttention, GradientsMatchTheComposite) {
-  // The forward runs the kernel; backward recomputes the weights (Note
-  // [Fused attention kernel]). float64 so the comparison is tight.
+  // With the threshold at 0 the forward runs the kernel and backward
+  // recomputes the weights (Note [Fused attention kernel]). float64 so the
+  // comparison is tight.
+  ScopedEnv env("PRISM_ATTENTION_RECOMPUTE_ELEMENTS", "0");
   prism::manual_seed(25);
   auto leaf = [](const std::vector<int64_t>& s) {
     return Tensor::randn(s, prism::kFloat64).requires_grad_(true);
@@ -214,17 +265,58 @@ TEST(FusedAttention, GradientsMatchTheComposite) {
 
 TEST(FusedAttention, GradientsWithAFloat32MaskOnFloat64Inputs) {
   // The mask is cast to the query's dtype for the kernel; its gradient comes back in f32.
+  ScopedEnv env("PRISM_ATTENTION_RECOMPUTE_ELEMENTS", "0");
   prism::manual_seed(26);
   Tensor q = Tensor::randn({3, 4, 8}, prism::kFloat64).requires_grad_(true);
   Tensor k = Tensor::randn({3, 6, 8}, prism::kFloat64), v = Tensor::randn({3, 6, 2}, prism::kFloat64);
   Tensor mask = Tensor::randn({4, 6}).requires_grad_(true);
-  Tensor out = F::scaled_dot_product_attention(q, k, v, mask);
+  Tensor out;
+  EXPECT_TRUE(ran(ops_run([&] { out = F::scaled_dot_product_attention(q, k, v, mask); }),
+                  "scaled_dot_product_attention"));
   prism::sum(out).backward();
   Tensor q2 = q.detach().requires_grad_(true), m2 = mask.detach().requires_grad_(true);
   prism::sum(explicit_attention(q2, k, v, m2, false, 1.0 / std::sqrt(8.0))).backward();
   EXPECT_EQ(mask.grad().dtype(), prism::kFloat32);
   EXPECT_LT(diff(q.grad(), q2.grad()), 1e-12);
   EXPECT_LT(diff(mask.grad(), m2.grad()), 1e-6);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(FusedAttention, OtherDevicesRunTheCompositeWithTheSameResult) {
+  // opencl:0 and emu:0 register no attention kernel: the composite runs there
+  // (its bmm calls among the ops, no fallback of the fused op to the CPU plugin).
+  prism::load_default_plugins();
+  prism::manual_seed(27);
+  Tensor q = Tensor::randn({2, 3, 5, 8}), k = Tensor::randn({2, 3, 9, 8}), v = Tensor::randn({2, 3, 9, 4});
+  Tensor mask = Tensor::rand({5, 9}) > 0.3;
+  {
+    prism::NoGradGuard ng;
+    mask.select(1, 0).fill_(1);
+  }
+  Tensor on_cpu = F::scaled_dot_product_attention(q, k, v, mask);
+  int ran_devices = 0;
+  for (const char* dev : {"opencl:0", "emu:0"}) {
+    bool found = false;
+    for (const prism::DeviceInfo& d : prism::devices()) found = found || d.device == dev;
+    if (!found) {
+      EXPECT_FALSE(prism_test_device_required(dev)) << dev << " is required but not loaded";
+      std::printf("skipped: %s is not loaded\n", dev);
+      continue;
+    }
+    SCOPED_TRACE(dev);
+    ++ran_devices;
+    Tensor qq = q.to(dev), kk = k.to(dev), vv = v.to(dev), mm = mask.to(dev);
+    Tensor out;
+    std::vector<std::string> names = ops_run([&] { out = F::scaled_dot_product_attention(qq, kk, vv, mm); });
+    EXPECT_TRUE(ran(names, "bmm"));  // Q·Kᵀ and P·V of the composite
+    EXPECT_FALSE(ran(names, "scaled_dot_product_attention"));
+    EXPECT_EQ(out.device().str(), dev);
+    EXPECT_LT(diff(out.to("cpu"), on_cpu), 2e-5);
+  }
+  std::printf("compared on %d other device(s)\n", ran_devices);
 }
 
 }  // namespace
