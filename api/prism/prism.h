@@ -1469,7 +1469,10 @@ PRISM_API prism_status prism_empty_pinned(const int64_t* sizes, int32_t ndim, pr
  * (0/1) masks key positions j > query position i; it cannot be combined
  * with attn_mask. dropout_p in [0, 1) is applied whenever > 0. scale
  * (optional, borrowed for the call; NULL = 1/sqrt(E)). A row whose every
- * position is masked gives NaN. Records autograd. */
+ * position is masked gives NaN. Records autograd. Where the device's
+ * plugin registers the kernel op "scaled_dot_product_attention" (the CPU
+ * plugin does) the call runs as that one kernel, else as the composite of
+ * matmul/softmax; the results agree up to rounding (docs/ops.md). */
 PRISM_API prism_status prism_scaled_dot_product_attention(prism_tensor_t query, prism_tensor_t key,
                                                           prism_tensor_t value, prism_tensor_t attn_mask,
                                                           double dropout_p, int32_t is_causal,

@@ -735,6 +735,9 @@ KernelList index_kernels();    // ops_index.cpp
 KernelList optim_kernels();    // ops_optim.cpp
 KernelList complex_kernels();  // ops_complex.cpp
 
+// ops_attention.cpp
+KernelList attention_kernels();
+
 // Casts to or from complex64/complex128 (ops_complex.cpp); the copy kernel hands them over.
 prism_plugin_error* run_copy_complex(void* ctx, const prism_kernel_call* c);
 

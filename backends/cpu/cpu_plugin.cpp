@@ -173,7 +173,7 @@ void build_table() {
   size_t n = 0;
   for (KernelList list :
        {elementwise_kernels(), binary_kernels(), reduce_kernels(), bmm_kernels(), random_kernels(),
-        nn_kernels(), index_kernels(), optim_kernels(), complex_kernels()}) {
+        nn_kernels(), index_kernels(), optim_kernels(), complex_kernels(), attention_kernels()}) {
     for (size_t i = 0; i < list.count && n < kMaxKernels; ++i) g_kernels[n++] = list.defs[i];
   }
   prism_plugin_table* t = prism_sdk_table_init(&g_table, "cpu", "0.1.0", g_kernels, n);

@@ -364,6 +364,7 @@ const std::vector<OpSpec>& op_table() {
       {"sgd_update", OpKind::kOptim, kFloat, TolClass::kTranscendental},
       {"adam_update", OpKind::kOptim, kFloat, TolClass::kTranscendental},
       {"amp_unscale_check", OpKind::kAmpUnscale, kFloat, TolClass::kRounded},
+      {"scaled_dot_product_attention", OpKind::kAttention, kFloat, TolClass::kAccumulate},
   };
   return table;
 }

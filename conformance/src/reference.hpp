@@ -78,7 +78,8 @@ enum class OpKind {
   kScan,         // cumsum cumprod
   kSort,         // sort topk (values, indices)
   kOptim,        // sgd_update adam_update (in place, several outputs)
-  kAmpUnscale    // amp_unscale_check (grad and found_inf in place)
+  kAmpUnscale,   // amp_unscale_check (grad and found_inf in place)
+  kAttention     // scaled_dot_product_attention (q, k, v, optional additive mask)
 };
 
 // How results are compared (Note [Conformance tolerances]).

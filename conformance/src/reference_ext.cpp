@@ -585,6 +585,75 @@ void run_amp_unscale(const RefCall& c, RefResult& res) {
   emit(res, 1, PRISM_DTYPE_F32, found);
 }
 
+// ===========================================================================
+// Attention (docs/ops.md, Attention kernel; Note [Fused attention kernel])
+// ===========================================================================
+
+// in: q (B..., L, E), k (B..., S, E), v (B..., S, Ev), optional additive mask
+// (B..., L, S); out (B..., L, Ev); attrs scale, is_causal. A row with every
+// score -inf is NaN. The tolerance covers the scores' rounding carried
+// through exp (Σ_j p_j |v_j| times the largest |score| and S) and the sum.
+void run_attention(const RefCall& c, RefResult& res) {
+  const View& ov = c.out_view;
+  const size_t nd = ov.sizes.size();
+  const int64_t Ev = ov.sizes[nd - 1];
+  const int64_t S = c.in_views[1].sizes[nd - 2], E = c.in_views[0].sizes[nd - 1];
+  const double scale = float_attr(c, "scale", 1.0 / std::sqrt(static_cast<double>(E)));
+  const bool causal = int_attr(c, "is_causal", 0) != 0;
+  const bool has_mask = c.in_views.size() == 4;
+  const int64_t n = ov.numel();
+  Out o(n);
+  std::vector<double> s(static_cast<size_t>(S)), mag(static_cast<size_t>(S));
+  for (int64_t row = 0; row < n / std::max<int64_t>(Ev, 1); ++row) {
+    Coords p = coords_of(ov.sizes, row * Ev);
+    const int64_t i = p[nd - 2];
+    double m = -INFINITY, big = 0;
+    for (int64_t j = 0; j < S; ++j) {
+      Coords qc = p, kc = p;
+      double dot = 0, adot = 0;
+      for (int64_t e = 0; e < E; ++e) {
+        qc[nd - 1] = e;
+        kc[nd - 2] = j;
+        kc[nd - 1] = e;
+        const double t = in_c(c, 0, qc).f * in_c(c, 1, kc).f;
+        dot += t;
+        adot += std::fabs(t);
+      }
+      double x = dot * scale, ax = adot * std::fabs(scale);
+      if (has_mask) {
+        Coords mc = p;
+        mc[nd - 1] = j;
+        const double mv = in_c(c, 3, mc).f;
+        x += mv;
+        ax += std::isfinite(mv) ? std::fabs(mv) : 0.0;
+      }
+      if (causal && j > i) x = -INFINITY;
+      s[static_cast<size_t>(j)] = x;
+      mag[static_cast<size_t>(j)] = ax;
+      if (x > m) m = x;
+      if (std::isfinite(x)) big = std::max(big, ax);
+    }
+    double z = 0;
+    for (int64_t j = 0; j < S; ++j) z += std::exp(s[static_cast<size_t>(j)] - m);
+    for (int64_t e = 0; e < Ev; ++e) {
+      double acc = 0, aacc = 0;
+      Coords vc = p;
+      vc[nd - 1] = e;
+      for (int64_t j = 0; j < S; ++j) {
+        vc[nd - 2] = j;
+        const double w = m == -INFINITY ? NAN : std::exp(s[static_cast<size_t>(j)] - m) / z;
+        const double vv = in_c(c, 2, vc).f;
+        acc += w * vv;
+        aacc += std::isnan(w) ? 0.0 : w * std::fabs(vv);
+      }
+      const size_t at = static_cast<size_t>(row * Ev + e);
+      o.f[at] = acc;
+      o.abs[at] = aacc * (4.0 + 4.0 * big + static_cast<double>(S));
+    }
+  }
+  emit(res, 0, ov.dtype, o);
+}
+
 }  // namespace
 
 void reference_run_ext(const RefCall& c, RefResult& res) {
@@ -618,6 +687,9 @@ void reference_run_ext(const RefCall& c, RefResult& res) {
       return;
     case OpKind::kAmpUnscale:
       run_amp_unscale(c, res);
+      return;
+    case OpKind::kAttention:
+      run_attention(c, res);
       return;
     default:
       res.error = std::string("no reference kernel for ") + c.op->name;

@@ -1637,6 +1637,65 @@ void Runner::build_ext_cases(const OpSpec& op, int32_t dt, std::vector<Case>& ca
       }
       break;
     }
+    case OpKind::kAttention: {
+      // q (B..., L, E), k (B..., S, E), v (B..., S, Ev) [, additive mask (B..., L, S)]
+      // with the core's contract: one rank, equal batch dims (broadcast ones
+      // have stride 0), any strides; the output dense.
+      struct V {
+        std::string layout, variant;
+        std::vector<int64_t> batch;
+        int64_t L, S, E, Ev;
+        bool causal;
+        int mask;  // 0 none, 1 random, 2 with -inf (a whole row in one batch entry)
+      };
+      const std::vector<V> vs = {{"contiguous", "plain", {2}, 5, 9, 8, 3, false, 0},
+                                 {"contiguous", "causal", {2, 2}, 7, 5, 4, 6, true, 0},
+                                 {"contiguous", "causal", {1}, 5, 8, 4, 4, true, 0},
+                                 {"contiguous", "mask", {3}, 4, 10, 6, 5, false, 1},
+                                 {"contiguous", "mask -inf", {2}, 4, 7, 5, 3, false, 2},
+                                 {"transposed", "mask", {2, 2}, 5, 6, 4, 3, false, 1},
+                                 {"broadcast", "mask", {3}, 4, 6, 8, 4, false, 1},
+                                 {"offset", "causal", {2}, 6, 6, 5, 4, true, 0},
+                                 {"2-d", "plain", {}, 6, 9, 8, 5, false, 0},
+                                 {"large", "causal", {1, 2}, 130, 150, 32, 16, true, 0},
+                                 {"large", "mask", {2}, 70, 131, 16, 8, false, 1}};
+      for (const V& v : vs) {
+        const std::string lay =
+            v.layout == "2-d" || v.layout == "large" ? std::string("contiguous") : v.layout;
+        const double scale = v.causal ? 0.35 : 1.0 / std::sqrt(static_cast<double>(v.E));
+        Case c = new_case(op, dt, v.layout, v.variant + ",scale=" + std::to_string(scale));
+        auto shape = [&](int64_t a, int64_t b) {
+          std::vector<int64_t> sz = v.batch;
+          sz.push_back(a);
+          sz.push_back(b);
+          return sz;
+        };
+        c.inputs.push_back(ranged(operand(dt, shape(v.L, v.E), lay, true), -1.5, 1.5));
+        c.inputs.push_back(ranged(operand(dt, shape(v.S, v.E), lay, true), -1.5, 1.5));
+        c.inputs.push_back(ranged(operand(dt, shape(v.S, v.Ev), lay, true), -2, 2));
+        if (v.mask != 0) {
+          Operand m = ranged(operand(dt, shape(v.L, v.S), lay, true), -3, 3);
+          if (v.mask == 2) {
+            m.fixed = true;
+            std::mt19937_64 rng_m(case_seed(opt_.seed, name, dt, static_cast<int64_t>(cases.size())));
+            std::uniform_real_distribution<double> unit(-3.0, 3.0);
+            const int64_t total = m.view.numel();
+            for (int64_t li = 0; li < total; ++li) {
+              const int64_t j = li % v.S, i = (li / v.S) % v.L;
+              // row 1 of batch entry 0 fully masked (NaN), scattered -inf elsewhere
+              const bool dead = (li < v.L * v.S && i == 1) || (j + i) % 3 == 0;
+              store_real(dt, m.image.data() + m.view.byte_pos(li), dead ? -INFINITY : unit(rng_m));
+            }
+          }
+          c.inputs.push_back(std::move(m));
+        }
+        c.output = operand(dt, shape(v.L, v.Ev), "contiguous", false);
+        add_attr_float(c.attrs, "scale", scale);
+        add_attr_int(c.attrs, "is_causal", v.causal ? 1 : 0);
+        cases.push_back(std::move(c));
+      }
+      break;
+    }
     default:
       break;
   }
