@@ -43,6 +43,42 @@
 #define PRISM_GK_ITER prism_gk_iter
 #endif
 
+/* Note [Flat launches]
+ * --------------------
+ * Under PoCL every kernel argument costs each launch an allocation and a copy
+ * on the host thread and a free on a device thread, and a chain of launches
+ * on small tensors is bound by that host work. With PRISM_GK_FLAT (the OpenCL
+ * host defines it beside PRISM_GK_DENSE when every operand of a dense
+ * iteration starts at element 0 and the launch covers exactly numel
+ * work-items) a kernel takes no iteration argument: work-item i touches
+ * element i of every operand and there is no bounds check. With
+ * PRISM_GK_ALPHA_ONE the binary kernel takes no alpha either (add/sub with
+ * alpha 1, and the ops that ignore alpha); alpha is then the constant 1,
+ * which gives the same results (1 * b is b exactly). PRISM_GK_ITER_ARG and
+ * PRISM_GK_ALPHA_ARG expand to ", <parameter>" or to nothing, and
+ * PRISM_GK_BEGIN(off) declares the offsets of this work-item (returning
+ * from work-items past the end). CUDA and HIP define neither macro. */
+#ifdef PRISM_GK_FLAT
+#define PRISM_GK_ITER_ARG
+#define PRISM_GK_BEGIN(off) \
+  prism_gk_offs off;        \
+  off.o0 = off.o1 = off.o2 = off.o3 = PRISM_GLOBAL_ID(0)
+#else
+#define PRISM_GK_ITER_ARG , const PRISM_GK_ITER it
+#define PRISM_GK_BEGIN(off)                      \
+  prism_gk_offs off;                             \
+  const int64_t prism_gk_i = PRISM_GLOBAL_ID(0); \
+  if (prism_gk_i >= it.numel) return;            \
+  off = prism_gk_offsets(&it, prism_gk_i)
+#endif
+#ifdef PRISM_GK_ALPHA_ONE
+#define PRISM_GK_ALPHA_ARG
+#define PRISM_GK_ALPHA ((PRISM_C)1)
+#else
+#define PRISM_GK_ALPHA_ARG , const PRISM_C alpha
+#define PRISM_GK_ALPHA alpha
+#endif
+
 typedef struct prism_gk_offs {
   int64_t o0;
   int64_t o1;
@@ -104,12 +140,9 @@ PRISM_FN PRISM_C prism_gk_min(PRISM_C a, PRISM_C b) {
  * fill: out = value
  * ======================================================================== */
 #ifdef PRISM_GK_FILL
-PRISM_KERNEL void PRISM_GK_NAME(prism_fill)(PRISM_GLOBAL PRISM_T* dst, const PRISM_GK_ITER it,
+PRISM_KERNEL void PRISM_GK_NAME(prism_fill)(PRISM_GLOBAL PRISM_T* dst PRISM_GK_ITER_ARG,
                                             const PRISM_T value) {
-  const int64_t i = PRISM_GLOBAL_ID(0);
-  prism_gk_offs off;
-  if (i >= it.numel) return;
-  off = prism_gk_offsets(&it, i);
+  PRISM_GK_BEGIN(off);
   dst[off.o0] = value;
 }
 #endif
@@ -155,12 +188,9 @@ PRISM_FN PRISM_C prism_gk_cast(PRISM_CI x) {
 #endif
 }
 
-PRISM_KERNEL void PRISM_GK_NAME(prism_copy)(PRISM_GLOBAL PRISM_T* dst, PRISM_GLOBAL const PRISM_TI* src,
-                                            const PRISM_GK_ITER it) {
-  const int64_t i = PRISM_GLOBAL_ID(0);
-  prism_gk_offs off;
-  if (i >= it.numel) return;
-  off = prism_gk_offsets(&it, i);
+PRISM_KERNEL void PRISM_GK_NAME(prism_copy)(PRISM_GLOBAL PRISM_T* dst,
+                                            PRISM_GLOBAL const PRISM_TI* src PRISM_GK_ITER_ARG) {
+  PRISM_GK_BEGIN(off);
   PRISM_STORE(dst, off.o0, prism_gk_cast(PRISM_LOAD_I(src, off.o1)));
 }
 #endif
@@ -240,12 +270,9 @@ PRISM_FN PRISM_C prism_gk_unary(PRISM_C x) {
 #endif
 }
 
-PRISM_KERNEL void PRISM_GK_NAME(prism_unary)(PRISM_GLOBAL PRISM_T* dst, PRISM_GLOBAL const PRISM_T* src,
-                                             const PRISM_GK_ITER it) {
-  const int64_t i = PRISM_GLOBAL_ID(0);
-  prism_gk_offs off;
-  if (i >= it.numel) return;
-  off = prism_gk_offsets(&it, i);
+PRISM_KERNEL void PRISM_GK_NAME(prism_unary)(PRISM_GLOBAL PRISM_T* dst,
+                                             PRISM_GLOBAL const PRISM_T* src PRISM_GK_ITER_ARG) {
+  PRISM_GK_BEGIN(off);
   PRISM_STORE(dst, off.o0, prism_gk_unary(PRISM_LOAD(src, off.o1)));
 }
 #endif
@@ -319,13 +346,10 @@ PRISM_FN PRISM_C prism_gk_binary(PRISM_C a, PRISM_C b, PRISM_C alpha) {
 /* Note [Alpha without a branch]: alpha is 1 for add/sub unless the caller
  * sets it, and mul/div ignore it, so every op takes the same arguments. */
 PRISM_KERNEL void PRISM_GK_NAME(prism_binary)(PRISM_GLOBAL PRISM_T* dst, PRISM_GLOBAL const PRISM_T* a,
-                                              PRISM_GLOBAL const PRISM_T* b, const PRISM_GK_ITER it,
-                                              const PRISM_C alpha) {
-  const int64_t i = PRISM_GLOBAL_ID(0);
-  prism_gk_offs off;
-  if (i >= it.numel) return;
-  off = prism_gk_offsets(&it, i);
-  PRISM_STORE(dst, off.o0, prism_gk_binary(PRISM_LOAD(a, off.o1), PRISM_LOAD(b, off.o2), alpha));
+                                              PRISM_GLOBAL const PRISM_T* b PRISM_GK_ITER_ARG
+                                                  PRISM_GK_ALPHA_ARG) {
+  PRISM_GK_BEGIN(off);
+  PRISM_STORE(dst, off.o0, prism_gk_binary(PRISM_LOAD(a, off.o1), PRISM_LOAD(b, off.o2), PRISM_GK_ALPHA));
 }
 #endif
 
@@ -362,11 +386,8 @@ PRISM_FN int prism_gk_compare(PRISM_C a, PRISM_C b) {
 }
 
 PRISM_KERNEL void PRISM_GK_NAME(prism_compare)(PRISM_GLOBAL uint8_t* dst, PRISM_GLOBAL const PRISM_T* a,
-                                               PRISM_GLOBAL const PRISM_T* b, const PRISM_GK_ITER it) {
-  const int64_t i = PRISM_GLOBAL_ID(0);
-  prism_gk_offs off;
-  if (i >= it.numel) return;
-  off = prism_gk_offsets(&it, i);
+                                               PRISM_GLOBAL const PRISM_T* b PRISM_GK_ITER_ARG) {
+  PRISM_GK_BEGIN(off);
   dst[off.o0] = (uint8_t)(prism_gk_compare(PRISM_LOAD(a, off.o1), PRISM_LOAD(b, off.o2)) ? 1 : 0);
 }
 #endif
@@ -376,12 +397,9 @@ PRISM_KERNEL void PRISM_GK_NAME(prism_compare)(PRISM_GLOBAL uint8_t* dst, PRISM_
  * ======================================================================== */
 #ifdef PRISM_GK_WHERE
 PRISM_KERNEL void PRISM_GK_NAME(prism_where)(PRISM_GLOBAL PRISM_T* dst, PRISM_GLOBAL const uint8_t* cond,
-                                             PRISM_GLOBAL const PRISM_T* a, PRISM_GLOBAL const PRISM_T* b,
-                                             const PRISM_GK_ITER it) {
-  const int64_t i = PRISM_GLOBAL_ID(0);
-  prism_gk_offs off;
-  if (i >= it.numel) return;
-  off = prism_gk_offsets(&it, i);
+                                             PRISM_GLOBAL const PRISM_T* a,
+                                             PRISM_GLOBAL const PRISM_T* b PRISM_GK_ITER_ARG) {
+  PRISM_GK_BEGIN(off);
   dst[off.o0] = cond[off.o1] != 0 ? a[off.o2] : b[off.o3];
 }
 #endif
@@ -397,16 +415,12 @@ PRISM_KERNEL void PRISM_GK_NAME(prism_where)(PRISM_GLOBAL PRISM_T* dst, PRISM_GL
 #else
 #define PRISM_GK_BOUND int64_t
 #endif
-PRISM_KERNEL void PRISM_GK_NAME(prism_clamp)(PRISM_GLOBAL PRISM_T* dst, PRISM_GLOBAL const PRISM_T* src,
-                                             const PRISM_GK_ITER it, const PRISM_GK_BOUND lo,
-                                             const PRISM_GK_BOUND hi, const int32_t has_lo,
-                                             const int32_t has_hi) {
-  const int64_t i = PRISM_GLOBAL_ID(0);
-  prism_gk_offs off;
-  PRISM_GK_BOUND x;
-  if (i >= it.numel) return;
-  off = prism_gk_offsets(&it, i);
-  x = (PRISM_GK_BOUND)PRISM_LOAD(src, off.o1);
+PRISM_KERNEL void PRISM_GK_NAME(prism_clamp)(PRISM_GLOBAL PRISM_T* dst,
+                                             PRISM_GLOBAL const PRISM_T* src PRISM_GK_ITER_ARG,
+                                             const PRISM_GK_BOUND lo, const PRISM_GK_BOUND hi,
+                                             const int32_t has_lo, const int32_t has_hi) {
+  PRISM_GK_BEGIN(off);
+  PRISM_GK_BOUND x = (PRISM_GK_BOUND)PRISM_LOAD(src, off.o1);
 #if PRISM_KIND == 2
   if (has_lo) x = prism_gk_max(x, lo);
   if (has_hi) x = prism_gk_min(x, hi);

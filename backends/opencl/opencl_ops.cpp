@@ -104,7 +104,7 @@ const char* kernel_name(Kind kind) {
   return "?";
 }
 
-std::string defines_for(const KernelKey& k, bool dense) {
+std::string defines_for(const KernelKey& k, bool dense, bool flat, bool alpha_one) {
   std::string d = type_defines(k.dt0);
   const std::string op = " -DPRISM_OP=" + std::to_string(k.op);
   TypeInfo t1{"uchar", "uchar", "uchar", 0};
@@ -140,17 +140,31 @@ std::string defines_for(const KernelKey& k, bool dense) {
       break;
   }
   if (dense) d += " -DPRISM_GK_DENSE";
+  if (flat) d += " -DPRISM_GK_FLAT";
+  if (alpha_one) d += " -DPRISM_GK_ALPHA_ONE";
   return d;
+}
+
+// 1 when the binary kernel's alpha (the one extra argument) is unused or is
+// the compute type's 1 (Note [Flat launches] in prism_gk_elementwise.h).
+bool alpha_is_one(const KernelKey& key, const KArg* extra, size_t n_extra) {
+  if (key.kind != Kind::kBinary || n_extra != 1) return false;
+  if (key.op != 0 && key.op != 1) return true;  // only add and sub read alpha
+  const gk::Scalar one = gk::make_scalar(gk::compute_dtype(key.dt0), 1, 1.0);
+  return extra[0].size == one.size && std::memcmp(extra[0].ptr, one.bytes, one.size) == 0;
 }
 
 // Launches the kernel of `key` over the iteration built by the front end
 // (Note [Kernel front end] in prism_gk_frontend.hpp); dense iterations pass
-// the compact struct to a program built with -DPRISM_GK_DENSE.
+// the compact struct to a program built with -DPRISM_GK_DENSE, and dense
+// iterations from element 0 of a whole number of work-groups pass no
+// iteration at all (-DPRISM_GK_FLAT, Note [Flat launches]).
 prism_plugin_error* run_elementwise(void* ctx, const prism_kernel_call* c, const KernelKey& key,
                                     const prism_gk_iter& it, void* const* buffers, int n_buffers,
                                     const KArg* extra, size_t n_extra) {
   Device* dev = nullptr;
   PRISM_OCL_RETURN_IF_ERROR(get_device(ctx, c->device, &dev));
+  const size_t local = local_size(*dev, 256);
   cl_mem mems[PRISM_GK_MAX_OPERANDS + 1];
   KArg args[16];
   size_t n = 0;
@@ -159,28 +173,34 @@ prism_plugin_error* run_elementwise(void* ctx, const prism_kernel_call* c, const
     args[n++] = {sizeof(cl_mem), &mems[k]};
   }
   const bool dense = it.dense != 0;
+  bool flat = dense && key.kind != Kind::kRandom && static_cast<uint64_t>(it.numel) % local == 0;
+  for (int k = 0; flat && k < PRISM_GK_MAX_OPERANDS; ++k) flat = it.offsets[k] == 0;
+  const bool alpha_one = alpha_is_one(key, extra, n_extra);
   prism_gk_dense compact;
-  if (dense) {
+  if (flat) {
+    // no iteration argument
+  } else if (dense) {
     for (int k = 0; k < PRISM_GK_MAX_OPERANDS; ++k) compact.offsets[k] = it.offsets[k];
     compact.numel = it.numel;
     args[n++] = {sizeof compact, &compact};
   } else {
     args[n++] = {sizeof it, &it};
   }
-  for (size_t e = 0; e < n_extra; ++e) args[n++] = extra[e];
+  for (size_t e = alpha_one ? 1 : 0; e < n_extra; ++e) args[n++] = extra[e];
   std::lock_guard<std::mutex> lock(dev->mu);
   cl_kernel k = nullptr;
-  const uint64_t packed = gk::pack(key, dense);
+  // pack() leaves bits 1-7 clear: bit 1 flat, bit 2 alpha one.
+  const uint64_t packed = gk::pack(key, dense) | (flat ? 2u : 0u) | (alpha_one ? 4u : 0u);
   auto hit = dev->fast_kernels.find(packed);
   if (hit != dev->fast_kernels.end()) {
     k = hit->second;
   } else {
     const Source source = key.kind == Kind::kRandom ? Source::kRandom : Source::kElementwise;
-    PRISM_OCL_RETURN_IF_ERROR(get_kernel(*static_cast<Context*>(ctx), *dev, source, defines_for(key, dense),
-                                         kernel_name(key.kind), &k));
+    PRISM_OCL_RETURN_IF_ERROR(get_kernel(*static_cast<Context*>(ctx), *dev, source,
+                                         defines_for(key, dense, flat, alpha_one), kernel_name(key.kind),
+                                         &k));
     dev->fast_kernels.emplace(packed, k);
   }
-  const size_t local = local_size(*dev, 256);
   const size_t global = (static_cast<size_t>(it.numel) + local - 1) / local * local;
   return launch(*dev, c->stream, k, args, n, 1, &global, &local);
 }

@@ -6,10 +6,13 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,7 +41,9 @@ const char* kDev = "opencl:0";
 
 bool prism_ready() {
   static bool ok = [] {
-    if (prism_plugin_load(PRISM_OPENCL_PLUGIN_PATH) != PRISM_OK) return false;
+    // PRISM_BENCH_OPENCL_PLUGIN: another build of the plugin (an A/B comparison)
+    const char* path = std::getenv("PRISM_BENCH_OPENCL_PLUGIN");
+    if (prism_plugin_load(path != nullptr ? path : PRISM_OPENCL_PLUGIN_PATH) != PRISM_OK) return false;
     int32_t n = 0;
     prism_device_count(&n);
     for (int32_t i = 0; i < n; ++i) {
@@ -396,9 +401,186 @@ bool check_results() {
   return ok;
 }
 
+// ===========================================================================
+// Note [Paired ratios]
+// ---------------------------------------------------------------------------
+// `bench_opencl --ratios [ROUNDS [PAIRS]]` (ROUNDS default 21, the matmul a
+// third of them; PAIRS a list such as "add,chain") times the target pairs as
+// interleaved repetitions: each round times one Prism sample and one peer
+// sample back to back, alternating which goes first, and the pair's ratio is
+// the median over the rounds of the per-round ratio (load that comes and goes
+// lands on both members of a round). A sample is one whole operation with its
+// synchronisation: the 16M add (a new output each time, released), the chain
+// of 1000 in-place adds and one sync, the 1024² matmul. Printed per pair: the
+// median times of each side, the median ratio, its quartiles, and the target.
+// PRISM_BENCH_VERBOSE=1 prints every round; PRISM_BENCH_OPENCL_PLUGIN=PATH
+// loads another build of the plugin (to compare two builds run after run).
+// ===========================================================================
+
+double seconds_of(const std::function<void()>& f) {
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double quantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const size_t lo = static_cast<size_t>(pos);
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
+// Runs `rounds` paired samples; ratio = prism/peer time when `lower_is_better`
+// (a cost ratio), else peer/prism (a speed ratio). Returns true when met.
+bool paired(const char* name, int rounds, const std::function<void()>& prism_fn,
+            const std::function<void()>& peer_fn, bool cost_ratio, double target, const char* unit,
+            double scale) {
+  prism_fn();  // warm both sides: kernels built, allocator cache filled
+  peer_fn();
+  std::vector<double> tp, tb, r;
+  for (int i = 0; i < rounds; ++i) {
+    double a = 0, b = 0;
+    if (i % 2 == 0) {
+      a = seconds_of(prism_fn);
+      b = seconds_of(peer_fn);
+    } else {
+      b = seconds_of(peer_fn);
+      a = seconds_of(prism_fn);
+    }
+    tp.push_back(a);
+    tb.push_back(b);
+    r.push_back(cost_ratio ? a / b : b / a);
+    if (std::getenv("PRISM_BENCH_VERBOSE") != nullptr)
+      std::printf("  round %2d: prism %.3f peer %.3f ratio %.2f\n", i, a * scale, b * scale, r.back());
+  }
+  const double med = quantile(r, 0.5);
+  const bool met = cost_ratio ? med <= target : med >= target;
+  std::printf(
+      "%-34s prism %9.3f %s  peer %9.3f %s  ratio %5.2f (quartiles %.2f-%.2f, %d rounds)  target %s %.2f: "
+      "%s\n",
+      name, quantile(tp, 0.5) * scale, unit, quantile(tb, 0.5) * scale, unit, med, quantile(r, 0.25),
+      quantile(r, 0.75), rounds, cost_ratio ? "<=" : ">=", target, met ? "met" : "NOT met");
+  std::fflush(stdout);
+  return met;
+}
+
+int run_ratios(int rounds, const std::string& pairs) {
+  auto want = [&](const char* pair) { return pairs.empty() || pairs.find(pair) != std::string::npos; };
+  if (!prism_ready() || !bare().ok) {
+    std::printf("bench_opencl --ratios: skipped: no OpenCL device\n");
+    return 0;
+  }
+  Bare& B = bare();
+  int met = 0, total = 0;
+  if (want("add")) {
+    prism_tensor_t a = make({kBig}, 1.0), b = make({kBig}, 2.0);
+    cl_mem ba = B.buffer(kBig * 4), bb = B.buffer(kBig * 4), bc = B.buffer(kBig * 4);
+    prism_synchronize(kDev);
+    met += paired(
+        "add 16M f32 (x bare kernel)", rounds,
+        [&] {
+          prism_tensor_t c = nullptr;
+          prism_add(a, b, 1.0, &c);
+          prism_synchronize(kDev);
+          prism_tensor_release(c);
+        },
+        [&] {
+          B.launch_add(bc, ba, bb, kBig);
+          clFinish(B.q);
+        },
+        false, 0.8, "ms", 1e3);
+    ++total;
+    prism_tensor_release(a);
+    prism_tensor_release(b);
+    clReleaseMemObject(ba);
+    clReleaseMemObject(bb);
+    clReleaseMemObject(bc);
+  }
+  if (want("chain")) {
+    prism_tensor_t x = make({kSmall}, 0.0), y = make({kSmall}, 1.0);
+    cl_mem bx = B.buffer(kSmall * 4), by = B.buffer(kSmall * 4);
+    prism_synchronize(kDev);
+    met += paired(
+        "chain 1000 add_ (x bare batched)", rounds,
+        [&] {
+          for (int i = 0; i < kChain; ++i) prism_add_(x, y, 1.0);
+          prism_synchronize(kDev);
+        },
+        [&] {
+          for (int i = 0; i < kChain; ++i) B.launch_add(bx, bx, by, kSmall);
+          clFinish(B.q);
+        },
+        true, 1.5, "us/op", 1e6 / kChain);
+    ++total;
+    prism_tensor_release(x);
+    prism_tensor_release(y);
+    clReleaseMemObject(bx);
+    clReleaseMemObject(by);
+  }
+#ifdef PRISM_OPENCL_HAVE_CLBLAST
+  if (want("matmul")) {
+    prism_tensor_t a = make({kN, kN}, 0.5), b = make({kN, kN}, 0.25);
+    cl_mem ba = B.buffer(kN * kN * 4), bb = B.buffer(kN * kN * 4), bc = B.buffer(kN * kN * 4);
+    prism_synchronize(kDev);
+    met += paired(
+        "matmul 1024^2 f32 (x CLBlast)", std::max(3, rounds / 3),
+        [&] {
+          prism_tensor_t c = nullptr;
+          prism_matmul(a, b, &c);
+          prism_synchronize(kDev);
+          prism_tensor_release(c);
+        },
+        [&] {
+          CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, kN, kN, kN, 1.0f, ba, 0,
+                       kN, bb, 0, kN, 0.0f, bc, 0, kN, &B.q, nullptr);
+          clFinish(B.q);
+        },
+        false, 0.95, "ms", 1e3);
+    ++total;
+    prism_tensor_release(a);
+    prism_tensor_release(b);
+    clReleaseMemObject(ba);
+    clReleaseMemObject(bb);
+    clReleaseMemObject(bc);
+  }
+#else
+  if (want("matmul")) std::printf("matmul 1024^2 f32 (x CLBlast)      skipped: built without CLBlast\n");
+#endif
+  char model[256] = "unknown CPU";
+  if (FILE* f = std::fopen("/proc/cpuinfo", "r")) {
+    char line[512];
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+      if (std::strncmp(line, "model name", 10) == 0) {
+        const char* colon = std::strchr(line, ':');
+        if (colon != nullptr) std::snprintf(model, sizeof model, "%s", colon + 2);
+        model[std::strcspn(model, "\n")] = '\0';
+        break;
+      }
+    }
+    std::fclose(f);
+  }
+  double load[3] = {0, 0, 0};
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) load[0] = -1;
+    std::fclose(f);
+  }
+  std::printf("targets met: %d/%d  (cpu: %s, %ld cpus, load %.2f %.2f %.2f)\n", met, total, model,
+              sysconf(_SC_NPROCESSORS_ONLN), load[0], load[1], load[2]);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--ratios") == 0) {
+      const int rounds = i + 1 < argc ? std::atoi(argv[i + 1]) : 0;
+      const std::string pairs = i + 2 < argc ? argv[i + 2] : "";
+      if (std::getenv("PRISM_BENCH_NO_CHECK") == nullptr && !check_results()) return 3;
+      return run_ratios(rounds > 0 ? rounds : 21, pairs);
+    }
+  }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   if (std::getenv("PRISM_BENCH_NO_CHECK") == nullptr && !check_results()) return 3;

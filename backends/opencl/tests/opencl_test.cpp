@@ -533,6 +533,64 @@ TEST_F(OpenCL, ComparisonsLogicalWhereClampMatchCpu) {
       2.f);
 }
 
+// Note [Flat launches]: dense operands from element 0 over a whole number of
+// work-groups run kernels without an iteration argument, and add/sub with
+// alpha 1 (and the ops that ignore alpha) without alpha. Each op runs on a
+// 4 x 256 tensor (flat), on the same shape narrowed from row 1 of 5 x 256
+// (dense, offset 256: not flat) and on 3 x 5 (dense, not a whole work-group),
+// bit for bit against the CPU device.
+TEST_F(OpenCL, FlatLaunchesMatchCpu) {
+  struct Shape {
+    int64_t rows, cols, skip;
+  };
+  for (const Shape sh : {Shape{4, 256, 0}, Shape{4, 256, 1}, Shape{3, 5, 0}}) {
+    SCOPED_TRACE("shape " + std::to_string(sh.rows) + "x" + std::to_string(sh.cols) + " from row " +
+                 std::to_string(sh.skip));
+    const size_t n = static_cast<size_t>((sh.rows + sh.skip) * sh.cols);
+    const auto va = random_floats(n, 21, -3, 3), vb = random_floats(n, 22, -3, 3);
+    const int64_t full[2] = {sh.rows + sh.skip, sh.cols};
+    auto run = [&](const char* dev) {
+      T a0, b0, a, b;
+      EXPECT_OK(prism_from_data(va.data(), full, 2, PRISM_DTYPE_F32, dev, a0.out()));
+      EXPECT_OK(prism_from_data(vb.data(), full, 2, PRISM_DTYPE_F32, dev, b0.out()));
+      EXPECT_OK(prism_narrow(a0.get(), 0, sh.skip, sh.rows, a.out()));
+      EXPECT_OK(prism_narrow(b0.get(), 0, sh.skip, sh.rows, b.out()));
+      std::vector<T> outs(12);
+      const double lo = -1.0, hi = 2.0;
+      EXPECT_OK(prism_add(a.get(), b.get(), 1.0, outs[0].out()));
+      EXPECT_OK(prism_add(a.get(), b.get(), -0.5, outs[1].out()));
+      EXPECT_OK(prism_sub(a.get(), b.get(), 1.0, outs[2].out()));
+      EXPECT_OK(prism_mul(a.get(), b.get(), outs[3].out()));
+      EXPECT_OK(prism_maximum(a.get(), b.get(), outs[4].out()));
+      EXPECT_OK(prism_relu(a.get(), outs[5].out()));
+      EXPECT_OK(prism_lt(a.get(), b.get(), outs[6].out()));
+      EXPECT_OK(prism_where(outs[6].get(), a.get(), b.get(), outs[7].out()));
+      EXPECT_OK(prism_clamp(a.get(), &lo, &hi, outs[8].out()));
+      EXPECT_OK(prism_to_dtype(a.get(), PRISM_DTYPE_I32, outs[9].out()));
+      EXPECT_OK(prism_add(outs[9].get(), outs[9].get(), 3.0, outs[10].out()));  // i32, alpha 3
+      EXPECT_OK(prism_add_(a.get(), b.get(), 1.0));                             // in place, on the view
+      std::vector<std::vector<uint8_t>> bytes;
+      for (size_t k = 0; k < 11; ++k) {
+        prism_tensor_t t = outs[k].get();
+        std::vector<uint8_t> v(static_cast<size_t>(prism_tensor_numel(t)) *
+                               prism_dtype_size(prism_tensor_dtype(t)));
+        EXPECT_OK(prism_tensor_copy_to_host(t, v.data(), v.size()));
+        bytes.push_back(v);
+      }
+      std::vector<uint8_t> whole(n * sizeof(float));
+      EXPECT_OK(
+          prism_tensor_copy_to_host(a0.get(), whole.data(), whole.size()));  // rows outside the view kept
+      bytes.push_back(whole);
+      return bytes;
+    };
+    const auto ocl = run(kOcl), cpu = run(kCpu);
+    const char* what[] = {"add", "add alpha -0.5", "sub",   "mul",    "maximum",         "relu",
+                          "lt",  "where",          "clamp", "to i32", "i32 add alpha 3", "add_ in place"};
+    ASSERT_EQ(ocl.size(), cpu.size());
+    for (size_t k = 0; k < ocl.size(); ++k) EXPECT_EQ(ocl[k], cpu[k]) << what[k];
+  }
+}
+
 TEST_F(OpenCL, InPlaceOpsWriteTheirInput) {
   for (Layout l : {Layout::kContiguous, Layout::kTransposed, Layout::kOffset}) {
     T ao = make(l, kOcl, 7), ac = make(l, kCpu, 7), bo = make(l, kOcl, 8), bc = make(l, kCpu, 8);
