@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -2914,9 +2915,15 @@ void Runner::mode_abi() {
         if (e.ok) e = take(t->copy_from_host(p_.ctx, opt_.device, st, src.data(), buf, 0, kBytes));
         if (e.ok && events) e = take(t->event_record(p_.ctx, opt_.device, b, st));
         if (e.ok && events && t->event_query != nullptr) {
+          // Polled against a wall-clock deadline, not a count of queries: on a
+          // loaded machine the device's worker thread may wait for a CPU far
+          // longer than a million queries take.
           int32_t done = 0;
-          for (int spin = 0; e.ok && done == 0 && spin < 1000000; ++spin)
+          const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+          for (int spin = 0; e.ok && done == 0 && std::chrono::steady_clock::now() < deadline; ++spin) {
             e = take(t->event_query(p_.ctx, b, &done));
+            if (done == 0 && spin >= 1000) std::this_thread::sleep_for(std::chrono::microseconds(100));
+          }
           completed = done != 0;
         } else {
           completed = true;
