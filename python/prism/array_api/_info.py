@@ -38,13 +38,36 @@ class Info:
         }
 
     def dtypes(self, *, device=None, kind=None) -> dict:
+        """The dtypes of ``kind`` that ``device`` (default: the CPU) can hold; a plugin may
+        decline some (the emu device has no complex dtypes)."""
         from ._functions import isdtype
 
         out = {}
         for d in _d._STANDARD:
-            if kind is None or isdtype(d, kind):
+            if (kind is None or isdtype(d, kind)) and _holds(device, d):
                 out[d.name] = d
         return out
+
+
+_HOLDS: dict = {}
+
+
+def _holds(device, d) -> bool:
+    """Whether ``device`` can hold dtype ``d``: probed once with an empty tensor (a device that
+    declines the dtype refuses it with a clear error)."""
+    name = "cpu" if device is None else getattr(device, "_name", str(device))
+    if name == "cpu":
+        return True
+    key = (name, d.name)
+    if key not in _HOLDS:
+        import prism
+
+        try:
+            prism.empty((0,), dtype=d._prism, device=name)
+            _HOLDS[key] = True
+        except Exception:  # noqa: BLE001 - any refusal means "not held"
+            _HOLDS[key] = False
+    return _HOLDS[key]
 
 
 def __array_namespace_info__() -> Info:
