@@ -210,6 +210,17 @@ inline prism_plugin_error* dispatch_dtype(const prism_kernel_call* c, int32_t dt
 
 constexpr int64_t kParallelGrain = 65536;
 
+// Whether a descriptor's elements are row-major contiguous (strides in
+// elements; size-1 dims may have any stride).
+inline bool dense(const prism_tensor_desc& d) {
+  int64_t expect = 1;
+  for (int i = d.ndim - 1; i >= 0; --i) {
+    if (d.sizes[i] != 1 && d.strides[i] != expect) return false;
+    expect *= d.sizes[i];
+  }
+  return true;
+}
+
 // Threads the calling thread's next parallel region may use: the requested
 // count (PRISM_NUM_THREADS, else the caller's omp_get_max_threads()) cut to
 // the CPUs that other runnable work leaves free (Note [Threads under load]);

@@ -68,15 +68,6 @@ int64_t batch_offset(const prism_tensor_desc& d, int nb, int64_t n) {
   return off;
 }
 
-bool dense(const prism_tensor_desc& d) {
-  int64_t expect = 1;
-  for (int i = d.ndim - 1; i >= 0; --i) {
-    if (d.sizes[i] != 1 && d.strides[i] != expect) return false;
-    expect *= d.sizes[i];
-  }
-  return true;
-}
-
 // The shapes the contract allows; nullptr when the call fits, else why not.
 const char* shape_problem(const prism_kernel_call* c) {
   if ((c->n_inputs != 3 && c->n_inputs != 4) || c->n_outputs != 1)

@@ -23,15 +23,6 @@ namespace {
 constexpr int64_t kSgdNesterov = 1, kSgdMaximize = 2, kSgdInitBuffer = 4;
 constexpr int64_t kAdamAmsgrad = 1, kAdamMaximize = 2, kAdamDecoupled = 4;
 
-bool dense(const prism_tensor_desc& d) {
-  int64_t expect = 1;
-  for (int i = d.ndim - 1; i >= 0; --i) {
-    if (d.sizes[i] != 1 && d.strides[i] != expect) return false;
-    expect *= d.sizes[i];
-  }
-  return true;
-}
-
 int64_t numel(const prism_tensor_desc& d) {
   int64_t n = 1;
   for (int i = 0; i < d.ndim; ++i) n *= d.sizes[i];
