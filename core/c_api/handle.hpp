@@ -21,8 +21,10 @@
 // double release, retain after release) and any value that was never a
 // handle fail with INVALID_ARGUMENT instead of touching freed memory.
 // Generations wrap after 2^31 reuses of one slot; a handle kept that long
-// after its release could match again. Released slots go on a lock-free
-// free list (a Treiber stack with a tag against ABA) and are reused.
+// after its release could match again. Released slots are reused: first
+// from the releasing thread's own short list, then from a lock-free shared
+// free list (a Treiber stack with a tag against ABA); see Note [Per-thread
+// free slots] in handle_table.cpp.
 // Releasing a handle while another thread is still using it stays a race,
 // as freeing any object in use is.
 struct prism_tensor_s;  // never defined: see Note [Tensor handles]

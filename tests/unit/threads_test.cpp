@@ -2,6 +2,7 @@
 // scripts/test.sh).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
@@ -249,6 +250,66 @@ TEST(Threads, RandomAllocatorAndCountersShared) {
   after.struct_size = sizeof after;
   ASSERT_EQ(prism_memory_stats_get("cpu", &after), PRISM_OK);
   EXPECT_EQ(after.allocated, before.allocated) << "the allocator lost track of released blocks";
+}
+
+// Handles made on some threads and released on others, more of them than a
+// thread keeps for reuse (Note [Per-thread free slots]), by threads that go
+// on making handles and then exit: every released handle is refused
+// afterwards, and the handles made after each round are all distinct and
+// each holds its own tensor (a slot given out twice shows as a repeated
+// handle, a refused one or a wrong element).
+TEST(Threads, HandlesReleasedAcrossThreadsAndThreadExit) {
+  constexpr int kPerThread = 700;  // above the per-thread cache
+  using Handles = std::vector<std::vector<prism_tensor_t>>;
+  auto make_all = [](Handles& into, int i) -> std::string {
+    for (int k = 0; k < kPerThread; ++k) {
+      prism_tensor_t t = nullptr;
+      T_OK(prism_full(nullptr, 0, static_cast<double>(i * kPerThread + k), PRISM_DTYPE_F32, "cpu", &t));
+      into[static_cast<size_t>(i)].push_back(t);
+    }
+    return {};
+  };
+  auto check_all = [](const Handles& hs) {
+    std::vector<prism_tensor_t> all;
+    for (int i = 0; i < kThreads; ++i)
+      for (int k = 0; k < kPerThread; ++k) {
+        prism_tensor_t t = hs[static_cast<size_t>(i)][static_cast<size_t>(k)];
+        all.push_back(t);
+        float v = -1;
+        ASSERT_EQ(prism_tensor_copy_to_host(t, &v, sizeof v), PRISM_OK) << prism_last_error();
+        ASSERT_EQ(v, static_cast<float>(i * kPerThread + k)) << "handle " << i << "/" << k;
+      }
+    std::sort(all.begin(), all.end());
+    ASSERT_EQ(std::adjacent_find(all.begin(), all.end()), all.end()) << "one slot was handed out twice";
+  };
+  auto refused = [](const Handles& hs) {
+    for (const auto& v : hs)
+      for (prism_tensor_t t : v) ASSERT_EQ(prism_tensor_retain(t), PRISM_ERROR_INVALID_ARGUMENT);
+  };
+  Handles made(kThreads), again(kThreads), last(1);
+  auto failed = run_threads(kThreads, [&](int i) { return make_all(made, i); });
+  ASSERT_TRUE(failed.empty()) << failed.front();
+  // Thread i releases what thread i+1 made, then makes new handles from the
+  // slots it keeps and the shared ones.
+  failed = run_threads(kThreads, [&](int i) -> std::string {
+    for (prism_tensor_t t : made[static_cast<size_t>((i + 1) % kThreads)]) T_OK(prism_tensor_release(t));
+    return make_all(again, i);
+  });
+  ASSERT_TRUE(failed.empty()) << failed.front();
+  refused(made);
+  check_all(again);
+  // Each thread releases its own and exits with its list full.
+  failed = run_threads(kThreads, [&](int i) -> std::string {
+    for (prism_tensor_t t : again[static_cast<size_t>(i)]) T_OK(prism_tensor_release(t));
+    return {};
+  });
+  ASSERT_TRUE(failed.empty()) << failed.front();
+  refused(again);
+  Handles after(kThreads);
+  for (int i = 0; i < kThreads; ++i) ASSERT_EQ(make_all(after, i), "");
+  check_all(after);
+  for (const auto& v : after)
+    for (prism_tensor_t t : v) EXPECT_EQ(prism_tensor_release(t), PRISM_OK);
 }
 
 }  // namespace
