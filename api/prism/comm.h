@@ -32,7 +32,11 @@
  *   own timeout where it has one. The core runs calls on one worker thread per
  *   communicator, in the order they were issued, which gives users async work
  *   handles; a plugin therefore sees at most one call at a time per
- *   communicator, from a thread that is not the one that created it.
+ *   communicator, from a thread that is not the one that created it. A
+ *   plugin that sets PRISM_COMM_FLAG_ANY_THREAD (ABI 1.2) may instead get a
+ *   blocking call on the thread of the user waiting for it, when nothing
+ *   else of that communicator is queued or running: still one call at a
+ *   time per communicator, in issue order.
  * - Counts are in elements of `dtype`, sizes in bytes where named bytes,
  *   timeouts in milliseconds (> 0).
  * - A failed collective (peer gone, timeout) may leave the communicator
@@ -47,7 +51,17 @@ extern "C" {
 #endif
 
 #define PRISM_COMM_ABI_MAJOR 1
-#define PRISM_COMM_ABI_MINOR 1
+#define PRISM_COMM_ABI_MINOR 2
+
+/* Bits of prism_comm_table.flags (ABI 1.2). */
+typedef enum prism_comm_flag {
+  /* Collectives may be called from any thread, one at a time per
+   * communicator (see the rules above). Set it when the engine has no
+   * thread affinity and bounds every call by its timeout itself: the core
+   * then runs a blocking collective on the caller's thread, saving two
+   * thread hand-offs per call. */
+  PRISM_COMM_FLAG_ANY_THREAD = 1u << 0
+} prism_comm_flag;
 
 /* A communicator: one group of ranks. Created and owned by the plugin. */
 typedef struct prism_comm_s* prism_comm_t;
@@ -129,6 +143,11 @@ typedef struct prism_comm_table {
                               int32_t tag, int64_t timeout_ms);
   prism_plugin_error* (*recv)(void* ctx, prism_comm_t comm, void* buf, uint64_t bytes, int32_t peer,
                               int32_t tag, int64_t timeout_ms);
+
+  /* --- ABI 1.2 ------------------------------------------------------------ */
+  /* prism_comm_flag bits; 0 keeps every call on the core's worker thread.
+   * Read only when struct_size covers it and abi_minor >= 2. */
+  uint32_t flags;
 } prism_comm_table;
 
 /* Signature of the one symbol a communicator plugin exports:

@@ -514,6 +514,7 @@ const prism_comm_table kTable = {
     gl_barrier,
     gl_send,
     gl_recv,
+    PRISM_COMM_FLAG_ANY_THREAD,  // Gloo has no thread affinity and times out by itself
 };
 
 }  // namespace

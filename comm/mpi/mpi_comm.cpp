@@ -24,7 +24,10 @@
  * MPI_THREAD_SERIALIZED at the first comm_create (the core calls every
  * collective from a group's worker thread) and finalised when the world
  * communicator is destroyed, or at exit. All MPI calls of the process go
- * through one mutex, so groups' worker threads never call MPI at once.
+ * through one mutex, so groups' worker threads never call MPI at once. So
+ * two groups used at once from two threads can deadlock, when the ranks
+ * start their collectives in different orders: one group's call holds the
+ * lock while waiting for a peer that holds it for the other group.
  * MPI has no timeouts: a rank that dies makes the MPI runtime abort the whole
  * job (mpirun then exits non-zero naming the rank), which is MPI's fault
  * model; timeout_ms is therefore not used here.
@@ -383,6 +386,7 @@ const prism_comm_table kTable = {
     mp_barrier,
     mp_send,
     mp_recv,
+    0,  // flags: MPI has no timeouts, so calls stay on the worker (a wait can time out)
 };
 
 }  // namespace

@@ -813,6 +813,7 @@ const prism_comm_table kTable = {
     nc_barrier,
     nc_send,
     nc_recv,
+    0,  // flags: each call sets the GPU device, which must not change a user thread's current device
 };
 
 }  // namespace

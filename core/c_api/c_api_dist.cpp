@@ -30,14 +30,17 @@ std::shared_ptr<prism::dist::ProcessGroup> group_of(prism_process_group_t g, con
 }
 
 // Blocks on the work (work == NULL) or hands it to the caller.
-void finish(const prism::dist::WorkPtr& w, const prism::dist::ProcessGroup& pg, prism_work_t* work) {
+// Issues the collective `issue` makes and blocks on it (work == NULL), or
+// hands its work to the caller.
+template <typename F>
+void finish(F&& issue, prism::dist::ProcessGroup& pg, prism_work_t* work) {
   if (work == nullptr) {
     // The collective bounds itself by the group's timeout; the extra second
     // lets its own (more precise) error arrive first.
-    w->wait(pg.timeout_ms() + 5000);
+    pg.run_blocking(issue, pg.timeout_ms() + 5000);
     return;
   }
-  *work = new prism_work_s{w, pg.timeout_ms() + 5000};
+  *work = new prism_work_s{issue(), pg.timeout_ms() + 5000};
 }
 
 }  // namespace
@@ -99,7 +102,9 @@ PRISM_API prism_status prism_dist_all_reduce(prism_process_group_t group, prism_
                                              prism_reduce_op op, prism_work_t* work) {
   return guard([&] {
     auto pg = group_of(group, "dist_all_reduce");
-    finish(pg->all_reduce(arg(t, "dist_all_reduce", "t"), static_cast<prism::dist::Reduce>(op)), *pg, work);
+    finish(
+        [&] { return pg->all_reduce(arg(t, "dist_all_reduce", "t"), static_cast<prism::dist::Reduce>(op)); },
+        *pg, work);
   });
 }
 
@@ -107,7 +112,7 @@ PRISM_API prism_status prism_dist_broadcast(prism_process_group_t group, prism_t
                                             prism_work_t* work) {
   return guard([&] {
     auto pg = group_of(group, "dist_broadcast");
-    finish(pg->broadcast(arg(t, "dist_broadcast", "t"), root), *pg, work);
+    finish([&] { return pg->broadcast(arg(t, "dist_broadcast", "t"), root); }, *pg, work);
   });
 }
 
@@ -115,7 +120,9 @@ PRISM_API prism_status prism_dist_all_gather(prism_process_group_t group, prism_
                                              prism_tensor_t in, prism_work_t* work) {
   return guard([&] {
     auto pg = group_of(group, "dist_all_gather");
-    finish(pg->all_gather(arg(out, "dist_all_gather", "out"), arg(in, "dist_all_gather", "in")), *pg, work);
+    finish(
+        [&] { return pg->all_gather(arg(out, "dist_all_gather", "out"), arg(in, "dist_all_gather", "in")); },
+        *pg, work);
   });
 }
 
@@ -123,16 +130,20 @@ PRISM_API prism_status prism_dist_reduce_scatter(prism_process_group_t group, pr
                                                  prism_tensor_t in, prism_reduce_op op, prism_work_t* work) {
   return guard([&] {
     auto pg = group_of(group, "dist_reduce_scatter");
-    finish(pg->reduce_scatter(arg(out, "dist_reduce_scatter", "out"), arg(in, "dist_reduce_scatter", "in"),
-                              static_cast<prism::dist::Reduce>(op)),
-           *pg, work);
+    finish(
+        [&] {
+          return pg->reduce_scatter(arg(out, "dist_reduce_scatter", "out"),
+                                    arg(in, "dist_reduce_scatter", "in"),
+                                    static_cast<prism::dist::Reduce>(op));
+        },
+        *pg, work);
   });
 }
 
 PRISM_API prism_status prism_dist_barrier(prism_process_group_t group, prism_work_t* work) {
   return guard([&] {
     auto pg = group_of(group, "dist_barrier");
-    finish(pg->barrier(), *pg, work);
+    finish([&] { return pg->barrier(); }, *pg, work);
   });
 }
 
@@ -140,7 +151,7 @@ PRISM_API prism_status prism_dist_send(prism_process_group_t group, prism_tensor
                                        int32_t tag, prism_work_t* work) {
   return guard([&] {
     auto pg = group_of(group, "dist_send");
-    finish(pg->send(arg(t, "dist_send", "t"), dst, tag), *pg, work);
+    finish([&] { return pg->send(arg(t, "dist_send", "t"), dst, tag); }, *pg, work);
   });
 }
 
@@ -148,7 +159,7 @@ PRISM_API prism_status prism_dist_recv(prism_process_group_t group, prism_tensor
                                        int32_t tag, prism_work_t* work) {
   return guard([&] {
     auto pg = group_of(group, "dist_recv");
-    finish(pg->recv(arg(t, "dist_recv", "t"), src, tag), *pg, work);
+    finish([&] { return pg->recv(arg(t, "dist_recv", "t"), src, tag); }, *pg, work);
   });
 }
 

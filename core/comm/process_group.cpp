@@ -231,6 +231,8 @@ ProcessGroup::ProcessGroup(CommPlugin* plugin, prism_comm_t comm, int32_t rank, 
     : plugin_(plugin), comm_(comm), rank_(rank), size_(size), timeout_ms_(timeout_ms) {
   const char* dbg = std::getenv("PRISM_DIST_DEBUG");
   debug_ = dbg != nullptr && dbg[0] != '\0' && std::strcmp(dbg, "0") != 0;
+  inline_ok_ = plugin->abi_minor >= 2 && PRISM_HAS(plugin->table, prism_comm_table, flags) &&
+               (plugin->table->flags & PRISM_COMM_FLAG_ANY_THREAD) != 0;
   worker_ = std::thread([this] { loop(); });
 }
 
@@ -249,32 +251,90 @@ void ProcessGroup::loop() {
     WorkPtr w;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      cv_.wait(lock, [this] { return stop_ || (!queue_.empty() && !running_); });
       if (queue_.empty()) return;  // stop_ and nothing left
       w = queue_.front();
       queue_.pop_front();
+      running_ = true;
     }
-    prism_status code = PRISM_OK;
-    std::string message;
-    try {
-      if (prism_plugin_error* err = w->run()) {
-        auto [c, m] = take_error(err);
-        code = c;
-        message = detail::str_cat(w->what, " failed on rank ", rank_, " of ", size_, ": ", m,
-                                  " (comm plugin '", plugin_->name, "')");
-      }
-    } catch (const std::exception& e) {
-      code = PRISM_ERROR_INTERNAL;
-      message = detail::str_cat(w->what, ": internal error: ", e.what());
-    }
-    {
-      std::lock_guard<std::mutex> lock(w->mu);
-      w->code = code;
-      w->message = std::move(message);
-      w->done = true;
-    }
-    w->cv.notify_all();
+    execute(*w);
+    std::lock_guard<std::mutex> lock(mu_);
+    running_ = false;
   }
+}
+
+void ProcessGroup::execute(Work& w) {
+  prism_status code = PRISM_OK;
+  std::string message;
+  try {
+    if (prism_plugin_error* err = w.run()) {
+      auto [c, m] = take_error(err);
+      code = c;
+      message = detail::str_cat(w.what, " failed on rank ", rank_, " of ", size_, ": ", m, " (comm plugin '",
+                                plugin_->name, "')");
+    }
+  } catch (const std::exception& e) {
+    code = PRISM_ERROR_INTERNAL;
+    message = detail::str_cat(w.what, ": internal error: ", e.what());
+  }
+  {
+    std::lock_guard<std::mutex> lock(w.mu);
+    w.code = code;
+    w.message = std::move(message);
+    w.done = true;
+  }
+  w.cv.notify_all();
+}
+
+// Note [Blocking collectives]
+// ---------------------------
+// Every collective is a Work item that the group's worker thread runs in
+// issue order, so async calls overlap the caller's work. A caller that
+// blocks on the result (the C functions with work == NULL) would then pay
+// two thread hand-offs per call, caller to worker and back, each a wake-up
+// that on a busy machine can wait for a scheduler tick: for small messages
+// that was most of the time of a 1 KiB all-reduce. So run_blocking queues
+// its item without waking the worker and, when the item is first in line
+// and nothing is running, runs it on the calling thread. `running_` keeps
+// one item at a time per group, in issue order, whichever thread runs it:
+// the worker takes nothing while a caller runs one, and a caller that finds
+// the worker (or another caller) busy leaves its item queued and waits, as
+// before. Items queued meanwhile are handed to the worker when the caller
+// is done. Only engines that take calls from any thread and time out by
+// themselves opt in (PRISM_COMM_FLAG_ANY_THREAD, comm.h): Gloo does; MPI
+// (no timeouts: a caller stuck in it could not give up at wait's timeout)
+// and NCCL/RCCL (each call sets the GPU device of the calling thread) keep
+// every call on the worker.
+namespace {
+// Set while run_blocking issues its collective.
+thread_local bool t_caller_waits = false;
+}  // namespace
+
+void ProcessGroup::run_blocking(const std::function<WorkPtr()>& issue, int64_t timeout_ms) {
+  WorkPtr w;
+  {
+    t_caller_waits = inline_ok_;
+    struct Reset {
+      ~Reset() { t_caller_waits = false; }
+    } reset;
+    w = issue();
+  }
+  if (w->deferred) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!running_ && !queue_.empty() && queue_.front() == w) {
+      queue_.pop_front();
+      running_ = true;
+      lock.unlock();
+      execute(*w);
+      lock.lock();
+      running_ = false;
+      // Work queued meanwhile (by other threads) was left for the worker.
+      if (!queue_.empty()) cv_.notify_one();
+    }
+    // Otherwise the worker or another thread's blocking call is running
+    // earlier work; whichever finishes takes this one next.
+  }
+  w->wait(timeout_ms);
 }
 
 WorkPtr ProcessGroup::enqueue(std::string what, std::function<prism_plugin_error*()> run,
@@ -283,11 +343,12 @@ WorkPtr ProcessGroup::enqueue(std::string what, std::function<prism_plugin_error
   w->what = std::move(what);
   w->run = std::move(run);
   w->finish = std::move(finish);
+  w->deferred = t_caller_waits;
   {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.push_back(w);
   }
-  cv_.notify_one();
+  if (!w->deferred) cv_.notify_one();
   return w;
 }
 

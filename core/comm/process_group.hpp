@@ -31,6 +31,7 @@ struct Work {
   std::condition_variable cv;
   bool done = false;
   bool finished = false;
+  bool deferred = false;  // queued for ProcessGroup::run_blocking, the worker not woken
   prism_status code = PRISM_OK;
   std::string message;
 
@@ -73,6 +74,10 @@ class ProcessGroup {
   // A sub-group of the ranks listed (this group's ranks); nullptr on ranks
   // not listed. Every rank of this group must call it with the same list.
   std::shared_ptr<ProcessGroup> split(const std::vector<int32_t>& ranks);
+  // Calls `issue` (one call of a collective above) and waits for its work
+  // (Work::wait), running it on the calling thread when nothing else of this
+  // group is queued or running (Note [Blocking collectives]).
+  void run_blocking(const std::function<WorkPtr()>& issue, int64_t timeout_ms);
 
  private:
   WorkPtr enqueue(std::string what, std::function<prism_plugin_error*()> run, std::function<void()> finish);
@@ -81,6 +86,7 @@ class ProcessGroup {
   prism_plugin_error* debug_check(const std::string& what, int64_t kind, int64_t dtype, int64_t numel,
                                   int64_t arg);
   void loop();
+  void execute(Work& w);  // runs w and completes it
 
   CommPlugin* plugin_;
   prism_comm_t comm_;
@@ -92,6 +98,8 @@ class ProcessGroup {
   std::condition_variable cv_;
   std::deque<WorkPtr> queue_;
   bool stop_ = false;
+  bool running_ = false;   // a work item is running (on the worker or a blocking caller)
+  bool inline_ok_ = false;  // the engine takes calls from any thread (Note [Blocking collectives])
   std::thread worker_;
 };
 
