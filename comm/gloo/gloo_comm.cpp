@@ -461,9 +461,40 @@ prism_plugin_error* gl_barrier(void* /*ctx*/, prism_comm_t comm, int64_t timeout
   });
 }
 
-// Point-to-point slots live above the ones Gloo's collectives take.
-uint64_t p2p_slot(int32_t tag) {
-  return (uint64_t{1} << 40) + static_cast<uint64_t>(tag);
+// Note [Point-to-point slots]
+// ----------------------------
+// A send and a recv meet on a Gloo slot. Gloo's transport thread checks the
+// byte count of a message against the recv it matched and, when they differ,
+// throws on its own thread, which ends the process. So the slot holds the
+// byte count too (24 bits of a hash of it, beside the 31-bit tag): a send and
+// a recv of different sizes then never match, and the recv fails at its
+// timeout with an error saying what to check, where Gloo would abort. Two
+// sizes whose hashes collide still meet (1 in 2^24). The slots keep the top
+// byte 0, below the prefixes Gloo's collectives put there.
+uint64_t p2p_slot(int32_t tag, uint64_t bytes) {
+  uint64_t z = bytes + 0x9E3779B97F4A7C15ull;  // splitmix64's finaliser
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return (uint64_t{1} << 55) | (static_cast<uint64_t>(tag) << 24) | (z & 0xFFFFFFu);
+}
+
+// Waits for a point-to-point transfer; a failure (Gloo's own timeout
+// included) names the size, peer and tag (Note [Point-to-point slots]).
+template <typename Wait>
+void p2p_wait(const char* what, uint64_t bytes, int32_t peer, int32_t tag, int64_t timeout_ms, Wait&& wait) {
+  const std::string head = std::string(what) + " of " + std::to_string(bytes) + " bytes " +
+                           (what[0] == 's' ? "to" : "from") + " rank " + std::to_string(peer) + " with tag " +
+                           std::to_string(tag);
+  const std::string hint = std::string(" (no matching ") + (what[0] == 's' ? "recv" : "send") +
+                           " of that size and tag on that rank: sizes must match)";
+  bool done = false;
+  try {
+    done = wait(std::chrono::milliseconds(timeout_ms));
+  } catch (const gloo::IoException& e) {
+    throw gloo::IoException(head + ": " + e.what() + hint);
+  }
+  if (!done) throw gloo::IoException(head + " timed out after " + std::to_string(timeout_ms) + " ms" + hint);
 }
 
 prism_plugin_error* gl_send(void* /*ctx*/, prism_comm_t comm, const void* buf, uint64_t bytes, int32_t peer,
@@ -473,10 +504,9 @@ prism_plugin_error* gl_send(void* /*ctx*/, prism_comm_t comm, const void* buf, u
     char dummy = 0;
     void* p = bytes > 0 ? const_cast<void*>(buf) : &dummy;
     auto ub = c->context->createUnboundBuffer(p, bytes);
-    ub->send(peer, p2p_slot(tag));
-    if (!ub->waitSend(std::chrono::milliseconds(timeout_ms)))
-      throw gloo::IoException("send to rank " + std::to_string(peer) + " timed out after " +
-                              std::to_string(timeout_ms) + " ms");
+    ub->send(peer, p2p_slot(tag, bytes));
+    p2p_wait("send", bytes, peer, tag, timeout_ms,
+             [&](std::chrono::milliseconds t) { return ub->waitSend(t); });
   });
 }
 
@@ -487,10 +517,9 @@ prism_plugin_error* gl_recv(void* /*ctx*/, prism_comm_t comm, void* buf, uint64_
     char dummy = 0;
     void* p = bytes > 0 ? buf : &dummy;
     auto ub = c->context->createUnboundBuffer(p, bytes);
-    ub->recv(peer, p2p_slot(tag));
-    if (!ub->waitRecv(std::chrono::milliseconds(timeout_ms)))
-      throw gloo::IoException("recv from rank " + std::to_string(peer) + " timed out after " +
-                              std::to_string(timeout_ms) + " ms");
+    ub->recv(peer, p2p_slot(tag, bytes));
+    p2p_wait("recv", bytes, peer, tag, timeout_ms,
+             [&](std::chrono::milliseconds t) { return ub->waitRecv(t); });
   });
 }
 

@@ -384,15 +384,27 @@ void check_mixed(const std::string& device, bool threads) {
 
 int run_fault_modes(int argc, char** argv) {
   int die_rank = -1;
-  bool expect_error = false, mismatch = false;
+  bool expect_error = false, mismatch = false, p2p_mismatch = false;
   for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--p2p-mismatch") == 0) p2p_mismatch = true;
     if (std::strcmp(argv[i], "--die-rank") == 0 && i + 1 < argc) die_rank = std::atoi(argv[++i]);
     if (std::strcmp(argv[i], "--expect-error") == 0) expect_error = true;
     if (std::strcmp(argv[i], "--mismatch") == 0) mismatch = true;
   }
-  if (die_rank < 0 && !mismatch) return -1;
+  if (die_rank < 0 && !mismatch && !p2p_mismatch) return -1;
   try {
     dist::barrier();
+    if (p2p_mismatch) {  // rank 0 sends 12 floats, rank 1 receives 6 (Note [Point-to-point slots])
+      if (g_rank == 0) {
+        Tensor t = prism::ones({12}, prism::kFloat32);
+        dist::send(t, 1, 5);
+      } else if (g_rank == 1) {
+        Tensor t = prism::zeros({6}, prism::kFloat32);
+        dist::recv(t, 0, 5);
+      }
+      std::printf("rank %d: send/recv finished without error\n", g_rank);
+      return expect_error ? 1 : 0;
+    }
     if (g_rank == die_rank) {
       std::printf("rank %d: killing itself mid-run\n", g_rank);
       std::fflush(stdout);

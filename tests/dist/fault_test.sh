@@ -90,6 +90,19 @@ took=$((SECONDS - t0))
 [[ $rc -eq 0 ]] && pass "mismatch without debug: every rank got an error, in ${took}s" ||
   { fail "mismatch without debug: exit $rc after ${took}s (expected an error on every rank, no abort or hang)"; sed 's/^/    /' "$TMP/mm2.log"; }
 
+# A send and a recv of different sizes: an error on both ranks at the
+# timeout, never an abort (Gloo's transport thread would throw and end the
+# process if the two met; Note [Point-to-point slots]).
+if [[ "${PRISM_DIST_BACKEND:-gloo}" == gloo ]]; then
+  PRISM_DIST_TIMEOUT=3 timeout 60 "$PRISM" run -n 2 --master-port $((PORT + 7)) "$CHECK" --p2p-mismatch --expect-error \
+    >"$TMP/p2p.log" 2>&1
+  rc=$?
+  [[ $rc -eq 0 ]] && pass "send/recv size mismatch: both ranks got an error" ||
+    { fail "send/recv size mismatch: exit $rc (expected an error on both ranks, no abort)"; sed 's/^/    /' "$TMP/p2p.log"; }
+  expect_in "$TMP/p2p.log" '\[1\] rank 1: error: .*recv of 24 bytes from rank 0 with tag 5: .*sizes must match' \
+    "send/recv size mismatch message (rank 1)"
+fi
+
 if ((failures > 0)); then
   printf 'fault_test: %d failure(s)\n' "$failures"
   exit 1
