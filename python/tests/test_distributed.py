@@ -280,6 +280,12 @@ def test_distributed_sampler_shuffle():
     e1 = DistributedSampler(range(n), replicas, 0, seed=5)
     e1.set_epoch(1)
     assert list(e0) != list(e1)
+    # a DataLoader reads the sampler's order
+    from prism.utils.data import DataLoader, TensorDataset
+
+    ds = TensorDataset(prism.arange(n).float())
+    s = DistributedSampler(ds, replicas, 2, seed=5)
+    assert [v for (b,) in DataLoader(ds, batch_size=4, sampler=s) for v in b.tolist()] == list(s)
     # drop_last: disjoint shares
     shares = [list(DistributedSampler(range(n), replicas, r, seed=9, drop_last=True)) for r in range(replicas)]
     flat = [i for share in shares for i in share]
