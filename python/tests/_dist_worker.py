@@ -326,6 +326,7 @@ def gil_released():
     # A second thread keeps running while this one blocks in init-free collectives: rank 0 waits for
     # rank 1, which arrives 0.6 s late, in a blocking barrier and in Work.wait.
     for mode in ("barrier", "all_reduce", "wait"):
+        dist.barrier()  # start together
         ticks, stop = [], threading.Event()
 
         def ticker():
@@ -333,22 +334,24 @@ def gil_released():
                 ticks.append(time.monotonic())
                 time.sleep(0.002)
 
-        th = threading.Thread(target=ticker)
+        th = threading.Thread(target=ticker, daemon=True)
         th.start()
         time.sleep(0.05)
         if RANK != 0:
             time.sleep(0.6)
         t0 = time.monotonic()
-        if mode == "barrier":
-            dist.barrier()
-        elif mode == "all_reduce":
-            dist.all_reduce(prism.ones(1000))
-        else:
-            w = dist.all_reduce(prism.ones(10), async_op=True)
-            w.wait()
-        t1 = time.monotonic()
-        stop.set()
-        th.join()
+        try:
+            if mode == "barrier":
+                dist.barrier()
+            elif mode == "all_reduce":
+                dist.all_reduce(prism.ones(1000))
+            else:
+                w = dist.all_reduce(prism.ones(10), async_op=True)
+                w.wait()
+        finally:  # a failed collective must not leave the ticker keeping the process alive
+            t1 = time.monotonic()
+            stop.set()
+            th.join()
         if RANK == 0:
             inside = [x for x in ticks if t0 + 0.05 < x < t1 - 0.05]
             expect(t1 - t0 > 0.3, f"{mode}: rank 0 did not wait for rank 1 ({t1 - t0:.3f} s)")
@@ -481,15 +484,23 @@ def init_with_gil_check():
             ticks.append(time.monotonic())
             time.sleep(0.002)
 
-    th = threading.Thread(target=ticker)
+    th = threading.Thread(target=ticker, daemon=True)
     th.start()
-    if RANK != 0:
+    flag = os.path.join(OUT, "rank0-in-init")
+    if RANK != 0:  # join 0.6 s after rank 0 started waiting, however late it started
+        deadline = time.monotonic() + 20
+        while not os.path.exists(flag) and time.monotonic() < deadline:
+            time.sleep(0.01)
         time.sleep(0.6)
+    else:
+        open(flag, "w").close()
     t0 = time.monotonic()
-    dist.init_process_group(timeout=30)
-    t1 = time.monotonic()
-    stop.set()
-    th.join()
+    try:
+        dist.init_process_group(timeout=30)
+    finally:
+        t1 = time.monotonic()
+        stop.set()
+        th.join()
     if RANK == 0:
         inside = [x for x in ticks if t0 + 0.05 < x < t1 - 0.05]
         expect(t1 - t0 > 0.3, f"init: rank 0 did not wait ({t1 - t0:.3f} s)")

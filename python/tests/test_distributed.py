@@ -34,6 +34,11 @@ def _gloo_loaded():
     return any(r["plugin"] == "gloo" and r["loaded"] for r in prism.load_report())
 
 
+# Where scripts/test.sh runs (PRISM_REQUIRE_DEVICES set, install-deps.sh installed libgloo-dev) the plugin
+# must be in the package: a missing one fails instead of skipping (Note [Required devices]).
+if not _gloo_loaded() and os.environ.get("PRISM_REQUIRE_DEVICES"):
+    raise RuntimeError("the Gloo communicator plugin is not in the package (libprism-comm-gloo.so); "
+                       "PRISM_REQUIRE_DEVICES is set, so test_distributed.py does not skip")
 pytestmark = pytest.mark.skipif(not _gloo_loaded(), reason="skipped: the Gloo communicator plugin is not built "
                                 "(libgloo-dev missing) or not in the package")
 
@@ -182,9 +187,13 @@ def test_subgroups_world_of_3(world3):
 
 
 def test_prism_run_launcher(tmp_path):
-    cli = os.environ.get("PRISM_CLI") or shutil.which("prism")
-    if not cli or not os.access(cli, os.X_OK):
-        pytest.skip("skipped: no prism CLI (set PRISM_CLI to build/<preset>/bin/prism)")
+    cli = os.environ.get("PRISM_CLI")
+    if cli:
+        assert os.access(cli, os.X_OK), f"PRISM_CLI={cli} is not an executable"
+    else:
+        cli = shutil.which("prism")
+        if not cli:
+            pytest.skip("skipped: no prism CLI (set PRISM_CLI to build/<preset>/bin/prism)")
     port = free_port()
     env = dict(os.environ, PRISM_DIST_TIMEOUT="30")
     p = subprocess.run([cli, "run", "-n", "2", "--master-port", str(port), sys.executable, WORKER, "cli",
