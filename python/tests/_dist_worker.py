@@ -267,6 +267,20 @@ def devices():
         dist.all_gather(outs, as_prism(arrays[RANK], "float32", dev).t())
         for r in range(WORLD):
             same(outs[r].cpu(), arrays[r].T)
+        # DDP on the device: one step's gradients are the average of the CPU gradients of every rank's batch
+        model = mlp(40 + RANK)
+        ref = copy.deepcopy(model)
+        ddp = nn.parallel.DistributedDataParallel(model.to(dev))
+        x = [values(r, (3, 8), "float32", 14) for r in range(WORLD)]
+        ddp(as_prism(x[RANK], "float32", dev)).pow(2).sum().backward()
+        got = prism.cat([p.grad.cpu().reshape(-1) for p in model.parameters()])
+        identical_across_ranks(got, f"{dev} DDP gradients")
+        ref_params = list(ref.parameters())
+        if RANK == 0:
+            for r in range(WORLD):
+                ref(as_prism(x[r], "float32")).pow(2).sum().backward()
+            want = prism.cat([p.grad.reshape(-1) for p in ref_params]) / WORLD
+            same(got, want.tolist(), 1e-4)
 
 
 def query_functions():
