@@ -124,7 +124,8 @@ python_tests() {
   CMAKE_PREFIX_PATH=$ROOT/build/ci CMAKE_BUILD_PARALLEL_LEVEL=$JOBS \
     "$py" -m pip install --no-build-isolation --no-deps --disable-pip-version-check -q ./python || return
   # Passive OpenMP waits: spinning barriers make small ops crawl on a loaded 2-core machine.
-  OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} \
+  # PRISM_CLI: the `prism run` launcher for test_distributed.py (the package does not carry it).
+  OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} PRISM_CLI=${PRISM_CLI:-$ROOT/build/ci/bin/prism} \
     "$py" -m pytest python/tests --ignore=python/tests/array_api -q -p no:cacheprovider 2>&1 | tee "$log" || rc=$?
   # "312 passed, 3 skipped in 41.20s"
   line=$(grep -E '^(=+ )?[0-9]+ (passed|failed)' "$log" | tail -n 1 || true)

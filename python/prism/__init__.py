@@ -181,6 +181,7 @@ def flatten(input, start_dim=0, end_dim=-1):  # noqa: A002,F811
 __all__ = [n for n in globals() if not n.startswith("_")]
 
 # ---- plain-Python layers over the Tensor type (prism.nn, prism.optim, prism.utils.data, checkpoints) ----
+from . import distributed  # noqa: E402,F401  (before nn: nn.parallel uses it)
 from . import nn, optim, utils  # noqa: E402,F401
 from .serialization import load, save  # noqa: E402,F401
 from .streams import Event, Stream, StreamContext, current_stream, default_stream, stream  # noqa: E402,F401

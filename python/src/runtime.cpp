@@ -543,4 +543,5 @@ NB_MODULE(_C, m) {
   if (register_profiler != nullptr) register_profiler(m);
   if (register_streams != nullptr) register_streams(m);
   if (register_attention != nullptr) register_attention(m);
+  if (register_distributed != nullptr) register_distributed(m);
 }

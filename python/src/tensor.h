@@ -99,3 +99,5 @@ __attribute__((weak)) void register_profiler(nb::module_& m);
 __attribute__((weak)) void register_streams(nb::module_& m);
 // Attention, binary cross-entropy, gradient checkpointing, random state (attention.cpp; weak likewise).
 __attribute__((weak)) void register_attention(nb::module_& m);
+// torch.distributed's primitives: init, groups, collectives, work handles (distributed.cpp; weak likewise).
+__attribute__((weak)) void register_distributed(nb::module_& m);

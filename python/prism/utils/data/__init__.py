@@ -3,6 +3,7 @@ from prism.utils.data.dataset import (ConcatDataset, Dataset, IterableDataset, S
                                       random_split)
 from prism.utils.data.sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,  # noqa: F401
                                       SubsetRandomSampler, WeightedRandomSampler)
+from prism.utils.data.distributed import DistributedSampler  # noqa: F401,E402
 from prism.utils.data.dataloader import (DataLoader, WorkerInfo, default_collate, default_convert,  # noqa: F401
                                          get_worker_info)
 
