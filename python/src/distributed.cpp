@@ -37,7 +37,17 @@ struct GroupHandle {
   explicit GroupHandle(prism_process_group_t g) : h(g) {}
   GroupHandle(const GroupHandle&) = delete;
   GroupHandle& operator=(const GroupHandle&) = delete;
-  ~GroupHandle() { prism_process_group_release(h); }
+  // Releasing a group waits for its issued collectives: without the GIL
+  // when this thread holds it (the usual case, a Python object collected).
+  ~GroupHandle() {
+    if (h == nullptr) return;
+    if (PyGILState_Check() != 0) {
+      nb::gil_scoped_release nogil;
+      prism_process_group_release(h);
+    } else {
+      prism_process_group_release(h);
+    }
+  }
   // Releases the handle now (waits for its issued collectives); later calls fail clearly.
   void release() {
     prism_process_group_t g = std::exchange(h, nullptr);
