@@ -98,7 +98,7 @@ class ProcessGroup {
   std::condition_variable cv_;
   std::deque<WorkPtr> queue_;
   bool stop_ = false;
-  bool running_ = false;   // a work item is running (on the worker or a blocking caller)
+  bool running_ = false;    // a work item is running (on the worker or a blocking caller)
   bool inline_ok_ = false;  // the engine takes calls from any thread (Note [Blocking collectives])
   std::thread worker_;
 };
