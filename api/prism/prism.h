@@ -1062,7 +1062,9 @@ PRISM_API prism_status prism_load_idx(const char* path, const char* device, pris
  * in place, a non-contiguous one through a contiguous copy on that device,
  * and each rank's GPU is device (local rank mod device count); these engines
  * refuse reductions of int16 tensors (TYPE: they have no 16-bit integer
- * type). The tensors are retained by the work until it completes: do not
+ * type). Complex tensors travel as their real parts and imaginary parts:
+ * every collective takes them, but all_reduce and reduce_scatter only with
+ * sum and avg (max, min and prod are TYPE errors). The tensors are retained by the work until it completes: do not
  * read or write them before the work completes (prism_work_wait).
  *
  * Work: every collective takes `prism_work_t* work`. NULL: the call blocks

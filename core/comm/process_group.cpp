@@ -176,6 +176,30 @@ void divide(char* p, uint64_t count, prism_dtype dt, int32_t n) {
   }
 }
 
+// Note [Complex collectives]
+// --------------------------
+// Engines have no complex types (Gloo, MPI's C bindings, NCCL). A complex
+// tensor travels as its real view: complex64 as twice as many float32,
+// complex128 as float64. That is exact for everything that moves or adds
+// elements: broadcast, all_gather, send/recv, and the sum and average of
+// all_reduce and reduce_scatter (each part summed, then divided, on its
+// own). Max, min and product have no element-wise meaning there, and are
+// refused, as torch.distributed refuses them for complex tensors.
+struct Wire {
+  prism_dtype dtype;
+  uint64_t count;
+};
+Wire wire(prism_dtype dt, uint64_t count) {
+  if (dt == PRISM_DTYPE_C64) return {PRISM_DTYPE_F32, count * 2};
+  if (dt == PRISM_DTYPE_C128) return {PRISM_DTYPE_F64, count * 2};
+  return {dt, count};
+}
+void check_complex_op(const Tensor& t, Reduce op, const char* what) {
+  const bool complex = t->dtype == PRISM_DTYPE_C64 || t->dtype == PRISM_DTYPE_C128;
+  PRISM_CHECK(!complex || op == Reduce::Sum || op == Reduce::Avg, TYPE, what, ": the ", reduce_name(op),
+              " operator does not take complex tensors (", describe(t), "); sum and avg do");
+}
+
 int64_t env_int(const char* name, int64_t fallback) {
   const char* v = std::getenv(name);
   if (v == nullptr || v[0] == '\0') return fallback;
@@ -388,6 +412,7 @@ WorkPtr ProcessGroup::all_reduce(const Tensor& t, Reduce op) {
   check_reduce(op, "all_reduce");
   PRISM_CHECK(!(op == Reduce::Avg && t->dtype == PRISM_DTYPE_BOOL), TYPE,
               "all_reduce: the avg operator does not take bool tensors (", describe(t), ")");
+  check_complex_op(t, op, "all_reduce");
   const bool native = native_for(plugin_, t) && (op != Reduce::Avg || is_float(t->dtype));
   Staged s = stage(t, true, native);
   std::string what = detail::str_cat("all_reduce(", reduce_name(op), ", ", describe(t), ")");
@@ -402,9 +427,10 @@ WorkPtr ProcessGroup::all_reduce(const Tensor& t, Reduce op) {
         if (prism_plugin_error* e =
                 debug_check(what, 0, dt, static_cast<int64_t>(s.count), static_cast<int>(op)))
           return e;
+        const Wire w = wire(dt, s.count);
         prism_plugin_error* e =
-            p->table->all_reduce(p->ctx, comm, s.ptr, s.count, dt, plugin_op(op), timeout);
-        if (e == nullptr && op == Reduce::Avg && !s.native) divide(s.ptr, s.count, dt, n);
+            p->table->all_reduce(p->ctx, comm, s.ptr, w.count, w.dtype, plugin_op(op), timeout);
+        if (e == nullptr && op == Reduce::Avg && !s.native) divide(s.ptr, w.count, w.dtype, n);
         return e;
       },
       finish_avg(s, op, n));
@@ -423,7 +449,8 @@ WorkPtr ProcessGroup::broadcast(const Tensor& t, int32_t root) {
       what,
       [=] {
         if (prism_plugin_error* e = debug_check(what, 1, dt, static_cast<int64_t>(s.count), root)) return e;
-        return p->table->broadcast(p->ctx, comm, s.ptr, s.count, dt, root, timeout);
+        const Wire w = wire(dt, s.count);
+        return p->table->broadcast(p->ctx, comm, s.ptr, w.count, w.dtype, root, timeout);
       },
       copy_back(s));
 }
@@ -445,7 +472,8 @@ WorkPtr ProcessGroup::all_gather(const Tensor& out, const Tensor& in) {
       what,
       [=] {
         if (prism_plugin_error* e = debug_check(what, 2, dt, static_cast<int64_t>(si.count), 0)) return e;
-        return p->table->all_gather(p->ctx, comm, si.ptr, so.ptr, si.count, dt, timeout);
+        const Wire w = wire(dt, si.count);
+        return p->table->all_gather(p->ctx, comm, si.ptr, so.ptr, w.count, w.dtype, timeout);
       },
       copy_back(so));
 }
@@ -459,6 +487,7 @@ WorkPtr ProcessGroup::reduce_scatter(const Tensor& out, const Tensor& in, Reduce
               " = ", out->numel() * size_);
   PRISM_CHECK(!(op == Reduce::Avg && in->dtype == PRISM_DTYPE_BOOL), TYPE,
               "reduce_scatter: the avg operator does not take bool tensors");
+  check_complex_op(in, op, "reduce_scatter");
   const bool native_ok = op != Reduce::Avg || is_float(in->dtype);
   Staged si = stage(in, true, native_ok && native_for(plugin_, in));
   Staged so = stage(out, false, native_ok && native_for(plugin_, out));
@@ -474,9 +503,10 @@ WorkPtr ProcessGroup::reduce_scatter(const Tensor& out, const Tensor& in, Reduce
         if (prism_plugin_error* e =
                 debug_check(what, 3, dt, static_cast<int64_t>(so.count), static_cast<int>(op)))
           return e;
+        const Wire w = wire(dt, so.count);
         prism_plugin_error* e =
-            p->table->reduce_scatter(p->ctx, comm, si.ptr, so.ptr, so.count, dt, plugin_op(op), timeout);
-        if (e == nullptr && op == Reduce::Avg && !so.native) divide(so.ptr, so.count, dt, n);
+            p->table->reduce_scatter(p->ctx, comm, si.ptr, so.ptr, w.count, w.dtype, plugin_op(op), timeout);
+        if (e == nullptr && op == Reduce::Avg && !so.native) divide(so.ptr, w.count, w.dtype, n);
         return e;
       },
       finish_avg(so, op, n));
