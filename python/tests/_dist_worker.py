@@ -56,6 +56,34 @@ def raises(exc, fn, *words):
         return str(e)
     raise AssertionError(f"no {exc.__name__} raised")
 
+class Ticker:
+    """A second thread that records the time every 2 ms while a `with` block runs: a blocking call
+    that keeps the GIL leaves no ticks inside its interval. `check(name, t0, t1)` asserts on rank 0."""
+
+    def __init__(self):
+        self.ticks, self._stop = [], threading.Event()
+        self._th = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.ticks.append(time.monotonic())
+            time.sleep(0.002)
+
+    def __enter__(self):
+        self._th.start()
+        return self
+
+    def __exit__(self, *exc):  # a failed call must not leave the thread keeping the process alive
+        self._stop.set()
+        self._th.join()
+
+    def check(self, name, t0, t1):
+        if RANK == 0:
+            inside = [x for x in self.ticks if t0 + 0.05 < x < t1 - 0.05]
+            expect(t1 - t0 > 0.3, f"{name}: rank 0 did not wait for rank 1 ({t1 - t0:.3f} s)")
+            expect(len(inside) >= 10, f"{name}: the other thread ticked {len(inside)} times in {t1 - t0:.2f} s "
+                   "of blocking: the GIL was held")
+
 
 # ---- inputs and references -------------------------------------------------------------------------------
 DTYPES = ["float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool"]
@@ -359,36 +387,22 @@ def gil_released():
     # rank 1, which arrives 0.6 s late, in a blocking barrier and in Work.wait.
     for mode in ("barrier", "all_reduce", "wait"):
         dist.barrier()  # start together
-        ticks, stop = [], threading.Event()
-
-        def ticker():
-            while not stop.is_set():
-                ticks.append(time.monotonic())
-                time.sleep(0.002)
-
-        th = threading.Thread(target=ticker, daemon=True)
-        th.start()
-        time.sleep(0.05)
-        if RANK != 0:
-            time.sleep(0.6)
-        t0 = time.monotonic()
-        try:
-            if mode == "barrier":
-                dist.barrier()
-            elif mode == "all_reduce":
-                dist.all_reduce(prism.ones(1000))
-            else:
-                w = dist.all_reduce(prism.ones(10), async_op=True)
-                w.wait()
-        finally:  # a failed collective must not leave the ticker keeping the process alive
-            t1 = time.monotonic()
-            stop.set()
-            th.join()
-        if RANK == 0:
-            inside = [x for x in ticks if t0 + 0.05 < x < t1 - 0.05]
-            expect(t1 - t0 > 0.3, f"{mode}: rank 0 did not wait for rank 1 ({t1 - t0:.3f} s)")
-            expect(len(inside) >= 10, f"{mode}: the other thread ticked {len(inside)} times in {t1 - t0:.2f} s "
-                   "of blocking: the GIL was held")
+        with Ticker() as ticker:
+            time.sleep(0.05)
+            if RANK != 0:
+                time.sleep(0.6)
+            t0 = time.monotonic()
+            try:
+                if mode == "barrier":
+                    dist.barrier()
+                elif mode == "all_reduce":
+                    dist.all_reduce(prism.ones(1000))
+                else:
+                    w = dist.all_reduce(prism.ones(10), async_op=True)
+                    w.wait()
+            finally:
+                t1 = time.monotonic()
+        ticker.check(mode, t0, t1)
 
 
 # ---- DDP -------------------------------------------------------------------------------------------------
@@ -509,34 +523,21 @@ def ddp_errors():
 # ---- scenarios -------------------------------------------------------------------------------------------
 def init_with_gil_check():
     # Rank 0 waits in init for rank 1 (0.6 s late) while a second thread keeps ticking.
-    ticks, stop = [], threading.Event()
-
-    def ticker():
-        while not stop.is_set():
-            ticks.append(time.monotonic())
-            time.sleep(0.002)
-
-    th = threading.Thread(target=ticker, daemon=True)
-    th.start()
     flag = os.path.join(OUT, "rank0-in-init")
-    if RANK != 0:  # join 0.6 s after rank 0 started waiting, however late it started
-        deadline = time.monotonic() + 20
-        while not os.path.exists(flag) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(0.6)
-    else:
-        open(flag, "w").close()
-    t0 = time.monotonic()
-    try:
-        dist.init_process_group(timeout=30)
-    finally:
-        t1 = time.monotonic()
-        stop.set()
-        th.join()
-    if RANK == 0:
-        inside = [x for x in ticks if t0 + 0.05 < x < t1 - 0.05]
-        expect(t1 - t0 > 0.3, f"init: rank 0 did not wait ({t1 - t0:.3f} s)")
-        expect(len(inside) >= 10, f"init: the other thread ticked {len(inside)} times: the GIL was held")
+    with Ticker() as ticker:
+        if RANK != 0:  # join 0.6 s after rank 0 started waiting, however late it started
+            deadline = time.monotonic() + 20
+            while not os.path.exists(flag) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.6)
+        else:
+            open(flag, "w").close()
+        t0 = time.monotonic()
+        try:
+            dist.init_process_group(timeout=30)
+        finally:
+            t1 = time.monotonic()
+    ticker.check("init", t0, t1)
 
 
 def main_scenario():
