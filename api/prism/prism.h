@@ -1064,8 +1064,8 @@ PRISM_API prism_status prism_load_idx(const char* path, const char* device, pris
  * refuse reductions of int16 tensors (TYPE: they have no 16-bit integer
  * type). Complex tensors travel as their real parts and imaginary parts:
  * every collective takes them, but all_reduce and reduce_scatter only with
- * sum and avg (max, min and prod are TYPE errors). The tensors are retained by the work until it completes: do not
- * read or write them before the work completes (prism_work_wait).
+ * sum and avg (max, min and prod are TYPE errors). The tensors are retained by the work until it completes:
+ * do not read or write them before the work completes (prism_work_wait).
  *
  * Work: every collective takes `prism_work_t* work`. NULL: the call blocks
  * until the collective completed on this rank (the copy back included) or
