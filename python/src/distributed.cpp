@@ -108,23 +108,8 @@ void register_distributed(nb::module_& m) {
   using prism_py::without_gil;
   using prism_py::WorkHandle;
 
+  // Rank and size of a group come from _dist_rank / _dist_world_size, which take a group or None.
   nb::class_<GroupHandle>(m, "_GroupHandle", "A sub-group of the world (prism_process_group_t).")
-      .def(
-          "rank",
-          [](const GroupHandle& g) {
-            int32_t r = 0;
-            check(prism_dist_rank(g.get("get_rank"), &r));
-            return r;
-          },
-          "This process's rank in the group.")
-      .def(
-          "size",
-          [](const GroupHandle& g) {
-            int32_t n = 0;
-            check(prism_dist_world_size(g.get("get_world_size"), &n));
-            return n;
-          },
-          "The number of ranks in the group.")
       .def_prop_ro(
           "released", [](const GroupHandle& g) { return g.h == nullptr; }, "True once release() ran.")
       .def("release", &GroupHandle::release,
